@@ -1,0 +1,36 @@
+# Two commands on a fresh machine (Python 3.11+ and git): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(BIN)/gunicorn wsgi:app --config gunicorn.conf.py
+
+test: $(STAMP)
+	$(BIN)/ruff check bcapp tests benchmarks
+	$(BIN)/mypy bcapp
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
+
+lint: $(STAMP)
+	$(BIN)/ruff check bcapp tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bcapp
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

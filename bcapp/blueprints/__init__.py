@@ -1,0 +1,1 @@
+"""HTTP blueprints: one per callback family, thin views."""

@@ -1,0 +1,71 @@
+"""BigCommerce's app callbacks: auth (install), load, uninstall, remove-user."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, redirect, url_for
+from werkzeug.wrappers import Response
+
+from bcapp import services
+from bcapp.blueprints.params import single
+from bcapp.errors import BadRequest, BcappError
+from bcapp.runtime import runtime
+from bcapp.scopes import ScopeSet
+from bcapp.sessions import open_session
+from bcapp.validation import store_hash_from_context
+
+bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
+
+_CODE = re.compile(r"[A-Za-z0-9._~-]{1,256}")
+_ACCOUNT_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
+
+
+@bp.get("/auth")
+def auth() -> Response:
+    """Install or re-authorise: exchange the code, store the installation, open the app."""
+    rt = runtime()
+    install = _install_request()
+    try:
+        opened = services.complete_install(
+            install, rt.exchange, rt.store, rt.settings.required_scopes
+        )
+    except BcappError as error:
+        if install.external_install:
+            error.return_url = _external_install_url(rt.settings.login_url, "failed")
+        raise
+    if install.external_install:
+        return redirect(_external_install_url(rt.settings.login_url, "succeeded"))
+    open_session(opened)
+    return redirect(url_for("app.home", installed=1))
+
+
+def _install_request() -> services.InstallRequest:
+    """Validate the auth callback's query before anything leaves this process."""
+    code = single("code", 256) or ""
+    scope_text = single("scope", 4096) or ""
+    context = single("context", 64) or ""
+    account_uuid = single("account_uuid", 64, required=False)
+    external = single("external_install", 64, required=False) is not None
+    if not _CODE.fullmatch(code):
+        raise BadRequest("invalid_code")
+    try:
+        scopes = ScopeSet.parse(scope_text)
+        store_hash = store_hash_from_context(context)
+    except ValueError as exc:
+        raise BadRequest("invalid_scope_or_context") from exc
+    if account_uuid is not None and not _ACCOUNT_UUID.fullmatch(account_uuid):
+        raise BadRequest("invalid_account_uuid")
+    return services.InstallRequest(
+        code=code,
+        scopes=scopes,
+        scope_text=scope_text,
+        context=context,
+        store_hash=store_hash,
+        account_uuid=account_uuid,
+        external_install=external,
+    )
+
+
+def _external_install_url(login_url: str, outcome: str) -> str:
+    return f"{login_url}/app/{runtime().settings.client_id}/install/{outcome}"

@@ -1,0 +1,27 @@
+"""Health endpoints for load balancers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from werkzeug.wrappers import Response
+
+from bcapp.errors import StoreUnavailable
+from bcapp.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """200 while the process serves."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """200 when Redis answers, 503 otherwise."""
+    try:
+        runtime().store.ping()
+    except StoreUnavailable:
+        return jsonify(status="unavailable", redis="down"), 503
+    return jsonify(status="ok", redis="up"), 200

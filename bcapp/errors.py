@@ -1,0 +1,85 @@
+"""The exception hierarchy: each expected failure has a status, a reason and a friendly page.
+
+Messages here are shown to merchants inside the control-panel iframe and written to logs,
+so they never carry request values, upstream bodies, tokens or secrets.
+"""
+
+from __future__ import annotations
+
+
+class ConfigurationError(Exception):
+    """Settings are missing or invalid; the process must not start."""
+
+
+class BcappError(Exception):
+    """An expected failure answered with `status` and a friendly page."""
+
+    status = 500
+    title = "Something went wrong"
+    advice = "Please try again in a moment."
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or self.advice
+        # Where the merchant goes next (external installs return to BigCommerce).
+        self.return_url: str | None = None
+
+
+class BadRequest(BcappError):
+    """The request is malformed or misses parameters (400)."""
+
+    status = 400
+    title = "This request could not be understood"
+    advice = "Please open the app again from your BigCommerce control panel."
+
+
+class Unauthorized(BcappError):
+    """A signed payload failed verification, was replayed, or names no known store/user (401)."""
+
+    status = 401
+    title = "We could not confirm this request came from BigCommerce"
+    advice = "Please open the app again from your BigCommerce control panel."
+
+
+class ScopesMissing(BcappError):
+    """The grant lacks scopes the app requires (403)."""
+
+    status = 403
+    title = "The app needs more permissions"
+    advice = "Please install the app again and approve all requested permissions."
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("scopes_missing")
+        self.missing = missing
+
+
+class NotInstalled(Unauthorized):
+    """A signed payload names a store without an installation (401)."""
+
+    title = "The app is not installed on this store"
+    advice = "Install the app from the BigCommerce App Marketplace, then open it again."
+
+
+class ReauthorizationRequired(BcappError):
+    """The stored grant no longer covers the required scopes (403)."""
+
+    status = 403
+    title = "The app needs to be re-authorised"
+    advice = "Open Apps > My Apps in your control panel and approve the app's new permissions."
+
+
+class UpstreamError(BcappError):
+    """BigCommerce's token endpoint failed, timed out or answered malformed data (502)."""
+
+    status = 502
+    title = "BigCommerce did not complete the installation"
+    advice = "Please start the installation again from your control panel."
+
+
+class StoreUnavailable(BcappError):
+    """The installation store (Redis) is unreachable or refused a command (503)."""
+
+    status = 503
+    title = "The app is temporarily unavailable"
+    advice = "Please try again in a minute. If you were installing, start the installation again."

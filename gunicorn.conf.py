@@ -1,0 +1,32 @@
+"""gunicorn settings for bcapp (read automatically from the working directory).
+
+The access log leaves out query strings and the Referer, because BigCommerce puts auth codes
+and signed payloads in callback URLs (SECURITY.md A7.2).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Threads keep /load answering while a worker waits on BigCommerce's token endpoint (A8.2).
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 5)))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30  # above the token-exchange deadline (20 s)
+graceful_timeout = 30
+keepalive = 5
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+limit_request_line = 8190
+
+
+def on_exit(server: object) -> None:
+    """Stop the embedded development Redis this server started (AOF is flushed on shutdown)."""
+    from bcapp.settings import Settings
+    from bcapp.store import embedded
+
+    settings = Settings.from_env()
+    if settings.redis_url is None:
+        embedded.stop(settings.instance_dir)

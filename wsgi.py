@@ -1,0 +1,5 @@
+"""The only module-level app, for gunicorn: `gunicorn wsgi:app`."""
+
+from bcapp import create_app
+
+app = create_app()
