@@ -43,9 +43,21 @@ def complete_install(
     exchange: TokenExchange,
     store: InstallationStore,
     required: ScopeSet,
+    lock_seconds: float = 30.0,
 ) -> Opened:
     """Exchange the code, check the grant's scopes, and upsert the installation."""
     _require_scopes(request.scopes, required)
+    with store.install_lock(request.store_hash, lock_seconds):
+        installation, installer = _exchange_and_save(request, exchange, store, required)
+    user = store.get_user(installation.store_hash, installer.id) or installer
+    log.info("installed store=%s user=%s", installation.store_hash, user.id)
+    signals.app_installed.send(installation.store_hash, installation=installation, user=user)
+    return Opened(installation, user)
+
+
+def _exchange_and_save(
+    request: InstallRequest, exchange: TokenExchange, store: InstallationStore, required: ScopeSet
+) -> tuple[Installation, StoreUser]:
     grant = exchange.exchange(
         request.code, request.scope_text, request.context, request.account_uuid
     )
@@ -64,10 +76,7 @@ def complete_install(
         ),
         installer,
     )
-    user = store.get_user(installation.store_hash, installer.id) or installer
-    log.info("installed store=%s user=%s", installation.store_hash, user.id)
-    signals.app_installed.send(installation.store_hash, installation=installation, user=user)
-    return Opened(installation, user)
+    return installation, installer
 
 
 def _require_scopes(granted: ScopeSet, required: ScopeSet) -> None:

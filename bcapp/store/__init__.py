@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +69,9 @@ class InstallationStore(Protocol):
 
     def list_store_hashes(self) -> list[str]:
         """Hashes of all installed stores."""
+
+    def install_lock(self, store_hash: str, hold_seconds: float) -> AbstractContextManager[None]:
+        """Hold the store's install lock; waits up to `hold_seconds` for another holder."""
 
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """Record `nonce` for `ttl_seconds`; True the first time, False when already seen."""

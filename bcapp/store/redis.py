@@ -187,6 +187,36 @@ class RedisInstallationStore:
             keys = list(self._redis.scan_iter(match=pattern, count=500))
         return sorted(key.split("{", 1)[1].split("}", 1)[0] for key in keys)
 
+    @contextmanager
+    def install_lock(self, store_hash: str, hold_seconds: float) -> Iterator[None]:
+        """Serialise code exchange and write per store, so the newest token is the one kept.
+
+        BigCommerce invalidates the previous token when it issues a new one; holding the lock
+        across exchange and write makes the store's order of writes match the platform's
+        order of grants. The lock expires by itself if its holder dies.
+        """
+        key, token = self.key(store_hash, "install-lock"), secrets.token_hex(16)
+        deadline = time.monotonic() + hold_seconds
+        with unavailable_on_redis_error("install_lock"):
+            while not self._redis.set(key, token, nx=True, px=int(hold_seconds * 1000)):
+                if time.monotonic() > deadline:
+                    raise StoreUnavailable("install_lock_busy")
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with unavailable_on_redis_error("install_unlock"):
+                self._release(key, token)
+
+    def _release(self, key: str, token: str) -> None:
+        def release(pipe: Pipeline) -> None:
+            held = pipe.get(key) == token
+            pipe.multi()
+            if held:
+                pipe.delete(key)
+
+        self._redis.transaction(release, key)
+
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """SET NX EX on a digest of `nonce`: True the first time only."""
         digest = hashlib.sha256(nonce.encode()).hexdigest()

@@ -1,0 +1,101 @@
+"""The simulator's world: stores, users, auth codes, access tokens and switchable faults."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SimUser:
+    """A control-panel user of a simulated store."""
+
+    id: int
+    email: str
+    locale: str = "en-US"
+
+
+@dataclass
+class SimStore:
+    """A simulated store: its owner, staff, the app's token and granted scopes."""
+
+    hash: str
+    owner: SimUser
+    users: dict[int, SimUser] = field(default_factory=dict)
+    access_token: str | None = None
+    scopes: str = ""
+    requests_left: int = 150
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """An auth code handed to the browser, exchangeable once."""
+
+    store_hash: str
+    user_id: int
+    scope: str
+
+
+@dataclass
+class SimulatorState:
+    """Everything the simulated BigCommerce knows; safe to use from several threads."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    account_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    stores: dict[str, SimStore] = field(default_factory=dict)
+    codes: dict[str, PendingCode] = field(default_factory=dict)
+    # One of: None, "500", "html", "malformed", "empty_object", "wrong_context",
+    # "redirect", "slow", "drip", "no_error_key", "huge", "legacy_shape".
+    fault: str | None = None
+    slow_seconds: float = 0.0
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rate_limit_quota: int = 150
+    # Every code and token ever handed out, so tests can prove none of them leaks.
+    issued_secrets: list[str] = field(default_factory=list)
+
+    def add_store(self, store_hash: str, owner_id: int = 1, owner_email: str = "") -> SimStore:
+        """Create a store with its owner."""
+        owner = SimUser(owner_id, owner_email or f"owner@{store_hash}.example")
+        store = SimStore(store_hash, owner, {owner.id: owner}, requests_left=self.rate_limit_quota)
+        with self.lock:
+            self.stores[store_hash] = store
+        return store
+
+    def add_user(self, store_hash: str, user_id: int, email: str) -> SimUser:
+        """Add a staff user to a store."""
+        user = SimUser(user_id, email)
+        with self.lock:
+            self.stores[store_hash].users[user_id] = user
+        return user
+
+    def issue_code(self, store_hash: str, user_id: int, scope: str) -> str:
+        """A fresh single-use auth code, as BigCommerce puts in the auth callback URL."""
+        code = secrets.token_hex(8)
+        with self.lock:
+            self.codes[code] = PendingCode(store_hash, user_id, scope)
+            self.issued_secrets.append(code)
+        return code
+
+    def redeem(self, code: str) -> PendingCode | None:
+        """Consume a code; None when unknown or already used."""
+        with self.lock:
+            return self.codes.pop(code, None)
+
+    def grant_token(self, store_hash: str, scope: str) -> str:
+        """Issue a new token for the store; the previous one stops working."""
+        token = "simtok_" + secrets.token_hex(16)
+        with self.lock:
+            store = self.stores[store_hash]
+            store.access_token, store.scopes = token, scope
+            self.issued_secrets.append(token)
+        return token
+
+    def revoke(self, store_hash: str) -> None:
+        """Forget the store's token (uninstall)."""
+        with self.lock:
+            self.stores[store_hash].access_token = None

@@ -1,0 +1,123 @@
+"""Fixtures: a real Redis, the simulator served over real HTTP, settings, app and client."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bcapp import create_app
+from bcapp.crypto import new_key_entry, parse_keys
+from bcapp.settings import Settings
+from bcapp.simulator import ServedApp, SimulatorState, create_simulator
+from bcapp.store import embedded
+from bcapp.store.redis import connect
+from tests.helpers import redis_snapshot
+
+CLIENT_ID = "test-client-id"
+CLIENT_SECRET = "test-client-secret-0123456789"
+APP_URL = "http://127.0.0.1:8000"
+CALLBACK_URL = APP_URL + "/bigcommerce/auth"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when set, else an embedded redis-server for the whole session."""
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    instance = tmp_path_factory.mktemp("redis")
+    url = embedded.ensure_running(instance)
+    yield url
+    embedded.stop(instance)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own, so tests never see each other's keys."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def redis_client(redis_url: str, prefix: str) -> Iterator[redis.Redis]:
+    """A client on the test Redis; this test's keys are deleted afterwards."""
+    client = connect(redis_url)
+    yield client
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def sim() -> SimulatorState:
+    """A simulated BigCommerce with one store (owner 1) and a staff user (2)."""
+    state = SimulatorState(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=CALLBACK_URL
+    )
+    state.add_store("abc123", owner_id=1, owner_email="owner@example.com")
+    state.add_user("abc123", 2, "staff@example.com")
+    return state
+
+
+@pytest.fixture
+def bigcommerce(sim: SimulatorState) -> Iterator[ServedApp]:
+    """The simulator served over real HTTP on a free port."""
+    with ServedApp(create_simulator(sim)) as served:
+        yield served
+
+
+@pytest.fixture
+def settings(redis_url: str, prefix: str, bigcommerce: ServedApp, tmp_path: Path) -> Settings:
+    """Settings pointing at the test Redis and the simulator."""
+    return Settings(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        secret_key="s" * 48,
+        token_keys=parse_keys(new_key_entry()),
+        app_url=APP_URL,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        login_url=bigcommerce.url,
+        api_url=bigcommerce.url,
+        instance_dir=tmp_path,
+        token_exchange_deadline=3.0,
+        http_read_timeout=2.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, redis_client: redis.Redis) -> Flask:
+    """The bcapp Flask app under test."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def snapshot(redis_client: redis.Redis, prefix: str) -> object:
+    """A callable returning every key and value of this test's namespace."""
+    return lambda: redis_snapshot(redis_client, prefix)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(sim: SimulatorState, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test: no client secret, auth code or access token in any log record."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    text = caplog.text
+    assert CLIENT_SECRET not in text
+    for secret in sim.issued_secrets:
+        assert secret not in text

@@ -1,0 +1,59 @@
+"""Helpers shared by tests: Redis snapshots, installs through the simulator, leak checks."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import redis
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from bcapp.simulator import SimulatorState
+
+DEFAULT_SCOPE = "store_v2_information_read_only store_v2_products_read_only"
+
+
+def redis_snapshot(client: redis.Redis, prefix: str) -> dict[str, Any]:
+    """Every key under `prefix` with its type-appropriate value."""
+    found: dict[str, Any] = {}
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        kind = client.type(key)
+        if kind == "string":
+            found[key] = client.get(key)
+        elif kind == "hash":
+            found[key] = client.hgetall(key)
+        else:
+            found[key] = kind
+    return found
+
+
+def auth_query(
+    sim: SimulatorState,
+    store_hash: str = "abc123",
+    user_id: int = 1,
+    scope: str = DEFAULT_SCOPE,
+    **extra: str,
+) -> str:
+    """The auth-callback query BigCommerce would send, with a fresh code."""
+    code = sim.issue_code(store_hash, user_id, scope)
+    params = {"code": code, "scope": scope, "context": f"stores/{store_hash}"} | extra
+    return urlencode(params)
+
+
+def install(
+    client: FlaskClient,
+    sim: SimulatorState,
+    store_hash: str = "abc123",
+    user_id: int = 1,
+    scope: str = DEFAULT_SCOPE,
+) -> TestResponse:
+    """Drive one install through the auth callback."""
+    return client.get("/bigcommerce/auth?" + auth_query(sim, store_hash, user_id, scope))
+
+
+def assert_no_secrets(text: str, *secrets: str) -> None:
+    """None of `secrets` (non-empty) appears in `text`."""
+    for secret in secrets:
+        if secret:
+            assert secret not in text

@@ -1,0 +1,344 @@
+"""The install callback: happy path, re-install, concurrency, and every failure path."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bcapp import create_app
+from bcapp.runtime import runtime
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.conftest import CALLBACK_URL, CLIENT_ID, CLIENT_SECRET
+from tests.helpers import DEFAULT_SCOPE, assert_no_secrets, auth_query, install
+
+Snapshot = Callable[[], dict[str, Any]]
+
+
+def stored_token(app: Flask, store_hash: str = "abc123") -> str | None:
+    with app.app_context():
+        installation = runtime().store.get_installation(store_hash)
+    return installation.access_token if installation else None
+
+
+def test_install_stores_encrypted_installation_and_opens_app(
+    client: FlaskClient, app: Flask, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    response = install(client, sim)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/?installed=1"
+    token = sim.stores["abc123"].access_token
+    assert token and stored_token(app) == token
+    everything = json.dumps(snapshot())
+    assert token not in everything, "the plaintext token must not reach Redis"
+    assert "abc123" in everything
+    page = client.get("/?installed=1")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Welcome" in html and "abc123" in html and "owner@example.com" in html
+    assert "store_v2_products_read_only" in html
+    assert_no_secrets(html, token, CLIENT_SECRET)
+
+
+def test_token_request_carries_the_seven_documented_fields(
+    client: FlaskClient, sim: SimulatorState
+) -> None:
+    install(client, sim)
+
+    [body] = sim.token_requests
+    assert body["client_id"] == CLIENT_ID
+    assert body["client_secret"] == CLIENT_SECRET
+    assert body["grant_type"] == "authorization_code"
+    assert body["redirect_uri"] == CALLBACK_URL
+    assert body["context"] == "stores/abc123"
+    assert body["scope"] == DEFAULT_SCOPE
+    assert body["code"]
+
+
+def test_reinstall_replaces_the_token(client: FlaskClient, app: Flask, sim: SimulatorState) -> None:
+    install(client, sim)
+    first = stored_token(app)
+    install(client, sim)
+
+    assert stored_token(app) == sim.stores["abc123"].access_token != first
+
+
+def test_owner_flag_follows_the_owner_on_reinstall(
+    client: FlaskClient, app: Flask, sim: SimulatorState
+) -> None:
+    install(client, sim)
+    sim.stores["abc123"].owner = sim.stores["abc123"].users[2]  # ownership transferred
+    install(client, sim, user_id=2)
+
+    with app.app_context():
+        users = {user.id: user.is_owner for user in runtime().store.list_users("abc123")}
+    assert users == {1: False, 2: True}
+
+
+def test_legacy_token_response_without_owner_makes_installer_owner(
+    client: FlaskClient, app: Flask, sim: SimulatorState
+) -> None:
+    sim.fault = "legacy_shape"
+    assert install(client, sim).status_code == 302
+
+    with app.app_context():
+        installation = runtime().store.get_installation("abc123")
+        users = runtime().store.list_users("abc123")
+    assert installation is not None and installation.owner_id is None
+    assert [(u.id, u.is_owner) for u in users] == [(1, True)]
+
+
+def test_external_install_returns_to_bigcommerce(
+    client: FlaskClient, sim: SimulatorState, settings: Settings
+) -> None:
+    query = auth_query(sim, external_install="1")
+    response = client.get("/bigcommerce/auth?" + query)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == (
+        f"{settings.login_url}/app/{CLIENT_ID}/install/succeeded"
+    )
+
+
+def test_external_install_failure_links_to_failed_page(
+    client: FlaskClient, sim: SimulatorState, settings: Settings
+) -> None:
+    sim.fault = "500"
+    response = client.get("/bigcommerce/auth?" + auth_query(sim, external_install="1"))
+
+    assert response.status_code == 502
+    assert f"/app/{CLIENT_ID}/install/failed" in response.get_data(as_text=True)
+
+
+def test_concurrent_installs_keep_the_newest_token(
+    app: Flask, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    queries = [auth_query(sim) for _ in range(6)]
+    statuses: list[int] = []
+
+    def run(query: str) -> None:
+        statuses.append(app.test_client().get("/bigcommerce/auth?" + query).status_code)
+
+    threads = [threading.Thread(target=run, args=(query,)) for query in queries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [302] * 6
+    assert stored_token(app) == sim.stores["abc123"].access_token
+    installation_keys = [key for key in snapshot() if key.endswith(":installation")]
+    assert len(installation_keys) == 1
+
+
+# --- failures: status, friendly page, nothing stored, nothing leaked -------------------------
+
+
+def assert_refused(
+    response: Any, status: int, snapshot: Snapshot, before: dict[str, Any], *secrets: str
+) -> str:
+    html: str = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert "<html" in html and "bcapp" in html
+    assert snapshot() == before
+    assert "Set-Cookie" not in response.headers
+    assert_no_secrets(html, CLIENT_SECRET, *secrets)
+    return html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "scope=store_v2_information_read_only&context=stores/abc123",
+        "code=abc&context=stores/abc123",
+        "code=abc&scope=store_v2_information_read_only",
+        "code=&scope=store_v2_information_read_only&context=stores/abc123",
+        "code=abc&scope=&context=stores/abc123",
+        "code=abc&scope=store_v2_information_read_only&context=",
+        "code=a&code=b&scope=store_v2_information_read_only&context=stores/abc123",
+        "code=abc&scope=x&context=stores/a&context=stores/b",
+        "code=abc&scope=store_v2_information_read_only&context=stores/../x",
+        "code=abc&scope=store_v2_information_read_only&context=stores/ABC",
+        "code=abc&scope=store_v2_information_read_only&context=stores/a%3Fb%3Dc",
+        "code=abc&scope=store_v2_information_read_only&context=stores/%EF%BD%81",
+        "code=abc&scope=store_v2_information_read_only&context=stores/a%0d%0aSet-Cookie:x",
+        "code=abc&scope=store_v2_information_read_only&context=stores/" + "a" * 1024,
+        "code=abc&scope=store_v2_information_read_only&context=store/abc",
+        "code=a%20b&scope=store_v2_information_read_only&context=stores/abc123",
+        "code=abc&scope=<script>&context=stores/abc123",
+        "code=abc&scope=store_v2_information_read_only&context=stores/abc123&account_uuid=%27or",
+    ],
+)
+def test_malformed_auth_query_is_400_without_token_request(
+    client: FlaskClient, sim: SimulatorState, snapshot: Snapshot, query: str
+) -> None:
+    before = snapshot()
+    response = client.get("/bigcommerce/auth?" + query)
+
+    assert_refused(response, 400, snapshot, before)
+    assert sim.token_requests == []
+    assert "Set-Cookie" not in response.headers.get("location", "")
+
+
+def test_query_missing_a_required_scope_is_403_listing_it(
+    client: FlaskClient, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    before = snapshot()
+    response = client.get("/bigcommerce/auth?" + auth_query(sim, scope="store_v2_information"))
+
+    html = assert_refused(response, 403, snapshot, before)
+    assert "store_v2_products_read_only" in html
+    assert sim.token_requests == []
+
+
+def test_modify_scope_covers_its_read_only_twin(client: FlaskClient, sim: SimulatorState) -> None:
+    scope = "store_v2_information store_v2_products store_v2_orders"
+    assert install(client, sim, scope=scope).status_code == 302
+
+
+def test_grant_missing_a_required_scope_is_403_and_stores_nothing(
+    client: FlaskClient, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    before = snapshot()
+    code = sim.issue_code("abc123", 1, "store_v2_information_read_only")  # platform grants less
+    query = f"code={code}&scope={DEFAULT_SCOPE.replace(' ', '+')}&context=stores/abc123"
+    response = client.get("/bigcommerce/auth?" + query)
+
+    assert_refused(response, 403, snapshot, before, code, sim.stores["abc123"].access_token or "")
+    assert len(sim.token_requests) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "500",
+        "html",
+        "malformed",
+        "empty_object",
+        "no_error_key",
+        "huge",
+        "redirect",
+        "wrong_context",
+    ],
+)
+def test_token_endpoint_faults_are_502_and_store_nothing(
+    client: FlaskClient, sim: SimulatorState, snapshot: Snapshot, fault: str
+) -> None:
+    before = snapshot()
+    sim.fault = fault
+    query = auth_query(sim)
+    response = client.get("/bigcommerce/auth?" + query)
+
+    assert_refused(
+        response,
+        502,
+        snapshot,
+        before,
+        query.split("&")[0].split("=")[1],
+        sim.stores["abc123"].access_token or "",
+    )
+    assert len(sim.token_requests) == 1, "a code exchange is never retried"
+
+
+@pytest.mark.parametrize("fault", ["slow", "drip"])
+def test_slow_token_endpoint_is_cut_at_the_deadline(
+    client: FlaskClient, sim: SimulatorState, snapshot: Snapshot, settings: Settings, fault: str
+) -> None:
+    before = snapshot()
+    sim.fault, sim.slow_seconds = fault, 0.6 if fault == "drip" else 5.0
+    started = time.monotonic()
+    response = client.get("/bigcommerce/auth?" + auth_query(sim))
+    elapsed = time.monotonic() - started
+
+    assert_refused(response, 502, snapshot, before)
+    # Bounded by the overall deadline plus one read timeout, never by the peer's pace.
+    assert elapsed < settings.token_exchange_deadline + settings.http_read_timeout + 1
+
+
+def test_unreachable_token_endpoint_is_502(
+    settings: Settings, redis_client: redis.Redis, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    from dataclasses import replace
+
+    app = create_app(replace(settings, login_url="http://127.0.0.1:9"))
+    before = snapshot()
+    response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
+
+    assert_refused(response, 502, snapshot, before)
+
+
+def test_replayed_auth_url_is_400_and_keeps_the_installation(
+    client: FlaskClient, app: Flask, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    query = auth_query(sim)
+    client.get("/bigcommerce/auth?" + query)
+    token = stored_token(app)
+    before = snapshot()
+    response = app.test_client().get("/bigcommerce/auth?" + query)
+
+    html = assert_refused(response, 400, snapshot, before, token or "")
+    assert "already used" in html
+    assert stored_token(app) == token
+
+
+def test_wrong_client_secret_is_502(
+    settings: Settings, redis_client: redis.Redis, sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    from dataclasses import replace
+
+    app = create_app(replace(settings, client_secret="not-the-registered-secret"))
+    before = snapshot()
+    response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
+
+    assert_refused(response, 502, snapshot, before, "not-the-registered-secret")
+
+
+def test_redis_down_after_exchange_is_503(settings: Settings, sim: SimulatorState) -> None:
+    from dataclasses import replace
+
+    app = create_app(replace(settings, redis_url="redis://127.0.0.1:9/0"))
+    response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert "temporarily unavailable" in html
+    assert_no_secrets(html, CLIENT_SECRET)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405(client: FlaskClient, method: str) -> None:
+    response = client.open("/bigcommerce/auth", method=method)
+    assert response.status_code == 405
+    assert "<html" in response.get_data(as_text=True)
+
+
+def test_forged_host_header_never_reaches_a_location(
+    client: FlaskClient, sim: SimulatorState
+) -> None:
+    response = client.get(
+        "/bigcommerce/auth?" + auth_query(sim),
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+    )
+    assert response.status_code == 302
+    assert "evil" not in response.headers["Location"]
+    assert sim.token_requests[0]["redirect_uri"] == CALLBACK_URL
+
+
+def test_security_headers_on_pages(client: FlaskClient) -> None:
+    response = client.get("/bigcommerce/auth")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://*.bigcommerce.com" in csp
+    assert "object-src 'none'" in csp and "base-uri 'none'" in csp
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
