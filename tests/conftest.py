@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +17,7 @@ from flask.testing import FlaskClient
 
 from bcapp import create_app
 from bcapp.crypto import new_key_entry, parse_keys
+from bcapp.runtime import Runtime
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
 from bcapp.store import embedded
@@ -95,9 +98,23 @@ def settings(redis_url: str, prefix: str, bigcommerce: ServedApp, tmp_path: Path
 
 
 @pytest.fixture
-def app(settings: Settings, redis_client: redis.Redis) -> Flask:
+def make_app(settings: Settings, redis_client: redis.Redis) -> Iterator[Callable[..., Flask]]:
+    """A factory of bcapp apps on `settings` with overrides; their Redis pools are closed after."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        made.append(create_app(replace(settings, **overrides)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        runtime_of(app).redis.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
     """The bcapp Flask app under test."""
-    return create_app(settings)
+    return make_app()
 
 
 @pytest.fixture
@@ -121,3 +138,10 @@ def no_secret_in_logs(sim: SimulatorState, caplog: pytest.LogCaptureFixture) -> 
     assert CLIENT_SECRET not in text
     for secret in sim.issued_secrets:
         assert secret not in text
+
+
+def runtime_of(app: Flask) -> Runtime:
+    """The Runtime wired into `app`."""
+    value = app.extensions["bcapp"]
+    assert isinstance(value, Runtime)
+    return value

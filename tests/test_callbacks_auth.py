@@ -9,11 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bcapp import create_app
 from bcapp.runtime import runtime
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
@@ -266,11 +264,9 @@ def test_slow_token_endpoint_is_cut_at_the_deadline(
 
 
 def test_unreachable_token_endpoint_is_502(
-    settings: Settings, redis_client: redis.Redis, sim: SimulatorState, snapshot: Snapshot
+    make_app: Callable[..., Flask], sim: SimulatorState, snapshot: Snapshot
 ) -> None:
-    from dataclasses import replace
-
-    app = create_app(replace(settings, login_url="http://127.0.0.1:9"))
+    app = make_app(login_url="http://127.0.0.1:9")
     before = snapshot()
     response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
 
@@ -292,21 +288,19 @@ def test_replayed_auth_url_is_400_and_keeps_the_installation(
 
 
 def test_wrong_client_secret_is_502(
-    settings: Settings, redis_client: redis.Redis, sim: SimulatorState, snapshot: Snapshot
+    make_app: Callable[..., Flask], sim: SimulatorState, snapshot: Snapshot
 ) -> None:
-    from dataclasses import replace
-
-    app = create_app(replace(settings, client_secret="not-the-registered-secret"))
+    app = make_app(client_secret="not-the-registered-secret")
     before = snapshot()
     response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
 
     assert_refused(response, 502, snapshot, before, "not-the-registered-secret")
 
 
-def test_redis_down_after_exchange_is_503(settings: Settings, sim: SimulatorState) -> None:
-    from dataclasses import replace
-
-    app = create_app(replace(settings, redis_url="redis://127.0.0.1:9/0"))
+def test_redis_down_after_exchange_is_503(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    app = make_app(redis_url="redis://127.0.0.1:9/0")
     response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
 
     html = response.get_data(as_text=True)

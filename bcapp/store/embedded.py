@@ -39,7 +39,8 @@ def is_running(instance_dir: Path) -> bool:
     if not path.exists():
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=str(path), socket_timeout=1).ping())
+        with redis.Redis(unix_socket_path=str(path), socket_timeout=1) as client:
+            return bool(client.ping())
     except redis.RedisError:
         return False
 
@@ -63,7 +64,7 @@ def stop(instance_dir: Path) -> bool:
     if not is_running(instance_dir):
         return False
     client = redis.Redis(unix_socket_path=str(socket_path(instance_dir)), socket_timeout=5)
-    with contextlib.suppress(redis.ConnectionError):  # the server hangs up as it exits
+    with client, contextlib.suppress(redis.ConnectionError):  # the server hangs up as it exits
         client.shutdown()
     return True
 

@@ -1,0 +1,82 @@
+"""Run bcapp under gunicorn, as in production, for end-to-end tests."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from bcapp.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment_for(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce `settings` for a separate process."""
+    keys = ",".join(f"{k.kid}:{base64.b64encode(k.key).decode()}" for k in settings.token_keys)
+    return {
+        "BCAPP_ENV": settings.env,
+        "BC_CLIENT_ID": settings.client_id,
+        "BC_CLIENT_SECRET": settings.client_secret,
+        "SECRET_KEY": settings.secret_key,
+        "TOKEN_ENCRYPTION_KEYS": keys,
+        "REDIS_URL": settings.redis_url or "",
+        "BCAPP_REDIS_PREFIX": settings.redis_prefix,
+        "BC_LOGIN_URL": settings.login_url,
+        "BC_API_URL": settings.api_url,
+        "APP_URL": settings.app_url,
+        "BC_AUTH_CALLBACK_URL": settings.auth_callback_url,
+        "BCAPP_INSTANCE_DIR": str(settings.instance_dir),
+    }
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log_path: Path, workers: int = 2) -> Iterator[str]:
+    """Serve wsgi:app with the project's gunicorn.conf.py; yield its base URL."""
+    port = free_port()
+    full_env = {key: value for key, value in os.environ.items() if not key.startswith("BC")}
+    full_env |= env | {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_serving(url, process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited early")
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not answer /healthz within 30 s")

@@ -1,0 +1,97 @@
+"""The `bcapp` command line."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from bcapp.cli import main
+from bcapp.crypto import parse_keys
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.conftest import CLIENT_SECRET
+from tests.helpers import install
+
+
+def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    keys = ",".join(f"{k.kid}:{base64.b64encode(k.key).decode()}" for k in settings.token_keys)
+    return {
+        "BCAPP_ENV": "development",
+        "BC_CLIENT_ID": settings.client_id,
+        "BC_CLIENT_SECRET": settings.client_secret,
+        "REDIS_URL": settings.redis_url or "",
+        "BCAPP_REDIS_PREFIX": settings.redis_prefix,
+        "BCAPP_INSTANCE_DIR": str(tmp_path / "cli-instance"),
+        "TOKEN_ENCRYPTION_KEYS": keys,
+        "APP_URL": "https://app.example.com",
+    }
+
+
+def test_scopes_prints_one_per_line() -> None:
+    result = CliRunner().invoke(main, ["scopes"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "store_v2_information_read_only",
+        "store_v2_products_read_only",
+    ]
+
+
+def test_keys_new_prints_a_usable_entry() -> None:
+    result = CliRunner().invoke(main, ["keys", "new"])
+    assert result.exit_code == 0
+    [key] = parse_keys(result.output.strip())
+    assert len(key.key) == 32
+
+
+def test_check_reports_redis_and_callback_urls(settings: Settings, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check"], env=cli_env(settings, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Auth Callback URL: https://app.example.com/bigcommerce/auth" in result.output
+    assert "Uninstall Callback URL: https://app.example.com/bigcommerce/uninstall" in result.output
+    assert "redis persistence:" in result.output
+    assert CLIENT_SECRET not in result.output
+
+
+def test_check_fails_when_redis_is_down(settings: Settings, tmp_path: Path) -> None:
+    env = cli_env(settings, tmp_path) | {"REDIS_URL": "redis://:hunter2pass@127.0.0.1:9/0"}
+    result = CliRunner().invoke(main, ["check"], env=env)
+    assert result.exit_code == 1
+    assert "redis does not answer" in result.output
+    assert "hunter2pass" not in result.output
+
+
+def test_check_fails_on_bad_configuration(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check"], env={"BCAPP_ENV": "production"})
+    assert result.exit_code == 1
+    assert "BC_CLIENT_SECRET" in result.output
+
+
+def test_stores_list_and_show_never_print_tokens(
+    client: FlaskClient, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    install(client, sim)
+    env = cli_env(settings, tmp_path)
+    listed = CliRunner().invoke(main, ["stores", "list"], env=env)
+    shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=env)
+
+    assert listed.exit_code == 0 and listed.output.split() == ["abc123"]
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "owner@example.com" in shown.output and "user: 1 owner@example.com (owner)" in shown.output
+    )
+    token = sim.stores["abc123"].access_token
+    assert token and token not in shown.output + listed.output
+
+
+@pytest.mark.parametrize("store_hash", ["nope00", "BAD!"])
+def test_stores_show_unknown_or_malformed(
+    settings: Settings, tmp_path: Path, store_hash: str
+) -> None:
+    result = CliRunner().invoke(
+        main, ["stores", "show", store_hash], env=cli_env(settings, tmp_path)
+    )
+    assert result.exit_code == 1

@@ -1,0 +1,76 @@
+"""Install end to end through gunicorn (as in production) against the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+
+from bcapp.runtime import runtime
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from bcapp.store import embedded
+from tests.conftest import CLIENT_SECRET
+from tests.helpers import auth_query
+from tests.servers import environment_for, gunicorn
+
+pytestmark = pytest.mark.slow
+
+
+def test_install_through_gunicorn_stores_encrypted_token_and_logs_no_secrets(
+    settings: Settings,
+    sim: SimulatorState,
+    snapshot: Callable[[], dict[str, Any]],
+    tmp_path: Path,
+    make_app: Callable[..., Flask],
+) -> None:
+    log_path = tmp_path / "gunicorn.log"
+    with gunicorn(environment_for(settings), log_path) as url:
+        first = requests.get(
+            url + "/bigcommerce/auth?" + auth_query(sim), allow_redirects=False, timeout=10
+        )
+        first_token = sim.stores["abc123"].access_token
+        second = requests.get(
+            url + "/bigcommerce/auth?" + auth_query(sim), allow_redirects=False, timeout=10
+        )
+        cookie = second.headers["Set-Cookie"].split(";")[0]
+        page = requests.get(url + "/", headers={"Cookie": cookie}, timeout=10)
+        stale = requests.get(url + "/bigcommerce/auth?code=x", timeout=10)
+
+    assert first.status_code == second.status_code == 302
+    assert "Secure" in second.headers["Set-Cookie"]
+    assert "SameSite=None" in second.headers["Set-Cookie"]
+    assert "Partitioned" in second.headers["Set-Cookie"]
+    assert page.status_code == 200 and "abc123" in page.text
+    assert stale.status_code == 400
+    token = sim.stores["abc123"].access_token
+    assert token and token != first_token
+    dump = json.dumps(snapshot())
+    assert token not in dump and (first_token or "") not in dump
+    assert "abc123" in dump
+    with make_app().app_context():
+        stored = runtime().store.get_installation("abc123")
+    assert stored is not None and stored.access_token == token, "re-install replaced the token"
+    log = log_path.read_text()
+    assert "GET /bigcommerce/auth " in log, "the access log names the route"
+    for secret in [CLIENT_SECRET, *sim.issued_secrets]:
+        assert secret not in log
+    assert "code=" not in log
+
+
+def test_development_defaults_serve_with_the_embedded_redis(tmp_path: Path) -> None:
+    """What `make run` does on a fresh machine: no configuration at all."""
+    instance = tmp_path / "instance"
+    with gunicorn({"BCAPP_INSTANCE_DIR": str(instance)}, tmp_path / "g.log") as url:
+        health = requests.get(url + "/healthz", timeout=5)
+        ready = requests.get(url + "/readyz", timeout=5)
+        assert embedded.is_running(instance)
+    assert health.status_code == 200
+    assert ready.status_code == 200 and ready.json()["redis"] == "up"
+    assert (instance / "secret_key").exists() and (instance / "token_encryption_keys").exists()
+    assert not embedded.is_running(instance), "gunicorn stops the embedded redis on exit"

@@ -1,0 +1,23 @@
+"""Health endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+
+def test_healthz_and_readyz(client: FlaskClient) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json == {"status": "ok", "redis": "up"}
+
+
+def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> None:
+    app = make_app(redis_url="redis://:topsecretpw@127.0.0.1:9/0")
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "topsecretpw" not in response.get_data(as_text=True)

@@ -1,0 +1,108 @@
+"""Settings from the environment: development defaults, production refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bcapp.crypto import new_key_entry
+from bcapp.errors import ConfigurationError
+from bcapp.settings import Settings
+
+PRODUCTION = {
+    "BCAPP_ENV": "production",
+    "BC_CLIENT_ID": "client",
+    "BC_CLIENT_SECRET": "secret-value",
+    "SECRET_KEY": "k" * 48,
+    "TOKEN_ENCRYPTION_KEYS": new_key_entry(),
+    "REDIS_URL": "rediss://redis.internal:6380/0",
+    "APP_URL": "https://app.example.com",
+}
+
+
+def build(env: dict[str, str], tmp_path: Path) -> Settings:
+    return Settings.from_env(env, dotenv=str(tmp_path / "missing.env"))
+
+
+def test_development_generates_and_keeps_secrets(tmp_path: Path) -> None:
+    env = {"BCAPP_INSTANCE_DIR": str(tmp_path / "instance")}
+    first, second = build(env, tmp_path), build(env, tmp_path)
+
+    assert first.secret_key == second.secret_key and len(first.secret_key) >= 32
+    assert first.token_keys == second.token_keys
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o077 == 0
+    assert first.redis_url is None
+    assert first.auth_callback_url == "http://127.0.0.1:8000/bigcommerce/auth"
+
+
+def test_production_with_everything_set(tmp_path: Path) -> None:
+    settings = build(PRODUCTION, tmp_path)
+    assert settings.is_production
+    assert settings.auth_callback_url == "https://app.example.com/bigcommerce/auth"
+    assert settings.token_url == "https://login.bigcommerce.com/oauth2/token"
+    assert "secret-value" not in repr(settings)
+
+
+def test_production_without_secrets_names_each_missing_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build({"BCAPP_ENV": "production"}, tmp_path)
+    message = str(caught.value)
+    for name in (
+        "BC_CLIENT_ID",
+        "BC_CLIENT_SECRET",
+        "SECRET_KEY",
+        "TOKEN_ENCRYPTION_KEYS",
+        "REDIS_URL",
+    ):
+        assert name in message
+    assert "bcapp keys new" in message
+
+
+@pytest.mark.parametrize("name", ["BC_CLIENT_SECRET", "SECRET_KEY", "REDIS_URL"])
+def test_production_refuses_placeholders(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        build(PRODUCTION | {name: "changeme"}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("APP_URL", "http://app.example.com"),
+        ("BC_LOGIN_URL", "http://login.example.com"),
+        ("BC_API_URL", "ftp://api.example.com"),
+        ("BC_AUTH_CALLBACK_URL", "https://app.example.com/auth?x=1"),
+        ("SECRET_KEY", "short"),
+        ("TOKEN_ENCRYPTION_KEYS", "k1:abc"),
+        ("BCAPP_JWT_LEEWAY", "9999"),
+        ("BCAPP_JWT_LEEWAY", "soon"),
+        ("BCAPP_ENV", "staging"),
+        ("BCAPP_REDIS_PREFIX", "a:b"),
+    ],
+)
+def test_invalid_values_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        build(PRODUCTION | {name: value}, tmp_path)
+
+
+def test_production_allows_http_on_loopback(tmp_path: Path) -> None:
+    settings = build(
+        PRODUCTION | {"APP_URL": "http://127.0.0.1:8000", "BC_LOGIN_URL": "http://localhost:9000"},
+        tmp_path,
+    )
+    assert settings.login_url == "http://localhost:9000"
+
+
+def test_dotenv_fills_gaps_but_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("BC_CLIENT_ID=from-dotenv\nAPP_URL=https://dotenv.example.com\n")
+    env = {"APP_URL": "https://env.example.com", "BCAPP_INSTANCE_DIR": str(tmp_path / "i")}
+    settings = Settings.from_env(env, dotenv=str(dotenv))
+    assert settings.client_id == "from-dotenv"
+    assert settings.app_url == "https://env.example.com"
+
+
+def test_callback_urls_for_the_developer_portal(tmp_path: Path) -> None:
+    urls = build(PRODUCTION, tmp_path).callback_urls()
+    assert urls["Load Callback URL"] == "https://app.example.com/bigcommerce/load"
+    assert urls["Remove User Callback URL"] == "https://app.example.com/bigcommerce/remove-user"

@@ -1,0 +1,163 @@
+"""The Redis installation store against a real Redis, and the embedded server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from bcapp.crypto import TokenCipher, new_key_entry, parse_keys
+from bcapp.errors import StoreUnavailable
+from bcapp.scopes import ScopeSet
+from bcapp.store import Installation, StoreUser, embedded
+from bcapp.store.redis import RedisInstallationStore, connect
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis, prefix: str) -> RedisInstallationStore:
+    return RedisInstallationStore(redis_client, TokenCipher(parse_keys(new_key_entry())), prefix)
+
+
+def installation(token: str = "tok-1", owner_id: int | None = 1) -> Installation:
+    return Installation(
+        store_hash="abc123",
+        access_token=token,
+        scopes=ScopeSet.parse("store_v2_products"),
+        installer_id=1,
+        installer_email="owner@example.com",
+        owner_id=owner_id,
+        owner_email="owner@example.com",
+    )
+
+
+def test_save_and_get_round_trip(store: RedisInstallationStore) -> None:
+    saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    loaded = store.get_installation("abc123")
+
+    assert loaded == saved
+    assert loaded is not None and loaded.access_token == "tok-1"
+    assert loaded.installed_at > 0 and loaded.install_id
+    assert store.list_store_hashes() == ["abc123"]
+    assert [(u.id, u.is_owner) for u in store.list_users("abc123")] == [(1, True)]
+
+
+def test_keys_are_hash_tagged_per_store(
+    store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
+) -> None:
+    store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    keys = sorted(redis_client.scan_iter(match=f"{prefix}:*"))
+    assert keys == [f"{prefix}:{{abc123}}:installation", f"{prefix}:{{abc123}}:users"]
+    record = json.loads(redis_client.get(keys[0]) or "{}")
+    assert record["access_token"].startswith("v1.") and "tok-1" not in json.dumps(record)
+
+
+def test_reinstall_keeps_installed_at_and_changes_install_id(store: RedisInstallationStore) -> None:
+    first = store.save_installation(installation("tok-1"), StoreUser(1, "a@example.com"))
+    second = store.save_installation(installation("tok-2"), StoreUser(1, "a@example.com"))
+    assert second.installed_at == first.installed_at
+    assert second.install_id != first.install_id
+    loaded = store.get_installation("abc123")
+    assert loaded is not None and loaded.access_token == "tok-2"
+
+
+def test_undecryptable_token_reads_as_not_installed(
+    store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
+) -> None:
+    store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    other_keys = RedisInstallationStore(
+        redis_client, TokenCipher(parse_keys(new_key_entry())), prefix
+    )
+    assert other_keys.get_installation("abc123") is None
+
+
+def test_users_add_remove(store: RedisInstallationStore) -> None:
+    assert store.add_user("abc123", StoreUser(5, "x@example.com")) is None  # not installed
+    store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    added = store.add_user("abc123", StoreUser(5, "x@example.com"))
+    assert added is not None and added.access_id and not added.is_owner
+    assert store.add_user("abc123", StoreUser(5, "changed@example.com")) == added
+    assert store.remove_user("abc123", 5) is True
+    assert store.remove_user("abc123", 5) is False
+    assert store.get_user("abc123", 5) is None
+
+
+def test_delete_respects_a_newer_install(store: RedisInstallationStore) -> None:
+    saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    assert store.delete_installation("abc123", issued_at=saved.updated_at - 100) is False
+    assert store.get_installation("abc123") is not None
+    assert store.delete_installation("abc123", issued_at=saved.updated_at) is True
+    assert store.get_installation("abc123") is None
+    assert store.list_users("abc123") == []
+    assert store.delete_installation("abc123", issued_at=saved.updated_at) is False
+
+
+def test_burn_once_is_single_use_with_ttl(
+    store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
+) -> None:
+    assert store.burn_once("abc123", "jti-1", 60) is True
+    assert store.burn_once("abc123", "jti-1", 60) is False
+    [key] = list(redis_client.scan_iter(match=f"{prefix}:*seen*"))
+    assert 0 < redis_client.ttl(key) <= 60
+
+
+def test_install_lock_serialises_and_expires(store: RedisInstallationStore) -> None:
+    with (
+        store.install_lock("abc123", 5),
+        pytest.raises(StoreUnavailable),
+        store.install_lock("abc123", 0.2),
+    ):
+        pass
+    with store.install_lock("abc123", 5):
+        pass
+
+
+def test_redis_failure_becomes_store_unavailable() -> None:
+    client = connect("redis://127.0.0.1:9/0")
+    dead = RedisInstallationStore(client, TokenCipher(parse_keys(new_key_entry())))
+    for call in (
+        dead.ping,
+        lambda: dead.get_installation("abc123"),
+        lambda: dead.save_installation(installation(), StoreUser(1, "o@example.com")),
+        lambda: dead.burn_once("abc123", "x", 5),
+        dead.list_store_hashes,
+    ):
+        with pytest.raises(StoreUnavailable):
+            call()
+
+
+def test_embedded_redis_is_shared_by_two_processes(tmp_path: Path) -> None:
+    instance = tmp_path / "inst"
+    script = (
+        "import sys; from pathlib import Path; from bcapp.store import embedded; "
+        "import redis; url = embedded.ensure_running(Path(sys.argv[1])); "
+        "c = redis.Redis.from_url(url); c.incr('counter'); "
+        "print(url, c.info('server')['process_id'])"
+    )
+    try:
+        outputs = [
+            subprocess.run(
+                [sys.executable, "-c", script, str(instance)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout.split()
+            for _ in range(2)
+        ]
+        assert outputs[0] == outputs[1], "both processes reached the same server"
+        client = redis.Redis.from_url(embedded.url_for(instance))
+        assert client.get("counter") == b"2"
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    finally:
+        assert embedded.stop(instance)
+    deadline = time.monotonic() + 5
+    while embedded.is_running(instance) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not embedded.is_running(instance)
+    assert (instance / "appendonly.aof").exists() or (instance / "appendonlydir").exists()
