@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -15,13 +17,15 @@ from bcapp.settings import Settings
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, clock: Callable[[], float] = time.time
+) -> Flask:
     """Wire settings, services, blueprints and error handlers; no network at import time."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=_template_folder(), static_folder=None)
     app.config.update(TRUSTED_HOSTS=None, MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
     sessions.configure(app, settings)
-    app.extensions["bcapp"] = build_runtime(settings)
+    app.extensions["bcapp"] = build_runtime(settings, clock)
     web.install(app, settings)
 
     from bcapp.blueprints import app as app_pages

@@ -20,21 +20,12 @@ from authlib.integrations.requests_client import OAuth2Session
 from bcapp.errors import BadRequest, UpstreamError
 from bcapp.scopes import ScopeSet
 from bcapp.settings import Settings
-from bcapp.validation import positive_int, store_hash_from_context
+from bcapp.validation import Person, person, store_hash_from_context
 
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_RESPONSE_BYTES = 64 * 1024
 MAX_ACCESS_TOKEN_CHARS = 1024
-MAX_EMAIL_CHARS = 254
-
-
-@dataclass(frozen=True)
-class Person:
-    """A BigCommerce user named in a token response or a signed payload."""
-
-    id: int
-    email: str
 
 
 @dataclass(frozen=True)
@@ -155,27 +146,13 @@ def parse_grant(data: dict[str, Any], expected_context: str) -> TokenGrant:
         store_hash = store_hash_from_context(expected_context)
     except ValueError as exc:
         raise UpstreamError("token_response_scope") from exc
-    user = _person(data.get("user"))
+    user = person(data.get("user"))
     if user is None:
         raise UpstreamError("token_response_user")
     account_uuid = data.get("account_uuid")
     if not (account_uuid is None or (isinstance(account_uuid, str) and len(account_uuid) <= 64)):
         raise UpstreamError("token_response_account_uuid")
-    owner = _person(data["owner"]) if data.get("owner") is not None else None
+    owner = person(data["owner"]) if data.get("owner") is not None else None
     if data.get("owner") is not None and owner is None:
         raise UpstreamError("token_response_owner")
     return TokenGrant(token, store_hash, scopes, user, owner, account_uuid)
-
-
-def _person(value: object) -> Person | None:
-    """A {id, email} object with a positive integer id and a bounded email, or None."""
-    if not isinstance(value, dict):
-        return None
-    try:
-        user_id = positive_int(value.get("id"))
-    except ValueError:
-        return None
-    email = value.get("email", "")
-    if not isinstance(email, str) or len(email) > MAX_EMAIL_CHARS:
-        return None
-    return Person(user_id, email)

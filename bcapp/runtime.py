@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import redis
 from flask import current_app
@@ -22,9 +24,11 @@ class Runtime:
     redis: redis.Redis
     store: InstallationStore
     exchange: TokenExchange
+    # The clock callbacks are checked against; tests inject a fixed one.
+    clock: Callable[[], float] = field(default=time.time)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, clock: Callable[[], float] = time.time) -> Runtime:
     """Connect (lazily; redis-py opens sockets on first use) and wire the services.
 
     Without REDIS_URL, development starts or joins the embedded Redis of the instance directory.
@@ -32,7 +36,7 @@ def build_runtime(settings: Settings) -> Runtime:
     url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
     client = connect(url)
     store = RedisInstallationStore(client, TokenCipher(settings.token_keys), settings.redis_prefix)
-    return Runtime(settings, client, store, TokenExchange(settings))
+    return Runtime(settings, client, store, TokenExchange(settings), clock)
 
 
 def runtime() -> Runtime:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from bcapp import signals
 from bcapp.bigcommerce import TokenExchange
-from bcapp.errors import ScopesMissing
+from bcapp.errors import NotInstalled, ReauthorizationRequired, ScopesMissing, Unauthorized
 from bcapp.scopes import ScopeSet
+from bcapp.signing import CallbackClaims
 from bcapp.store import Installation, InstallationStore, StoreUser
 
 log = logging.getLogger(__name__)
@@ -84,3 +85,53 @@ def _require_scopes(granted: ScopeSet, required: ScopeSet) -> None:
     if missing:
         log.warning("grant misses required scopes: %s", missing)
         raise ScopesMissing(sorted(missing.names))
+
+
+def open_app(
+    claims: CallbackClaims, store: InstallationStore, required: ScopeSet, multi_user: bool
+) -> Opened:
+    """Load: find the installation and the user, provisioning staff on first open."""
+    installation = store.get_installation(claims.store_hash)
+    if installation is None:
+        raise NotInstalled("store_not_installed")
+    user = store.get_user(claims.store_hash, claims.user.id)
+    if user is None:
+        is_owner = claims.owner is not None and claims.owner.id == claims.user.id
+        if not (multi_user or is_owner):
+            raise Unauthorized("user_without_access")
+        user = store.add_user(
+            claims.store_hash, StoreUser(claims.user.id, claims.user.email, is_owner=is_owner)
+        )
+        if user is None:  # uninstalled meanwhile
+            raise NotInstalled("store_not_installed")
+        log.info("provisioned user=%s store=%s", user.id, claims.store_hash)
+    if not installation.scopes.covers(required):
+        raise ReauthorizationRequired("grant_misses_required_scopes")
+    signals.app_loaded.send(claims.store_hash, user=user, path=claims.url)
+    return Opened(installation, user)
+
+
+def uninstall(claims: CallbackClaims, store: InstallationStore, leeway: int) -> bool:
+    """Delete the store's installation, users and sessions; True when something was deleted.
+
+    An install newer than the payload (beyond the clock leeway) survives: an uninstall callback
+    delayed past a re-install must not delete the fresh installation (SECURITY.md A10.1).
+    """
+    deleted = store.delete_installation(claims.store_hash, claims.issued_at + leeway)
+    log.info("uninstall store=%s by user=%s deleted=%s", claims.store_hash, claims.user.id, deleted)
+    if deleted:
+        signals.app_uninstalled.send(claims.store_hash, user_id=claims.user.id)
+    return deleted
+
+
+def remove_user(claims: CallbackClaims, store: InstallationStore) -> bool:
+    """Revoke one user's access (their sessions die with it); the owner is never removed here."""
+    user = store.get_user(claims.store_hash, claims.user.id)
+    if user is not None and user.is_owner:
+        log.warning("remove-user for the owner of store=%s ignored", claims.store_hash)
+        return False
+    removed = store.remove_user(claims.store_hash, claims.user.id)
+    log.info("remove-user store=%s user=%s removed=%s", claims.store_hash, claims.user.id, removed)
+    if removed:
+        signals.user_removed.send(claims.store_hash, user_id=claims.user.id)
+    return removed

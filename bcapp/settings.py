@@ -47,6 +47,8 @@ class Settings:
     required_scopes: ScopeSet = field(default_factory=required_scopes)
     redis_prefix: str = "bcapp"
     jwt_leeway_seconds: int = 30
+    # Longest accepted exp - nbf of a signed_payload_jwt; None accepts any (A1.8).
+    jwt_max_lifetime_seconds: int | None = 86400 + 60
     legacy_payload_max_age_seconds: int = 600
     multi_user: bool = True
     session_lifetime_seconds: int = 12 * 3600
@@ -130,6 +132,9 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         redis_prefix=env.get("BCAPP_REDIS_PREFIX", "bcapp"),
         jwt_leeway_seconds=_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
+        jwt_max_lifetime_seconds=_int(
+            env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10
+        ) or None,
         multi_user=env.get("BCAPP_MULTI_USER", "true").lower() not in ("0", "false", "no"),
         frame_ancestors=tuple(
             env.get("BCAPP_FRAME_ANCESTORS", " ".join(DEFAULT_FRAME_ANCESTORS)).split()

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 STORE_HASH = re.compile(r"[a-z0-9]{1,32}")
 _CONTEXT = re.compile(r"stores/([a-z0-9]{1,32})")
 MAX_USER_ID = 2**53  # JSON-safe; BigCommerce ids are far below
+MAX_EMAIL_CHARS = 254
+
+
+@dataclass(frozen=True)
+class Person:
+    """A BigCommerce user named in a token response or a signed payload."""
+
+    id: int
+    email: str
 
 
 def store_hash_from_context(context: str) -> str:
@@ -22,3 +32,17 @@ def positive_int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_USER_ID:
         raise ValueError("not a positive integer id")
     return value
+
+
+def person(value: object) -> Person | None:
+    """A {id, email} object with a positive integer id and a bounded email, or None."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        user_id = positive_int(value.get("id"))
+    except ValueError:
+        return None
+    email = value.get("email", "")
+    if not isinstance(email, str) or len(email) > MAX_EMAIL_CHARS:
+        return None
+    return Person(user_id, email)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, jsonify, redirect, url_for
 from werkzeug.wrappers import Response
 
 from bcapp import services
 from bcapp.blueprints.params import single
 from bcapp.errors import BadRequest, BcappError
+from bcapp.guards import signed_callback
 from bcapp.runtime import runtime
 from bcapp.scopes import ScopeSet
 from bcapp.sessions import open_session
+from bcapp.signing import CallbackClaims
 from bcapp.validation import store_hash_from_context
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
@@ -70,3 +72,32 @@ def _install_request() -> services.InstallRequest:
 
 def _external_install_url(login_url: str, outcome: str) -> str:
     return f"{login_url}/app/{runtime().settings.client_id}/install/{outcome}"
+
+
+@bp.get("/load")
+@signed_callback
+def load(claims: CallbackClaims) -> Response:
+    """Open the app for a verified user: fresh session, then the deep link inside the app."""
+    rt = runtime()
+    opened = services.open_app(
+        claims, rt.store, rt.settings.required_scopes, rt.settings.multi_user
+    )
+    open_session(opened)
+    return redirect(claims.url)
+
+
+@bp.get("/uninstall")
+@signed_callback
+def uninstall(claims: CallbackClaims) -> Response:
+    """Forget the store completely; 200 also when it was already gone."""
+    rt = runtime()
+    deleted = services.uninstall(claims, rt.store, rt.settings.jwt_leeway_seconds)
+    return jsonify(status="uninstalled", deleted=deleted)
+
+
+@bp.get("/remove-user")
+@signed_callback
+def remove_user(claims: CallbackClaims) -> Response:
+    """Revoke one user's access; 200 also when the user was unknown."""
+    removed = services.remove_user(claims, runtime().store)
+    return jsonify(status="removed", removed=removed)

@@ -1,0 +1,248 @@
+"""Verification of BigCommerce's signed callbacks: `signed_payload_jwt` and legacy `signed_payload`.
+
+The JWT rules follow SECURITY.md §A1: HS256 only, the client secret (or a previous one during
+rotation) as the only key, exact `aud` (list form refused) and `iss`, every claim required,
+`sub` strictly ``stores/<hash>``, a bounded lifetime, time checks against an injectable clock
+with a small leeway, and no exception escaping as anything but a refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+
+from bcapp.errors import BadRequest, Unauthorized
+from bcapp.validation import Person, person, store_hash_from_context
+
+log = logging.getLogger(__name__)
+
+# The HMAC key is the client secret BigCommerce issues; its length is not ours to choose, and
+# PyJWT would warn on every callback for secrets under 32 bytes.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
+MAX_PAYLOAD_CHARS = 8 * 1024
+# BigCommerce: exp = iat + 24 h and nbf = iat - 5, so a genuine payload lives 86405 s; a minute
+# of slack. A longer-lived payload is refused (SECURITY.md A1.8); None lifts the cap.
+DEFAULT_MAX_LIFETIME_SECONDS = 86400 + 60
+_REQUIRED_CLAIMS = ["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_LEGACY_SHAPE = re.compile(r"[A-Za-z0-9+/_-]+={0,2}\.[A-Za-z0-9+/_-]+={0,2}")
+_JTI = re.compile(r"[\x21-\x7e]{1,128}")
+_LOCALE = re.compile(r"[A-Za-z0-9-]{1,35}")
+_MAX_URL_CHARS = 2048
+_KEY_MATERIAL_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
+_KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass(frozen=True)
+class CallbackClaims:
+    """What a verified callback says: the store, the user, and how to keep it single-use."""
+
+    store_hash: str
+    user: Person
+    owner: Person | None
+    issued_at: int
+    # The replay-guard identity: `bc:<jti>` for JWTs, `legacy:<sha256 of payload>` otherwise.
+    nonce: str
+    expires_at: int
+    url: str = "/"
+    channel_id: int | None = None
+    locale: str | None = None
+
+
+def verify_signed_payload_jwt(
+    token: str,
+    client_id: str,
+    secrets: list[str],
+    now: float,
+    leeway: int,
+    max_lifetime: int | None = DEFAULT_MAX_LIFETIME_SECONDS,
+) -> CallbackClaims:
+    """Verify a `signed_payload_jwt`: BadRequest when malformed, Unauthorized when not genuine."""
+    if len(token) > MAX_PAYLOAD_CHARS:
+        raise BadRequest("payload_too_large")
+    if not _JWT_SHAPE.fullmatch(token):
+        raise BadRequest("payload_malformed")
+    _check_header(token)
+    claims = _decode(token, client_id, secrets)
+    _check_times(claims, now, leeway, max_lifetime)
+    return _callback_claims(claims)
+
+
+def _check_header(token: str) -> None:
+    """Refuse headers that name key material; the key is only ever the configured secret."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("jwt_header") from exc
+    if _KEY_MATERIAL_HEADERS & header.keys():
+        raise Unauthorized("jwt_header_key_material")
+    kid = header.get("kid")
+    if kid is not None and not (isinstance(kid, str) and _KID.fullmatch(kid)):
+        raise Unauthorized("jwt_header_kid")
+
+
+def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
+    """Signature, algorithm, audience, issuer and presence, by PyJWT; times are checked after."""
+    for secret in secrets:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                audience=client_id,
+                issuer="bc",
+                options={
+                    "require": _REQUIRED_CLAIMS,
+                    "strict_aud": True,
+                    "verify_exp": False,  # checked by _check_times against the injected clock
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+            return claims
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("jwt_" + type(exc).__name__) from exc
+        except Exception as exc:  # odd signed claims can raise anything (SECURITY.md A1.11)
+            raise Unauthorized("jwt_undecodable") from exc
+    raise Unauthorized("jwt_bad_signature")
+
+
+def _check_times(
+    claims: dict[str, Any], now: float, leeway: int, max_lifetime: int | None
+) -> None:
+    times = {name: claims.get(name) for name in ("iat", "nbf", "exp")}
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in times.values()):
+        raise Unauthorized("jwt_time_claim_type")
+    iat, nbf, exp = times["iat"], times["nbf"], times["exp"]
+    assert isinstance(iat, int) and isinstance(nbf, int) and isinstance(exp, int)
+    if exp <= nbf or (max_lifetime is not None and exp - min(nbf, iat) > max_lifetime):
+        raise Unauthorized("jwt_lifetime_too_long")
+    if now > exp + leeway:
+        log.warning("expired callback payload: %.0f s past exp (leeway %s s)", now - exp, leeway)
+        raise Unauthorized("jwt_expired")
+    if now < nbf - leeway or now < iat - leeway:
+        skew = max(nbf, iat) - now
+        log.warning("callback payload from the future: %.0f s ahead; check NTP", skew)
+        raise Unauthorized("jwt_not_yet_valid")
+
+
+def _callback_claims(claims: dict[str, Any]) -> CallbackClaims:
+    sub, jti = claims["sub"], claims["jti"]
+    if not isinstance(sub, str) or not isinstance(jti, str) or not _JTI.fullmatch(jti):
+        raise Unauthorized("jwt_sub_or_jti")
+    try:
+        store_hash = store_hash_from_context(sub)
+    except ValueError as exc:
+        raise Unauthorized("jwt_sub") from exc
+    user = person(claims.get("user"))
+    if user is None:
+        raise Unauthorized("jwt_user")
+    owner = person(claims["owner"]) if claims.get("owner") is not None else None
+    locale = claims["user"].get("locale")
+    channel_id = claims.get("channel_id")
+    return CallbackClaims(
+        store_hash=store_hash,
+        user=user,
+        owner=owner,
+        issued_at=claims["iat"],
+        nonce="bc:" + jti,
+        expires_at=claims["exp"],
+        url=deep_link(claims.get("url")),
+        channel_id=channel_id if type(channel_id) is int else None,
+        locale=locale if isinstance(locale, str) and _LOCALE.fullmatch(locale) else None,
+    )
+
+
+def deep_link(value: object) -> str:
+    """The `url` claim as a path inside the app, or "/" (no open redirects, SECURITY.md A2.13)."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > _MAX_URL_CHARS:
+        return "/"
+    if value.startswith(("//", "/\\")) or "\\" in value:
+        return "/"
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
+        return "/"
+    return value
+
+
+def verify_legacy_signature(payload: str, secrets: list[str]) -> tuple[dict[str, Any], bytes]:
+    """Check a legacy `signed_payload`; return its JSON object and raw bytes.
+
+    The second segment is base64 of the *hex* HMAC-SHA256 of the JSON bytes (protocol §3.4);
+    standard and URL-safe alphabets, with or without padding, are accepted.
+    """
+    if len(payload) > MAX_PAYLOAD_CHARS:
+        raise BadRequest("payload_too_large")
+    if not _LEGACY_SHAPE.fullmatch(payload):
+        raise BadRequest("payload_malformed")
+    encoded_body, encoded_signature = payload.split(".")
+    body, signature = _b64decode(encoded_body), _b64decode(encoded_signature)
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+        if hmac.compare_digest(expected, signature):
+            break
+    else:
+        raise Unauthorized("legacy_bad_signature")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise Unauthorized("legacy_not_json") from exc
+    if not isinstance(data, dict):
+        raise Unauthorized("legacy_not_object")
+    return data, body
+
+
+def verify_legacy_signed_payload(
+    payload: str, secrets: list[str], now: float, max_age: int, leeway: int
+) -> CallbackClaims:
+    """Verify a legacy `signed_payload` and its freshness (it has no expiry of its own)."""
+    data, body = verify_legacy_signature(payload, secrets)
+    timestamp = data.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise Unauthorized("legacy_timestamp")
+    if not now - max_age <= timestamp <= now + leeway:
+        log.warning("stale legacy payload: %.0f s old (max %s s)", now - timestamp, max_age)
+        raise Unauthorized("legacy_stale")
+    store_hash = data.get("store_hash")
+    context = data.get("context")
+    try:
+        if isinstance(store_hash, str):
+            store_hash = store_hash_from_context("stores/" + store_hash)
+        else:
+            store_hash = store_hash_from_context(context if isinstance(context, str) else "")
+    except ValueError as exc:
+        raise Unauthorized("legacy_store") from exc
+    user = person(data.get("user"))
+    if user is None:
+        raise Unauthorized("legacy_user")
+    owner = person(data["owner"]) if data.get("owner") is not None else None
+    return CallbackClaims(
+        store_hash=store_hash,
+        user=user,
+        owner=owner,
+        issued_at=int(timestamp),
+        nonce="legacy:" + hashlib.sha256(body).hexdigest(),
+        expires_at=int(timestamp) + max_age,
+    )
+
+
+def _b64decode(segment: str) -> bytes:
+    padded = segment.rstrip("=")
+    padded += "=" * (-len(padded) % 4)
+    try:
+        return base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest("payload_malformed") from exc

@@ -1,0 +1,1 @@
+"""Benchmarks: figures printed with ratios against a baseline measured in the same run."""
