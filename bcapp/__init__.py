@@ -17,9 +17,7 @@ from bcapp.settings import Settings
 __all__ = ["create_app"]
 
 
-def create_app(
-    settings: Settings | None = None, clock: Callable[[], float] = time.time
-) -> Flask:
+def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> Flask:
     """Wire settings, services, blueprints and error handlers; no network at import time."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=_template_folder(), static_folder=None)

@@ -37,7 +37,11 @@ def verified_callback() -> CallbackClaims:
     token = single("signed_payload_jwt", MAX_PAYLOAD_CHARS, required=False)
     if token is not None:
         claims = verify_signed_payload_jwt(
-            token, settings.client_id, secrets, now, settings.jwt_leeway_seconds,
+            token,
+            settings.client_id,
+            secrets,
+            now,
+            settings.jwt_leeway_seconds,
             settings.jwt_max_lifetime_seconds,
         )
     else:
@@ -45,7 +49,10 @@ def verified_callback() -> CallbackClaims:
         if legacy is None:
             raise BadRequest("missing_signed_payload")
         claims = verify_legacy_signed_payload(
-            legacy, secrets, now, settings.legacy_payload_max_age_seconds,
+            legacy,
+            secrets,
+            now,
+            settings.legacy_payload_max_age_seconds,
             settings.jwt_leeway_seconds,
         )
     ttl = int(claims.expires_at - now) + settings.jwt_leeway_seconds

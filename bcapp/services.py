@@ -99,6 +99,9 @@ def open_app(
         is_owner = claims.owner is not None and claims.owner.id == claims.user.id
         if not (multi_user or is_owner):
             raise Unauthorized("user_without_access")
+        removed_at = store.user_removed_at(claims.store_hash, claims.user.id)
+        if removed_at is not None and claims.issued_at <= removed_at:
+            raise Unauthorized("user_removed")  # a payload issued before the removal
         user = store.add_user(
             claims.store_hash, StoreUser(claims.user.id, claims.user.email, is_owner=is_owner)
         )
@@ -130,7 +133,7 @@ def remove_user(claims: CallbackClaims, store: InstallationStore) -> bool:
     if user is not None and user.is_owner:
         log.warning("remove-user for the owner of store=%s ignored", claims.store_hash)
         return False
-    removed = store.remove_user(claims.store_hash, claims.user.id)
+    removed = store.remove_user(claims.store_hash, claims.user.id, claims.issued_at)
     log.info("remove-user store=%s user=%s removed=%s", claims.store_hash, claims.user.id, removed)
     if removed:
         signals.user_removed.send(claims.store_hash, user_id=claims.user.id)

@@ -28,6 +28,8 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_PARTITIONED=True,
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=settings.session_lifetime_seconds,
+        # Only a fresh /auth or /load issues a cookie; refusals never send one (SECURITY.md B26).
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
 
 

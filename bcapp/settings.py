@@ -132,9 +132,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         redis_prefix=env.get("BCAPP_REDIS_PREFIX", "bcapp"),
         jwt_leeway_seconds=_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
-        jwt_max_lifetime_seconds=_int(
-            env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10
-        ) or None,
+        jwt_max_lifetime_seconds=_int(env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10)
+        or None,
         multi_user=env.get("BCAPP_MULTI_USER", "true").lower() not in ("0", "false", "no"),
         frame_ancestors=tuple(
             env.get("BCAPP_FRAME_ANCESTORS", " ".join(DEFAULT_FRAME_ANCESTORS)).split()

@@ -121,9 +121,7 @@ def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
     raise Unauthorized("jwt_bad_signature")
 
 
-def _check_times(
-    claims: dict[str, Any], now: float, leeway: int, max_lifetime: int | None
-) -> None:
+def _check_times(claims: dict[str, Any], now: float, leeway: int, max_lifetime: int | None) -> None:
     times = {name: claims.get(name) for name in ("iat", "nbf", "exp")}
     if any(isinstance(v, bool) or not isinstance(v, int) for v in times.values()):
         raise Unauthorized("jwt_time_claim_type")

@@ -57,3 +57,33 @@ def assert_no_secrets(text: str, *secrets: str) -> None:
     for secret in secrets:
         if secret:
             assert secret not in text
+
+
+OWNER = {"id": 1, "email": "owner@example.com"}
+STAFF = {"id": 2, "email": "staff@example.com", "locale": "en-US"}
+_DROP = object()
+
+
+def claims_for(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) -> dict[str, Any]:
+    """BigCommerce-shaped claims for the test app; a value of `DROP` removes that claim."""
+    from bcapp.simulator.signing import jwt_claims
+    from tests.conftest import CLIENT_ID
+
+    claims = jwt_claims(CLIENT_ID, store_hash, user, OWNER)
+    for name, value in {"user": user, **overrides}.items():
+        if value is _DROP:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    return claims
+
+
+def signed(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) -> str:
+    """A `signed_payload_jwt` signed with the test client secret."""
+    from bcapp.simulator.signing import sign_jwt
+    from tests.conftest import CLIENT_SECRET
+
+    return sign_jwt(claims_for(store_hash, user, **overrides), CLIENT_SECRET)
+
+
+DROP = _DROP

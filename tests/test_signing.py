@@ -173,8 +173,10 @@ def test_b2_legacy_doc_example_verifies_and_user_is_owner() -> None:
 
 
 def test_legacy_accepts_url_safe_alphabet_and_missing_padding() -> None:
-    payload = legacy_signed_payload({"store_hash": "abc123", "user": {"id": 5, "email": "e"},
-                                     "timestamp": time.time()}, "s3cret")
+    payload = legacy_signed_payload(
+        {"store_hash": "abc123", "user": {"id": 5, "email": "e"}, "timestamp": time.time()},
+        "s3cret",
+    )
     body, signature = payload.split(".")
     variant = body.rstrip("=").replace("+", "-").replace("/", "_") + "." + signature.rstrip("=")
     claims = verify_legacy_signed_payload(variant, ["s3cret"], time.time(), 600, 30)

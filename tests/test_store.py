@@ -81,9 +81,11 @@ def test_users_add_remove(store: RedisInstallationStore) -> None:
     added = store.add_user("abc123", StoreUser(5, "x@example.com"))
     assert added is not None and added.access_id and not added.is_owner
     assert store.add_user("abc123", StoreUser(5, "changed@example.com")) == added
-    assert store.remove_user("abc123", 5) is True
-    assert store.remove_user("abc123", 5) is False
+    assert store.user_removed_at("abc123", 5) is None
+    assert store.remove_user("abc123", 5, removed_at=1234) is True
+    assert store.remove_user("abc123", 5, removed_at=1300) is False
     assert store.get_user("abc123", 5) is None
+    assert store.user_removed_at("abc123", 5) == 1300
 
 
 def test_delete_respects_a_newer_install(store: RedisInstallationStore) -> None:

@@ -30,7 +30,10 @@ def auth() -> Response:
     install = _install_request()
     try:
         opened = services.complete_install(
-            install, rt.exchange, rt.store, rt.settings.required_scopes,
+            install,
+            rt.exchange,
+            rt.store,
+            rt.settings.required_scopes,
             lock_seconds=rt.settings.token_exchange_deadline + 10,
         )
     except BcappError as error:

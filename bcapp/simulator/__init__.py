@@ -29,7 +29,9 @@ class ServedApp:
     def __init__(self, app: WSGIApplication, port: int = 0) -> None:
         self._server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> ServedApp:
         self._thread.start()

@@ -61,8 +61,11 @@ class InstallationStore(Protocol):
     def add_user(self, store_hash: str, user: StoreUser) -> StoreUser | None:
         """Grant `user` access if the store is installed; return the stored user (existing wins)."""
 
-    def remove_user(self, store_hash: str, user_id: int) -> bool:
-        """Remove a user's access; True when there was one."""
+    def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
+        """Remove a user's access and remember when; True when there was access to remove."""
+
+    def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
+        """When (payload time) the user's access was last removed, if recently."""
 
     def list_users(self, store_hash: str) -> list[StoreUser]:
         """All users with access to the store."""

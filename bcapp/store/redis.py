@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 SOCKET_TIMEOUT_SECONDS = 2.0
+# A removed user's tombstone outlives any payload issued before the removal (24 h + slack).
+REMOVAL_MEMORY_SECONDS = 86400 + 3600
 
 
 def connect(url: str, max_connections: int = 32) -> redis.Redis:
@@ -169,10 +171,22 @@ class RedisInstallationStore:
             self._redis.transaction(add, record_key, users_key)
         return result["user"]
 
-    def remove_user(self, store_hash: str, user_id: int) -> bool:
-        """Remove a user's access; True when there was one."""
+    def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
+        """Remove a user's access and keep a tombstone for as long as a payload can live."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(self.key(store_hash, "users"), str(user_id))
+        pipe.set(
+            self.key(store_hash, f"removed:{user_id}"), str(removed_at), ex=REMOVAL_MEMORY_SECONDS
+        )
         with unavailable_on_redis_error("remove_user"):
-            return bool(self._redis.hdel(self.key(store_hash, "users"), str(user_id)))
+            removed, _ = pipe.execute()
+        return bool(removed)
+
+    def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
+        """The tombstone time of a removed user, or None."""
+        with unavailable_on_redis_error("user_removed_at"):
+            raw = self._redis.get(self.key(store_hash, f"removed:{user_id}"))
+        return int(raw) if raw is not None else None
 
     def list_users(self, store_hash: str) -> list[StoreUser]:
         """All users with access to the store, by id."""
