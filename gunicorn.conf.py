@@ -6,6 +6,8 @@ and signed payloads in callback URLs (SECURITY.md A7.2).
 
 import multiprocessing
 import os
+import subprocess
+import sys
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Threads keep /load answering while a worker waits on BigCommerce's token endpoint (A8.2).
@@ -22,11 +24,33 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190
 
 
+_simulator: "subprocess.Popen[bytes] | None" = None
+
+
+def when_ready(server: object) -> None:
+    """Without BigCommerce credentials (development), start the local simulator beside the app."""
+    global _simulator
+    from bcapp.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.simulator_url is None or os.environ.get("BCAPP_SIMULATOR") == "off":
+        return
+    port = settings.simulator_url.rsplit(":", 1)[-1]
+    _simulator = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "bcapp.cli", "simulator", "--port", port],
+    )
+    banner = f"Open {settings.simulator_url}/ to install and open the app in a simulated store."
+    print(f"\n  {banner}\n", flush=True)  # noqa: T201 - the one URL a newcomer needs
+
+
 def on_exit(server: object) -> None:
-    """Stop the embedded development Redis this server started (AOF is flushed on shutdown)."""
+    """Stop the simulator and the embedded development Redis this server started."""
     from bcapp.settings import Settings
     from bcapp.store import embedded
 
+    if _simulator is not None:
+        _simulator.terminate()
+        _simulator.wait(timeout=10)
     settings = Settings.from_env()
     if settings.redis_url is None:
         embedded.stop(settings.instance_dir)

@@ -112,6 +112,34 @@ def stores_show(store_hash: str) -> None:
         click.echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")
 
 
+@main.command()
+@click.option("--port", type=int, default=None, help="port (default: from BCAPP_SIMULATOR_URL)")
+def simulator(port: int | None) -> None:
+    """Run the local BigCommerce simulator for this app's settings."""
+    from bcapp.simulator import ServedApp, create_simulator, seeded_state
+
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    chosen = port or urlsplit(settings.simulator_url or "http://localhost:8001").port or 8001
+    server = ServedApp(create_simulator(seeded_state(settings)), port=chosen)
+    click.echo(f"BigCommerce simulator: open http://localhost:{chosen}/")
+    click.echo(f"  (playing BigCommerce for the app at {settings.app_url})")
+    server.serve_forever()
+
+
+@main.command()
+def demo() -> None:
+    """Walk install, load, second user, remove user, uninstall, re-install against the simulator."""
+    from bcapp.simulator.demo import DemoFailure, run
+
+    try:
+        run()
+    except DemoFailure as exc:
+        _fail(f"demo failed: {exc}")
+
+
 def _runtime_or_exit() -> Runtime:
     try:
         return build_runtime(Settings.from_env())
@@ -138,3 +166,7 @@ def _redis_location(settings: Settings) -> str:
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

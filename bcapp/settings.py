@@ -56,6 +56,8 @@ class Settings:
     http_read_timeout: float = 10.0
     token_exchange_deadline: float = 20.0
     frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+    # Set in development without credentials: the local BigCommerce simulator's base URL.
+    simulator_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.auth_callback_url:
@@ -114,7 +116,13 @@ def _build(env: Mapping[str, str]) -> Settings:
         key_text = env.get("TOKEN_ENCRYPTION_KEYS") or _kept_secret(
             instance_dir, "token_encryption_keys", new_key_entry
         )
-    default_app_url = "http://127.0.0.1:" + env.get("PORT", "8000")
+    port = _int(env, "PORT", 8000, low=1, high=65535)
+    default_app_url = f"http://127.0.0.1:{port}"
+    simulator_url = None
+    if mode == DEVELOPMENT and not env.get("BC_CLIENT_ID"):
+        # A different host name makes the control panel cross-site to the app, as in production.
+        simulator_url = env.get("BCAPP_SIMULATOR_URL", f"http://localhost:{port + 1}").rstrip("/")
+    frame_ancestors = env.get("BCAPP_FRAME_ANCESTORS", " ".join(DEFAULT_FRAME_ANCESTORS)).split()
     settings = Settings(
         env=mode,
         client_id=client_id.strip(),
@@ -124,8 +132,10 @@ def _build(env: Mapping[str, str]) -> Settings:
         app_url=env.get("APP_URL", default_app_url).rstrip("/"),
         auth_callback_url=env.get("BC_AUTH_CALLBACK_URL", ""),
         redis_url=env.get("REDIS_URL") or None,
-        login_url=env.get("BC_LOGIN_URL", "https://login.bigcommerce.com").rstrip("/"),
-        api_url=env.get("BC_API_URL", "https://api.bigcommerce.com").rstrip("/"),
+        login_url=env.get("BC_LOGIN_URL", simulator_url or "https://login.bigcommerce.com").rstrip(
+            "/"
+        ),
+        api_url=env.get("BC_API_URL", simulator_url or "https://api.bigcommerce.com").rstrip("/"),
         instance_dir=instance_dir,
         previous_client_secrets=tuple(
             part for part in env.get("BC_CLIENT_SECRET_PREVIOUS", "").split(",") if part
@@ -135,9 +145,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         jwt_max_lifetime_seconds=_int(env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10)
         or None,
         multi_user=env.get("BCAPP_MULTI_USER", "true").lower() not in ("0", "false", "no"),
-        frame_ancestors=tuple(
-            env.get("BCAPP_FRAME_ANCESTORS", " ".join(DEFAULT_FRAME_ANCESTORS)).split()
-        ),
+        frame_ancestors=tuple(frame_ancestors + ([simulator_url] if simulator_url else [])),
+        simulator_url=simulator_url,
     )
     validate(settings)
     return settings

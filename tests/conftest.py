@@ -30,6 +30,19 @@ APP_URL = "http://127.0.0.1:8000"
 CALLBACK_URL = APP_URL + "/bigcommerce/auth"
 
 
+def pytest_report_header() -> list[str]:
+    """Say up front which Redis and whether the browser tests run."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    return [
+        f"redis: {'REDIS_URL' if os.environ.get('REDIS_URL') else 'embedded redis-server'}",
+        f"browser tests: chromium at {chromium}"
+        if chromium
+        else "browser tests: *** SKIPPED: no chromium installed (apt-get install chromium) ***",
+    ]
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """REDIS_URL when set, else an embedded redis-server for the whole session."""

@@ -6,29 +6,56 @@ import threading
 from wsgiref.types import WSGIApplication
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from bcapp.settings import Settings
 from bcapp.simulator.state import SimulatorState
 
-__all__ = ["ServedApp", "SimulatorState", "create_simulator"]
+__all__ = ["ServedApp", "SimulatorState", "create_simulator", "seeded_state"]
 
 
 def create_simulator(state: SimulatorState) -> Flask:
-    """A Flask app that plays BigCommerce for `state`."""
-    from bcapp.simulator import login
+    """A Flask app that plays BigCommerce for `state`: login service, store API, control panel."""
+    from bcapp import _template_folder
+    from bcapp.simulator import api, control_panel, login
 
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder=_template_folder(), static_folder=None)
     app.extensions["bcapp_simulator"] = state
     app.register_blueprint(login.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(control_panel.bp)
     return app
+
+
+def seeded_state(settings: Settings) -> SimulatorState:
+    """A simulator registered for the app of `settings`, with one store, its owner and staff."""
+    state = SimulatorState(
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        redirect_uri=settings.auth_callback_url,
+        app_url=settings.app_url,
+        app_scopes=str(settings.required_scopes),
+    )
+    state.add_store("demo1234", owner_id=1001, owner_email="owner@demo1234.example")
+    state.add_user("demo1234", 1002, "staff@demo1234.example")
+    return state
+
+
+class _PathOnlyLog(WSGIRequestHandler):
+    """Logs method, path and status, never the query: it carries codes and signed payloads."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)
 
 
 class ServedApp:
     """A WSGI app served over real HTTP on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: WSGIApplication, port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
+    def __init__(self, app: WSGIApplication, port: int = 0, host: str = "127.0.0.1") -> None:
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_PathOnlyLog
+        )
+        self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -40,3 +67,7 @@ class ServedApp:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._thread.join(timeout=5)
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        self._server.serve_forever(poll_interval=0.2)

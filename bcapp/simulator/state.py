@@ -27,6 +27,7 @@ class SimStore:
     access_token: str | None = None
     scopes: str = ""
     requests_left: int = 150
+    window_started_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ class SimulatorState:
     """Everything the simulated BigCommerce knows; safe to use from several threads."""
 
     client_id: str
-    client_secret: str
-    redirect_uri: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str = ""
+    # Where the app under test serves its load/uninstall/remove-user callbacks.
+    app_url: str = "http://127.0.0.1:8000"
     account_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     stores: dict[str, SimStore] = field(default_factory=dict)
     codes: dict[str, PendingCode] = field(default_factory=dict)
@@ -55,6 +58,12 @@ class SimulatorState:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limit_quota: int = 150
+    # Control-panel knobs: shift the clock of minted payloads, send the legacy signed_payload,
+    # and the scopes the app currently asks for (a change forces re-authorisation).
+    clock_skew_seconds: int = 0
+    legacy_payloads: bool = False
+    app_scopes: str = "store_v2_information_read_only store_v2_products_read_only"
+    events: list[str] = field(default_factory=list)
     # Every code and token ever handed out, so tests can prove none of them leaks.
     issued_secrets: list[str] = field(default_factory=list)
 
@@ -65,6 +74,11 @@ class SimulatorState:
         with self.lock:
             self.stores[store_hash] = store
         return store
+
+    def remove_store_user(self, store_hash: str, user_id: int) -> None:
+        """The owner revokes a staff user's access."""
+        with self.lock:
+            self.stores[store_hash].users.pop(user_id, None)
 
     def add_user(self, store_hash: str, user_id: int, email: str) -> SimUser:
         """Add a staff user to a store."""
@@ -99,3 +113,10 @@ class SimulatorState:
         """Forget the store's token (uninstall)."""
         with self.lock:
             self.stores[store_hash].access_token = None
+            self.stores[store_hash].scopes = ""
+
+    def record(self, event: str) -> None:
+        """Remember something the control panel should show (newest first, bounded)."""
+        with self.lock:
+            self.events.insert(0, event)
+            del self.events[50:]

@@ -1,0 +1,92 @@
+"""The simulated store API: a few read endpoints, X-Auth-Token checks and rate limits.
+
+Each store has a quota of requests per 30 s window, shared by all apps as on BigCommerce;
+every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429 with
+`X-Retry-After` (protocol §6).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from bcapp.simulator.login import state
+from bcapp.simulator.state import SimStore
+
+bp = Blueprint("sim_api", __name__)
+WINDOW_MS = 30_000
+_PRODUCTS = [
+    {"id": n, "name": f"Sample product {n}", "price": round(9.5 + n, 2), "sku": f"SKU-{n:03d}"}
+    for n in range(1, 24)
+]
+
+
+@bp.get("/stores/<store_hash>/v2/store")
+def store_information(store_hash: str) -> ResponseReturnValue:
+    """v2 store information."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    body = jsonify(id=store.hash, domain=f"{store.hash}.mybigcommerce.example",
+                   name=f"Store {store.hash}", admin_email=store.owner.email, plan_name="Sandbox")
+    return _with_limits(body, store)
+
+
+@bp.get("/stores/<store_hash>/v3/catalog/products")
+def products(store_hash: str) -> ResponseReturnValue:
+    """v3 products with page/limit paging and the v3 pagination meta block."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 250)
+    items = _PRODUCTS[(page - 1) * limit : page * limit]
+    pages = -(-len(_PRODUCTS) // limit)
+    meta = {"pagination": {"total": len(_PRODUCTS), "count": len(items), "per_page": limit,
+                           "current_page": page, "total_pages": pages}}
+    return _with_limits(jsonify(data=items, meta=meta), store)
+
+
+@bp.get("/stores/<store_hash>/v2/time")
+def server_time(store_hash: str) -> ResponseReturnValue:
+    """BigCommerce's clock (the simulator's skew knob applies)."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    return _with_limits(jsonify(time=int(time.time()) + state().clock_skew_seconds), store)
+
+
+def _authorised(store_hash: str) -> SimStore | Response:
+    """The store when the token is its current one and quota is left; else the refusal."""
+    sim = state()
+    store = sim.stores.get(store_hash)
+    token = request.headers.get("X-Auth-Token", "")
+    if store is None or store.access_token is None or token != store.access_token:
+        refusal = jsonify(status=401, title="Unauthorized")
+        refusal.status_code = 401
+        return refusal
+    with sim.lock:
+        now_ms = int(time.time() * 1000)
+        if now_ms >= store.window_started_ms + WINDOW_MS:
+            store.window_started_ms, store.requests_left = now_ms, sim.rate_limit_quota
+        if store.requests_left <= 0:
+            response = jsonify(status=429, title="Too many requests")
+            response.status_code = 429
+            response.headers["X-Retry-After"] = str(-(-_reset_ms(store) // 1000))
+            return _with_limits(response, store)
+        store.requests_left -= 1
+    return store
+
+
+def _reset_ms(store: SimStore) -> int:
+    return max(store.window_started_ms + WINDOW_MS - int(time.time() * 1000), 0)
+
+
+def _with_limits(response: Response, store: SimStore) -> Response:
+    response.headers["X-Rate-Limit-Time-Window-Ms"] = str(WINDOW_MS)
+    response.headers["X-Rate-Limit-Time-Reset-Ms"] = str(_reset_ms(store))
+    response.headers["X-Rate-Limit-Requests-Quota"] = str(state().rate_limit_quota)
+    response.headers["X-Rate-Limit-Requests-Left"] = str(max(store.requests_left, 0))
+    return response

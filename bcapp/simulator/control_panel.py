@@ -1,0 +1,116 @@
+"""The simulated control panel: stores, users, and the buttons that drive the app."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from bcapp.scopes import ScopeSet
+from bcapp.simulator import driver
+from bcapp.simulator.login import state
+from bcapp.simulator.state import SimStore
+from bcapp.validation import STORE_HASH
+
+bp = Blueprint("sim_panel", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    """Every store with its users and actions, the knobs, and recent callback results."""
+    sim = state()
+    return render_template("simulator/panel.html", sim=sim,
+                           needs_authorisation=lambda h: driver.needs_authorisation(sim, h))
+
+
+@bp.post("/stores/<store_hash>/install")
+def install(store_hash: str) -> str:
+    """Open the app's auth callback inside the control-panel iframe, with a fresh code."""
+    user_id = _user_id(store_hash)
+    state().record(f"install {store_hash} as user {user_id}")
+    return _frame(store_hash, driver.install_url(state(), store_hash, user_id), "Installing")
+
+
+@bp.post("/stores/<store_hash>/open")
+def open_app(store_hash: str) -> str:
+    """Open the app inside the iframe through its load callback (or auth on a scope change)."""
+    user_id = _user_id(store_hash)
+    sim = state()
+    reauthorising = driver.needs_authorisation(sim, store_hash)
+    sim.record(f"{'re-authorise' if reauthorising else 'open app'} {store_hash} as user {user_id}")
+    return _frame(store_hash, driver.open_url(sim, store_hash, user_id), "My app")
+
+
+@bp.post("/stores/<store_hash>/uninstall")
+def uninstall(store_hash: str) -> Response:
+    """Uninstall (server-to-server callback); the result shows on the panel."""
+    driver.uninstall(state(), store_hash, _user_id(store_hash))
+    return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/stores/<store_hash>/users/<int:user_id>/remove")
+def remove_user(store_hash: str, user_id: int) -> Response:
+    """Revoke a staff user's access (server-to-server callback)."""
+    store = _store(store_hash)
+    if user_id == store.owner.id or user_id not in store.users:
+        abort(400)
+    driver.remove_user(state(), store_hash, user_id)
+    return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/stores/<store_hash>/users")
+def add_user(store_hash: str) -> Response:
+    """Add a staff user with access to the app."""
+    store = _store(store_hash)
+    email = request.form.get("email", "").strip()[:254] or "staff@example.com"
+    user_id = max(store.users) + 1
+    state().add_user(store_hash, user_id, email)
+    state().record(f"added user {user_id} <{email}> to {store_hash}")
+    return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/stores")
+def add_store() -> Response:
+    """Create another store with its owner."""
+    store_hash = request.form.get("hash", "").strip().lower()
+    if not STORE_HASH.fullmatch(store_hash) or store_hash in state().stores:
+        abort(400)
+    owner_id = 1000 * (len(state().stores) + 1) + 1
+    state().add_store(store_hash, owner_id, f"owner@{store_hash}.example")
+    return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/settings")
+def settings() -> Response:
+    """The knobs: clock skew, legacy payloads, the app's scopes."""
+    sim = state()
+    try:
+        skew = int(request.form.get("clock_skew", "0"))
+        scopes = ScopeSet.parse(request.form.get("app_scopes", sim.app_scopes))
+    except ValueError:
+        abort(400)
+    sim.clock_skew_seconds = max(min(skew, 86400), -86400)
+    sim.legacy_payloads = request.form.get("legacy") == "on"
+    sim.app_scopes = str(scopes) or sim.app_scopes
+    sim.record(f"settings: skew {sim.clock_skew_seconds}s, legacy {sim.legacy_payloads}, "
+               f"scopes {sim.app_scopes}")
+    return redirect(url_for("sim_panel.home"))
+
+
+def _frame(store_hash: str, src: str, title: str) -> str:
+    return render_template("simulator/frame.html", sim=state(), store=_store(store_hash),
+                           src=src, title=title)
+
+
+def _store(store_hash: str) -> SimStore:
+    store = state().stores.get(store_hash)
+    if store is None:
+        abort(404)
+    return store
+
+
+def _user_id(store_hash: str) -> int:
+    store = _store(store_hash)
+    user_id = request.form.get("user_id", type=int)
+    if user_id is None or user_id not in store.users:
+        abort(400)
+    return user_id

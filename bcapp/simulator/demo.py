@@ -1,0 +1,131 @@
+"""`bcapp demo`: a scripted walk through the whole app lifecycle against the simulator.
+
+install -> load (owner) -> second user -> remove user -> uninstall -> re-install, each step
+checked; any surprise ends the walk with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from bcapp.crypto import new_key_entry, parse_keys
+from bcapp.settings import Settings
+from bcapp.simulator import ServedApp, create_simulator, driver, seeded_state
+from bcapp.simulator.state import SimulatorState
+from bcapp.store import embedded
+
+STORE, OWNER, STAFF = "demo1234", 1001, 1002
+
+
+class DemoFailure(Exception):
+    """A step did not behave as BigCommerce and the app promise."""
+
+
+class Browser:
+    """A minimal browser for the iframe: one cookie, no redirects followed automatically."""
+
+    def __init__(self) -> None:
+        self.cookie = ""
+
+    def get(self, url: str) -> requests.Response:
+        """GET `url`, keeping the session cookie (sent over http here, as on loopback)."""
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        response = requests.get(url, headers=headers, allow_redirects=False, timeout=15)
+        if "Set-Cookie" in response.headers:
+            self.cookie = response.headers["Set-Cookie"].split(";")[0]
+        return response
+
+    def follow(self, url: str, base: str) -> requests.Response:
+        """GET `url` and one same-app redirect, as the iframe would."""
+        response = self.get(url)
+        if response.status_code in (302, 303):
+            response = self.get(base + response.headers["Location"])
+        return response
+
+
+def run(echo: Callable[[str], None] = click.echo) -> None:
+    """Run every step; raise DemoFailure on the first surprise."""
+    with _world() as (sim, app_url):
+        owner, staff = Browser(), Browser()
+
+        def step(title: str, check: Callable[[], str]) -> None:
+            echo(f"- {title}: {check()}")
+
+        step("install as the store owner", lambda: _page(
+            owner.follow(driver.install_url(sim, STORE, OWNER), app_url), 200, "installed"))
+        step("open the app as the owner", lambda: _page(
+            owner.follow(driver.open_url(sim, STORE, OWNER), app_url), 200, "owner@demo1234"))
+        step("open the app as a second user", lambda: _page(
+            staff.follow(driver.open_url(sim, STORE, STAFF), app_url), 200, "staff@demo1234"))
+        step("remove the second user", lambda: _callback(driver.remove_user(sim, STORE, STAFF)))
+        step("the removed user's session is refused", lambda: _page(
+            staff.get(app_url + "/"), 401, "confirm"))
+        step("uninstall", lambda: _callback(driver.uninstall(sim, STORE, OWNER)))
+        step("the owner's session is refused", lambda: _page(owner.get(app_url + "/"), 401, ""))
+        step("load after uninstall is refused", lambda: _page(
+            owner.get(_forced_load_url(sim, app_url)), 401, "not installed"))
+        step("re-install", lambda: _page(
+            owner.follow(driver.install_url(sim, STORE, OWNER), app_url), 200, "installed"))
+    echo("demo finished: every step behaved as expected")
+
+
+def _page(response: requests.Response, status: int, text: str) -> str:
+    if response.status_code != status or text.lower() not in response.text.lower():
+        raise DemoFailure(f"expected {status} with {text!r}, got {response.status_code}")
+    return f"{response.status_code} as expected"
+
+
+def _callback(result: driver.CallbackResult) -> str:
+    if not result.ok:
+        raise DemoFailure(f"the app answered {result.status}")
+    return f"app answered {result.status} {result.body.strip()}"
+
+
+def _forced_load_url(sim: SimulatorState, app_url: str) -> str:
+    """A load as BigCommerce would send it, even though the store no longer has the app."""
+    granted, sim.stores[STORE].scopes = sim.stores[STORE].scopes, sim.app_scopes
+    try:
+        return driver.open_url(sim, STORE, OWNER)
+    finally:
+        sim.stores[STORE].scopes = granted
+
+
+@contextmanager
+def _world() -> Iterator[tuple[SimulatorState, str]]:
+    """The app and the simulator on free loopback ports, sharing a throwaway Redis."""
+    from bcapp import create_app
+
+    with tempfile.TemporaryDirectory(prefix="bcapp-demo-") as folder:
+        instance = Path(folder)
+        redis_url = embedded.ensure_running(instance)
+        wsgi: dict[str, Any] = {}
+        try:
+            with (
+                ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
+                ServedApp(lambda env, start: wsgi["sim"](env, start)) as sim_server,
+            ):
+                settings = Settings(
+                    client_id="bcapp-demo",
+                    client_secret=secrets.token_urlsafe(24),
+                    secret_key=secrets.token_urlsafe(48),
+                    token_keys=parse_keys(new_key_entry()),
+                    app_url=app_server.url,
+                    redis_url=redis_url,
+                    login_url=sim_server.url,
+                    api_url=sim_server.url,
+                    instance_dir=instance,
+                )
+                sim = seeded_state(settings)
+                wsgi["sim"] = create_simulator(sim)
+                wsgi["app"] = create_app(settings)
+                yield sim, app_server.url
+        finally:
+            embedded.stop(instance)

@@ -1,0 +1,95 @@
+"""What BigCommerce does around an app: send browsers to its callbacks, call it server-to-server.
+
+The control panel's buttons and `bcapp demo` both drive the app through these functions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import requests
+
+from bcapp.scopes import ScopeSet
+from bcapp.simulator.signing import jwt_claims, legacy_payload_data, legacy_signed_payload, sign_jwt
+from bcapp.simulator.state import SimulatorState, SimUser
+
+CALLBACK_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """What the app answered to a server-to-server callback."""
+
+    status: int
+    body: str
+
+    @property
+    def ok(self) -> bool:
+        """2xx, as BigCommerce expects."""
+        return 200 <= self.status < 300
+
+
+def install_url(sim: SimulatorState, store_hash: str, user_id: int) -> str:
+    """The auth-callback URL the merchant's browser is sent to, with a fresh code."""
+    code = sim.issue_code(store_hash, user_id, sim.app_scopes)
+    query = urlencode({
+        "code": code,
+        "scope": sim.app_scopes,
+        "context": f"stores/{store_hash}",
+        "account_uuid": sim.account_uuid,
+    })
+    return f"{sim.redirect_uri}?{query}"
+
+
+def needs_authorisation(sim: SimulatorState, store_hash: str) -> bool:
+    """True when the store never approved the app's current scopes (install or scope change)."""
+    granted = sim.stores[store_hash].scopes
+    return not granted or not ScopeSet.parse(granted).covers(ScopeSet.parse(sim.app_scopes))
+
+
+def open_url(sim: SimulatorState, store_hash: str, user_id: int, url: str = "/") -> str:
+    """Where the iframe goes when a user opens the app: load, or auth when scopes changed."""
+    if needs_authorisation(sim, store_hash):
+        return install_url(sim, store_hash, user_id)
+    return f"{sim.app_url}/bigcommerce/load?{_payload_query(sim, store_hash, user_id, url)}"
+
+
+def uninstall(sim: SimulatorState, store_hash: str, user_id: int) -> CallbackResult:
+    """Uninstall: revoke the token, then tell the app (it cannot stop it)."""
+    query = _payload_query(sim, store_hash, user_id, "/")
+    sim.revoke(store_hash)
+    result = _call(f"{sim.app_url}/bigcommerce/uninstall?{query}")
+    sim.record(f"uninstall {store_hash}: app answered {result.status}")
+    return result
+
+
+def remove_user(sim: SimulatorState, store_hash: str, user_id: int) -> CallbackResult:
+    """The owner revokes a user's access; the app is told server-to-server."""
+    query = _payload_query(sim, store_hash, user_id, "/")
+    sim.remove_store_user(store_hash, user_id)
+    result = _call(f"{sim.app_url}/bigcommerce/remove-user?{query}")
+    sim.record(f"remove user {user_id} from {store_hash}: app answered {result.status}")
+    return result
+
+
+def _payload_query(sim: SimulatorState, store_hash: str, user_id: int, url: str) -> str:
+    store = sim.stores[store_hash]
+    user = store.users.get(user_id) or SimUser(user_id, f"user{user_id}@{store_hash}.example")
+    person = {"id": user.id, "email": user.email, "locale": user.locale}
+    owner = {"id": store.owner.id, "email": store.owner.email}
+    now = int(time.time()) + sim.clock_skew_seconds
+    if sim.legacy_payloads:
+        data = legacy_payload_data(store_hash, person, owner, now=now)
+        return urlencode({"signed_payload": legacy_signed_payload(data, sim.client_secret)})
+    claims = jwt_claims(sim.client_id, store_hash, person, owner, now=now, url=url)
+    return urlencode({"signed_payload_jwt": sign_jwt(claims, sim.client_secret)})
+
+
+def _call(url: str) -> CallbackResult:
+    try:
+        response = requests.get(url, timeout=CALLBACK_TIMEOUT_SECONDS, allow_redirects=False)
+    except requests.RequestException as exc:
+        return CallbackResult(0, type(exc).__name__)
+    return CallbackResult(response.status_code, response.text[:500])

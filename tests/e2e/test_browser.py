@@ -1,0 +1,105 @@
+"""`make run` as a newcomer sees it: headless Chromium clicks Install and Open app.
+
+Skipped, loudly, when no Chromium is installed (`.ci/run` installs Debian's `chromium`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import REPO, free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="BROWSER TESTS SKIPPED: no chromium installed"),
+]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--proxy-server=direct://",
+    "--host-resolver-rules=MAP localhost 127.0.0.1",
+]
+
+
+@pytest.fixture
+def make_run(tmp_path: Path) -> Iterator[str]:
+    """What `make run` starts with no configuration; yields the URL it prints."""
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BC", "REDIS_URL", "APP_URL"))
+    }
+    env |= {
+        "PORT": str(port),
+        "BCAPP_INSTANCE_DIR": str(tmp_path / "instance"),
+        "WEB_CONCURRENCY": "2",
+    }
+    log = (tmp_path / "run.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = _printed_url(tmp_path / "run.log", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _printed_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = re.search(r"Open (http://\S+/) to install", log_path.read_text())
+        if match:
+            time.sleep(1.5)  # let the simulator bind its port
+            return match.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError("make run printed no URL:\n" + log_path.read_text())
+
+
+def test_install_and_open_app_inside_the_control_panel_iframe(
+    make_run: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(make_run)
+        owner_row = page.locator("section[data-store=demo1234] tr[data-user='1001']")
+        owner_row.get_by_role("button", name="Install").click()
+        app = page.frame_locator("iframe#app")
+        expect(app.get_by_text("The app is installed on your store")).to_be_visible(timeout=15000)
+
+        page.goto(make_run)
+        owner_row.get_by_role("button", name="Open app").click()
+        expect(app.get_by_test_id("store-hash")).to_have_text("demo1234", timeout=15000)
+        expect(app.get_by_test_id("user-email")).to_contain_text("owner@demo1234.example")
+        screenshot = Path(os.environ.get("BCAPP_SCREENSHOT", tmp_path / "control-panel.png"))
+        page.screenshot(path=str(screenshot))
+        browser.close()
