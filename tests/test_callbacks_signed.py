@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -433,3 +434,12 @@ def test_signals_fire_with_store_and_user(client: FlaskClient, sim: SimulatorSta
         ("uninstalled", "abc123"),
     ]
     assert seen[1][2].id == 2 and seen[2][2] == 2
+
+
+def test_clock_failures_log_the_measured_skew(
+    installed: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert load(installed, signed(**future(300))).status_code == 401
+    assert "from the future: 300 s ahead" in caplog.text
+    assert load(installed, signed(**future(-86400 - 400))).status_code == 401
+    assert re.search(r"expired callback payload: 40\d s past exp", caplog.text)

@@ -192,6 +192,17 @@ def test_panel_remove_user_and_uninstall_call_the_app(
     assert "uninstall abc123: app answered 200" in events
 
 
+def test_panel_fault_knob_breaks_the_token_endpoint(
+    panel: FlaskClient, sim: SimulatorState, bigcommerce: ServedApp
+) -> None:
+    panel.post("/settings", data={"fault": "500", "clock_skew": "0", "app_scopes": DEFAULT_SCOPE})
+    assert sim.fault == "500"
+    response = requests.post(bigcommerce.url + "/oauth2/token", data=token_body(sim), timeout=5)
+    assert response.status_code == 500
+    panel.post("/settings", data={"fault": "", "clock_skew": "0", "app_scopes": DEFAULT_SCOPE})
+    assert sim.fault is None
+
+
 def test_panel_add_user_and_store(panel: FlaskClient, sim: SimulatorState) -> None:
     panel.post("/stores/abc123/users", data={"email": "new@example.com"})
     assert sim.stores["abc123"].users[3].email == "new@example.com"
@@ -208,6 +219,7 @@ def test_panel_add_user_and_store(panel: FlaskClient, sim: SimulatorState) -> No
         ("/stores", {"hash": "BAD!"}),
         ("/stores", {"hash": "abc123"}),
         ("/settings", {"clock_skew": "soon"}),
+        ("/settings", {"clock_skew": "0", "fault": "meltdown"}),
         ("/stores/nothere/install", {"user_id": "1"}),
     ],
 )

@@ -12,13 +12,15 @@ from bcapp.simulator.state import SimStore
 from bcapp.validation import STORE_HASH
 
 bp = Blueprint("sim_panel", __name__)
+# Token-endpoint faults the panel offers (the tests switch on the rest directly).
+TOKEN_FAULTS = (None, "500", "malformed", "slow")
 
 
 @bp.get("/")
 def home() -> str:
     """Every store with its users and actions, the knobs, and recent callback results."""
     sim = state()
-    return render_template("simulator/panel.html", sim=sim,
+    return render_template("simulator/panel.html", sim=sim, faults=TOKEN_FAULTS,
                            needs_authorisation=lambda h: driver.needs_authorisation(sim, h))
 
 
@@ -88,11 +90,15 @@ def settings() -> Response:
         scopes = ScopeSet.parse(request.form.get("app_scopes", sim.app_scopes))
     except ValueError:
         abort(400)
+    fault = request.form.get("fault", "") or None
+    if fault not in TOKEN_FAULTS:
+        abort(400)
+    sim.fault = fault
     sim.clock_skew_seconds = max(min(skew, 86400), -86400)
     sim.legacy_payloads = request.form.get("legacy") == "on"
     sim.app_scopes = str(scopes) or sim.app_scopes
     sim.record(f"settings: skew {sim.clock_skew_seconds}s, legacy {sim.legacy_payloads}, "
-               f"scopes {sim.app_scopes}")
+               f"scopes {sim.app_scopes}, token endpoint fault {sim.fault or 'none'}")
     return redirect(url_for("sim_panel.home"))
 
 

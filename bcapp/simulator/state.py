@@ -54,7 +54,7 @@ class SimulatorState:
     # One of: None, "500", "html", "malformed", "empty_object", "wrong_context",
     # "redirect", "slow", "drip", "no_error_key", "huge", "legacy_shape".
     fault: str | None = None
-    slow_seconds: float = 0.0
+    slow_seconds: float = 25.0
     token_requests: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limit_quota: int = 150

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ FLAGS = [
 
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[str]:
-    """What `make run` starts with no configuration; yields the URL it prints."""
+    """`make run` with no configuration; yields the URL it prints."""
     port = free_port()
     env = {
         key: value
@@ -53,19 +54,32 @@ def make_run(tmp_path: Path) -> Iterator[str]:
     }
     log = (tmp_path / "run.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
+        ["make", "run", f"PORT={port}", f"PYTHON={sys.executable}"],
         cwd=REPO,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # so the whole make -> gunicorn -> simulator group stops
     )
     try:
         url = _printed_url(tmp_path / "run.log", process)
         yield url
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+        _wait_for_group_exit(process.pid)
         log.close()
+
+
+def _wait_for_group_exit(group: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(group, signal.SIGKILL)
 
 
 def _printed_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
