@@ -20,7 +20,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from bcapp.errors import BadRequest, UpstreamError
 from bcapp.scopes import ScopeSet
 from bcapp.settings import Settings
-from bcapp.validation import Person, person, store_hash_from_context
+from bcapp.validation import Person, store_hash_from_context, user_and_owner
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,11 @@ def parse_grant(data: dict[str, Any], expected_context: str) -> TokenGrant:
         store_hash = store_hash_from_context(expected_context)
     except ValueError as exc:
         raise UpstreamError("token_response_scope") from exc
-    user = person(data.get("user"))
-    if user is None:
-        raise UpstreamError("token_response_user")
+    try:
+        user, owner = user_and_owner(data)
+    except ValueError as exc:
+        raise UpstreamError(f"token_response_{exc}") from exc
     account_uuid = data.get("account_uuid")
     if not (account_uuid is None or (isinstance(account_uuid, str) and len(account_uuid) <= 64)):
         raise UpstreamError("token_response_account_uuid")
-    owner = person(data["owner"]) if data.get("owner") is not None else None
-    if data.get("owner") is not None and owner is None:
-        raise UpstreamError("token_response_owner")
     return TokenGrant(token, store_hash, scopes, user, owner, account_uuid)

@@ -23,7 +23,7 @@ import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
 from bcapp.errors import BadRequest, Unauthorized
-from bcapp.validation import Person, person, store_hash_from_context
+from bcapp.validation import Person, store_hash_from_context, user_and_owner
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,10 @@ def _callback_claims(claims: dict[str, Any]) -> CallbackClaims:
         store_hash = store_hash_from_context(sub)
     except ValueError as exc:
         raise Unauthorized("jwt_sub") from exc
-    user = person(claims.get("user"))
-    if user is None:
-        raise Unauthorized("jwt_user")
-    owner = person(claims["owner"]) if claims.get("owner") is not None else None
+    try:
+        user, owner = user_and_owner(claims)
+    except ValueError as exc:
+        raise Unauthorized(f"jwt_{exc}") from exc
     locale = claims["user"].get("locale")
     channel_id = claims.get("channel_id")
     return CallbackClaims(
@@ -223,10 +223,10 @@ def verify_legacy_signed_payload(
             store_hash = store_hash_from_context(context if isinstance(context, str) else "")
     except ValueError as exc:
         raise Unauthorized("legacy_store") from exc
-    user = person(data.get("user"))
-    if user is None:
-        raise Unauthorized("legacy_user")
-    owner = person(data["owner"]) if data.get("owner") is not None else None
+    try:
+        user, owner = user_and_owner(data)
+    except ValueError as exc:
+        raise Unauthorized(f"legacy_{exc}") from exc
     return CallbackClaims(
         store_hash=store_hash,
         user=user,

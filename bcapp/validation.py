@@ -46,3 +46,15 @@ def person(value: object) -> Person | None:
     if not isinstance(email, str) or len(email) > MAX_EMAIL_CHARS:
         return None
     return Person(user_id, email)
+
+
+def user_and_owner(data: dict[str, object]) -> tuple[Person, Person | None]:
+    """The required `user` and optional `owner` of a payload; ValueError names the bad one."""
+    user = person(data.get("user"))
+    if user is None:
+        raise ValueError("user")
+    raw_owner = data.get("owner")
+    owner = person(raw_owner) if raw_owner is not None else None
+    if raw_owner is not None and owner is None:
+        raise ValueError("owner")
+    return user, owner

@@ -29,8 +29,13 @@ def store_information(store_hash: str) -> ResponseReturnValue:
     store = _authorised(store_hash)
     if isinstance(store, Response):
         return store
-    body = jsonify(id=store.hash, domain=f"{store.hash}.mybigcommerce.example",
-                   name=f"Store {store.hash}", admin_email=store.owner.email, plan_name="Sandbox")
+    body = jsonify(
+        id=store.hash,
+        domain=f"{store.hash}.mybigcommerce.example",
+        name=f"Store {store.hash}",
+        admin_email=store.owner.email,
+        plan_name="Sandbox",
+    )
     return _with_limits(body, store)
 
 
@@ -44,8 +49,15 @@ def products(store_hash: str) -> ResponseReturnValue:
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 250)
     items = _PRODUCTS[(page - 1) * limit : page * limit]
     pages = -(-len(_PRODUCTS) // limit)
-    meta = {"pagination": {"total": len(_PRODUCTS), "count": len(items), "per_page": limit,
-                           "current_page": page, "total_pages": pages}}
+    meta = {
+        "pagination": {
+            "total": len(_PRODUCTS),
+            "count": len(items),
+            "per_page": limit,
+            "current_page": page,
+            "total_pages": pages,
+        }
+    }
     return _with_limits(jsonify(data=items, meta=meta), store)
 
 

@@ -20,8 +20,12 @@ TOKEN_FAULTS = (None, "500", "malformed", "slow")
 def home() -> str:
     """Every store with its users and actions, the knobs, and recent callback results."""
     sim = state()
-    return render_template("simulator/panel.html", sim=sim, faults=TOKEN_FAULTS,
-                           needs_authorisation=lambda h: driver.needs_authorisation(sim, h))
+    return render_template(
+        "simulator/panel.html",
+        sim=sim,
+        faults=TOKEN_FAULTS,
+        needs_authorisation=lambda h: driver.needs_authorisation(sim, h),
+    )
 
 
 @bp.post("/stores/<store_hash>/install")
@@ -97,14 +101,17 @@ def settings() -> Response:
     sim.clock_skew_seconds = max(min(skew, 86400), -86400)
     sim.legacy_payloads = request.form.get("legacy") == "on"
     sim.app_scopes = str(scopes) or sim.app_scopes
-    sim.record(f"settings: skew {sim.clock_skew_seconds}s, legacy {sim.legacy_payloads}, "
-               f"scopes {sim.app_scopes}, token endpoint fault {sim.fault or 'none'}")
+    sim.record(
+        f"settings: skew {sim.clock_skew_seconds}s, legacy {sim.legacy_payloads}, "
+        f"scopes {sim.app_scopes}, token endpoint fault {sim.fault or 'none'}"
+    )
     return redirect(url_for("sim_panel.home"))
 
 
 def _frame(store_hash: str, src: str, title: str) -> str:
-    return render_template("simulator/frame.html", sim=state(), store=_store(store_hash),
-                           src=src, title=title)
+    return render_template(
+        "simulator/frame.html", sim=state(), store=_store(store_hash), src=src, title=title
+    )
 
 
 def _store(store_hash: str) -> SimStore:

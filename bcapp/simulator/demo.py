@@ -59,21 +59,41 @@ def run(echo: Callable[[str], None] = click.echo) -> None:
         def step(title: str, check: Callable[[], str]) -> None:
             echo(f"- {title}: {check()}")
 
-        step("install as the store owner", lambda: _page(
-            owner.follow(driver.install_url(sim, STORE, OWNER), app_url), 200, "installed"))
-        step("open the app as the owner", lambda: _page(
-            owner.follow(driver.open_url(sim, STORE, OWNER), app_url), 200, "owner@demo1234"))
-        step("open the app as a second user", lambda: _page(
-            staff.follow(driver.open_url(sim, STORE, STAFF), app_url), 200, "staff@demo1234"))
+        step(
+            "install as the store owner",
+            lambda: _page(
+                owner.follow(driver.install_url(sim, STORE, OWNER), app_url), 200, "installed"
+            ),
+        )
+        step(
+            "open the app as the owner",
+            lambda: _page(
+                owner.follow(driver.open_url(sim, STORE, OWNER), app_url), 200, "owner@demo1234"
+            ),
+        )
+        step(
+            "open the app as a second user",
+            lambda: _page(
+                staff.follow(driver.open_url(sim, STORE, STAFF), app_url), 200, "staff@demo1234"
+            ),
+        )
         step("remove the second user", lambda: _callback(driver.remove_user(sim, STORE, STAFF)))
-        step("the removed user's session is refused", lambda: _page(
-            staff.get(app_url + "/"), 401, "confirm"))
+        step(
+            "the removed user's session is refused",
+            lambda: _page(staff.get(app_url + "/"), 401, "confirm"),
+        )
         step("uninstall", lambda: _callback(driver.uninstall(sim, STORE, OWNER)))
         step("the owner's session is refused", lambda: _page(owner.get(app_url + "/"), 401, ""))
-        step("load after uninstall is refused", lambda: _page(
-            owner.get(_forced_load_url(sim, app_url)), 401, "not installed"))
-        step("re-install", lambda: _page(
-            owner.follow(driver.install_url(sim, STORE, OWNER), app_url), 200, "installed"))
+        step(
+            "load after uninstall is refused",
+            lambda: _page(owner.get(_forced_load_url(sim, app_url)), 401, "not installed"),
+        )
+        step(
+            "re-install",
+            lambda: _page(
+                owner.follow(driver.install_url(sim, STORE, OWNER), app_url), 200, "installed"
+            ),
+        )
     echo("demo finished: every step behaved as expected")
 
 

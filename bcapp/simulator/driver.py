@@ -34,12 +34,14 @@ class CallbackResult:
 def install_url(sim: SimulatorState, store_hash: str, user_id: int) -> str:
     """The auth-callback URL the merchant's browser is sent to, with a fresh code."""
     code = sim.issue_code(store_hash, user_id, sim.app_scopes)
-    query = urlencode({
-        "code": code,
-        "scope": sim.app_scopes,
-        "context": f"stores/{store_hash}",
-        "account_uuid": sim.account_uuid,
-    })
+    query = urlencode(
+        {
+            "code": code,
+            "scope": sim.app_scopes,
+            "context": f"stores/{store_hash}",
+            "account_uuid": sim.account_uuid,
+        }
+    )
     return f"{sim.redirect_uri}?{query}"
 
 
