@@ -21,7 +21,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     """Wire settings, services, blueprints and error handlers; no network at import time."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, template_folder=_template_folder(), static_folder=None)
-    app.config.update(TRUSTED_HOSTS=None, MAX_CONTENT_LENGTH=64 * 1024, JSON_SORT_KEYS=False)
+    # bcapp never builds absolute URLs from the Host header: redirects are relative and the
+    # token exchange's redirect_uri comes from settings (SECURITY.md A2.4).
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     sessions.configure(app, settings)
     app.extensions["bcapp"] = build_runtime(settings, clock)
     web.install(app, settings)
@@ -32,8 +34,19 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(app_pages.bp)
-    logging.getLogger("bcapp").setLevel(logging.INFO)
+    _configure_logging()
     return app
+
+
+def _configure_logging() -> None:
+    """bcapp's INFO lines to stderr with UTC times, unless the host process set up logging."""
+    logging.getLogger("bcapp").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s")
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        logging.getLogger().addHandler(handler)
 
 
 def _template_folder() -> str:

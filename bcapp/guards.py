@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import request
+from werkzeug.exceptions import MethodNotAllowed
 
 from bcapp.blueprints.params import single
 from bcapp.errors import BadRequest, Unauthorized
@@ -30,6 +31,8 @@ R = TypeVar("R")
 
 def verified_callback() -> CallbackClaims:
     """Verify the current request's signed payload and burn its nonce; raise 400/401 otherwise."""
+    if request.method != "GET":  # Flask adds HEAD to GET routes; HEAD must not burn a payload
+        raise MethodNotAllowed(valid_methods=["GET"])
     rt = runtime()
     settings = rt.settings
     secrets = [settings.client_secret, *settings.previous_client_secrets]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from bcapp.errors import BcappError
@@ -42,11 +42,15 @@ def install(app: Flask, settings: Settings) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_failure(error: HTTPException) -> tuple[str, int]:
-        status = error.code or 500
-        return render_error(
-            status, error.name, "Please open the app again from your control panel."
+    def http_failure(error: HTTPException) -> Response:
+        page, status = render_error(
+            error.code or 500, error.name, "Please open the app again from your control panel."
         )
+        response = make_response(page, status)
+        allow = dict(error.get_headers()).get("Allow")
+        if allow:  # a 405 keeps telling which methods are allowed
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_failure(error: Exception) -> tuple[str, int]:

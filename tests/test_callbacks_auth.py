@@ -336,3 +336,19 @@ def test_security_headers_on_pages(client: FlaskClient) -> None:
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_405_names_the_allowed_methods(client: FlaskClient) -> None:
+    response = client.post("/bigcommerce/load")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+
+
+def test_https_app_url_uses_a_host_prefixed_cookie(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    app = make_app(app_url="https://app.example.com", auth_callback_url=CALLBACK_URL)
+    response = install(app.test_client(), sim)
+    assert response.headers["Set-Cookie"].startswith("__Host-bcapp_session=")
+    assert "Domain" not in response.headers["Set-Cookie"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

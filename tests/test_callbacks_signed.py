@@ -444,3 +444,41 @@ def test_clock_failures_log_the_measured_skew(
     assert re.search(r"from the future: (29\d|30\d) s ahead", caplog.text)
     assert load(installed, signed(**future(-86400 - 400))).status_code == 401
     assert re.search(r"expired callback payload: (39\d|40\d) s past exp", caplog.text)
+
+
+def test_redis_down_during_load_is_503(make_app: Callable[..., Flask], snapshot: Snapshot) -> None:
+    client = make_app(redis_url="redis://127.0.0.1:9/0").test_client()
+    response = load(client, signed())
+    assert response.status_code == 503
+    assert "Set-Cookie" not in response.headers
+    assert "temporarily unavailable" in response.get_data(as_text=True)
+
+
+def test_undecryptable_token_reads_as_not_installed(
+    installed: FlaskClient, make_app: Callable[..., Flask]
+) -> None:
+    from bcapp.crypto import new_key_entry, parse_keys
+
+    rotated_away = make_app(token_keys=parse_keys(new_key_entry())).test_client()
+    response = load(rotated_away, signed())
+    assert response.status_code == 401
+    assert "not installed" in response.get_data(as_text=True)
+
+
+def test_wrong_redis_type_is_503_not_500(
+    installed: FlaskClient, redis_client: Any, prefix: str
+) -> None:
+    redis_client.delete(f"{prefix}:{{abc123}}:users")
+    redis_client.lpush(f"{prefix}:{{abc123}}:users", "x")
+    response = load(installed, signed(user=STAFF))
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_head_never_burns_a_payload(
+    installed: FlaskClient, snapshot: Snapshot, route: str
+) -> None:
+    token = signed()
+    before = snapshot()
+    assert installed.head(route, query_string={"signed_payload_jwt": token}).status_code == 405
+    assert snapshot() == before
