@@ -475,9 +475,7 @@ def test_wrong_redis_type_is_503_not_500(
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_head_never_burns_a_payload(
-    installed: FlaskClient, snapshot: Snapshot, route: str
-) -> None:
+def test_head_never_burns_a_payload(installed: FlaskClient, snapshot: Snapshot, route: str) -> None:
     token = signed()
     before = snapshot()
     assert installed.head(route, query_string={"signed_payload_jwt": token}).status_code == 405

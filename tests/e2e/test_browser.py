@@ -13,10 +13,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bcapp import create_app
+from bcapp.settings import Settings
+from bcapp.simulator import ServedApp, SimulatorState, create_simulator
+from tests.conftest import runtime_of
 from tests.servers import REPO, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -117,3 +123,44 @@ def test_install_and_open_app_inside_the_control_panel_iframe(
         screenshot = Path(os.environ.get("BCAPP_SCREENSHOT", tmp_path / "control-panel.png"))
         page.screenshot(path=str(screenshot))
         browser.close()
+
+
+@pytest.mark.parametrize("partitioned", [True, False])
+def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
+    settings: Settings, sim: SimulatorState, partitioned: bool
+) -> None:
+    """The reason for `Partitioned`: without it Chromium drops the iframe's session cookie."""
+    from playwright.sync_api import sync_playwright
+
+    wsgi: dict[str, Any] = {}
+    with (
+        ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
+        ServedApp(lambda env, start: wsgi["sim"](env, start)) as sim_server,
+    ):
+        panel_url = sim_server.url.replace("127.0.0.1", "localhost")  # cross-site to the app
+        app_settings = replace(
+            settings,
+            app_url=app_server.url,
+            auth_callback_url=app_server.url + "/bigcommerce/auth",
+            login_url=sim_server.url,
+            frame_ancestors=(panel_url,),
+        )
+        app = create_app(app_settings)
+        app.config["SESSION_COOKIE_PARTITIONED"] = partitioned
+        sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
+        wsgi["app"], wsgi["sim"] = app, create_simulator(sim)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=FLAGS
+            )
+            page = browser.new_page()
+            page.goto(panel_url + "/")
+            page.locator("tr[data-user='1']").get_by_role("button", name="Install").click()
+            heading = page.frame_locator("iframe#app").locator("h1").first
+            text = heading.inner_text(timeout=15000)
+            browser.close()
+        runtime_of(app).redis.close()
+    if partitioned:
+        assert "installed on your store" in text
+    else:
+        assert "could not confirm" in text, "an unpartitioned cookie is dropped in the iframe"
