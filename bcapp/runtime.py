@@ -14,6 +14,7 @@ from bcapp.crypto import TokenCipher
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, embedded
 from bcapp.store.redis import RedisInstallationStore, connect
+from bcapp.store_api import StoreApi
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Runtime:
     redis: redis.Redis
     store: InstallationStore
     exchange: TokenExchange
+    api: StoreApi
     # The clock callbacks are checked against; tests inject a fixed one.
     clock: Callable[[], float] = field(default=time.time)
 
@@ -36,7 +38,7 @@ def build_runtime(settings: Settings, clock: Callable[[], float] = time.time) ->
     url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
     client = connect(url)
     store = RedisInstallationStore(client, TokenCipher(settings.token_keys), settings.redis_prefix)
-    return Runtime(settings, client, store, TokenExchange(settings), clock)
+    return Runtime(settings, client, store, TokenExchange(settings), StoreApi(settings), clock)
 
 
 def runtime() -> Runtime:

@@ -16,7 +16,6 @@ from bcapp.simulator.login import state
 from bcapp.simulator.state import SimStore
 
 bp = Blueprint("sim_api", __name__)
-WINDOW_MS = 30_000
 _PRODUCTS = [
     {"id": n, "name": f"Sample product {n}", "price": round(9.5 + n, 2), "sku": f"SKU-{n:03d}"}
     for n in range(1, 24)
@@ -81,7 +80,7 @@ def _authorised(store_hash: str) -> SimStore | Response:
         return refusal
     with sim.lock:
         now_ms = int(time.time() * 1000)
-        if now_ms >= store.window_started_ms + WINDOW_MS:
+        if now_ms >= store.window_started_ms + state().rate_limit_window_ms:
             store.window_started_ms, store.requests_left = now_ms, sim.rate_limit_quota
         if store.requests_left <= 0:
             response = jsonify(status=429, title="Too many requests")
@@ -93,11 +92,11 @@ def _authorised(store_hash: str) -> SimStore | Response:
 
 
 def _reset_ms(store: SimStore) -> int:
-    return max(store.window_started_ms + WINDOW_MS - int(time.time() * 1000), 0)
+    return max(store.window_started_ms + state().rate_limit_window_ms - int(time.time() * 1000), 0)
 
 
 def _with_limits(response: Response, store: SimStore) -> Response:
-    response.headers["X-Rate-Limit-Time-Window-Ms"] = str(WINDOW_MS)
+    response.headers["X-Rate-Limit-Time-Window-Ms"] = str(state().rate_limit_window_ms)
     response.headers["X-Rate-Limit-Time-Reset-Ms"] = str(_reset_ms(store))
     response.headers["X-Rate-Limit-Requests-Quota"] = str(state().rate_limit_quota)
     response.headers["X-Rate-Limit-Requests-Left"] = str(max(store.requests_left, 0))

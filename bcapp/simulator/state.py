@@ -58,6 +58,7 @@ class SimulatorState:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limit_quota: int = 150
+    rate_limit_window_ms: int = 30_000
     # Control-panel knobs: shift the clock of minted payloads, send the legacy signed_payload,
     # and the scopes the app currently asks for (a change forces re-authorisation).
     clock_skew_seconds: int = 0

@@ -1,0 +1,125 @@
+"""A client for a store's REST API that respects BigCommerce's rate limits.
+
+Every call has explicit timeouts. A 429 is waited out once, for the longer of
+`X-Retry-After` (seconds) and `X-Rate-Limit-Time-Reset-Ms` (protocol §6, N11), when that wait
+fits the caller's budget; a response saying the quota is spent makes the next call wait for
+the reset first. A 401 means the token no longer works (uninstalled or re-installed).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from bcapp.settings import Settings
+
+_PATH = re.compile(r"v[23](/[A-Za-z0-9_-]+)+")
+
+
+class StoreApiError(Exception):
+    """The store API failed; `reason` names how (never the token or the body)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TokenRejected(StoreApiError):
+    """401: the stored token no longer works."""
+
+
+class RateLimited(StoreApiError):
+    """429 that could not be waited out within the budget."""
+
+
+class StoreApi:
+    """GETs against `BC_API_URL/stores/<hash>/v2|v3/...` with one token per call."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        max_wait_seconds: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._base = settings.api_url
+        self._timeout = (settings.http_connect_timeout, settings.http_read_timeout)
+        self._max_wait = max_wait_seconds
+        self._sleep = sleep
+        self._quota_back_at: dict[str, float] = {}  # store -> monotonic time quota refreshes
+        self._lock = threading.Lock()
+
+    def get(self, store_hash: str, token: str, path: str, **params: str | int) -> Any:
+        """The JSON body of GET `path` (e.g. ``v2/store``) for the store."""
+        if not _PATH.fullmatch(path):
+            raise ValueError("path must look like v2/... or v3/...")
+        self._wait_for_quota(store_hash)
+        response = self._send(store_hash, token, path, params)
+        if response.status_code == 429:
+            wait = _retry_wait_seconds(response)
+            if wait > self._max_wait:
+                raise RateLimited("rate_limited")
+            self._sleep(wait)
+            response = self._send(store_hash, token, path, params)
+        if response.status_code == 401:
+            raise TokenRejected("token_rejected")
+        if response.status_code == 429:
+            raise RateLimited("rate_limited")
+        if response.status_code != 200:
+            raise StoreApiError(f"status_{response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise StoreApiError("not_json") from exc
+
+    def _send(
+        self, store_hash: str, token: str, path: str, params: dict[str, str | int]
+    ) -> requests.Response:
+        url = f"{self._base}/stores/{store_hash}/{path}"
+        headers = {"X-Auth-Token": token, "Accept": "application/json"}
+        try:
+            response = requests.get(url, headers=headers, params=params, timeout=self._timeout,
+                                    allow_redirects=False)
+        except requests.Timeout as exc:
+            raise StoreApiError("timeout") from exc
+        except requests.RequestException as exc:
+            raise StoreApiError("unreachable") from exc
+        self._remember_quota(store_hash, response)
+        return response
+
+    def _remember_quota(self, store_hash: str, response: requests.Response) -> None:
+        left = _header_int(response, "X-Rate-Limit-Requests-Left")
+        reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
+        if left == 0 and reset_ms is not None:
+            with self._lock:
+                self._quota_back_at[store_hash] = time.monotonic() + reset_ms / 1000
+
+    def _wait_for_quota(self, store_hash: str) -> None:
+        with self._lock:
+            back_at = self._quota_back_at.pop(store_hash, 0.0)
+        wait = back_at - time.monotonic()
+        if wait > self._max_wait:
+            raise RateLimited("quota_spent")
+        if wait > 0:
+            self._sleep(wait)
+
+
+def _retry_wait_seconds(response: requests.Response) -> float:
+    """The longer of X-Retry-After (s) and the reset header (ms); 1 s when neither is sent."""
+    retry_after = _header_int(response, "X-Retry-After")
+    reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
+    candidates = [float(v) for v in (retry_after,) if v is not None]
+    candidates += [v / 1000 for v in (reset_ms,) if v is not None]
+    return max(candidates) if candidates else 1.0
+
+
+def _header_int(response: requests.Response, name: str) -> int | None:
+    try:
+        value = int(response.headers.get(name, ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
