@@ -122,11 +122,7 @@ def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
 
 
 def _check_times(claims: dict[str, Any], now: float, leeway: int, max_lifetime: int | None) -> None:
-    times = {name: claims.get(name) for name in ("iat", "nbf", "exp")}
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in times.values()):
-        raise Unauthorized("jwt_time_claim_type")
-    iat, nbf, exp = times["iat"], times["nbf"], times["exp"]
-    assert isinstance(iat, int) and isinstance(nbf, int) and isinstance(exp, int)
+    iat, nbf, exp = (_int_claim(claims, name) for name in ("iat", "nbf", "exp"))
     if exp <= nbf or (max_lifetime is not None and exp - min(nbf, iat) > max_lifetime):
         raise Unauthorized("jwt_lifetime_too_long")
     if now > exp + leeway:
@@ -136,6 +132,14 @@ def _check_times(claims: dict[str, Any], now: float, leeway: int, max_lifetime: 
         skew = max(nbf, iat) - now
         log.warning("callback payload from the future: %.0f s ahead; check NTP", skew)
         raise Unauthorized("jwt_not_yet_valid")
+
+
+def _int_claim(claims: dict[str, Any], name: str) -> int:
+    """A NumericDate claim as a plain integer (no floats, booleans, strings or infinities)."""
+    value = claims.get(name)
+    if type(value) is not int:
+        raise Unauthorized("jwt_time_claim_type")
+    return value
 
 
 def _callback_claims(claims: dict[str, Any]) -> CallbackClaims:
