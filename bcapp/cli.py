@@ -8,6 +8,7 @@ from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
+import redis
 
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
@@ -57,7 +58,7 @@ def check() -> None:
         policy = rt.redis.config_get("maxmemory-policy").get("maxmemory-policy", "?")
     except BcappError as exc:
         _fail(f"redis does not answer ({exc.reason})")
-    except Exception as exc:  # CONFIG may be denied by an ACL; report, don't fail
+    except redis.RedisError as exc:  # CONFIG may be denied by an ACL; report, don't fail
         click.echo(f"redis persistence: unknown ({type(exc).__name__})")
     else:
         click.echo(

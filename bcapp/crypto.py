@@ -94,6 +94,8 @@ class TokenCipher:
 
     def decrypt(self, store_hash: str, blob: str) -> str:
         """Decrypt a blob made by `encrypt` for the same store; raise DecryptionError otherwise."""
+        if not isinstance(blob, str):
+            raise DecryptionError("ciphertext is not text")
         version, _, rest = blob.partition(".")
         kid, _, payload = rest.partition(".")
         if version != _VERSION or not _KID.fullmatch(kid) or not payload:

@@ -163,3 +163,20 @@ def test_embedded_redis_is_shared_by_two_processes(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert not embedded.is_running(instance)
     assert (instance / "appendonly.aof").exists() or (instance / "appendonlydir").exists()
+
+
+def test_corrupt_record_reads_as_not_installed(
+    store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
+) -> None:
+    redis_client.set(f"{prefix}:{{abc123}}:installation", "{not json")
+    assert store.get_installation("abc123") is None
+    redis_client.set(f"{prefix}:{{abc123}}:installation", json.dumps({"access_token": 5}))
+    assert store.get_installation("abc123") is None
+
+
+@pytest.mark.parametrize("store_hash", ["", "ABC", "a}b", "a:b", "x" * 33])
+def test_keys_refuse_anything_but_a_store_hash(
+    store: RedisInstallationStore, store_hash: str
+) -> None:
+    with pytest.raises(ValueError):
+        store.key(store_hash, "installation")

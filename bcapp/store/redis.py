@@ -26,6 +26,7 @@ from bcapp.crypto import DecryptionError, TokenCipher
 from bcapp.errors import StoreUnavailable
 from bcapp.scopes import ScopeSet
 from bcapp.store import Installation, StoreUser
+from bcapp.validation import STORE_HASH
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class RedisInstallationStore:
 
     def key(self, store_hash: str, kind: str) -> str:
         """The namespaced, hash-tagged key of one store's `kind` record."""
+        if not STORE_HASH.fullmatch(store_hash):  # callers validate; this keeps keys unforgeable
+            raise ValueError("not a store hash")
         return f"{self._prefix}:{{{store_hash}}}:{kind}"
 
     def ping(self) -> bool:
@@ -119,13 +122,15 @@ class RedisInstallationStore:
             raw = self._redis.get(self.key(store_hash, "installation"))
         if raw is None:
             return None
-        data = json.loads(raw)
         try:
+            data = json.loads(raw)
             token = self._cipher.decrypt(store_hash, data["access_token"])
+            return _installation_from_json(data, token)
         except DecryptionError:
             log.error("stored token for %s does not decrypt (key removed or tampered)", store_hash)
-            return None
-        return _installation_from_json(data, token)
+        except (ValueError, KeyError, TypeError):
+            log.error("installation record for %s is corrupt", store_hash)
+        return None
 
     def delete_installation(self, store_hash: str, issued_at: int) -> bool:
         """Delete everything about the store unless it was (re-)installed after `issued_at`."""
