@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import verify_throughput
+from benchmarks import token_lookup, verify_throughput
 
 verify_throughput.main()
+token_lookup.main()
