@@ -66,7 +66,8 @@ def test_install_through_gunicorn_stores_encrypted_token_and_logs_no_secrets(
 def test_development_defaults_serve_with_the_embedded_redis(tmp_path: Path) -> None:
     """What `make run` does on a fresh machine: no configuration at all."""
     instance = tmp_path / "instance"
-    with gunicorn({"BCAPP_INSTANCE_DIR": str(instance)}, tmp_path / "g.log") as url:
+    env = {"BCAPP_INSTANCE_DIR": str(instance), "REDIS_URL": "", "BCAPP_SIMULATOR": "off"}
+    with gunicorn(env, tmp_path / "g.log") as url:
         health = requests.get(url + "/healthz", timeout=5)
         ready = requests.get(url + "/readyz", timeout=5)
         assert embedded.is_running(instance)
