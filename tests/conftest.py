@@ -92,8 +92,14 @@ def bigcommerce(sim: SimulatorState) -> Iterator[ServedApp]:
 
 
 @pytest.fixture
-def settings(redis_url: str, prefix: str, bigcommerce: ServedApp, tmp_path: Path) -> Settings:
-    """Settings pointing at the test Redis and the simulator."""
+def settings(
+    redis_url: str,
+    prefix: str,
+    bigcommerce: ServedApp,
+    tmp_path: Path,
+    redis_client: redis.Redis,
+) -> Settings:
+    """Settings pointing at the test Redis and the simulator (this test's keys are cleaned)."""
     return Settings(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
