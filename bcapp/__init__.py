@@ -43,9 +43,12 @@ def _configure_logging() -> None:
     logging.getLogger("bcapp").setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         handler = logging.StreamHandler()
-        formatter = logging.Formatter("%(asctime)sZ %(levelname)s %(name)s: %(message)s")
+        formatter = logging.Formatter(
+            "%(asctime)sZ %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        )
         formatter.converter = time.gmtime
         handler.setFormatter(formatter)
+        handler.addFilter(web.RequestIdFilter())
         logging.getLogger().addHandler(handler)
 
 

@@ -7,15 +7,35 @@ anything unexpected becomes a generic 500 page and one log line (SECURITY.md A7.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
-from flask import Flask, Response, g, make_response, render_template, request
+from flask import Flask, Response, g, has_request_context, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from bcapp.errors import BcappError
 from bcapp.settings import Settings
 
 log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def request_id() -> str:
+    """This request's correlation id: a sane `X-Request-ID` from the proxy, else a fresh one."""
+    if "request_id" not in g:
+        inbound = request.headers.get("X-Request-ID", "")
+        g.request_id = inbound if _REQUEST_ID.fullmatch(inbound) else secrets.token_hex(8)
+    value: str = g.request_id
+    return value
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to log records ("-" outside a request), for correlating log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Annotate and keep every record."""
+        record.request_id = request_id() if has_request_context() else "-"
+        return True
 
 
 def csp_nonce() -> str:
@@ -29,6 +49,7 @@ def csp_nonce() -> str:
 def install(app: Flask, settings: Settings) -> None:
     """Register error handlers, security headers and template helpers on `app`."""
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["request_id"] = request_id
 
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> tuple[str, int]:
@@ -67,6 +88,7 @@ def install(app: Flask, settings: Settings) -> None:
             "object-src 'none'; base-uri 'none'; form-action 'self'; "
             f"frame-ancestors 'self' {' '.join(settings.frame_ancestors)}"
         )
+        response.headers["X-Request-ID"] = request_id()
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "no-store"

@@ -352,3 +352,18 @@ def test_https_app_url_uses_a_host_prefixed_cookie(
     assert response.headers["Set-Cookie"].startswith("__Host-bcapp_session=")
     assert "Domain" not in response.headers["Set-Cookie"]
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_install_of_another_store_replaces_the_session(
+    client: FlaskClient, sim: SimulatorState, app: Flask
+) -> None:
+    """Login CSRF (SECURITY.md B41): a victim holding a session for A installs B."""
+    sim.add_store("xyz789", owner_id=7, owner_email="attacker@example.com")
+    install(client, sim)
+    assert "abc123" in client.get("/").get_data(as_text=True)
+    install(client, sim, store_hash="xyz789", user_id=7)
+    page = client.get("/").get_data(as_text=True)
+    assert "xyz789" in page and "abc123" not in page
+    with app.app_context():
+        assert [u.id for u in runtime().store.list_users("abc123")] == [1]
+        assert [u.id for u in runtime().store.list_users("xyz789")] == [7]

@@ -21,3 +21,17 @@ def test_readyz_is_503_when_redis_is_down(make_app: Callable[..., Flask]) -> Non
     response = client.get("/readyz")
     assert response.status_code == 503
     assert "topsecretpw" not in response.get_data(as_text=True)
+
+
+def test_error_pages_carry_a_request_id_that_the_response_names(client: FlaskClient) -> None:
+    response = client.get("/bigcommerce/auth")
+    request_id = response.headers["X-Request-ID"]
+    assert len(request_id) == 16
+    assert f'data-testid="request-id">{request_id}<' in response.get_data(as_text=True)
+
+
+def test_a_sane_proxy_request_id_is_kept_and_a_hostile_one_replaced(client: FlaskClient) -> None:
+    kept = client.get("/healthz", headers={"X-Request-ID": "abc-123-def-456"})
+    assert kept.headers["X-Request-ID"] == "abc-123-def-456"
+    hostile = client.get("/healthz", headers={"X-Request-ID": "x\\r\\nSet-Cookie: y"})
+    assert hostile.headers["X-Request-ID"] != "x\\r\\nSet-Cookie: y"

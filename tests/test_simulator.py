@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
-from tests.conftest import CALLBACK_URL, CLIENT_ID, CLIENT_SECRET
+from tests.conftest import APP_URL, CALLBACK_URL, CLIENT_ID, CLIENT_SECRET
 from tests.helpers import DEFAULT_SCOPE, install
 
 
@@ -225,3 +225,19 @@ def test_panel_add_user_and_store(panel: FlaskClient, sim: SimulatorState) -> No
 )
 def test_panel_refuses_bad_input(panel: FlaskClient, path: str, data: dict[str, str]) -> None:
     assert panel.post(path, data=data).status_code in (400, 404)
+
+
+def test_panel_external_install_lands_on_the_succeeded_page(
+    panel: FlaskClient, sim: SimulatorState, bigcommerce: ServedApp
+) -> None:
+    html = panel.post("/stores/abc123/install", data={"user_id": "1", "external": "1"})
+    src = iframe_src(html.get_data(as_text=True))
+    assert "external_install=1" in src
+    served_src = src.replace(APP_URL, sim.app_url)  # the panel frames the registered URL
+    answer = requests.get(served_src, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    landing = requests.get(answer.headers["Location"], timeout=5)
+    assert landing.status_code == 200 and "Installation succeeded" in landing.text
+    assert (
+        requests.get(bigcommerce.url + "/app/other/install/succeeded", timeout=5).status_code == 404
+    )

@@ -32,8 +32,11 @@ def home() -> str:
 def install(store_hash: str) -> str:
     """Open the app's auth callback inside the control-panel iframe, with a fresh code."""
     user_id = _user_id(store_hash)
-    state().record(f"install {store_hash} as user {user_id}")
-    return _frame(store_hash, driver.install_url(state(), store_hash, user_id), "Installing")
+    external = request.form.get("external") == "1"
+    how = " (external link)" if external else ""
+    state().record(f"install {store_hash} as user {user_id}{how}")
+    src = driver.install_url(state(), store_hash, user_id, external=external)
+    return _frame(store_hash, src, "Installing")
 
 
 @bp.post("/stores/<store_hash>/open")

@@ -31,18 +31,23 @@ class CallbackResult:
         return 200 <= self.status < 300
 
 
-def install_url(sim: SimulatorState, store_hash: str, user_id: int) -> str:
-    """The auth-callback URL the merchant's browser is sent to, with a fresh code."""
-    code = sim.issue_code(store_hash, user_id, sim.app_scopes)
-    query = urlencode(
-        {
-            "code": code,
-            "scope": sim.app_scopes,
-            "context": f"stores/{store_hash}",
-            "account_uuid": sim.account_uuid,
-        }
-    )
-    return f"{sim.redirect_uri}?{query}"
+def install_url(
+    sim: SimulatorState, store_hash: str, user_id: int, external: bool = False
+) -> str:
+    """The auth-callback URL the merchant's browser is sent to, with a fresh code.
+
+    `external` marks an install started from the app's external install link
+    (``/app/<client_id>/install``), which adds `external_install` (protocol §2.1).
+    """
+    params = {
+        "code": sim.issue_code(store_hash, user_id, sim.app_scopes),
+        "scope": sim.app_scopes,
+        "context": f"stores/{store_hash}",
+        "account_uuid": sim.account_uuid,
+    }
+    if external:
+        params["external_install"] = "1"
+    return f"{sim.redirect_uri}?{urlencode(params)}"
 
 
 def needs_authorisation(sim: SimulatorState, store_hash: str) -> bool:

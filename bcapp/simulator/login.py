@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from bcapp.simulator.state import SimulatorState
@@ -51,11 +51,12 @@ def token() -> ResponseReturnValue:
 
 
 @bp.get("/app/<client_id>/install/<outcome>")
-def external_install_result(client_id: str, outcome: str) -> tuple[str, int]:
+def external_install_result(client_id: str, outcome: str) -> ResponseReturnValue:
     """The page BigCommerce shows in the installer modal after an external install."""
-    if outcome not in ("succeeded", "failed"):
-        return "unknown outcome", 404
-    return f"Installation {outcome}.", 200
+    if outcome not in ("succeeded", "failed") or client_id != state().client_id:
+        return "unknown app or outcome", 404
+    state().record(f"external install {outcome}")
+    return render_template("simulator/installed.html", sim=state(), outcome=outcome)
 
 
 def _body() -> dict[str, str] | None:
