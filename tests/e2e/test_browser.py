@@ -112,7 +112,7 @@ def test_install_and_open_app_inside_the_control_panel_iframe(
         page = context.new_page()
         page.goto(make_run)
         owner_row = page.locator("section[data-store=demo1234] tr[data-user='1001']")
-        owner_row.get_by_role("button", name="Install").click()
+        owner_row.get_by_role("button", name="Install", exact=True).click()
         app = page.frame_locator("iframe#app")
         expect(app.get_by_text("The app is installed on your store")).to_be_visible(timeout=15000)
 
@@ -155,7 +155,7 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
             )
             page = browser.new_page()
             page.goto(panel_url + "/")
-            page.locator("tr[data-user='1']").get_by_role("button", name="Install").click()
+            page.locator("tr[data-user='1']").get_by_role("button", name="Install", exact=True).click()
             heading = page.frame_locator("iframe#app").locator("h1").first
             text = heading.inner_text(timeout=15000)
             browser.close()
