@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 import click
 import redis
 
-from bcapp.crypto import new_key_entry
+from bcapp.crypto import DecryptionError, new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
 from bcapp.runtime import Runtime, build_runtime
 from bcapp.scopes import required_scopes
@@ -41,6 +42,22 @@ def keys() -> None:
 def keys_new() -> None:
     """Print a fresh KID:BASE64KEY entry for TOKEN_ENCRYPTION_KEYS."""
     click.echo(new_key_entry())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-seal every stored token with the first key of TOKEN_ENCRYPTION_KEYS."""
+    rt = _runtime_or_exit()
+    rotated = failed = 0
+    for store_hash in _or_fail(rt.store.list_store_hashes):
+        try:
+            rotated += _or_fail(functools.partial(rt.store.reencrypt, store_hash))
+        except DecryptionError:
+            failed += 1
+            click.echo(f"store {store_hash}: token sealed with a key that is not configured")
+    click.echo(f"re-sealed {rotated} token(s) with the primary key")
+    if failed:
+        _fail(f"{failed} token(s) could not be read; keep their key in TOKEN_ENCRYPTION_KEYS")
 
 
 @main.command()

@@ -49,7 +49,7 @@ def verified_callback() -> CallbackClaims:
         )
     else:
         legacy = single("signed_payload", MAX_PAYLOAD_CHARS, required=False)
-        if legacy is None:
+        if legacy is None or not settings.legacy_payloads:
             raise BadRequest("missing_signed_payload")
         claims = verify_legacy_signed_payload(
             legacy,

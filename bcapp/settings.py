@@ -50,6 +50,8 @@ class Settings:
     # Longest accepted exp - nbf of a signed_payload_jwt; None accepts any (A1.8).
     jwt_max_lifetime_seconds: int | None = 86400 + 60
     legacy_payload_max_age_seconds: int = 600
+    # Accept the pre-2021 `signed_payload` when no `signed_payload_jwt` is sent.
+    legacy_payloads: bool = True
     multi_user: bool = True
     session_lifetime_seconds: int = 12 * 3600
     http_connect_timeout: float = 3.05
@@ -144,7 +146,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         jwt_leeway_seconds=_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
         jwt_max_lifetime_seconds=_int(env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10)
         or None,
-        multi_user=env.get("BCAPP_MULTI_USER", "true").lower() not in ("0", "false", "no"),
+        multi_user=_flag(env, "BCAPP_MULTI_USER"),
+        legacy_payloads=_flag(env, "BCAPP_LEGACY_PAYLOADS"),
         frame_ancestors=tuple(frame_ancestors + ([simulator_url] if simulator_url else [])),
         simulator_url=simulator_url,
     )
@@ -221,6 +224,15 @@ def _kept_secret(instance_dir: Path, name: str, make: Callable[[], str] | None =
         finally:
             temporary.unlink()
     return path.read_text().strip()
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = True) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", "default"):
+        return default
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigurationError(f"{name} must be true or false")
+    return value in ("1", "true", "yes", "on")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:

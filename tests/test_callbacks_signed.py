@@ -480,3 +480,15 @@ def test_head_never_burns_a_payload(installed: FlaskClient, snapshot: Snapshot, 
     before = snapshot()
     assert installed.head(route, query_string={"signed_payload_jwt": token}).status_code == 405
     assert snapshot() == before
+
+
+def test_legacy_payloads_can_be_switched_off(
+    make_app: Callable[..., Flask], sim: SimulatorState, snapshot: Snapshot
+) -> None:
+    client = make_app(legacy_payloads=False).test_client()
+    install(client, sim)
+    payload = legacy_signed_payload(legacy_payload_data("abc123", OWNER, OWNER), CLIENT_SECRET)
+    before = snapshot()
+    response = client.get("/bigcommerce/load", query_string={"signed_payload": payload})
+    assert response.status_code == 400
+    assert snapshot() == before

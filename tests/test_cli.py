@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -95,3 +96,40 @@ def test_stores_show_unknown_or_malformed(
         main, ["stores", "show", store_hash], env=cli_env(settings, tmp_path)
     )
     assert result.exit_code == 1
+
+
+def test_keys_rotate_reseals_tokens_with_the_new_primary_key(
+    client: FlaskClient,
+    sim: SimulatorState,
+    settings: Settings,
+    tmp_path: Path,
+    redis_client: Any,
+    prefix: str,
+) -> None:
+    install(client, sim)
+    old_env = cli_env(settings, tmp_path)
+    new_entry = CliRunner().invoke(main, ["keys", "new"]).output.strip()
+    rotated_env = old_env | {
+        "TOKEN_ENCRYPTION_KEYS": f"{new_entry},{old_env['TOKEN_ENCRYPTION_KEYS']}"
+    }
+
+    first = CliRunner().invoke(main, ["keys", "rotate"], env=rotated_env)
+    again = CliRunner().invoke(main, ["keys", "rotate"], env=rotated_env)
+
+    assert first.exit_code == 0 and "re-sealed 1 token(s)" in first.output
+    assert again.exit_code == 0 and "re-sealed 0 token(s)" in again.output
+    record = redis_client.get(f"{prefix}:{{abc123}}:installation")
+    assert f'"v1.{new_entry.split(":")[0]}.' in record
+    only_new = old_env | {"TOKEN_ENCRYPTION_KEYS": new_entry}
+    shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=only_new)
+    assert shown.exit_code == 0, "the old key can now be retired"
+
+
+def test_keys_rotate_reports_tokens_it_cannot_read(
+    client: FlaskClient, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    install(client, sim)
+    stranger = CliRunner().invoke(main, ["keys", "new"]).output.strip()
+    env = cli_env(settings, tmp_path) | {"TOKEN_ENCRYPTION_KEYS": stranger}
+    result = CliRunner().invoke(main, ["keys", "rotate"], env=env)
+    assert result.exit_code == 1 and "could not be read" in result.output

@@ -106,3 +106,11 @@ def test_callback_urls_for_the_developer_portal(tmp_path: Path) -> None:
     urls = build(PRODUCTION, tmp_path).callback_urls()
     assert urls["Load Callback URL"] == "https://app.example.com/bigcommerce/load"
     assert urls["Remove User Callback URL"] == "https://app.example.com/bigcommerce/remove-user"
+
+
+def test_flags_parse_and_refuse_junk(tmp_path: Path) -> None:
+    assert build(PRODUCTION | {"BCAPP_LEGACY_PAYLOADS": "off"}, tmp_path).legacy_payloads is False
+    assert build(PRODUCTION | {"BCAPP_MULTI_USER": "no"}, tmp_path).multi_user is False
+    assert build(PRODUCTION, tmp_path).multi_user is True
+    with pytest.raises(ConfigurationError, match="BCAPP_MULTI_USER"):
+        build(PRODUCTION | {"BCAPP_MULTI_USER": "maybe"}, tmp_path)

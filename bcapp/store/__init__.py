@@ -55,6 +55,9 @@ class InstallationStore(Protocol):
     def delete_installation(self, store_hash: str, issued_at: int) -> bool:
         """Delete the installation, users and sessions unless re-installed after `issued_at`."""
 
+    def reencrypt(self, store_hash: str) -> bool:
+        """Re-seal the store's token with the primary key; True when it was sealed with another."""
+
     def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
         """A user with access to the store, or None."""
 

@@ -132,6 +132,27 @@ class RedisInstallationStore:
             log.error("installation record for %s is corrupt", store_hash)
         return None
 
+    def reencrypt(self, store_hash: str) -> bool:
+        """Re-seal the token with the primary key after a rotation (same transaction rules)."""
+        record_key = self.key(store_hash, "installation")
+        outcome = {"rotated": False}
+
+        def rotate(pipe: Pipeline) -> None:
+            raw = pipe.get(record_key)
+            data = json.loads(raw) if raw else None
+            if data is None or not self._cipher.needs_rotation(data["access_token"]):
+                pipe.multi()
+                return
+            token = self._cipher.decrypt(store_hash, data["access_token"])
+            data["access_token"] = self._cipher.encrypt(store_hash, token)
+            pipe.multi()
+            pipe.set(record_key, json.dumps(data))
+            outcome["rotated"] = True
+
+        with unavailable_on_redis_error("reencrypt"):
+            self._redis.transaction(rotate, record_key)
+        return outcome["rotated"]
+
     def delete_installation(self, store_hash: str, issued_at: int) -> bool:
         """Delete everything about the store unless it was (re-)installed after `issued_at`."""
         record_key, users_key = self.key(store_hash, "installation"), self.key(store_hash, "users")

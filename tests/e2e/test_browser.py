@@ -155,7 +155,9 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
             )
             page = browser.new_page()
             page.goto(panel_url + "/")
-            page.locator("tr[data-user='1']").get_by_role("button", name="Install", exact=True).click()
+            page.locator("tr[data-user='1']").get_by_role(
+                "button", name="Install", exact=True
+            ).click()
             heading = page.frame_locator("iframe#app").locator("h1").first
             text = heading.inner_text(timeout=15000)
             browser.close()
