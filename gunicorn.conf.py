@@ -21,7 +21,8 @@ accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-limit_request_line = 8190
+# limit_request_line and friends stay at gunicorn's defaults (SECURITY.md A8.3): a genuine
+# signed_payload_jwt is about 1 KiB; bcapp refuses payloads over 8 KiB itself anyway.
 
 
 _simulator: "subprocess.Popen[bytes] | None" = None

@@ -21,6 +21,7 @@ def configure(app: Flask, settings: Settings) -> None:
     """Cookie flags for an app that lives in a cross-site iframe (SECURITY.md A3.1, A3.6)."""
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
         SESSION_COOKIE_NAME="__Host-bcapp_session" if settings.uses_https else "bcapp_session",
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,

@@ -44,6 +44,8 @@ class Settings:
     api_url: str = "https://api.bigcommerce.com"
     instance_dir: Path = Path("instance")
     previous_client_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Former SECRET_KEYs whose session cookies are still accepted while rotating (Flask 3.1).
+    secret_key_fallbacks: tuple[str, ...] = field(default=(), repr=False)
     required_scopes: ScopeSet = field(default_factory=required_scopes)
     redis_prefix: str = "bcapp"
     jwt_leeway_seconds: int = 30
@@ -139,9 +141,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         api_url=env.get("BC_API_URL", simulator_url or "https://api.bigcommerce.com").rstrip("/"),
         instance_dir=instance_dir,
-        previous_client_secrets=tuple(
-            part for part in env.get("BC_CLIENT_SECRET_PREVIOUS", "").split(",") if part
-        ),
+        previous_client_secrets=_list(env, "BC_CLIENT_SECRET_PREVIOUS"),
+        secret_key_fallbacks=_list(env, "SECRET_KEY_FALLBACKS"),
         redis_prefix=env.get("BCAPP_REDIS_PREFIX", "bcapp"),
         jwt_leeway_seconds=_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
         jwt_max_lifetime_seconds=_int(env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10)
@@ -224,6 +225,10 @@ def _kept_secret(instance_dir: Path, name: str, make: Callable[[], str] | None =
         finally:
             temporary.unlink()
     return path.read_text().strip()
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool = True) -> bool:

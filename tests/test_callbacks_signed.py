@@ -492,3 +492,16 @@ def test_legacy_payloads_can_be_switched_off(
     response = client.get("/bigcommerce/load", query_string={"signed_payload": payload})
     assert response.status_code == 400
     assert snapshot() == before
+
+
+def test_sessions_survive_a_secret_key_rotation_with_fallbacks(
+    installed: FlaskClient, make_app: Callable[..., Flask], settings: Any
+) -> None:
+    cookie = installed.get_cookie("bcapp_session")
+    assert cookie is not None
+    rotated = make_app(secret_key="n" * 48, secret_key_fallbacks=(settings.secret_key,))
+    without = make_app(secret_key="n" * 48)
+    for app, status in ((rotated, 200), (without, 401)):
+        client = app.test_client()
+        client.set_cookie("bcapp_session", cookie.value)
+        assert client.get("/").status_code == status

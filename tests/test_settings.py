@@ -114,3 +114,11 @@ def test_flags_parse_and_refuse_junk(tmp_path: Path) -> None:
     assert build(PRODUCTION, tmp_path).multi_user is True
     with pytest.raises(ConfigurationError, match="BCAPP_MULTI_USER"):
         build(PRODUCTION | {"BCAPP_MULTI_USER": "maybe"}, tmp_path)
+
+
+def test_lists_of_previous_secrets(tmp_path: Path) -> None:
+    env = PRODUCTION | {"BC_CLIENT_SECRET_PREVIOUS": "old1, old2", "SECRET_KEY_FALLBACKS": "a,,b"}
+    settings = build(env, tmp_path)
+    assert settings.previous_client_secrets == ("old1", "old2")
+    assert settings.secret_key_fallbacks == ("a", "b")
+    assert "old1" not in repr(settings)
