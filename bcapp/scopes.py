@@ -8,7 +8,7 @@ A modify scope covers its read-only twin: `store_v2_products` covers
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bcapp.errors import ConfigurationError
@@ -121,7 +121,3 @@ def required_scopes(declaration: str = REQUIRED_SCOPES_DECLARATION) -> ScopeSet:
         raise ConfigurationError("required scopes are empty")
     return scopes
 
-
-def join(names: Iterable[str]) -> str:
-    """Space-separated, sorted scope string."""
-    return " ".join(sorted(names))
