@@ -28,6 +28,18 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 _simulator: "subprocess.Popen[bytes] | None" = None
 
 
+def on_starting(server: object) -> None:
+    """Refuse to start on a bad configuration with its message, before binding anything."""
+    from bcapp.errors import ConfigurationError
+    from bcapp.settings import Settings
+
+    try:
+        Settings.from_env()
+    except ConfigurationError as exc:
+        print(f"bcapp: {exc}", file=sys.stderr, flush=True)  # noqa: T201
+        sys.exit(1)
+
+
 def when_ready(server: object) -> None:
     """Without BigCommerce credentials (development), start the local simulator beside the app."""
     global _simulator

@@ -75,3 +75,38 @@ def test_development_defaults_serve_with_the_embedded_redis(tmp_path: Path) -> N
     assert ready.status_code == 200 and ready.json()["redis"] == "up"
     assert (instance / "secret_key").exists() and (instance / "token_encryption_keys").exists()
     assert not embedded.is_running(instance), "gunicorn stops the embedded redis on exit"
+
+
+def test_production_without_secrets_refuses_to_start_under_gunicorn(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.servers import REPO, free_port
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BC", "REDIS"))}
+    env |= {
+        "BCAPP_ENV": "production",
+        "PORT": str(free_port()),
+        "BCAPP_INSTANCE_DIR": str(tmp_path / "i"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for name in (
+        "BC_CLIENT_ID",
+        "BC_CLIENT_SECRET",
+        "SECRET_KEY",
+        "TOKEN_ENCRYPTION_KEYS",
+        "REDIS_URL",
+    ):
+        assert name in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "i").exists(), "production never creates development secrets"
