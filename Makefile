@@ -19,12 +19,12 @@ run: $(STAMP)
 	PORT=$(PORT) $(BIN)/gunicorn wsgi:app --config gunicorn.conf.py
 
 test: $(STAMP)
-	$(BIN)/ruff check bcapp tests benchmarks
+	$(BIN)/ruff check bcapp tests benchmarks wsgi.py gunicorn.conf.py
 	$(BIN)/mypy bcapp
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(STAMP)
-	$(BIN)/ruff check bcapp tests benchmarks
+	$(BIN)/ruff check bcapp tests benchmarks wsgi.py gunicorn.conf.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy bcapp

@@ -41,6 +41,10 @@ def test_install_through_gunicorn_stores_encrypted_token_and_logs_no_secrets(
         cookie = second.headers["Set-Cookie"].split(";")[0]
         page = requests.get(url + "/", headers={"Cookie": cookie}, timeout=10)
         stale = requests.get(url + "/bigcommerce/auth?code=x", timeout=10)
+        oversized = [
+            requests.get(url + "/bigcommerce/load?signed_payload_jwt=" + "a" * size, timeout=10)
+            for size in (3000, 9000, 65536)
+        ]
 
     assert first.status_code == second.status_code == 302
     assert "Secure" in second.headers["Set-Cookie"]
@@ -48,6 +52,8 @@ def test_install_through_gunicorn_stores_encrypted_token_and_logs_no_secrets(
     assert "Partitioned" in second.headers["Set-Cookie"]
     assert page.status_code == 200 and "abc123" in page.text
     assert stale.status_code == 400
+    # bcapp's own 400 for 3 KB of junk; gunicorn's 414 once the request line passes its limit.
+    assert [response.status_code for response in oversized] == [400, 414, 414]
     token = sim.stores["abc123"].access_token
     assert token and token != first_token
     dump = json.dumps(snapshot())
