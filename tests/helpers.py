@@ -61,7 +61,7 @@ def assert_no_secrets(text: str, *secrets: str) -> None:
 
 OWNER = {"id": 1, "email": "owner@example.com"}
 STAFF = {"id": 2, "email": "staff@example.com", "locale": "en-US"}
-_DROP = object()
+DROP = object()  # a claims_for() override value that removes the claim
 
 
 def claims_for(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def claims_for(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) 
 
     claims = jwt_claims(CLIENT_ID, store_hash, user, OWNER)
     for name, value in {"user": user, **overrides}.items():
-        if value is _DROP:
+        if value is DROP:
             claims.pop(name, None)
         else:
             claims[name] = value
@@ -84,6 +84,3 @@ def signed(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) -> s
     from tests.conftest import CLIENT_SECRET
 
     return sign_jwt(claims_for(store_hash, user, **overrides), CLIENT_SECRET)
-
-
-DROP = _DROP
