@@ -14,6 +14,7 @@ from bcapp.guards import signed_callback
 from bcapp.runtime import runtime
 from bcapp.scopes import ScopeSet
 from bcapp.sessions import open_session
+from bcapp.settings import Settings
 from bcapp.signing import CallbackClaims
 from bcapp.validation import store_hash_from_context
 
@@ -38,10 +39,10 @@ def auth() -> Response:
         )
     except BcappError as error:
         if install.external_install:
-            error.return_url = _external_install_url(rt.settings.login_url, "failed")
+            error.return_url = _external_install_url(rt.settings, "failed")
         raise
     if install.external_install:
-        return redirect(_external_install_url(rt.settings.login_url, "succeeded"))
+        return redirect(_external_install_url(rt.settings, "succeeded"))
     open_session(opened)
     return redirect(url_for("app.home", installed=1))
 
@@ -73,8 +74,9 @@ def _install_request() -> services.InstallRequest:
     )
 
 
-def _external_install_url(login_url: str, outcome: str) -> str:
-    return f"{login_url}/app/{runtime().settings.client_id}/install/{outcome}"
+def _external_install_url(settings: Settings, outcome: str) -> str:
+    """Where BigCommerce shows the result of an install started from the external link."""
+    return f"{settings.login_url}/app/{settings.client_id}/install/{outcome}"
 
 
 @bp.get("/load")
