@@ -11,6 +11,14 @@ from werkzeug.test import TestResponse
 
 from bcapp.simulator import SimulatorState
 
+# What BCAPP_ENV=production must refuse to start without (CONTRACT.md).
+REQUIRED_IN_PRODUCTION = (
+    "BC_CLIENT_ID",
+    "BC_CLIENT_SECRET",
+    "SECRET_KEY",
+    "TOKEN_ENCRYPTION_KEYS",
+    "REDIS_URL",
+)
 DEFAULT_SCOPE = "store_v2_information_read_only store_v2_products_read_only"
 
 

@@ -16,7 +16,7 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.store import embedded
 from tests.conftest import CLIENT_SECRET
-from tests.helpers import auth_query
+from tests.helpers import REQUIRED_IN_PRODUCTION, auth_query
 from tests.servers import environment_for, gunicorn
 
 pytestmark = pytest.mark.slow
@@ -106,13 +106,7 @@ def test_production_without_secrets_refuses_to_start_under_gunicorn(tmp_path: Pa
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    for name in (
-        "BC_CLIENT_ID",
-        "BC_CLIENT_SECRET",
-        "SECRET_KEY",
-        "TOKEN_ENCRYPTION_KEYS",
-        "REDIS_URL",
-    ):
+    for name in REQUIRED_IN_PRODUCTION:
         assert name in output
     assert "Traceback" not in output
     assert not (tmp_path / "i").exists(), "production never creates development secrets"

@@ -9,6 +9,7 @@ import pytest
 from bcapp.crypto import new_key_entry
 from bcapp.errors import ConfigurationError
 from bcapp.settings import Settings
+from tests.helpers import REQUIRED_IN_PRODUCTION
 
 PRODUCTION = {
     "BCAPP_ENV": "production",
@@ -48,13 +49,7 @@ def test_production_without_secrets_names_each_missing_variable(tmp_path: Path) 
     with pytest.raises(ConfigurationError) as caught:
         build({"BCAPP_ENV": "production"}, tmp_path)
     message = str(caught.value)
-    for name in (
-        "BC_CLIENT_ID",
-        "BC_CLIENT_SECRET",
-        "SECRET_KEY",
-        "TOKEN_ENCRYPTION_KEYS",
-        "REDIS_URL",
-    ):
+    for name in REQUIRED_IN_PRODUCTION:
         assert name in message
     assert "bcapp keys new" in message
 
