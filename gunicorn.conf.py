@@ -26,15 +26,17 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 _simulator: "subprocess.Popen[bytes] | None" = None
+_settings = None  # the master's Settings, built once in on_starting
 
 
 def on_starting(server: object) -> None:
     """Refuse to start on a bad configuration with its message, before binding anything."""
+    global _settings
     from bcapp.errors import ConfigurationError
     from bcapp.settings import Settings
 
     try:
-        Settings.from_env()
+        _settings = Settings.from_env()
     except ConfigurationError as exc:
         print(f"bcapp: {exc}", file=sys.stderr, flush=True)  # noqa: T201
         sys.exit(1)
@@ -43,27 +45,24 @@ def on_starting(server: object) -> None:
 def when_ready(server: object) -> None:
     """Without BigCommerce credentials (development), start the local simulator beside the app."""
     global _simulator
-    from bcapp.settings import Settings
-
-    settings = Settings.from_env()
-    if settings.simulator_url is None or os.environ.get("BCAPP_SIMULATOR") == "off":
+    if _settings is None or _settings.simulator_url is None:
         return
-    port = settings.simulator_url.rsplit(":", 1)[-1]
+    if os.environ.get("BCAPP_SIMULATOR") == "off":
+        return
+    port = _settings.simulator_url.rsplit(":", 1)[-1]
     _simulator = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "bcapp.cli", "simulator", "--port", port],
     )
-    banner = f"Open {settings.simulator_url}/ to install and open the app in a simulated store."
+    banner = f"Open {_settings.simulator_url}/ to install and open the app in a simulated store."
     print(f"\n  {banner}\n", flush=True)  # noqa: T201 - the one URL a newcomer needs
 
 
 def on_exit(server: object) -> None:
     """Stop the simulator and the embedded development Redis this server started."""
-    from bcapp.settings import Settings
     from bcapp.store import embedded
 
     if _simulator is not None:
         _simulator.terminate()
         _simulator.wait(timeout=10)
-    settings = Settings.from_env()
-    if settings.redis_url is None:
-        embedded.stop(settings.instance_dir)
+    if _settings is not None and _settings.redis_url is None:
+        embedded.stop(_settings.instance_dir)
