@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
@@ -11,10 +10,11 @@ from urllib.parse import urlsplit
 import click
 import redis
 
-from bcapp.crypto import DecryptionError, new_key_entry
+from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
-from bcapp.runtime import Runtime, build_runtime
+from bcapp.process import configure_process
 from bcapp.scopes import required_scopes
+from bcapp.service import AppService, build_service
 from bcapp.settings import Settings
 from bcapp.validation import STORE_HASH
 
@@ -24,6 +24,7 @@ T = TypeVar("T")
 @click.group()
 def main() -> None:
     """bcapp: the installation server for BigCommerce apps."""
+    configure_process()
 
 
 @main.command()
@@ -47,40 +48,37 @@ def keys_new() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-seal every stored token with the first key of TOKEN_ENCRYPTION_KEYS."""
-    rt = _runtime_or_exit()
-    rotated = failed = 0
-    for store_hash in _or_fail(rt.store.list_store_hashes):
-        try:
-            rotated += _or_fail(functools.partial(rt.store.reencrypt, store_hash))
-        except DecryptionError:
-            failed += 1
-            click.echo(f"store {store_hash}: token sealed with a key that is not configured")
-    click.echo(f"re-sealed {rotated} token(s) with the primary key")
-    if failed:
-        _fail(f"{failed} token(s) could not be read; keep their key in TOKEN_ENCRYPTION_KEYS")
+    report = _or_fail(_service_or_exit().rotate_keys)
+    for store_hash in report.unreadable:
+        click.echo(f"store {store_hash}: token could not be read (key not configured, or corrupt)")
+    click.echo(f"re-sealed {report.rotated} token(s) with the primary key")
+    if report.unreadable:
+        _fail(
+            f"{len(report.unreadable)} token(s) could not be read; "
+            "keep their key in TOKEN_ENCRYPTION_KEYS"
+        )
 
 
 @main.command()
 def check() -> None:
     """Validate configuration, reach Redis, report persistence, print the callback URLs."""
-    rt = _runtime_or_exit()
-    settings = rt.settings
+    service = _service_or_exit()
+    settings = service.settings
     click.echo(f"environment: {settings.env}")
     click.echo(f"client id: {settings.client_id}")
     click.echo(f"token endpoint: {settings.token_url}")
     click.echo(f"redis: {_redis_location(settings)}")
     try:
-        rt.store.ping()
-        persistence = rt.redis.config_get("appendonly") | rt.redis.config_get("save")
-        policy = rt.redis.config_get("maxmemory-policy").get("maxmemory-policy", "?")
+        found = service.redis_policy()
+        policy = found.get("maxmemory-policy", "?")
     except BcappError as exc:
         _fail(f"redis does not answer ({exc.reason})")
     except redis.RedisError as exc:  # CONFIG may be denied by an ACL; report, don't fail
         click.echo(f"redis persistence: unknown ({type(exc).__name__})")
     else:
         click.echo(
-            f"redis persistence: appendonly={persistence.get('appendonly', '?')} "
-            f"save={persistence.get('save', '') or 'off'!r} maxmemory-policy={policy}"
+            f"redis persistence: appendonly={found.get('appendonly', '?')} "
+            f"save={found.get('save', '') or 'off'!r} maxmemory-policy={policy}"
         )
         if policy not in (
             "noeviction",
@@ -104,8 +102,7 @@ def stores() -> None:
 @stores.command("list")
 def stores_list() -> None:
     """List installed store hashes."""
-    rt = _runtime_or_exit()
-    for store_hash in _or_fail(rt.store.list_store_hashes):
+    for store_hash in _or_fail(_service_or_exit().list_stores):
         click.echo(store_hash)
 
 
@@ -115,10 +112,11 @@ def stores_show(store_hash: str) -> None:
     """Show one installation and its users."""
     if not STORE_HASH.fullmatch(store_hash):
         _fail("a store hash holds only lowercase letters and digits")
-    rt = _runtime_or_exit()
-    installation = _or_fail(lambda: rt.store.get_installation(store_hash))
-    if installation is None:
+    service = _service_or_exit()
+    details = _or_fail(lambda: service.show_store(store_hash))
+    if details is None:
         _fail(f"store {store_hash} is not installed")
+    installation = details.installation
     click.echo(f"store: {installation.store_hash}")
     click.echo(f"scopes: {installation.scopes}")
     click.echo(f"owner: {installation.owner_id} {installation.owner_email or ''}".rstrip())
@@ -126,7 +124,7 @@ def stores_show(store_hash: str) -> None:
     click.echo(f"account uuid: {installation.account_uuid or '-'}")
     click.echo(f"installed at: {installation.installed_at}  updated at: {installation.updated_at}")
     click.echo("access token: (encrypted at rest, not shown)")
-    for user in _or_fail(lambda: rt.store.list_users(store_hash)):
+    for user in details.users:
         click.echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")
 
 
@@ -141,7 +139,14 @@ def simulator(port: int | None) -> None:
     except ConfigurationError as exc:
         _fail(str(exc))
     chosen = port or urlsplit(settings.simulator_url or "http://localhost:8001").port or 8001
-    server = ServedApp(create_simulator(seeded_state(settings)), port=chosen)
+    state = seeded_state(
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        redirect_uri=settings.auth_callback_url,
+        app_url=settings.app_url,
+        app_scopes=str(settings.required_scopes),
+    )
+    server = ServedApp(create_simulator(state), port=chosen)
     click.echo(f"BigCommerce simulator: open http://localhost:{chosen}/")
     click.echo(f"  (playing BigCommerce for the app at {settings.app_url})")
     server.serve_forever()
@@ -150,7 +155,7 @@ def simulator(port: int | None) -> None:
 @main.command()
 def demo() -> None:
     """Walk install, load, second user, remove user, uninstall, re-install against the simulator."""
-    from bcapp.simulator.demo import DemoFailure, run
+    from bcapp.demo import DemoFailure, run
 
     try:
         run()
@@ -158,9 +163,9 @@ def demo() -> None:
         _fail(f"demo failed: {exc}")
 
 
-def _runtime_or_exit() -> Runtime:
+def _service_or_exit() -> AppService:
     try:
-        return build_runtime(Settings.from_env())
+        return build_service(Settings.from_env())
     except ConfigurationError as exc:
         _fail(str(exc))
 

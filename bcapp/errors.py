@@ -83,3 +83,18 @@ class StoreUnavailable(BcappError):
     status = 503
     title = "The app is temporarily unavailable"
     advice = "Please try again in a minute. If you were installing, start the installation again."
+
+
+class ApiError(UpstreamError):
+    """A store API call failed; `reason` names how (never the token or the body) (502)."""
+
+    title = "BigCommerce did not answer"
+    advice = "Please try again in a moment."
+
+
+class TokenRejected(ApiError):
+    """401 from the store API: the stored token no longer works (uninstalled or replaced)."""
+
+
+class RateLimited(ApiError):
+    """429 that could not be waited out within the caller's budget."""

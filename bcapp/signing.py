@@ -15,21 +15,15 @@ import hmac
 import json
 import logging
 import re
-import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.warnings import InsecureKeyLengthWarning
 
 from bcapp.errors import BadRequest, Unauthorized
-from bcapp.validation import Person, store_hash_from_context, user_and_owner
+from bcapp.models import CallbackClaims
+from bcapp.validation import store_hash_from_context, user_and_owner
 
 log = logging.getLogger(__name__)
-
-# The HMAC key is the client secret BigCommerce issues; its length is not ours to choose, and
-# PyJWT would warn on every callback for secrets under 32 bytes.
-warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 MAX_PAYLOAD_CHARS = 8 * 1024
 # BigCommerce: exp = iat + 24 h and nbf = iat - 5, so a genuine payload lives 86405 s; a minute
@@ -43,22 +37,6 @@ _LOCALE = re.compile(r"[A-Za-z0-9-]{1,35}")
 _MAX_URL_CHARS = 2048
 _KEY_MATERIAL_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-@dataclass(frozen=True)
-class CallbackClaims:
-    """What a verified callback says: the store, the user, and how to keep it single-use."""
-
-    store_hash: str
-    user: Person
-    owner: Person | None
-    issued_at: int
-    # The replay-guard identity: `bc:<jti>` for JWTs, `legacy:<sha256 of payload>` otherwise.
-    nonce: str
-    expires_at: int
-    url: str = "/"
-    channel_id: int | None = None
-    locale: str | None = None
 
 
 def verify_signed_payload_jwt(

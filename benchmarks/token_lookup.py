@@ -11,10 +11,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bcapp.clock import SystemClock
 from bcapp.crypto import TokenCipher, new_key_entry, parse_keys
+from bcapp.models import Installation, StoreUser
 from bcapp.scopes import ScopeSet
-from bcapp.store import Installation, StoreUser, embedded
-from bcapp.store.redis import RedisInstallationStore, connect
+from bcapp.store import embedded
+from bcapp.store.connection import Keyspace, connect
+from bcapp.store.installations import redis_stores
 
 STORES = 2000
 LOOKUPS = 5000
@@ -26,13 +29,14 @@ def main() -> None:
         instance = Path(folder)
         client = connect(embedded.ensure_running(instance))
         try:
-            store = RedisInstallationStore(client, TokenCipher(parse_keys(new_key_entry())))
+            cipher = TokenCipher(parse_keys(new_key_entry()))
+            store, _ = redis_stores(client, cipher, "bcapp", SystemClock())
             before = int(client.info("memory")["used_memory"])
             for n in range(STORES):
                 store.save_installation(_installation(f"s{n}"), StoreUser(n + 1, "o@example.com"))
             per_store = (int(client.info("memory")["used_memory"]) - before) / STORES
 
-            key = store.key("s7", "installation")
+            key = Keyspace("bcapp").key("s7", "installation")
             baseline = _rate(lambda: client.get(key))
             lookup = _rate(lambda: store.get_installation("s7"))
         finally:

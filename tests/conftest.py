@@ -15,13 +15,14 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bcapp import create_app
 from bcapp.crypto import new_key_entry, parse_keys
-from bcapp.runtime import Runtime
+from bcapp.service import AppService
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
 from bcapp.store import embedded
-from bcapp.store.redis import connect
+from bcapp.store.connection import connect
+from bcapp.web import create_app
+from bcapp.web.context import EXTENSION
 from tests.helpers import redis_snapshot
 
 CLIENT_ID = "test-client-id"
@@ -127,7 +128,7 @@ def make_app(settings: Settings, redis_client: redis.Redis) -> Iterator[Callable
 
     yield make
     for app in made:
-        runtime_of(app).redis.close()
+        service_of(app).close()
 
 
 @pytest.fixture
@@ -159,8 +160,8 @@ def no_secret_in_logs(sim: SimulatorState, caplog: pytest.LogCaptureFixture) -> 
         assert secret not in text
 
 
-def runtime_of(app: Flask) -> Runtime:
-    """The Runtime wired into `app`."""
-    value = app.extensions["bcapp"]
-    assert isinstance(value, Runtime)
+def service_of(app: Flask) -> AppService:
+    """The AppService wired into `app`."""
+    value = app.extensions[EXTENSION]
+    assert isinstance(value, AppService)
     return value

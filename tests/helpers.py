@@ -6,9 +6,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import redis
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from bcapp.models import Installation, StoreUser
 from bcapp.simulator import SimulatorState
 
 # What BCAPP_ENV=production must refuse to start without (CONTRACT.md).
@@ -92,3 +94,24 @@ def signed(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) -> s
     from tests.conftest import CLIENT_SECRET
 
     return sign_jwt(claims_for(store_hash, user, **overrides), CLIENT_SECRET)
+
+
+def installation_of(app: Flask, store_hash: str = "abc123") -> Installation | None:
+    """The stored installation of `store_hash`, read through the app's service."""
+    from tests.conftest import service_of
+
+    details = service_of(app).show_store(store_hash)
+    return details.installation if details else None
+
+
+def users_of(app: Flask, store_hash: str = "abc123") -> list[StoreUser]:
+    """The users with access to `store_hash`, read through the app's service."""
+    from tests.conftest import service_of
+
+    details = service_of(app).show_store(store_hash)
+    return details.users if details else []
+
+
+def user_of(app: Flask, store_hash: str, user_id: int) -> StoreUser | None:
+    """One user with access to `store_hash`, or None."""
+    return next((user for user in users_of(app, store_hash) if user.id == user_id), None)

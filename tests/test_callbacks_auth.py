@@ -12,18 +12,24 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bcapp.runtime import runtime
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from tests.conftest import CALLBACK_URL, CLIENT_ID, CLIENT_SECRET
-from tests.helpers import DEFAULT_SCOPE, assert_no_secrets, auth_query, install
+from tests.helpers import (
+    DEFAULT_SCOPE,
+    assert_no_secrets,
+    auth_query,
+    install,
+    installation_of,
+    users_of,
+)
 
 Snapshot = Callable[[], dict[str, Any]]
 
 
 def stored_token(app: Flask, store_hash: str = "abc123") -> str | None:
     with app.app_context():
-        installation = runtime().store.get_installation(store_hash)
+        installation = installation_of(app, store_hash)
     return installation.access_token if installation else None
 
 
@@ -78,7 +84,7 @@ def test_owner_flag_follows_the_owner_on_reinstall(
     install(client, sim, user_id=2)
 
     with app.app_context():
-        users = {user.id: user.is_owner for user in runtime().store.list_users("abc123")}
+        users = {user.id: user.is_owner for user in users_of(app, "abc123")}
     assert users == {1: False, 2: True}
 
 
@@ -89,8 +95,8 @@ def test_legacy_token_response_without_owner_makes_installer_owner(
     assert install(client, sim).status_code == 302
 
     with app.app_context():
-        installation = runtime().store.get_installation("abc123")
-        users = runtime().store.list_users("abc123")
+        installation = installation_of(app, "abc123")
+        users = users_of(app, "abc123")
     assert installation is not None and installation.owner_id is None
     assert [(u.id, u.is_owner) for u in users] == [(1, True)]
 
@@ -365,5 +371,5 @@ def test_install_of_another_store_replaces_the_session(
     page = client.get("/").get_data(as_text=True)
     assert "xyz789" in page and "abc123" not in page
     with app.app_context():
-        assert [u.id for u in runtime().store.list_users("abc123")] == [1]
-        assert [u.id for u in runtime().store.list_users("xyz789")] == [7]
+        assert [u.id for u in users_of(app, "abc123")] == [1]
+        assert [u.id for u in users_of(app, "xyz789")] == [7]

@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bcapp import signals
-from bcapp.runtime import runtime
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import legacy_payload_data, legacy_signed_payload, sign_jwt
 from tests.conftest import CLIENT_ID, CLIENT_SECRET
@@ -26,7 +25,9 @@ from tests.helpers import (
     assert_no_secrets,
     claims_for,
     install,
+    installation_of,
     signed,
+    user_of,
 )
 from tests.test_signing import malleate
 
@@ -211,7 +212,7 @@ def test_second_user_is_provisioned_on_first_load(installed: FlaskClient, app: F
     response = load(installed, signed(user=STAFF))
     assert response.status_code == 302
     with app.app_context():
-        user = runtime().store.get_user("abc123", 2)
+        user = user_of(app, "abc123", 2)
     assert user is not None and not user.is_owner and user.email == "staff@example.com"
     assert "staff@example.com" in installed.get("/").get_data(as_text=True)
 
@@ -282,7 +283,7 @@ def test_used_load_payload_cannot_uninstall(installed: FlaskClient, app: Flask) 
     assert load(installed, token, "/bigcommerce/uninstall").status_code == 401
     assert load(installed, token, "/bigcommerce/remove-user").status_code == 401
     with app.app_context():
-        assert runtime().store.get_installation("abc123") is not None
+        assert installation_of(app, "abc123") is not None
 
 
 def test_session_is_revoked_at_once_by_uninstall(installed: FlaskClient) -> None:
@@ -339,7 +340,7 @@ def test_delayed_uninstall_does_not_delete_a_newer_install(
     response = load(installed, old, "/bigcommerce/uninstall")
     assert response.status_code == 200 and response.json["deleted"] is False
     with app.app_context():
-        assert runtime().store.get_installation("abc123") is not None
+        assert installation_of(app, "abc123") is not None
 
 
 def test_remove_user_revokes_access_and_sessions(installed: FlaskClient, app: Flask) -> None:
@@ -361,7 +362,7 @@ def test_owner_cannot_be_removed(installed: FlaskClient, app: Flask) -> None:
     response = load(installed, signed(user=OWNER), "/bigcommerce/remove-user")
     assert response.status_code == 200 and response.json["removed"] is False
     with app.app_context():
-        assert runtime().store.get_user("abc123", 1) is not None
+        assert user_of(app, "abc123", 1) is not None
 
 
 # --- legacy signed_payload -------------------------------------------------------------------

@@ -11,12 +11,11 @@ import pytest
 import requests
 from flask import Flask
 
-from bcapp.runtime import runtime
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.store import embedded
 from tests.conftest import CLIENT_SECRET
-from tests.helpers import REQUIRED_IN_PRODUCTION, auth_query
+from tests.helpers import REQUIRED_IN_PRODUCTION, auth_query, installation_of
 from tests.servers import environment_for, gunicorn
 
 pytestmark = pytest.mark.slow
@@ -59,8 +58,7 @@ def test_install_through_gunicorn_stores_encrypted_token_and_logs_no_secrets(
     dump = json.dumps(snapshot())
     assert token not in dump and (first_token or "") not in dump
     assert "abc123" in dump
-    with make_app().app_context():
-        stored = runtime().store.get_installation("abc123")
+    stored = installation_of(make_app(), "abc123")
     assert stored is not None and stored.access_token == token, "re-install replaced the token"
     log = log_path.read_text()
     assert "GET /bigcommerce/auth " in log, "the access log names the route"

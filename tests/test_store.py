@@ -11,16 +11,44 @@ from pathlib import Path
 import pytest
 import redis
 
+from bcapp.clock import ManualClock, SystemClock
 from bcapp.crypto import TokenCipher, new_key_entry, parse_keys
 from bcapp.errors import StoreUnavailable
+from bcapp.models import Installation, StoreUser
 from bcapp.scopes import ScopeSet
-from bcapp.store import Installation, StoreUser, embedded
-from bcapp.store.redis import RedisInstallationStore, connect
+from bcapp.store import embedded
+from bcapp.store.connection import Keyspace, connect
+from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.installations import RedisInstallationStore, redis_stores
+from bcapp.store.records import CorruptRecord
+
+
+def make_stores(
+    client: redis.Redis, prefix: str, cipher: TokenCipher | None = None, clock: object = None
+) -> tuple[RedisInstallationStore, RedisShortLivedRecords]:
+    """An installation store and its short-lived records on `client`, as build_service wires."""
+    chosen = clock if isinstance(clock, ManualClock) else SystemClock()
+    cipher = cipher or TokenCipher(parse_keys(new_key_entry()))
+    return redis_stores(client, cipher, prefix, chosen)
 
 
 @pytest.fixture
-def store(redis_client: redis.Redis, prefix: str) -> RedisInstallationStore:
-    return RedisInstallationStore(redis_client, TokenCipher(parse_keys(new_key_entry())), prefix)
+def stores(
+    redis_client: redis.Redis, prefix: str
+) -> tuple[RedisInstallationStore, RedisShortLivedRecords]:
+    return make_stores(redis_client, prefix)
+
+
+@pytest.fixture
+def store(stores: tuple[RedisInstallationStore, RedisShortLivedRecords]) -> RedisInstallationStore:
+    return stores[0]
+
+
+@pytest.fixture
+def short_lived(
+    stores: tuple[RedisInstallationStore, RedisShortLivedRecords],
+) -> RedisShortLivedRecords:
+    return stores[1]
 
 
 def installation(token: str = "tok-1", owner_id: int | None = 1) -> Installation:
@@ -69,23 +97,23 @@ def test_undecryptable_token_reads_as_not_installed(
     store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
 ) -> None:
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    other_keys = RedisInstallationStore(
-        redis_client, TokenCipher(parse_keys(new_key_entry())), prefix
-    )
+    other_keys, _ = make_stores(redis_client, prefix)
     assert other_keys.get_installation("abc123") is None
 
 
-def test_users_add_remove(store: RedisInstallationStore) -> None:
+def test_users_add_remove(
+    store: RedisInstallationStore, short_lived: RedisShortLivedRecords
+) -> None:
     assert store.add_user("abc123", StoreUser(5, "x@example.com")) is None  # not installed
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
     added = store.add_user("abc123", StoreUser(5, "x@example.com"))
     assert added is not None and added.access_id and not added.is_owner
     assert store.add_user("abc123", StoreUser(5, "changed@example.com")) == added
-    assert store.user_removed_at("abc123", 5) is None
+    assert short_lived.user_removed_at("abc123", 5) is None
     assert store.remove_user("abc123", 5, removed_at=1234) is True
     assert store.remove_user("abc123", 5, removed_at=1300) is False
     assert store.get_user("abc123", 5) is None
-    assert store.user_removed_at("abc123", 5) == 1300
+    assert short_lived.user_removed_at("abc123", 5) == 1300
 
 
 def test_delete_respects_a_newer_install(store: RedisInstallationStore) -> None:
@@ -99,33 +127,55 @@ def test_delete_respects_a_newer_install(store: RedisInstallationStore) -> None:
 
 
 def test_burn_once_is_single_use_with_ttl(
-    store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
+    short_lived: RedisShortLivedRecords, redis_client: redis.Redis, prefix: str
 ) -> None:
-    assert store.burn_once("abc123", "jti-1", 60) is True
-    assert store.burn_once("abc123", "jti-1", 60) is False
+    assert short_lived.burn_once("abc123", "jti-1", 60) is True
+    assert short_lived.burn_once("abc123", "jti-1", 60) is False
     [key] = list(redis_client.scan_iter(match=f"{prefix}:*seen*"))
     assert 0 < redis_client.ttl(key) <= 60
 
 
-def test_install_lock_serialises_and_expires(store: RedisInstallationStore) -> None:
+def test_install_lock_refuses_a_second_holder_after_its_wait(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    clock = ManualClock()
+    _, short_lived = make_stores(redis_client, prefix, clock=clock)
     with (
-        store.install_lock("abc123", 5),
-        pytest.raises(StoreUnavailable),
-        store.install_lock("abc123", 0.2),
+        short_lived.install_lock("abc123", 30),
+        pytest.raises(StoreUnavailable) as caught,
+        short_lived.install_lock("abc123", 0.2),
     ):
-        pass
-    with store.install_lock("abc123", 5):
+        pytest.fail("a second holder got the lock")
+    assert caught.value.reason == "install_lock_busy"
+    assert sum(clock.slept) == pytest.approx(0.2, abs=1e-3), "waited its budget, no longer"
+    with short_lived.install_lock("abc123", 5):
+        pass  # released on exit
+
+
+def test_install_lock_of_a_dead_holder_expires_in_redis(
+    short_lived: RedisShortLivedRecords, redis_client: redis.Redis, prefix: str
+) -> None:
+    abandoned = short_lived.install_lock("abc123", 0.2)
+    abandoned.__enter__()  # its holder dies without releasing
+    key = f"{prefix}:{{abc123}}:install-lock"
+    assert 0 < redis_client.pttl(key) <= 200
+    for _ in range(100):  # Redis itself expires the key; poll its state, no timing asserted
+        if not redis_client.exists(key):
+            break
+        time.sleep(0.02)
+    assert not redis_client.exists(key), "the abandoned lock expired"
+    with short_lived.install_lock("abc123", 0.5):
         pass
 
 
 def test_redis_failure_becomes_store_unavailable() -> None:
     client = connect("redis://127.0.0.1:9/0")
-    dead = RedisInstallationStore(client, TokenCipher(parse_keys(new_key_entry())))
+    dead, dead_short_lived = make_stores(client, "bcapp")
     for call in (
         dead.ping,
         lambda: dead.get_installation("abc123"),
         lambda: dead.save_installation(installation(), StoreUser(1, "o@example.com")),
-        lambda: dead.burn_once("abc123", "x", 5),
+        lambda: dead_short_lived.burn_once("abc123", "x", 5),
         dead.list_store_hashes,
     ):
         with pytest.raises(StoreUnavailable):
@@ -165,13 +215,60 @@ def test_embedded_redis_is_shared_by_two_processes(tmp_path: Path) -> None:
     assert (instance / "appendonly.aof").exists() or (instance / "appendonlydir").exists()
 
 
-def test_corrupt_record_reads_as_not_installed(
+CORRUPT_RECORDS = {
+    "not json": "{not json",
+    "not an object": "[1, 2]",
+    "token not text": json.dumps({"access_token": 5, "installed_at": 1, "updated_at": 1}),
+    "times missing": json.dumps({"access_token": "v1.k.x"}),
+    "token does not decrypt": json.dumps(
+        {"access_token": "v1.kgone.AAAA", "installed_at": 1, "updated_at": 1}
+    ),
+}
+
+
+@pytest.mark.parametrize("raw", CORRUPT_RECORDS.values(), ids=CORRUPT_RECORDS.keys())
+def test_a_corrupt_installation_is_absent_to_every_operation(
+    store: RedisInstallationStore,
+    redis_client: redis.Redis,
+    prefix: str,
+    raw: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    record_key = f"{prefix}:{{abc123}}:installation"
+    redis_client.set(record_key, raw)
+
+    assert store.get_installation("abc123") is None
+    assert "corrupt installation record for store=abc123" in caplog.text
+    with pytest.raises(CorruptRecord):
+        store.reencrypt("abc123")  # key rotation names it instead of skipping it silently
+    assert redis_client.get(record_key) == raw, "reading and rotating change nothing"
+    assert store.delete_installation("abc123", issued_at=2**31) is True, "uninstall removes it"
+    assert not redis_client.exists(record_key)
+
+    redis_client.set(record_key, raw)
+    saved = store.save_installation(installation("tok-new"), StoreUser(1, "o@example.com"))
+    assert store.get_installation("abc123") == saved, "a re-install repairs it"
+    assert saved.access_token == "tok-new"
+
+
+def test_a_corrupt_user_entry_is_absent_and_replaced(
     store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
 ) -> None:
-    redis_client.set(f"{prefix}:{{abc123}}:installation", "{not json")
-    assert store.get_installation("abc123") is None
-    redis_client.set(f"{prefix}:{{abc123}}:installation", json.dumps({"access_token": 5}))
-    assert store.get_installation("abc123") is None
+    store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    redis_client.hset(f"{prefix}:{{abc123}}:users", "5", "{broken")
+
+    assert store.get_user("abc123", 5) is None
+    assert [user.id for user in store.list_users("abc123")] == [1]
+    added = store.add_user("abc123", StoreUser(5, "x@example.com"))
+    assert added is not None and store.get_user("abc123", 5) == added
+
+
+def test_a_corrupt_tombstone_refuses_every_payload(
+    short_lived: RedisShortLivedRecords, redis_client: redis.Redis, prefix: str
+) -> None:
+    redis_client.set(f"{prefix}:{{abc123}}:removed:5", "yesterday")
+    removed_at = short_lived.user_removed_at("abc123", 5)
+    assert removed_at is not None and removed_at > 2**40, "fails closed"
 
 
 @pytest.mark.parametrize("store_hash", ["", "ABC", "a}b", "a:b", "x" * 33])
@@ -179,4 +276,4 @@ def test_keys_refuse_anything_but_a_store_hash(
     store: RedisInstallationStore, store_hash: str
 ) -> None:
     with pytest.raises(ValueError):
-        store.key(store_hash, "installation")
+        Keyspace("bcapp").key(store_hash, "installation")

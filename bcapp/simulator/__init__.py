@@ -1,14 +1,20 @@
-"""The local BigCommerce: login service (token endpoint), and helpers to serve it over HTTP."""
+"""The local BigCommerce: login service, store API and control panel, served over real HTTP.
+
+It speaks HTTP only and imports nothing of bcapp outside this package: its rules (scope table,
+store-hash form, signing) and templates are its own, written from BigCommerce's documentation,
+so a mistake in the app's rules is not repeated here (docs/architecture.md). A production
+install never uses it.
+"""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from wsgiref.types import WSGIApplication
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from bcapp.settings import Settings
 from bcapp.simulator.state import SimulatorState
 
 __all__ = ["ServedApp", "SimulatorState", "create_simulator", "seeded_state"]
@@ -16,10 +22,10 @@ __all__ = ["ServedApp", "SimulatorState", "create_simulator", "seeded_state"]
 
 def create_simulator(state: SimulatorState) -> Flask:
     """A Flask app that plays BigCommerce for `state`: login service, store API, control panel."""
-    from bcapp import _template_folder
     from bcapp.simulator import api, control_panel, login
 
-    app = Flask(__name__, template_folder=_template_folder(), static_folder=None)
+    templates = Path(__file__).resolve().parent / "templates"
+    app = Flask(__name__, template_folder=str(templates), static_folder=None)
     app.extensions["bcapp_simulator"] = state
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
@@ -27,14 +33,19 @@ def create_simulator(state: SimulatorState) -> Flask:
     return app
 
 
-def seeded_state(settings: Settings) -> SimulatorState:
-    """A simulator registered for the app of `settings`, with one store, its owner and staff."""
+def seeded_state(
+    client_id: str, client_secret: str, redirect_uri: str, app_url: str, app_scopes: str
+) -> SimulatorState:
+    """A simulator with the app registered as in the Developer Portal, and one seeded store.
+
+    The store `demo1234` has its owner (1001) and a staff user (1002).
+    """
     state = SimulatorState(
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        redirect_uri=settings.auth_callback_url,
-        app_url=settings.app_url,
-        app_scopes=str(settings.required_scopes),
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        app_url=app_url,
+        app_scopes=app_scopes,
     )
     state.add_store("demo1234", owner_id=1001, owner_email="owner@demo1234.example")
     state.add_user("demo1234", 1002, "staff@demo1234.example")

@@ -7,8 +7,6 @@ every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429
 
 from __future__ import annotations
 
-import time
-
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -66,7 +64,7 @@ def server_time(store_hash: str) -> ResponseReturnValue:
     store = _authorised(store_hash)
     if isinstance(store, Response):
         return store
-    return _with_limits(jsonify(time=int(time.time()) + state().clock_skew_seconds), store)
+    return _with_limits(jsonify(time=int(state().clock()) + state().clock_skew_seconds), store)
 
 
 def _authorised(store_hash: str) -> SimStore | Response:
@@ -79,7 +77,7 @@ def _authorised(store_hash: str) -> SimStore | Response:
         refusal.status_code = 401
         return refusal
     with sim.lock:
-        now_ms = int(time.time() * 1000)
+        now_ms = int(sim.clock() * 1000)
         if now_ms >= store.window_started_ms + state().rate_limit_window_ms:
             store.window_started_ms, store.requests_left = now_ms, sim.rate_limit_quota
         if store.requests_left <= 0:
@@ -92,7 +90,8 @@ def _authorised(store_hash: str) -> SimStore | Response:
 
 
 def _reset_ms(store: SimStore) -> int:
-    return max(store.window_started_ms + state().rate_limit_window_ms - int(time.time() * 1000), 0)
+    now_ms = int(state().clock() * 1000)
+    return max(store.window_started_ms + state().rate_limit_window_ms - now_ms, 0)
 
 
 def _with_limits(response: Response, store: SimStore) -> Response:

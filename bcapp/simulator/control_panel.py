@@ -5,11 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from bcapp.scopes import ScopeSet
-from bcapp.simulator import driver
+from bcapp.simulator import driver, scopes
 from bcapp.simulator.login import state
-from bcapp.simulator.state import SimStore
-from bcapp.validation import STORE_HASH
+from bcapp.simulator.state import STORE_HASH, SimStore
 
 bp = Blueprint("sim_panel", __name__)
 # Token-endpoint faults the panel offers (the tests switch on the rest directly).
@@ -94,7 +92,7 @@ def settings() -> Response:
     sim = state()
     try:
         skew = int(request.form.get("clock_skew", "0"))
-        scopes = ScopeSet.parse(request.form.get("app_scopes", sim.app_scopes))
+        app_scopes = " ".join(scopes.split(request.form.get("app_scopes", sim.app_scopes)))
     except ValueError:
         abort(400)
     fault = request.form.get("fault", "") or None
@@ -103,7 +101,7 @@ def settings() -> Response:
     sim.fault = fault
     sim.clock_skew_seconds = max(min(skew, 86400), -86400)
     sim.legacy_payloads = request.form.get("legacy") == "on"
-    sim.app_scopes = str(scopes) or sim.app_scopes
+    sim.app_scopes = app_scopes or sim.app_scopes
     sim.record(
         f"settings: skew {sim.clock_skew_seconds}s, legacy {sim.legacy_payloads}, "
         f"scopes {sim.app_scopes}, token endpoint fault {sim.fault or 'none'}"

@@ -5,13 +5,12 @@ The control panel's buttons and `bcapp demo` both drive the app through these fu
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import requests
 
-from bcapp.scopes import ScopeSet
+from bcapp.simulator.scopes import grant_covers
 from bcapp.simulator.signing import jwt_claims, legacy_payload_data, legacy_signed_payload, sign_jwt
 from bcapp.simulator.state import SimulatorState, SimUser
 
@@ -53,7 +52,7 @@ def install_url(
 def needs_authorisation(sim: SimulatorState, store_hash: str) -> bool:
     """True when the store never approved the app's current scopes (install or scope change)."""
     granted = sim.stores[store_hash].scopes
-    return not granted or not ScopeSet.parse(granted).covers(ScopeSet.parse(sim.app_scopes))
+    return not granted or not grant_covers(granted, sim.app_scopes)
 
 
 def open_url(sim: SimulatorState, store_hash: str, user_id: int, url: str = "/") -> str:
@@ -86,7 +85,7 @@ def _payload_query(sim: SimulatorState, store_hash: str, user_id: int, url: str)
     user = store.users.get(user_id) or SimUser(user_id, f"user{user_id}@{store_hash}.example")
     person = {"id": user.id, "email": user.email, "locale": user.locale}
     owner = {"id": store.owner.id, "email": store.owner.email}
-    now = int(time.time()) + sim.clock_skew_seconds
+    now = int(sim.clock()) + sim.clock_skew_seconds
     if sim.legacy_payloads:
         data = legacy_payload_data(store_hash, person, owner, now=now)
         return urlencode({"signed_payload": legacy_signed_payload(data, sim.client_secret)})

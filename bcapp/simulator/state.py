@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# BigCommerce store hashes as the platform issues them: short, lowercase letters and digits
+# (the API path `/stores/{store_hash}/v3/...`; docs/protocol.md "Store hash").
+STORE_HASH = re.compile(r"[a-z0-9]{1,32}")
 
 
 @dataclass
@@ -65,6 +72,8 @@ class SimulatorState:
     legacy_payloads: bool = False
     app_scopes: str = "store_v2_information_read_only store_v2_products_read_only"
     events: list[str] = field(default_factory=list)
+    # BigCommerce's clock: payload times and rate-limit windows (tests share a manual one).
+    clock: Callable[[], float] = field(default=time.time, repr=False)
     # Every code and token ever handed out, so tests can prove none of them leaks.
     issued_secrets: list[str] = field(default_factory=list)
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from bcapp import create_app
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
-from tests.conftest import runtime_of
+from bcapp.web import create_app
+from tests.conftest import service_of
 from tests.servers import REPO, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -161,7 +161,7 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
             heading = page.frame_locator("iframe#app").locator("h1").first
             text = heading.inner_text(timeout=15000)
             browser.close()
-        runtime_of(app).redis.close()
+        service_of(app).close()
     if partitioned:
         assert "installed on your store" in text
     else:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response
 
-from bcapp.errors import StoreUnavailable
-from bcapp.runtime import runtime
+from bcapp.web.context import service
 
 bp = Blueprint("health", __name__)
 
@@ -20,8 +19,6 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """200 when Redis answers, 503 otherwise."""
-    try:
-        runtime().store.ping()
-    except StoreUnavailable:
+    if not service().ready():
         return jsonify(status="unavailable", redis="down"), 503
     return jsonify(status="ok", redis="up"), 200

@@ -1,7 +1,8 @@
 """Cross-cutting HTTP concerns: error pages, security headers, CSP nonces.
 
 Every expected failure becomes its status with a friendly page for the control-panel iframe;
-anything unexpected becomes a generic 500 page and one log line (SECURITY.md A7.1, A7.4).
+anything unexpected becomes a generic 500 page and a log line with its traceback but no request
+values (docs/security.md R7).
 """
 
 from __future__ import annotations
@@ -75,7 +76,13 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_failure(error: Exception) -> tuple[str, int]:
-        log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.path)
+        log.error(
+            "unhandled %s on %s %s",
+            type(error).__name__,
+            request.method,
+            request.path,
+            exc_info=error,
+        )
         return render_error(500, "Something went wrong", "Please try again in a moment.")
 
     @app.after_request

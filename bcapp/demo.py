@@ -1,5 +1,8 @@
 """`bcapp demo`: a scripted walk through the whole app lifecycle against the simulator.
 
+Development wiring: it runs the app and the simulator side by side on loopback ports, so it is
+one of the two places (with the CLI) allowed to import the simulator.
+
 install -> load (owner) -> second user -> remove user -> uninstall -> re-install, each step
 checked; any surprise ends the walk with a non-zero exit status.
 """
@@ -121,7 +124,7 @@ def _forced_load_url(sim: SimulatorState, app_url: str) -> str:
 @contextmanager
 def _world() -> Iterator[tuple[SimulatorState, str]]:
     """The app and the simulator on free loopback ports, sharing a throwaway Redis."""
-    from bcapp import create_app
+    from bcapp.web import create_app
 
     with tempfile.TemporaryDirectory(prefix="bcapp-demo-") as folder:
         instance = Path(folder)
@@ -143,7 +146,13 @@ def _world() -> Iterator[tuple[SimulatorState, str]]:
                     api_url=sim_server.url,
                     instance_dir=instance,
                 )
-                sim = seeded_state(settings)
+                sim = seeded_state(
+                    client_id=settings.client_id,
+                    client_secret=settings.client_secret,
+                    redirect_uri=settings.auth_callback_url,
+                    app_url=settings.app_url,
+                    app_scopes=str(settings.required_scopes),
+                )
                 wsgi["sim"] = create_simulator(sim)
                 wsgi["app"] = create_app(settings)
                 yield sim, app_server.url

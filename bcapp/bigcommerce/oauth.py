@@ -2,21 +2,24 @@
 
 Authlib builds and sends the request (credentials in the body, `client_secret_post`); this
 module bounds it (connect/read timeouts, an overall deadline, a body size cap, no redirects,
-never a second attempt) and parses the answer strictly (SECURITY.md A2.3-A2.7, A2.11).
+never a second attempt) and parses the answer strictly (docs/protocol.md "Token exchange",
+docs/security.md R5).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
+from requests.adapters import HTTPAdapter
 
+from bcapp.bigcommerce.http import mount
+from bcapp.clock import Clock
 from bcapp.errors import BadRequest, UpstreamError
 from bcapp.scopes import ScopeSet
 from bcapp.settings import Settings
@@ -43,23 +46,30 @@ class TokenGrant:
 class TokenExchange:
     """Exchanges auth codes at `settings.token_url`; one request per code, never retried."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, adapter: HTTPAdapter, clock: Clock) -> None:
         self._settings = settings
+        self._adapter = adapter
+        self._clock = clock
 
     def exchange(
         self, code: str, scope: str, context: str, account_uuid: str | None = None
     ) -> TokenGrant:
         """POST the seven documented fields; return the parsed grant or raise a BcappError."""
         settings = self._settings
-        deadline = time.monotonic() + settings.token_exchange_deadline
+        deadline = self._clock.monotonic() + settings.token_exchange_deadline
+        # Authlib keeps per-exchange state (hooks, token) on its session, so each exchange has
+        # its own session; the connection pool underneath is the shared adapter. The session
+        # is not closed: closing would close the shared pool.
         session = OAuth2Session(
             client_id=settings.client_id,
             client_secret=settings.client_secret,
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
             redirect_uri=settings.auth_callback_url,
         )
+        mount(session, self._adapter)
+        clock = self._clock
         session.register_compliance_hook(
-            "access_token_response", lambda response: _read_bounded(response, deadline)
+            "access_token_response", lambda response: _read_bounded(response, deadline, clock)
         )
         extra = {"account_uuid": account_uuid} if account_uuid else {}
         try:
@@ -83,16 +93,16 @@ class TokenExchange:
             raise UpstreamError("token_endpoint_error") from exc
         except ValueError as exc:  # Authlib: the body is not a JSON object
             raise UpstreamError("token_endpoint_malformed") from exc
-        finally:
-            session.close()
         return parse_grant(dict(token), expected_context=context)
 
 
-def _read_bounded(response: requests.Response, deadline: float) -> requests.Response:
+def _read_bounded(
+    response: requests.Response, deadline: float, clock: Clock
+) -> requests.Response:
     """Authlib hook: accept only a 200 JSON body read within the deadline and size cap."""
     try:
         if response.status_code != 200:
-            reason = _error_code(response, deadline)
+            reason = _error_code(response, deadline, clock)
             log.warning("token endpoint answered %s (%s)", response.status_code, reason)
             if reason == "invalid_grant":
                 raise BadRequest(
@@ -104,27 +114,27 @@ def _read_bounded(response: requests.Response, deadline: float) -> requests.Resp
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise UpstreamError("token_endpoint_not_json")
-        response._content = _bounded_body(response, deadline)
+        response._content = _bounded_body(response, deadline, clock)
         return response
     finally:
         response.close()
 
 
-def _bounded_body(response: requests.Response, deadline: float) -> bytes:
+def _bounded_body(response: requests.Response, deadline: float, clock: Clock) -> bytes:
     body = bytearray()
     for chunk in response.iter_content(chunk_size=4096):
         body += chunk
         if len(body) > MAX_TOKEN_RESPONSE_BYTES:
             raise UpstreamError("token_endpoint_body_too_large")
-        if time.monotonic() > deadline:
+        if clock.monotonic() > deadline:
             raise UpstreamError("token_endpoint_deadline")
     return bytes(body)
 
 
-def _error_code(response: requests.Response, deadline: float) -> str:
+def _error_code(response: requests.Response, deadline: float, clock: Clock) -> str:
     """The OAuth `error` code of a failed answer, or 'unknown' (the body is never logged)."""
     try:
-        data = json.loads(_bounded_body(response, deadline))
+        data = json.loads(_bounded_body(response, deadline, clock))
     except (ValueError, UpstreamError, requests.RequestException):
         return "unknown"
     error = data.get("error") if isinstance(data, dict) else None

@@ -1,40 +1,28 @@
 """A client for a store's REST API that respects BigCommerce's rate limits.
 
-Every call has explicit timeouts. A 429 is waited out once, for the longer of
-`X-Retry-After` (seconds) and `X-Rate-Limit-Time-Reset-Ms` (protocol §6, N11), when that wait
-fits the caller's budget; a response saying the quota is spent makes the next call wait for
-the reset first. A 401 means the token no longer works (uninstalled or re-installed).
+Every call has explicit timeouts and goes through the shared connection pool. A 429 is waited
+out once, for the longer of `X-Retry-After` (seconds) and `X-Rate-Limit-Time-Reset-Ms`, when
+that wait fits the caller's budget; a response saying the quota is spent makes the next call
+wait for the reset first (docs/protocol.md "Rate limits"). A 401 means the token no longer
+works (uninstalled or re-installed). Waits use the injected clock.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
+from bcapp.bigcommerce.http import mount
+from bcapp.clock import Clock
+from bcapp.errors import ApiError, RateLimited, TokenRejected
 from bcapp.settings import Settings
 
 _PATH = re.compile(r"v[23](/[A-Za-z0-9_-]+)+")
-
-
-class StoreApiError(Exception):
-    """The store API failed; `reason` names how (never the token or the body)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TokenRejected(StoreApiError):
-    """401: the stored token no longer works."""
-
-
-class RateLimited(StoreApiError):
-    """429 that could not be waited out within the budget."""
+DEFAULT_MAX_WAIT_SECONDS = 5.0
 
 
 class StoreApi:
@@ -43,13 +31,15 @@ class StoreApi:
     def __init__(
         self,
         settings: Settings,
-        max_wait_seconds: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
+        adapter: HTTPAdapter,
+        clock: Clock,
+        max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     ) -> None:
         self._base = settings.api_url
         self._timeout = (settings.http_connect_timeout, settings.http_read_timeout)
         self._max_wait = max_wait_seconds
-        self._sleep = sleep
+        self._clock = clock
+        self._session = mount(requests.Session(), adapter)
         self._quota_back_at: dict[str, float] = {}  # store -> monotonic time quota refreshes
         self._lock = threading.Lock()
 
@@ -63,18 +53,18 @@ class StoreApi:
             wait = _retry_wait_seconds(response)
             if wait > self._max_wait:
                 raise RateLimited("rate_limited")
-            self._sleep(wait)
+            self._clock.sleep(wait)
             response = self._send(store_hash, token, path, params)
         if response.status_code == 401:
             raise TokenRejected("token_rejected")
         if response.status_code == 429:
             raise RateLimited("rate_limited")
         if response.status_code != 200:
-            raise StoreApiError(f"status_{response.status_code}")
+            raise ApiError(f"status_{response.status_code}")
         try:
             return response.json()
         except ValueError as exc:
-            raise StoreApiError("not_json") from exc
+            raise ApiError("not_json") from exc
 
     def _send(
         self, store_hash: str, token: str, path: str, params: dict[str, str | int]
@@ -82,12 +72,13 @@ class StoreApi:
         url = f"{self._base}/stores/{store_hash}/{path}"
         headers = {"X-Auth-Token": token, "Accept": "application/json"}
         try:
-            response = requests.get(url, headers=headers, params=params, timeout=self._timeout,
-                                    allow_redirects=False)
+            response = self._session.get(
+                url, headers=headers, params=params, timeout=self._timeout, allow_redirects=False
+            )
         except requests.Timeout as exc:
-            raise StoreApiError("timeout") from exc
+            raise ApiError("timeout") from exc
         except requests.RequestException as exc:
-            raise StoreApiError("unreachable") from exc
+            raise ApiError("unreachable") from exc
         self._remember_quota(store_hash, response)
         return response
 
@@ -96,16 +87,23 @@ class StoreApi:
         reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
         if left == 0 and reset_ms is not None:
             with self._lock:
-                self._quota_back_at[store_hash] = time.monotonic() + reset_ms / 1000
+                self._quota_back_at[store_hash] = self._clock.monotonic() + reset_ms / 1000
 
     def _wait_for_quota(self, store_hash: str) -> None:
         with self._lock:
-            back_at = self._quota_back_at.pop(store_hash, 0.0)
-        wait = back_at - time.monotonic()
+            back_at = self._quota_back_at.get(store_hash, 0.0)
+        wait = back_at - self._clock.monotonic()
         if wait > self._max_wait:
-            raise RateLimited("quota_spent")
+            raise RateLimited("quota_spent")  # remembered: the next call is refused too
         if wait > 0:
-            self._sleep(wait)
+            self._clock.sleep(wait)
+        with self._lock:
+            if self._quota_back_at.get(store_hash) == back_at:
+                del self._quota_back_at[store_hash]
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
 
 
 def _retry_wait_seconds(response: requests.Response) -> float:

@@ -1,0 +1,47 @@
+"""The one BigCommerce client: the OAuth token exchange and the store API.
+
+Both share one pooled HTTP adapter and the injected clock, and raise errors of bcapp's
+hierarchy (`bcapp.errors`): `BadRequest` for a spent code, `UpstreamError` for a failed token
+endpoint, `ApiError`/`TokenRejected`/`RateLimited` for the store API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bcapp.bigcommerce.api import DEFAULT_MAX_WAIT_SECONDS, StoreApi
+from bcapp.bigcommerce.http import pooled_adapter
+from bcapp.bigcommerce.oauth import TokenExchange, TokenGrant
+from bcapp.clock import Clock
+from bcapp.settings import Settings
+
+__all__ = ["BigCommerce", "TokenGrant"]
+
+
+class BigCommerce:
+    """BigCommerce as bcapp talks to it: `exchange_code` and `get`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        max_rate_limit_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+    ) -> None:
+        self._adapter = pooled_adapter()
+        self._oauth = TokenExchange(settings, self._adapter, clock)
+        self._api = StoreApi(settings, self._adapter, clock, max_rate_limit_wait)
+
+    def exchange_code(
+        self, code: str, scope: str, context: str, account_uuid: str | None = None
+    ) -> TokenGrant:
+        """Exchange an auth code once (never retried); the parsed grant or a BcappError."""
+        return self._oauth.exchange(code, scope, context, account_uuid)
+
+    def get(self, store_hash: str, token: str, path: str, **params: str | int) -> Any:
+        """The JSON body of a store API GET (`v2/...` or `v3/...`) within its rate limits."""
+        return self._api.get(store_hash, token, path, **params)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._api.close()
+        self._adapter.close()

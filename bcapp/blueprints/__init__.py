@@ -1,1 +1,0 @@
-"""HTTP blueprints: one per callback family, thin views."""

@@ -1,0 +1,86 @@
+"""The values every layer shares: installations, users, verified callbacks, sessions.
+
+Plain frozen dataclasses with no behaviour that needs Redis, HTTP or Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bcapp.scopes import ScopeSet
+from bcapp.validation import Person
+
+
+@dataclass(frozen=True)
+class StoreUser:
+    """A control-panel user with access to the app on one store."""
+
+    id: int
+    email: str
+    is_owner: bool = False
+    # Random per grant of access: sessions carry it, so removing a user revokes their sessions
+    # even if the same user is provisioned again later.
+    access_id: str = ""
+    added_at: int = 0
+
+
+@dataclass(frozen=True)
+class Installation:
+    """One store's installation. `access_token` is plaintext and lives only in memory."""
+
+    store_hash: str
+    access_token: str = field(repr=False)
+    scopes: ScopeSet
+    installer_id: int
+    installer_email: str
+    owner_id: int | None = None
+    owner_email: str | None = None
+    account_uuid: str | None = None
+    installed_at: int = 0
+    updated_at: int = 0
+    # Random per (re-)install: sessions carry it, so a re-install or uninstall revokes them.
+    install_id: str = ""
+
+
+@dataclass(frozen=True)
+class CallbackClaims:
+    """What a verified callback says: the store, the user, and how to keep it single-use."""
+
+    store_hash: str
+    user: Person
+    owner: Person | None
+    issued_at: int
+    # The replay-guard identity: `bc:<jti>` for JWTs, `legacy:<sha256 of payload>` otherwise.
+    nonce: str
+    expires_at: int
+    url: str = "/"
+    channel_id: int | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """Who opened the app: the installation and the user, both stored."""
+
+    installation: Installation
+    user: StoreUser
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """What the app's session cookie carries: identifiers only, checked on every request."""
+
+    store_hash: str
+    user_id: int
+    install_id: str
+    access_id: str
+
+    @classmethod
+    def of(cls, opened: Opened) -> SessionRef:
+        """The reference to keep for a freshly opened app."""
+        return cls(
+            opened.installation.store_hash,
+            opened.user.id,
+            opened.installation.install_id,
+            opened.user.access_id,
+        )

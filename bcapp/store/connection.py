@@ -1,0 +1,92 @@
+"""Reaching Redis: a client by URL with explicit timeouts, the key layout, and error mapping.
+
+Keys are namespaced and hash-tagged per store, ``<prefix>:{<store_hash>}:<kind>``, so one
+store's keys share a Redis Cluster slot and change together in one WATCH/MULTI/EXEC
+transaction (docs/architecture.md, "Redis layout").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+import redis
+from redis.client import Pipeline
+
+from bcapp.errors import StoreUnavailable
+from bcapp.validation import STORE_HASH
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_SECONDS = 2.0
+SOCKET_TIMEOUT_SECONDS = 2.0
+
+
+def connect(url: str, max_connections: int = 32) -> redis.Redis:
+    """A Redis client for `url` with explicit timeouts and a bounded pool (docs/security.md R6).
+
+    ``rediss://`` verifies the server certificate (redis-py's default, never turned off here).
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+        max_connections=max_connections,
+        decode_responses=True,
+    )
+
+
+@contextmanager
+def unavailable_on_redis_error(operation: str) -> Iterator[None]:
+    """Turn any Redis failure into StoreUnavailable (503) with a log line and no secrets."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        log.error("redis %s failed: %s", operation, type(exc).__name__)
+        raise StoreUnavailable("redis_" + operation) from exc
+
+
+def transaction(client: redis.Redis, body: Callable[[Pipeline], T], *watched: str) -> T:
+    """Run `body` under WATCH of `watched` keys until EXEC succeeds; return what `body` returns.
+
+    `body` reads with the pipeline in immediate mode, calls `pipe.multi()`, queues its writes and
+    returns its result; a concurrent change of a watched key re-runs it on fresh data.
+    """
+    run = cast(Callable[..., Any], client.transaction)
+    return cast(T, run(body, *watched, value_from_callable=True))
+
+
+class Keyspace:
+    """Names the keys of one deployment (`prefix`) and one store."""
+
+    def __init__(self, prefix: str = "bcapp") -> None:
+        self.prefix = prefix
+
+    def key(self, store_hash: str, kind: str) -> str:
+        """The namespaced, hash-tagged key of one store's `kind` record."""
+        if not STORE_HASH.fullmatch(store_hash):  # callers validate; this keeps keys unforgeable
+            raise ValueError("not a store hash")
+        return f"{self.prefix}:{{{store_hash}}}:{kind}"
+
+    def pattern(self, kind: str) -> str:
+        """A SCAN pattern matching `kind` records of every store."""
+        return f"{self.prefix}:{{*}}:{kind}"
+
+    @staticmethod
+    def store_hash_of(key: str) -> str:
+        """The store hash inside a key made by `key`."""
+        return key.split("{", 1)[1].split("}", 1)[0]
+
+
+def server_policy(client: redis.Redis) -> dict[str, str]:
+    """Persistence and eviction settings (`appendonly`, `save`, `maxmemory-policy`).
+
+    redis.RedisError propagates: CONFIG may be denied by an ACL, which callers report.
+    """
+    found = client.config_get("appendonly") | client.config_get("save")
+    found |= client.config_get("maxmemory-policy")
+    return {str(key): str(value) for key, value in found.items()}

@@ -1,0 +1,96 @@
+"""Short-lived records: install locks, replay guards (nonces) and removed-user tombstones.
+
+Each is written with a TTL, so nothing here lingers when no process is running. They are
+security records: a Redis that evicts them would accept replays, which is why
+docs/security.md requires `maxmemory-policy noeviction`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+from redis.client import Pipeline
+
+from bcapp.clock import Clock
+from bcapp.errors import StoreUnavailable
+from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
+from bcapp.store.records import CorruptRecord, report_corrupt
+
+# A removed user's tombstone outlives any payload issued before the removal (24 h + slack).
+REMOVAL_MEMORY_SECONDS = 86400 + 3600
+LOCK_POLL_SECONDS = 0.05
+FOREVER = 2**62
+
+
+class RedisShortLivedRecords:
+    """Locks, nonces and tombstones on a redis-py client."""
+
+    def __init__(self, client: redis.Redis, keys: Keyspace, clock: Clock) -> None:
+        self._redis = client
+        self._keys = keys
+        self._clock = clock
+
+    @contextmanager
+    def install_lock(self, store_hash: str, hold_seconds: float) -> Iterator[None]:
+        """Serialise code exchange and write per store, so the newest token is the one kept.
+
+        BigCommerce invalidates the previous token when it issues a new one; holding the lock
+        across exchange and write makes the store's order of writes match the platform's
+        order of grants. The lock expires by itself (after `hold_seconds`) if its holder dies;
+        a caller waits at most `hold_seconds` for it, then gets StoreUnavailable.
+        """
+        key, token = self._keys.key(store_hash, "install-lock"), secrets.token_hex(16)
+        deadline = self._clock.monotonic() + hold_seconds
+        with unavailable_on_redis_error("install_lock"):
+            while not self._redis.set(key, token, nx=True, px=max(int(hold_seconds * 1000), 1)):
+                remaining = deadline - self._clock.monotonic()
+                if remaining <= 0:
+                    raise StoreUnavailable("install_lock_busy")
+                self._clock.sleep(min(LOCK_POLL_SECONDS, remaining))
+        try:
+            yield
+        finally:
+            with unavailable_on_redis_error("install_unlock"):
+                self._release(key, token)
+
+    def _release(self, key: str, token: str) -> None:
+        """Delete the lock only while it is still ours (it may have expired and been retaken)."""
+
+        def release(pipe: Pipeline) -> None:
+            held = pipe.get(key) == token
+            pipe.multi()
+            if held:
+                pipe.delete(key)
+
+        transaction(self._redis, release, key)
+
+    def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
+        """SET NX EX on a digest of `nonce`: True the first time only."""
+        digest = hashlib.sha256(nonce.encode()).hexdigest()
+        key = self._keys.key(store_hash, "seen:" + digest)
+        with unavailable_on_redis_error("burn_once"):
+            return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
+
+    def tombstone_key(self, store_hash: str, user_id: int) -> str:
+        """Where the removal time of a user is remembered."""
+        return self._keys.key(store_hash, f"removed:{user_id}")
+
+    def write_tombstone(self, pipe: Pipeline, store_hash: str, user_id: int, at: int) -> None:
+        """Queue the tombstone of a removed user on `pipe` (part of the removal's transaction)."""
+        pipe.set(self.tombstone_key(store_hash, user_id), str(at), ex=REMOVAL_MEMORY_SECONDS)
+
+    def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
+        """When (payload time) the user's access was last removed, if recently."""
+        with unavailable_on_redis_error("user_removed_at"):
+            raw = self._redis.get(self.tombstone_key(store_hash, user_id))
+        if raw is None:
+            return None
+        try:
+            return int(raw)
+        except ValueError:  # fail closed: a tombstone that does not parse refuses every payload
+            report_corrupt("tombstone", store_hash, CorruptRecord("not_an_integer"))
+            return FOREVER

@@ -1,0 +1,233 @@
+"""Installation records and their users on Redis.
+
+Every write is one WATCH/MULTI/EXEC transaction over the store's keys (a concurrent writer
+makes EXEC fail and the change is recomputed on fresh data); each transaction function returns
+its result. A corrupt or undecryptable record is logged by name and treated as absent by every
+operation: reads see no installation, an install overwrites it, an uninstall deletes it, key
+rotation counts it as unreadable (docs/architecture.md, "Corrupt records").
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import replace
+from typing import Any
+
+import redis
+from redis.client import Pipeline
+
+from bcapp.clock import Clock
+from bcapp.crypto import TokenCipher
+from bcapp.models import Installation, StoreUser
+from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
+from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.records import (
+    CorruptRecord,
+    installation_fields,
+    installation_from_json,
+    installation_to_json,
+    report_corrupt,
+    user_from_json,
+    user_to_json,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RedisInstallationStore:
+    """InstallationStore on a redis-py client."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        cipher: TokenCipher,
+        keys: Keyspace,
+        clock: Clock,
+        short_lived: RedisShortLivedRecords,
+    ) -> None:
+        self._redis = client
+        self._cipher = cipher
+        self._keys = keys
+        self._clock = clock
+        self._short_lived = short_lived
+
+    def ping(self) -> bool:
+        """True when Redis answers PING."""
+        with unavailable_on_redis_error("ping"):
+            return bool(self._redis.ping())
+
+    def save_installation(self, installation: Installation, installer: StoreUser) -> Installation:
+        """Upsert the installation and installer atomically; the owner flag follows `owner_id`."""
+        store_hash = installation.store_hash
+        record_key, users_key = self._record_keys(store_hash)
+
+        def write(pipe: Pipeline) -> Installation:
+            previous = self._time_field(store_hash, pipe.get(record_key), "installed_at")
+            users = self._users_in(store_hash, pipe.hgetall(users_key))
+            now = int(self._clock.now())
+            current = replace(
+                installation,
+                installed_at=previous or now,
+                updated_at=now,
+                install_id=secrets.token_urlsafe(12),
+            )
+            owner_id = current.owner_id if current.owner_id is not None else installer.id
+            users.setdefault(
+                installer.id, replace(installer, access_id=_new_access_id(), added_at=now)
+            )
+            pipe.multi()
+            pipe.set(record_key, installation_to_json(current, self._cipher))
+            pipe.delete(users_key)  # drops entries that no longer parse
+            pipe.hset(
+                users_key,
+                mapping={
+                    str(uid): user_to_json(replace(user, is_owner=uid == owner_id))
+                    for uid, user in users.items()
+                },
+            )
+            return current
+
+        with unavailable_on_redis_error("save_installation"):
+            stored = transaction(self._redis, write, record_key, users_key)
+        return stored
+
+    def get_installation(self, store_hash: str) -> Installation | None:
+        """The installation of `store_hash`, or None (also when its record is corrupt)."""
+        with unavailable_on_redis_error("get_installation"):
+            raw = self._redis.get(self._keys.key(store_hash, "installation"))
+        if raw is None:
+            return None
+        try:
+            return installation_from_json(raw, store_hash, self._cipher)
+        except CorruptRecord as error:
+            report_corrupt("installation", store_hash, error)
+            return None
+
+    def reencrypt(self, store_hash: str) -> bool:
+        """Re-seal the token with the primary key; True when it was sealed with another.
+
+        CorruptRecord when the record cannot be read (for example its key is not configured).
+        """
+        record_key = self._keys.key(store_hash, "installation")
+
+        def rotate(pipe: Pipeline) -> bool:
+            raw = pipe.get(record_key)
+            pipe.multi()
+            if raw is None:
+                return False
+            installation = installation_from_json(raw, store_hash, self._cipher)
+            if not self._cipher.needs_rotation(installation_fields(raw)["access_token"]):
+                return False
+            pipe.set(record_key, installation_to_json(installation, self._cipher))
+            return True
+
+        with unavailable_on_redis_error("reencrypt"):
+            rotated = transaction(self._redis, rotate, record_key)
+        return rotated
+
+    def delete_installation(self, store_hash: str, issued_at: int) -> bool:
+        """Delete everything about the store unless it was (re-)installed after `issued_at`."""
+        record_key, users_key = self._record_keys(store_hash)
+
+        def delete(pipe: Pipeline) -> bool:
+            raw = pipe.get(record_key)
+            updated_at = self._time_field(store_hash, raw, "updated_at")
+            pipe.multi()
+            if updated_at is not None and updated_at > issued_at:
+                return False  # a newer install wins over an older uninstall (docs/security.md)
+            pipe.delete(record_key, users_key)
+            return raw is not None
+
+        with unavailable_on_redis_error("delete_installation"):
+            deleted = transaction(self._redis, delete, record_key, users_key)
+        return deleted
+
+    def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
+        """A user with access, or None (also when the entry is corrupt)."""
+        with unavailable_on_redis_error("get_user"):
+            raw = self._redis.hget(self._keys.key(store_hash, "users"), str(user_id))
+        return self._user_or_none(store_hash, raw)
+
+    def add_user(self, store_hash: str, user: StoreUser) -> StoreUser | None:
+        """Grant access while the store is installed (checked in the same transaction).
+
+        An existing readable entry wins; None when the store is not installed.
+        """
+        record_key, users_key = self._record_keys(store_hash)
+
+        def add(pipe: Pipeline) -> StoreUser | None:
+            existing = self._user_or_none(store_hash, pipe.hget(users_key, str(user.id)))
+            installed = pipe.exists(record_key)
+            pipe.multi()
+            if existing is not None or not installed:
+                return existing
+            fresh = replace(user, access_id=_new_access_id(), added_at=int(self._clock.now()))
+            pipe.hset(users_key, str(user.id), user_to_json(fresh))
+            return fresh
+
+        with unavailable_on_redis_error("add_user"):
+            added = transaction(self._redis, add, record_key, users_key)
+        return added
+
+    def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
+        """Remove a user's access and keep a tombstone for as long as a payload can live."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hdel(self._keys.key(store_hash, "users"), str(user_id))
+        self._short_lived.write_tombstone(pipe, store_hash, user_id, removed_at)
+        with unavailable_on_redis_error("remove_user"):
+            removed, _ = pipe.execute()
+        return bool(removed)
+
+    def list_users(self, store_hash: str) -> list[StoreUser]:
+        """All readable users with access to the store, by id."""
+        with unavailable_on_redis_error("list_users"):
+            raw = self._redis.hgetall(self._keys.key(store_hash, "users"))
+        return sorted(self._users_in(store_hash, raw).values(), key=lambda user: user.id)
+
+    def list_store_hashes(self) -> list[str]:
+        """Hashes of all installed stores (SCAN, never KEYS)."""
+        pattern = self._keys.pattern("installation")
+        with unavailable_on_redis_error("list_store_hashes"):
+            keys = list(self._redis.scan_iter(match=pattern, count=500))
+        return sorted(Keyspace.store_hash_of(key) for key in keys)
+
+    def _record_keys(self, store_hash: str) -> tuple[str, str]:
+        return self._keys.key(store_hash, "installation"), self._keys.key(store_hash, "users")
+
+    def _time_field(self, store_hash: str, raw: str | bytes | None, name: str) -> int | None:
+        """`installed_at` or `updated_at` of a readable record; None when absent or corrupt."""
+        if raw is None:
+            return None
+        try:
+            return int(installation_fields(raw)[name])
+        except CorruptRecord as error:
+            report_corrupt("installation", store_hash, error)
+            return None
+
+    def _user_or_none(self, store_hash: str, raw: str | bytes | None) -> StoreUser | None:
+        if raw is None:
+            return None
+        try:
+            return user_from_json(raw)
+        except CorruptRecord as error:
+            report_corrupt("user", store_hash, error)
+            return None
+
+    def _users_in(self, store_hash: str, raw: dict[Any, Any]) -> dict[int, StoreUser]:
+        """The readable users of a users hash, by id; corrupt entries are logged and skipped."""
+        users = (self._user_or_none(store_hash, value) for value in raw.values())
+        return {user.id: user for user in users if user is not None}
+
+
+def _new_access_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def redis_stores(
+    client: redis.Redis, cipher: TokenCipher, prefix: str, clock: Clock
+) -> tuple[RedisInstallationStore, RedisShortLivedRecords]:
+    """The installation store and the short-lived records of one deployment, on `client`."""
+    keys = Keyspace(prefix)
+    short_lived = RedisShortLivedRecords(client, keys, clock)
+    return RedisInstallationStore(client, cipher, keys, clock, short_lived), short_lived

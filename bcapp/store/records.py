@@ -1,0 +1,124 @@
+"""The JSON mapping of stored records, and what a corrupt record is.
+
+Values are JSON, never pickle; access tokens are AES-GCM ciphertext bound to their store hash
+(bcapp/crypto.py). Every reader turns a record that does not parse, misses a field or whose
+token does not decrypt into `CorruptRecord`, which the store logs by name and treats as absent
+(docs/architecture.md, "Corrupt records").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from bcapp.crypto import DecryptionError, TokenCipher
+from bcapp.models import Installation, StoreUser
+from bcapp.scopes import ScopeSet
+
+log = logging.getLogger(__name__)
+
+
+class CorruptRecord(Exception):
+    """A stored record cannot be read back; `reason` says how (never the record's content)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def report_corrupt(kind: str, store_hash: str, error: CorruptRecord) -> None:
+    """The one log line for a corrupt record, naming the store, the record and the fault."""
+    log.error("corrupt %s record for store=%s (%s): treated as absent", kind, store_hash,
+              error.reason)
+
+
+def installation_to_json(installation: Installation, cipher: TokenCipher) -> str:
+    """The stored form of an installation, its token sealed for its store."""
+    return json.dumps(
+        {
+            "store_hash": installation.store_hash,
+            "access_token": cipher.encrypt(installation.store_hash, installation.access_token),
+            "scopes": str(installation.scopes),
+            "installer_id": installation.installer_id,
+            "installer_email": installation.installer_email,
+            "owner_id": installation.owner_id,
+            "owner_email": installation.owner_email,
+            "account_uuid": installation.account_uuid,
+            "installed_at": installation.installed_at,
+            "updated_at": installation.updated_at,
+            "install_id": installation.install_id,
+        }
+    )
+
+
+def installation_fields(raw: str | bytes) -> dict[str, Any]:
+    """The JSON object of a stored installation, without decrypting anything."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise CorruptRecord("not_json") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+        raise CorruptRecord("not_an_installation")
+    if type(data.get("updated_at")) is not int or type(data.get("installed_at")) is not int:
+        raise CorruptRecord("times")
+    return data
+
+
+def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCipher) -> Installation:
+    """An installation read back, its token decrypted; CorruptRecord on any fault."""
+    data = installation_fields(raw)
+    try:
+        token = cipher.decrypt(store_hash, data["access_token"])
+    except DecryptionError as exc:
+        raise CorruptRecord("token_does_not_decrypt") from exc
+    try:
+        installation = Installation(
+            store_hash=data["store_hash"],
+            access_token=token,
+            scopes=ScopeSet.parse(data["scopes"]),
+            installer_id=data["installer_id"],
+            installer_email=data["installer_email"],
+            owner_id=data["owner_id"],
+            owner_email=data["owner_email"],
+            account_uuid=data["account_uuid"],
+            installed_at=data["installed_at"],
+            updated_at=data["updated_at"],
+            install_id=data["install_id"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptRecord("fields") from exc
+    if installation.store_hash != store_hash or not isinstance(installation.install_id, str):
+        raise CorruptRecord("fields")
+    return installation
+
+
+def user_to_json(user: StoreUser) -> str:
+    """The stored form of a user's access."""
+    return json.dumps(
+        {
+            "id": user.id,
+            "email": user.email,
+            "is_owner": user.is_owner,
+            "access_id": user.access_id,
+            "added_at": user.added_at,
+        }
+    )
+
+
+def user_from_json(raw: str | bytes) -> StoreUser:
+    """A user read back; CorruptRecord on any fault."""
+    try:
+        data = json.loads(raw)
+        user = StoreUser(
+            id=data["id"],
+            email=data["email"],
+            is_owner=data["is_owner"],
+            access_id=data["access_id"],
+            added_at=data["added_at"],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptRecord("user_fields") from exc
+    if type(user.id) is not int or not isinstance(user.access_id, str):
+        raise CorruptRecord("user_fields")
+    return user

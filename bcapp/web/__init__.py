@@ -1,0 +1,51 @@
+"""The web layer: the Flask app factory, blueprints, the callback guard, sessions and pages.
+
+The only package that imports Flask or Werkzeug; views parse the request, call one method of
+the application service and render or redirect (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from flask import Flask
+
+from bcapp.clock import Clock
+from bcapp.service import AppService, build_service
+from bcapp.settings import Settings
+from bcapp.web import app_pages, callbacks, health, pages, sessions
+from bcapp.web.context import EXTENSION
+
+__all__ = ["create_app"]
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    service: AppService | None = None,
+) -> Flask:
+    """Wire settings, the service, blueprints and error handlers; no network at import time."""
+    if service is None:
+        service = build_service(settings or Settings.from_env(), clock)
+    app = Flask("bcapp", template_folder=_template_folder(), static_folder=None)
+    # bcapp never builds absolute URLs from the Host header: redirects are relative and the
+    # token exchange's redirect_uri comes from settings (docs/security.md R4).
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    sessions.configure(app, service.settings)
+    app.extensions[EXTENSION] = service
+    pages.install(app, service.settings)
+    app.register_blueprint(callbacks.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(app_pages.bp)
+    return app
+
+
+def _template_folder() -> str:
+    """templates/ of a checkout, or the copy shipped inside an installed package."""
+    checkout = Path(__file__).resolve().parent.parent.parent / "templates"
+    if checkout.is_dir():
+        return str(checkout)
+    return str(resources.files("bcapp") / "templates")

@@ -1,0 +1,23 @@
+"""The app's own pages inside the control panel (requires a session)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from bcapp.web.context import service
+from bcapp.web.sessions import current_opened
+
+bp = Blueprint("app", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    """The landing page: the store, the user and the granted scopes; never the token."""
+    opened = current_opened()
+    return render_template(
+        "app/home.html",
+        installation=opened.installation,
+        user=opened.user,
+        store_info=service().store_information(opened.installation),
+        just_installed=request.args.get("installed") == "1",
+    )

@@ -1,0 +1,61 @@
+"""BigCommerce's app callbacks: auth (install), load, uninstall, remove-user."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, url_for
+from werkzeug.wrappers import Response
+
+from bcapp.errors import BcappError
+from bcapp.models import CallbackClaims
+from bcapp.service import InstallRequest
+from bcapp.web.context import service
+from bcapp.web.guards import signed_callback
+from bcapp.web.params import single
+from bcapp.web.sessions import open_session
+
+bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
+
+
+@bp.get("/auth")
+def auth() -> Response:
+    """Install or re-authorise: exchange the code, store the installation, open the app."""
+    app_service = service()
+    install = InstallRequest.parse(
+        code=single("code", 256) or "",
+        scope_text=single("scope", 4096) or "",
+        context=single("context", 64) or "",
+        account_uuid=single("account_uuid", 64, required=False),
+        external_install=single("external_install", 64, required=False) is not None,
+    )
+    try:
+        opened = app_service.install(install)
+    except BcappError as error:
+        if install.external_install:
+            error.return_url = app_service.external_install_url("failed")
+        raise
+    if install.external_install:
+        return redirect(app_service.external_install_url("succeeded"))
+    open_session(opened)
+    return redirect(url_for("app.home", installed=1))
+
+
+@bp.get("/load")
+@signed_callback
+def load(claims: CallbackClaims) -> Response:
+    """Open the app for a verified user: fresh session, then the deep link inside the app."""
+    open_session(service().open_app(claims))
+    return redirect(claims.url)
+
+
+@bp.get("/uninstall")
+@signed_callback
+def uninstall(claims: CallbackClaims) -> Response:
+    """Forget the store completely; 200 also when it was already gone."""
+    return jsonify(status="uninstalled", deleted=service().uninstall(claims))
+
+
+@bp.get("/remove-user")
+@signed_callback
+def remove_user(claims: CallbackClaims) -> Response:
+    """Revoke one user's access; 200 also when the user was unknown."""
+    return jsonify(status="removed", removed=service().remove_user(claims))

@@ -1,0 +1,43 @@
+"""The signed-callback guard shared by load, uninstall and remove-user.
+
+It reads exactly one `signed_payload_jwt` (or a legacy `signed_payload`) from the query and
+hands it to the service, which verifies it and spends its nonce (docs/security.md R1, R2).
+Only a real GET gets that far: HEAD never spends a payload.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import request
+from werkzeug.exceptions import MethodNotAllowed
+
+from bcapp.models import CallbackClaims
+from bcapp.signing import MAX_PAYLOAD_CHARS
+from bcapp.web.context import service
+from bcapp.web.params import single
+
+R = TypeVar("R")
+
+
+def verified_callback() -> CallbackClaims:
+    """Verify the current request's signed payload and burn its nonce; raise 400/401 otherwise."""
+    if request.method != "GET":  # Flask adds HEAD to GET routes; HEAD must not burn a payload
+        raise MethodNotAllowed(valid_methods=["GET"])
+    jwt_payload = single("signed_payload_jwt", MAX_PAYLOAD_CHARS, required=False)
+    legacy = None
+    if jwt_payload is None:
+        legacy = single("signed_payload", MAX_PAYLOAD_CHARS, required=False)
+    return service().verify_callback(jwt_payload, legacy)
+
+
+def signed_callback(view: Callable[[CallbackClaims], R]) -> Callable[[], R]:
+    """Decorate a view taking the verified claims as its only argument."""
+
+    @functools.wraps(view)
+    def guarded() -> R:
+        return view(verified_callback())
+
+    return guarded

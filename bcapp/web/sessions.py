@@ -1,0 +1,62 @@
+"""The app's own session inside the control-panel iframe.
+
+Flask's signed cookie carries only identifiers (a `SessionRef`: store hash, user id, the
+installation's `install_id` and the user's `access_id`); the service checks them against Redis
+on every request, so an uninstall, a re-install or a removed user revokes the session at once.
+The cookie is `Secure; HttpOnly; SameSite=None; Partitioned` so it survives inside the
+cross-site iframe where browsers block unpartitioned third-party cookies (docs/security.md R3).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, session
+
+from bcapp.errors import Unauthorized
+from bcapp.models import Opened, SessionRef
+from bcapp.settings import Settings
+from bcapp.web.context import service
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    """Cookie flags for an app that lives in a cross-site iframe (docs/security.md R3)."""
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
+        SESSION_COOKIE_NAME="__Host-bcapp_session" if settings.uses_https else "bcapp_session",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="None",
+        SESSION_COOKIE_PARTITIONED=True,
+        SESSION_COOKIE_PATH="/",
+        PERMANENT_SESSION_LIFETIME=settings.session_lifetime_seconds,
+        # Only a fresh /auth or /load issues a cookie; refusals never send one.
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
+
+
+def open_session(opened: Opened) -> None:
+    """Start a fresh session for this store and user; nothing from an older one survives."""
+    ref = SessionRef.of(opened)
+    session.clear()
+    session.permanent = True
+    session.update(
+        store=ref.store_hash, user=ref.user_id, install=ref.install_id, access=ref.access_id
+    )
+
+
+def current_opened() -> Opened:
+    """The store and user of the current session, checked by the service; else Unauthorized."""
+    store_hash, user_id = session.get("store"), session.get("user")
+    install_id, access_id = session.get("install"), session.get("access")
+    if not (
+        isinstance(store_hash, str)
+        and isinstance(user_id, int)
+        and isinstance(install_id, str)
+        and isinstance(access_id, str)
+    ):
+        raise Unauthorized("no_session")
+    try:
+        return service().resume_session(SessionRef(store_hash, user_id, install_id, access_id))
+    except Unauthorized:
+        session.clear()
+        raise

@@ -1,0 +1,113 @@
+"""The BigCommerce client's store API against the simulator: tokens, rate limits, failures.
+
+The client and the simulator share one ManualClock: the client's waits advance it, which is
+what lets the simulator's rate-limit window pass, so no test sleeps or measures wall time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from flask.testing import FlaskClient
+
+from bcapp.bigcommerce import BigCommerce
+from bcapp.clock import ManualClock
+from bcapp.errors import ApiError, RateLimited, TokenRejected, UpstreamError
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.helpers import DEFAULT_SCOPE, install
+
+
+@pytest.fixture
+def token(sim: SimulatorState) -> str:
+    return sim.grant_token("abc123", DEFAULT_SCOPE)
+
+
+@pytest.fixture
+def clock(sim: SimulatorState) -> ManualClock:
+    manual = ManualClock()
+    sim.clock = manual.now
+    return manual
+
+
+@pytest.fixture
+def api(settings: Settings, clock: ManualClock) -> Iterator[BigCommerce]:
+    made = BigCommerce(settings, clock)
+    yield made
+    made.close()
+
+
+def test_get_returns_json(api: BigCommerce, token: str) -> None:
+    info = api.get("abc123", token, "v2/store")
+    assert info["id"] == "abc123"
+    products = api.get("abc123", token, "v3/catalog/products", limit=5, page=2)
+    assert [item["id"] for item in products["data"]] == [6, 7, 8, 9, 10]
+
+
+@pytest.mark.parametrize("path", ["/v2/store", "v2/../x", "v4/store", "https://evil/v2", ""])
+def test_paths_are_validated(api: BigCommerce, token: str, path: str) -> None:
+    with pytest.raises(ValueError):
+        api.get("abc123", token, path)
+
+
+def test_wrong_token_is_token_rejected(api: BigCommerce, token: str) -> None:
+    with pytest.raises(TokenRejected) as caught:
+        api.get("abc123", "not-the-token", "v2/store")
+    assert isinstance(caught.value, UpstreamError), "errors belong to bcapp's hierarchy"
+
+
+def test_spent_quota_is_waited_for_before_the_next_call(
+    api: BigCommerce, sim: SimulatorState, clock: ManualClock, token: str
+) -> None:
+    sim.rate_limit_quota, sim.rate_limit_window_ms = 1, 1500
+    api.get("abc123", token, "v2/store")
+    assert api.get("abc123", token, "v2/store")["id"] == "abc123"
+    assert clock.slept == [1.5], "waited exactly for the reset the headers announced"
+
+
+def test_429_is_waited_out_once(
+    settings: Settings, api: BigCommerce, sim: SimulatorState, clock: ManualClock, token: str
+) -> None:
+    sim.rate_limit_quota, sim.rate_limit_window_ms = 1, 1500
+    other = BigCommerce(settings, clock)  # another client spends the quota
+    other.get("abc123", token, "v2/store")
+    other.close()
+    clock.advance(0.25)
+    assert api.get("abc123", token, "v2/store")["id"] == "abc123"
+    # X-Retry-After is the reset (1.25 s) rounded up to whole seconds: the longer wait wins.
+    assert clock.slept == [2.0]
+
+
+def test_429_beyond_the_budget_is_rate_limited(
+    settings: Settings, sim: SimulatorState, clock: ManualClock, token: str
+) -> None:
+    sim.rate_limit_quota = 1
+    spender = BigCommerce(settings, clock)
+    spender.get("abc123", token, "v2/store")
+    spender.close()
+    patient_for_one_second = BigCommerce(settings, clock, max_rate_limit_wait=1)
+    with pytest.raises(RateLimited):
+        patient_for_one_second.get("abc123", token, "v2/store")
+    patient_for_one_second.close()
+    assert clock.slept == []
+
+
+def test_unreachable_api(settings: Settings, clock: ManualClock, token: str) -> None:
+    client = BigCommerce(replace(settings, api_url="http://127.0.0.1:9"), clock)
+    with pytest.raises(ApiError) as caught:
+        client.get("abc123", token, "v2/store")
+    client.close()
+    assert caught.value.reason == "unreachable"
+
+
+def test_app_page_shows_store_details_and_survives_a_revoked_token(
+    client: FlaskClient, sim: SimulatorState
+) -> None:
+    install(client, sim)
+    assert "Store abc123" in client.get("/").get_data(as_text=True)
+    sim.revoke("abc123")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "details unavailable" in page.get_data(as_text=True)
