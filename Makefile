@@ -28,10 +28,12 @@ run: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks wsgi.py gunicorn.conf.py
 	$(BIN)/mypy bcapp
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks wsgi.py gunicorn.conf.py
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy bcapp

@@ -8,7 +8,6 @@ from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
-import redis
 
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
@@ -70,11 +69,11 @@ def check() -> None:
     click.echo(f"redis: {_redis_location(settings)}")
     try:
         found = service.redis_policy()
-        policy = found.get("maxmemory-policy", "?")
     except BcappError as exc:
         _fail(f"redis does not answer ({exc.reason})")
-    except redis.RedisError as exc:  # CONFIG may be denied by an ACL; report, don't fail
-        click.echo(f"redis persistence: unknown ({type(exc).__name__})")
+    policy = found.get("maxmemory-policy", "?")
+    if not found:  # CONFIG may be denied by an ACL; report, don't fail
+        click.echo("redis persistence: unknown (CONFIG GET refused)")
     else:
         click.echo(
             f"redis persistence: appendonly={found.get('appendonly', '?')} "

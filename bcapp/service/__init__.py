@@ -166,11 +166,18 @@ class AppService:
         return RotationReport(rotated, unreadable)
 
     def redis_policy(self) -> dict[str, str]:
-        """Redis persistence and eviction settings; redis.RedisError when CONFIG is denied."""
+        """Redis persistence and eviction settings, or {} when CONFIG is denied (an ACL).
+
+        StoreUnavailable when Redis does not answer at all.
+        """
+        self._store.ping()
         if self._redis is None:
             return {}
-        self._store.ping()
-        return server_policy(self._redis)
+        try:
+            return server_policy(self._redis)
+        except redis.RedisError as exc:
+            log.warning("redis CONFIG GET refused: %s", type(exc).__name__)
+            return {}
 
     def close(self) -> None:
         """Release Redis and HTTP connections."""

@@ -32,6 +32,8 @@ def token() -> ResponseReturnValue:
         return jsonify(error="Invalid format."), 406
     with sim.lock:
         sim.token_requests.append(body)
+    if sim.on_token_request is not None:
+        sim.on_token_request()
     faulty = _fault(sim)
     if faulty is not None:
         return faulty

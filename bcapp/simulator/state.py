@@ -72,6 +72,9 @@ class SimulatorState:
     legacy_payloads: bool = False
     app_scopes: str = "store_v2_information_read_only store_v2_products_read_only"
     events: list[str] = field(default_factory=list)
+    # Runs when a token request arrives, before it is answered: lets a test change the world
+    # at the one moment an exchange is in flight (e.g. stop the app's Redis).
+    on_token_request: Callable[[], None] | None = field(default=None, repr=False)
     # BigCommerce's clock: payload times and rate-limit windows (tests share a manual one).
     clock: Callable[[], float] = field(default=time.time, repr=False)
     # Every code and token ever handed out, so tests can prove none of them leaks.

@@ -1,0 +1,273 @@
+"""The application service's use cases without Flask: a real Redis, the simulator over HTTP.
+
+Payloads are minted with the simulator's own signer at the time of a shared ManualClock, so
+expiry and replay rules are exercised by moving the clock, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bcapp.clock import ManualClock
+from bcapp.crypto import new_key_entry, parse_keys
+from bcapp.errors import (
+    BadRequest,
+    NotInstalled,
+    ReauthorizationRequired,
+    ScopesMissing,
+    Unauthorized,
+)
+from bcapp.models import SessionRef
+from bcapp.service import AppService, InstallRequest, build_service
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from bcapp.simulator.signing import jwt_claims, legacy_payload_data, legacy_signed_payload, sign_jwt
+from tests.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.helpers import DEFAULT_SCOPE
+
+OWNER = {"id": 1, "email": "owner@example.com"}
+STAFF = {"id": 2, "email": "staff@example.com"}
+
+
+@pytest.fixture
+def clock(sim: SimulatorState) -> ManualClock:
+    manual = ManualClock(start=float(int(time.time())))
+    sim.clock = manual.now
+    return manual
+
+
+@pytest.fixture
+def service(settings: Settings, clock: ManualClock) -> Iterator[AppService]:
+    made = build_service(settings, clock)
+    yield made
+    made.close()
+
+
+def install(
+    service: AppService,
+    sim: SimulatorState,
+    user_id: int = 1,
+    scope: str = DEFAULT_SCOPE,
+    store_hash: str = "abc123",
+) -> Any:
+    code = sim.issue_code(store_hash, user_id, scope)
+    return service.install(InstallRequest.parse(code, scope, f"stores/{store_hash}"))
+
+
+def payload(clock: ManualClock, user: dict[str, Any] = OWNER, ago: int = 0) -> str:
+    """A payload BigCommerce issued `ago` seconds before the clock's now."""
+    claims = jwt_claims(CLIENT_ID, "abc123", user, OWNER, now=int(clock.now()) - ago)
+    return sign_jwt(claims, CLIENT_SECRET)
+
+
+def test_importing_the_service_does_not_import_flask() -> None:
+    probe = (
+        "import sys, bcapp.service, bcapp.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_install_stores_the_grant_and_opens_for_the_installer(
+    service: AppService, sim: SimulatorState
+) -> None:
+    opened = install(service, sim)
+    assert opened.installation.access_token == sim.stores["abc123"].access_token
+    assert opened.user.id == 1 and opened.user.is_owner
+    assert service.list_stores() == ["abc123"]
+    details = service.show_store("abc123")
+    assert details is not None and [user.id for user in details.users] == [1]
+
+
+def test_install_refuses_a_request_missing_a_required_scope_before_any_exchange(
+    service: AppService, sim: SimulatorState
+) -> None:
+    with pytest.raises(ScopesMissing) as caught:
+        install(service, sim, scope="store_v2_information_read_only")
+    assert caught.value.missing == ["store_v2_products_read_only"]
+    assert sim.token_requests == [] and service.list_stores() == []
+
+
+@pytest.mark.parametrize(
+    ("code", "scope", "context"),
+    [("a b", DEFAULT_SCOPE, "stores/abc123"), ("c", "<x>", "stores/abc123"), ("c", "x", "s/a")],
+)
+def test_install_request_validation(code: str, scope: str, context: str) -> None:
+    with pytest.raises(BadRequest):
+        InstallRequest.parse(code, scope, context)
+
+
+def test_verify_callback_spends_a_payload_once(service: AppService, clock: ManualClock) -> None:
+    token = payload(clock)
+    claims = service.verify_callback(token, None)
+    assert claims.store_hash == "abc123" and claims.user.id == 1
+    with pytest.raises(Unauthorized) as caught:
+        service.verify_callback(token, None)
+    assert caught.value.reason == "replayed"
+
+
+def test_verify_callback_follows_the_clock(service: AppService, clock: ManualClock) -> None:
+    token = payload(clock)
+    clock.advance(86400 + 31)  # past exp and the 30 s leeway
+    with pytest.raises(Unauthorized) as caught:
+        service.verify_callback(token, None)
+    assert caught.value.reason == "jwt_expired"
+
+
+def test_legacy_payloads_can_be_switched_off(settings: Settings, clock: ManualClock) -> None:
+    data = legacy_payload_data("abc123", OWNER, OWNER, now=clock.now())
+    legacy = legacy_signed_payload(data, CLIENT_SECRET)
+    strict = build_service(replace(settings, legacy_payloads=False), clock)
+    with pytest.raises(BadRequest):
+        strict.verify_callback(None, legacy)
+    strict.close()
+    lenient = build_service(settings, clock)
+    assert lenient.verify_callback(None, legacy).user.id == 1
+    lenient.close()
+
+
+def test_open_app_provisions_staff_and_refuses_unknown_stores(
+    service: AppService, sim: SimulatorState, clock: ManualClock
+) -> None:
+    with pytest.raises(NotInstalled):
+        service.open_app(service.verify_callback(payload(clock), None))
+    install(service, sim)
+    staff = service.open_app(service.verify_callback(payload(clock, STAFF), None))
+    assert staff.user.id == 2 and not staff.user.is_owner and staff.user.access_id
+
+
+def test_single_user_apps_refuse_staff(
+    settings: Settings, sim: SimulatorState, clock: ManualClock
+) -> None:
+    service = build_service(replace(settings, multi_user=False), clock)
+    install(service, sim)
+    with pytest.raises(Unauthorized) as caught:
+        service.open_app(service.verify_callback(payload(clock, STAFF), None))
+    assert caught.value.reason == "user_without_access"
+    service.close()
+
+
+def test_a_removed_user_cannot_come_back_with_an_older_payload(
+    service: AppService, sim: SimulatorState, clock: ManualClock
+) -> None:
+    install(service, sim)
+    older = payload(clock, STAFF)
+    clock.advance(60)
+    removal = service.verify_callback(payload(clock, STAFF), None)
+    assert service.remove_user(removal) is False, "never provisioned, but the tombstone is kept"
+    with pytest.raises(Unauthorized) as caught:
+        service.open_app(service.verify_callback(older, None))
+    assert caught.value.reason == "user_removed"
+    clock.advance(60)
+    assert service.open_app(service.verify_callback(payload(clock, STAFF), None)).user.id == 2
+
+
+def test_the_owner_is_never_removed(
+    service: AppService, sim: SimulatorState, clock: ManualClock
+) -> None:
+    install(service, sim)
+    assert service.remove_user(service.verify_callback(payload(clock), None)) is False
+    details = service.show_store("abc123")
+    assert details is not None and [user.id for user in details.users] == [1]
+
+
+def test_sessions_are_revoked_by_reinstall_and_by_removal(
+    service: AppService, sim: SimulatorState, clock: ManualClock
+) -> None:
+    install(service, sim)
+    owner = service.open_app(service.verify_callback(payload(clock), None))
+    staff = service.open_app(service.verify_callback(payload(clock, STAFF), None))
+    assert service.resume_session(SessionRef.of(staff)).user.id == 2
+
+    clock.advance(1)
+    service.remove_user(service.verify_callback(payload(clock, STAFF), None))
+    with pytest.raises(Unauthorized) as removed:
+        service.resume_session(SessionRef.of(staff))
+    assert removed.value.reason == "session_user_revoked"
+
+    assert service.resume_session(SessionRef.of(owner)).user.id == 1
+    install(service, sim)
+    with pytest.raises(Unauthorized) as reinstalled:
+        service.resume_session(SessionRef.of(owner))
+    assert reinstalled.value.reason == "session_install_revoked"
+
+
+def test_a_stored_grant_that_misses_a_scope_asks_for_reauthorisation(
+    settings: Settings, sim: SimulatorState, clock: ManualClock
+) -> None:
+    service = build_service(settings, clock)
+    install(service, sim, scope=DEFAULT_SCOPE)
+    service.close()
+    wider = replace(
+        settings,
+        required_scopes=settings.required_scopes.parse(
+            DEFAULT_SCOPE + " store_v2_orders_read_only"
+        ),
+    )
+    demanding = build_service(wider, clock)
+    with pytest.raises(ReauthorizationRequired):
+        demanding.open_app(demanding.verify_callback(payload(clock), None))
+    demanding.close()
+
+
+def test_uninstall_deletes_unless_a_newer_install_exists(
+    service: AppService, sim: SimulatorState, clock: ManualClock
+) -> None:
+    install(service, sim)
+    stale = payload(clock, ago=3600)
+    assert service.uninstall(service.verify_callback(stale, None)) is False
+    assert service.show_store("abc123") is not None
+    assert service.uninstall(service.verify_callback(payload(clock), None)) is True
+    assert service.show_store("abc123") is None and service.list_stores() == []
+    assert service.uninstall(service.verify_callback(payload(clock), None)) is False
+
+
+def test_store_information_proves_the_token_and_survives_revocation(
+    service: AppService, sim: SimulatorState
+) -> None:
+    installation = install(service, sim).installation
+    assert service.store_information(installation) == {
+        "name": "Store abc123",
+        "domain": "abc123.mybigcommerce.example",
+    }
+    sim.revoke("abc123")
+    assert service.store_information(installation) is None
+
+
+def test_rotate_keys_reseals_with_the_primary_key_and_names_unreadable_stores(
+    settings: Settings, sim: SimulatorState, clock: ManualClock
+) -> None:
+    old = build_service(settings, clock)
+    install(old, sim)
+    old.close()
+    new_key = parse_keys(new_key_entry())
+    rotating = build_service(replace(settings, token_keys=new_key + settings.token_keys), clock)
+    assert rotating.rotate_keys().rotated == 1
+    assert rotating.rotate_keys().rotated == 0
+    rotating.close()
+    only_new = build_service(replace(settings, token_keys=new_key), clock)
+    assert only_new.show_store("abc123") is not None, "the new key alone reads it"
+    only_new.close()
+    lost = build_service(replace(settings, token_keys=parse_keys(new_key_entry())), clock)
+    report = lost.rotate_keys()
+    assert report.rotated == 0 and report.unreadable == ["abc123"]
+    lost.close()
+
+
+def test_readiness_and_an_unreachable_redis(settings: Settings, clock: ManualClock) -> None:
+    alive = build_service(settings, clock)
+    assert alive.ready() is True
+    alive.close()
+    dead = build_service(replace(settings, redis_url="redis://127.0.0.1:9/0"), clock)
+    assert dead.ready() is False
+    dead.close()
