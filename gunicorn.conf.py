@@ -1,7 +1,7 @@
 """gunicorn settings for bcapp (read automatically from the working directory).
 
 The access log leaves out query strings and the Referer, because BigCommerce puts auth codes
-and signed payloads in callback URLs (SECURITY.md A7.2).
+and signed payloads in callback URLs (docs/security.md R7).
 """
 
 import multiprocessing
@@ -21,7 +21,7 @@ accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# limit_request_line and friends stay at gunicorn's defaults (SECURITY.md A8.3): a genuine
+# limit_request_line and friends stay at gunicorn's defaults (docs/security.md R8): a genuine
 # signed_payload_jwt is about 1 KiB; bcapp refuses payloads over 8 KiB itself anyway.
 
 

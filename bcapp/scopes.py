@@ -2,7 +2,7 @@
 
 BigCommerce sends scopes space-separated (old docs showed commas; both are accepted).
 A modify scope covers its read-only twin: `store_v2_products` covers
-`store_v2_products_read_only` (BIGCOMMERCE-PROTOCOL.md §5).
+`store_v2_products_read_only` (docs/protocol.md, "Scopes").
 """
 
 from __future__ import annotations

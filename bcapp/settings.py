@@ -24,7 +24,8 @@ DEVELOPMENT = "development"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "replace-me"})
 _DEV_CLIENT_ID = "bcapp-local-client"
-# Control-panel origins allowed to frame the app (SECURITY.md A4.1; list to confirm with BC).
+# Control-panel origins allowed to frame the app (docs/security.md R11; BigCommerce does not
+# publish the exact list).
 DEFAULT_FRAME_ANCESTORS = ("https://*.bigcommerce.com", "https://*.mybigcommerce.com")
 
 

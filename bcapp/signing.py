@@ -1,6 +1,6 @@
 """Verification of BigCommerce's signed callbacks: `signed_payload_jwt` and legacy `signed_payload`.
 
-The JWT rules follow SECURITY.md §A1: HS256 only, the client secret (or a previous one during
+The JWT rules are docs/security.md R1: HS256 only, the client secret (or a previous one during
 rotation) as the only key, exact `aud` (list form refused) and `iss`, every claim required,
 `sub` strictly ``stores/<hash>``, a bounded lifetime, time checks against an injectable clock
 with a small leeway, and no exception escaping as anything but a refusal.
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_CHARS = 8 * 1024
 # BigCommerce: exp = iat + 24 h and nbf = iat - 5, so a genuine payload lives 86405 s; a minute
-# of slack. A longer-lived payload is refused (SECURITY.md A1.8); None lifts the cap.
+# of slack. A longer-lived payload is refused (docs/security.md R1); None lifts the cap.
 DEFAULT_MAX_LIFETIME_SECONDS = 86400 + 60
 _REQUIRED_CLAIMS = ["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -96,7 +96,7 @@ def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
             continue
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("jwt_" + type(exc).__name__) from exc
-        except Exception as exc:  # odd signed claims can raise anything (SECURITY.md A1.11)
+        except Exception as exc:  # odd signed claims can raise anything (docs/security.md R1)
             raise Unauthorized("jwt_undecodable") from exc
     raise Unauthorized("jwt_bad_signature")
 
@@ -150,7 +150,7 @@ def _callback_claims(claims: dict[str, Any]) -> CallbackClaims:
 
 
 def deep_link(value: object) -> str:
-    """The `url` claim as a path inside the app, or "/" (no open redirects, SECURITY.md A2.13)."""
+    """The `url` claim as a path inside the app, or "/" (no open redirects, docs/security.md R4)."""
     if not isinstance(value, str) or not value.startswith("/") or len(value) > _MAX_URL_CHARS:
         return "/"
     if value.startswith(("//", "/\\")) or "\\" in value:
@@ -163,7 +163,7 @@ def deep_link(value: object) -> str:
 def verify_legacy_signature(payload: str, secrets: list[str]) -> tuple[dict[str, Any], bytes]:
     """Check a legacy `signed_payload`; return its JSON object and raw bytes.
 
-    The second segment is base64 of the *hex* HMAC-SHA256 of the JSON bytes (protocol §3.4);
+    The second segment is base64 of the *hex* HMAC-SHA256 of the JSON bytes (docs/protocol.md);
     standard and URL-safe alphabets, with or without padding, are accepted.
     """
     if len(payload) > MAX_PAYLOAD_CHARS:

@@ -1,4 +1,4 @@
-"""Validators for identifiers that reach Redis keys, URLs and logs (SECURITY.md A1.6, A2.2)."""
+"""Validators for identifiers that reach Redis keys, URLs and logs (docs/security.md R8)."""
 
 from __future__ import annotations
 

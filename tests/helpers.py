@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 from bcapp.models import Installation, StoreUser
 from bcapp.simulator import SimulatorState
 
-# What BCAPP_ENV=production must refuse to start without (CONTRACT.md).
+# What BCAPP_ENV=production must refuse to start without (README.md, "Configuration").
 REQUIRED_IN_PRODUCTION = (
     "BC_CLIENT_ID",
     "BC_CLIENT_SECRET",

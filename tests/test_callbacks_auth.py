@@ -393,7 +393,7 @@ def test_https_app_url_uses_a_host_prefixed_cookie(
 def test_install_of_another_store_replaces_the_session(
     client: FlaskClient, sim: SimulatorState, app: Flask
 ) -> None:
-    """Login CSRF (SECURITY.md B41): a victim holding a session for A installs B."""
+    """Login CSRF (docs/security.md R3): a victim holding a session for A installs B."""
     sim.add_store("xyz789", owner_id=7, owner_email="attacker@example.com")
     install(client, sim)
     assert "abc123" in client.get("/").get_data(as_text=True)

@@ -1,4 +1,5 @@
-"""The verifiers against BigCommerce's own test vectors (../shared/TEST-VECTORS.md)."""
+"""The verifiers against BigCommerce's own test vectors (node-bigcommerce and
+bigcommerce-api-python test suites and BigCommerce's docs; see docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ A4 = (
     "GZjNDVjYmNkMQ=="
 )
 A5 = "eyJmb28iOiJmb28ifQ==.Zm9v"
-# A6/A7: bigcommerce-api-python tests/test_connection.py @ 599b27e
+# A6/A7: bigcommerce/bigcommerce-api-python:tests/test_connection.py @ 599b27e
 PY_SECRET = "ntb1kcxa1do55wf0h25ps7h94fnsoi6"
 A6 = (
     "eyJ1c2VyIjp7ImlkIjo3MiwiZW1haWwiOiJqYWNraWUuaHV5bmhAYmlnY29tbWVyY2UuY29tIn0sInN0b3JlX2hhc2giOiJs"
@@ -205,7 +206,7 @@ def malleate(token: str) -> str:
 def test_malleated_signature_is_refused() -> None:
     """PyJWT >= 2.13 decodes base64url strictly, so a non-canonical twin never verifies.
 
-    (SECURITY.md F.1 saw 2.12.1 accept it; the replay guard keys on `jti` either way, and the
+    (PyJWT 2.12.1 accepted it; the replay guard keys on `jti` either way, and the
     route tests replay a twin after its original.)
     """
     user = {"id": 3, "email": "x@example.com"}

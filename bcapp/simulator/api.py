@@ -2,7 +2,7 @@
 
 Each store has a quota of requests per 30 s window, shared by all apps as on BigCommerce;
 every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429 with
-`X-Retry-After` (protocol §6).
+`X-Retry-After` (docs/protocol.md, "Using the token").
 """
 
 from __future__ import annotations

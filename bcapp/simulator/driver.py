@@ -36,7 +36,7 @@ def install_url(
     """The auth-callback URL the merchant's browser is sent to, with a fresh code.
 
     `external` marks an install started from the app's external install link
-    (``/app/<client_id>/install``), which adds `external_install` (protocol §2.1).
+    (``/app/<client_id>/install``), which adds `external_install` (docs/protocol.md, "Install").
     """
     params = {
         "code": sim.issue_code(store_hash, user_id, sim.app_scopes),

@@ -1,6 +1,6 @@
 """Minting what BigCommerce signs: `signed_payload_jwt` and the legacy `signed_payload`.
 
-Claims follow BIGCOMMERCE-PROTOCOL.md §3.2: HS256 with the client secret, `iss` "bc",
+Claims follow docs/protocol.md ("Signed callbacks"): HS256 with the client secret, `iss` "bc",
 `aud` the client id, `nbf = iat - 5`, `exp = iat + 24 h`, a UUID `jti`, `sub` "stores/<hash>".
 """
 
@@ -61,7 +61,7 @@ def legacy_signed_payload(data: dict[str, Any], secret: str) -> str:
 def legacy_payload_data(
     store_hash: str, user: dict[str, Any], owner: dict[str, Any], now: float | None = None
 ) -> dict[str, Any]:
-    """The legacy payload's JSON fields (protocol §3.4)."""
+    """The legacy payload's JSON fields (docs/protocol.md, "The legacy signed_payload")."""
     return {
         "user": user,
         "owner": owner,

@@ -1,4 +1,4 @@
-"""Strict query-parameter reading: exactly one value, non-empty, bounded (SECURITY.md A2.1)."""
+"""Strict query-parameter reading: exactly one value, non-empty, bounded (docs/security.md R8)."""
 
 from __future__ import annotations
 

@@ -71,3 +71,11 @@ def test_a_planted_forbidden_import_fails_the_run(tmp_path: Path, name: str) -> 
     result = lint_copy(tmp_path, (path, line))
     assert result.returncode != 0, result.stdout
     assert "BROKEN" in result.stdout and named in result.stdout
+
+
+def test_no_module_of_bcapp_is_over_300_lines() -> None:
+    sizes = {
+        str(path.relative_to(REPO)): len(path.read_text().splitlines())
+        for path in (REPO / "bcapp").rglob("*.py")
+    }
+    assert {path: lines for path, lines in sizes.items() if lines > 300} == {}
