@@ -144,6 +144,15 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def installed(client: FlaskClient, sim: SimulatorState) -> FlaskClient:
+    """A test client of the app after the owner of abc123 installed it (holding its session)."""
+    from tests.helpers import install
+
+    assert install(client, sim).status_code == 302
+    return client
+
+
+@pytest.fixture
 def snapshot(redis_client: redis.Redis, prefix: str) -> object:
     """A callable returning every key and value of this test's namespace."""
     return lambda: redis_snapshot(redis_client, prefix)

@@ -35,12 +35,6 @@ Snapshot = Callable[[], dict[str, Any]]
 ROUTES = ["/bigcommerce/load", "/bigcommerce/uninstall", "/bigcommerce/remove-user"]
 
 
-@pytest.fixture
-def installed(client: FlaskClient, sim: SimulatorState) -> FlaskClient:
-    assert install(client, sim).status_code == 302
-    return client
-
-
 def load(client: FlaskClient, token: str, route: str = "/bigcommerce/load") -> Any:
     return client.get(f"{route}?signed_payload_jwt={token}")
 
