@@ -20,6 +20,8 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
+# Escapes control characters in logged values: a decoded %0a in a path cannot forge a line.
+logger_class = "bcapp.web.access_log.SafeAccessLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # limit_request_line and friends stay at gunicorn's defaults (docs/security.md R8): a genuine
 # signed_payload_jwt is about 1 KiB; bcapp refuses payloads over 8 KiB itself anyway.

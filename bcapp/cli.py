@@ -15,7 +15,7 @@ from bcapp.process import configure_process
 from bcapp.scopes import required_scopes
 from bcapp.service import AppService, build_service
 from bcapp.settings import Settings
-from bcapp.validation import STORE_HASH
+from bcapp.validation import STORE_HASH, printable
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ def keys_rotate() -> None:
     """Re-seal every stored token with the first key of TOKEN_ENCRYPTION_KEYS."""
     report = _or_fail(_service_or_exit().rotate_keys)
     for store_hash in report.unreadable:
-        click.echo(f"store {store_hash}: token could not be read (key not configured, or corrupt)")
+        _echo(f"store {store_hash}: token could not be read (key not configured, or corrupt)")
     click.echo(f"re-sealed {report.rotated} token(s) with the primary key")
     if report.unreadable:
         _fail(
@@ -71,26 +71,24 @@ def check() -> None:
         found = service.redis_policy()
     except BcappError as exc:
         _fail(f"redis does not answer ({exc.reason})")
-    policy = found.get("maxmemory-policy", "?")
-    if not found:  # CONFIG may be denied by an ACL; report, don't fail
+    policy = found.get("maxmemory-policy")
+    if not found:  # CONFIG may be denied by an ACL or a managed service
         click.echo("redis persistence: unknown (CONFIG GET refused)")
+        click.echo("warning: confirm that maxmemory-policy is noeviction (docs/security.md R6)")
     else:
         click.echo(
             f"redis persistence: appendonly={found.get('appendonly', '?')} "
             f"save={found.get('save', '') or 'off'!r} maxmemory-policy={policy}"
         )
-        if policy not in (
-            "noeviction",
-            "volatile-lru",
-            "volatile-lfu",
-            "volatile-ttl",
-            "volatile-random",
-        ):
-            click.echo("warning: maxmemory-policy may evict installations; use noeviction")
     click.echo("register these URLs in the Developer Portal:")
     for label, url in settings.callback_urls().items():
         click.echo(f"  {label}: {url}")
     click.echo("required scopes: " + str(settings.required_scopes))
+    if found and policy != "noeviction":
+        _fail(
+            f"maxmemory-policy is {policy}: Redis may evict replay guards and tombstones "
+            "(volatile-*) or installations (allkeys-*); set it to noeviction"
+        )
 
 
 @main.group()
@@ -102,7 +100,7 @@ def stores() -> None:
 def stores_list() -> None:
     """List installed store hashes."""
     for store_hash in _or_fail(_service_or_exit().list_stores):
-        click.echo(store_hash)
+        _echo(store_hash)
 
 
 @stores.command("show")
@@ -116,15 +114,15 @@ def stores_show(store_hash: str) -> None:
     if details is None:
         _fail(f"store {store_hash} is not installed")
     installation = details.installation
-    click.echo(f"store: {installation.store_hash}")
-    click.echo(f"scopes: {installation.scopes}")
-    click.echo(f"owner: {installation.owner_id} {installation.owner_email or ''}".rstrip())
-    click.echo(f"installed by: {installation.installer_id} {installation.installer_email}")
-    click.echo(f"account uuid: {installation.account_uuid or '-'}")
-    click.echo(f"installed at: {installation.installed_at}  updated at: {installation.updated_at}")
-    click.echo("access token: (encrypted at rest, not shown)")
+    _echo(f"store: {installation.store_hash}")
+    _echo(f"scopes: {installation.scopes}")
+    _echo(f"owner: {installation.owner_id} {installation.owner_email or ''}".rstrip())
+    _echo(f"installed by: {installation.installer_id} {installation.installer_email}")
+    _echo(f"account uuid: {installation.account_uuid or '-'}")
+    _echo(f"installed at: {installation.installed_at}  updated at: {installation.updated_at}")
+    _echo("access token: (encrypted at rest, not shown)")
     for user in details.users:
-        click.echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")
+        _echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")
 
 
 @main.command()
@@ -185,8 +183,17 @@ def _redis_location(settings: Settings) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
 
 
+def _echo(line: str) -> None:
+    """Print a line holding stored values: control characters are shown escaped, never sent.
+
+    Emails and names come from BigCommerce payloads; an escape sequence in one must not rewrite
+    the operator's terminal (docs/security.md R7).
+    """
+    click.echo(printable(line))
+
+
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(1)
 
 

@@ -7,6 +7,7 @@ refuses to start on anything missing, naming the variable and how to make a valu
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ DEVELOPMENT = "development"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "replace-me"})
 _DEV_CLIENT_ID = "bcapp-local-client"
+MIN_CLIENT_SECRET_CHARS = 16
+# An origin: scheme, host (optionally a leading `*.` label) and port; nothing that could end a
+# CSP directive or add a path.
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 # Control-panel origins allowed to frame the app (docs/security.md R11; BigCommerce does not
 # publish the exact list).
 DEFAULT_FRAME_ANCESTORS = ("https://*.bigcommerce.com", "https://*.mybigcommerce.com")
@@ -183,8 +188,35 @@ def validate(settings: Settings) -> None:
             "SECRET_KEY must be at least 32 characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
+    _validate_secret_lists(settings)
+    for origin in settings.frame_ancestors:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigurationError(
+                "BCAPP_FRAME_ANCESTORS takes only origins such as "
+                "https://store-abc.mybigcommerce.com (scheme, host, optional port; space-separated)"
+            )
     if not settings.redis_prefix.replace("-", "").replace("_", "").isalnum():
         raise ConfigurationError("BCAPP_REDIS_PREFIX may hold only letters, digits, '-' and '_'")
+
+
+def _validate_secret_lists(settings: Settings) -> None:
+    """Former secrets are keys too: a weak one opens the app like a weak current one."""
+    for fallback in settings.secret_key_fallbacks:
+        if len(fallback) < 32 or fallback.lower() in _PLACEHOLDERS:
+            raise ConfigurationError(
+                "SECRET_KEY_FALLBACKS entries must be former SECRET_KEYs of at least 32 characters"
+            )
+    for previous in settings.previous_client_secrets:
+        if len(previous) < MIN_CLIENT_SECRET_CHARS or previous.lower() in _PLACEHOLDERS:
+            raise ConfigurationError(
+                "BC_CLIENT_SECRET_PREVIOUS entries must be former client secrets as the Developer "
+                f"Portal issued them (at least {MIN_CLIENT_SECRET_CHARS} characters)"
+            )
+    if settings.is_production and len(settings.client_secret) < MIN_CLIENT_SECRET_CHARS:
+        raise ConfigurationError(
+            "BC_CLIENT_SECRET is too short to be one the Developer Portal issued; copy it from "
+            "My Apps > View Client ID"
+        )
 
 
 def _require_production(env: Mapping[str, str]) -> None:

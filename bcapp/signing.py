@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 
@@ -37,6 +38,8 @@ _LOCALE = re.compile(r"[A-Za-z0-9-]{1,35}")
 _MAX_URL_CHARS = 2048
 _KEY_MATERIAL_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"})
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A URL scheme (`javascript:`, `https:`) at the start of a path segment.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def verify_signed_payload_jwt(
@@ -150,14 +153,33 @@ def _callback_claims(claims: dict[str, Any]) -> CallbackClaims:
 
 
 def deep_link(value: object) -> str:
-    """The `url` claim as a path inside the app, or "/" (no open redirects, docs/security.md R4)."""
+    """The `url` claim as a path inside the app, or "/" (no open redirects, docs/security.md R4).
+
+    The path is judged as every layer after bcapp may read it: percent-decoded (repeatedly, so
+    ``%252F`` counts as ``/``), a backslash counted as a slash, and any scheme refused.
+    """
     if not isinstance(value, str) or not value.startswith("/") or len(value) > _MAX_URL_CHARS:
         return "/"
-    if value.startswith(("//", "/\\")) or "\\" in value:
+    decoded = _fully_unquoted(value)
+    if decoded is None or not decoded.startswith("/") or decoded.startswith(("//", "/\\")):
+        return "/"
+    if "\\" in decoded or _SCHEME.match(decoded.lstrip("/")):
         return "/"
     if any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
         return "/"
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in decoded):
+        return "/"  # an encoded space is a fine search term; an encoded line break is not
     return value
+
+
+def _fully_unquoted(value: str, rounds: int = 4) -> str | None:
+    """`value` percent-decoded until it stops changing; None when it never settles."""
+    for _ in range(rounds):
+        decoded = unquote(value)
+        if decoded == value:
+            return value
+        value = decoded
+    return None
 
 
 def verify_legacy_signature(payload: str, secrets: list[str]) -> tuple[dict[str, Any], bytes]:

@@ -58,3 +58,17 @@ def user_and_owner(data: dict[str, object]) -> tuple[Person, Person | None]:
     if raw_owner is not None and owner is None:
         raise ValueError("owner")
     return user, owner
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped (``\\n``, ``\\x1b``, ``\\u2028``).
+
+    For log lines and terminal output: a value can then never start a new line, move the cursor
+    or rewrite the terminal (docs/security.md R7).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
@@ -14,8 +15,9 @@ from bcapp.cli import main
 from bcapp.crypto import parse_keys
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
+from bcapp.store import embedded
 from tests.conftest import CLIENT_SECRET
-from tests.helpers import install
+from tests.helpers import install, signed
 
 
 def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
@@ -133,3 +135,35 @@ def test_keys_rotate_reports_tokens_it_cannot_read(
     env = cli_env(settings, tmp_path) | {"TOKEN_ENCRYPTION_KEYS": stranger}
     result = CliRunner().invoke(main, ["keys", "rotate"], env=env)
     assert result.exit_code == 1 and "could not be read" in result.output
+
+
+def test_stores_show_escapes_control_characters_in_stored_values(
+    installed: FlaskClient, settings: Settings, tmp_path: Path
+) -> None:
+    hostile = {"id": 7, "email": "x@example.com\x1b]0;owned\x07\r\x1b[2Kroot@bank.example"}
+    response = installed.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=hostile)}")
+    assert response.status_code == 302
+    shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=cli_env(settings, tmp_path))
+
+    assert shown.exit_code == 0, shown.output
+    assert not any(char in shown.output for char in "\x1b\x07\r")
+    assert "user: 7 x@example.com\\x1b]0;owned\\x07\\r\\x1b[2Kroot@bank.example" in shown.output
+
+
+@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-ttl", "allkeys-lru"])
+def test_check_fails_unless_redis_never_evicts(
+    settings: Settings, tmp_path: Path, policy: str
+) -> None:
+    """A volatile-* policy evicts exactly the TTL'd security records (replay guards)."""
+    instance = tmp_path / "evicting-redis"
+    url = embedded.ensure_running(instance)
+    try:
+        client = redis.Redis.from_url(url)
+        client.config_set("maxmemory-policy", policy)
+        client.close()
+        env = cli_env(settings, tmp_path) | {"REDIS_URL": url}
+        result = CliRunner().invoke(main, ["check"], env=env)
+    finally:
+        embedded.stop(instance)
+    assert result.exit_code == 1
+    assert f"maxmemory-policy is {policy}" in result.output and "noeviction" in result.output

@@ -14,7 +14,7 @@ from tests.helpers import REQUIRED_IN_PRODUCTION
 PRODUCTION = {
     "BCAPP_ENV": "production",
     "BC_CLIENT_ID": "client",
-    "BC_CLIENT_SECRET": "secret-value",
+    "BC_CLIENT_SECRET": "secret-value-from-the-portal",
     "SECRET_KEY": "k" * 48,
     "TOKEN_ENCRYPTION_KEYS": new_key_entry(),
     "REDIS_URL": "rediss://redis.internal:6380/0",
@@ -111,9 +111,62 @@ def test_flags_parse_and_refuse_junk(tmp_path: Path) -> None:
         build(PRODUCTION | {"BCAPP_MULTI_USER": "maybe"}, tmp_path)
 
 
+OLD1, OLD2 = "old-client-secret-1-abcdef", "old-client-secret-2-abcdef"
+KEY_A, KEY_B = "a" * 32, "b" * 40
+
+
 def test_lists_of_previous_secrets(tmp_path: Path) -> None:
-    env = PRODUCTION | {"BC_CLIENT_SECRET_PREVIOUS": "old1, old2", "SECRET_KEY_FALLBACKS": "a,,b"}
+    env = PRODUCTION | {
+        "BC_CLIENT_SECRET_PREVIOUS": f"{OLD1}, {OLD2}",
+        "SECRET_KEY_FALLBACKS": f"{KEY_A},,{KEY_B}",
+    }
     settings = build(env, tmp_path)
-    assert settings.previous_client_secrets == ("old1", "old2")
-    assert settings.secret_key_fallbacks == ("a", "b")
-    assert "old1" not in repr(settings)
+    assert settings.previous_client_secrets == (OLD1, OLD2)
+    assert settings.secret_key_fallbacks == (KEY_A, KEY_B)
+    assert OLD1 not in repr(settings) and KEY_A not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BC_CLIENT_SECRET_PREVIOUS", "secret"),  # a load forged with `secret` opened the app
+        ("BC_CLIENT_SECRET_PREVIOUS", f"{OLD1},short"),
+        ("BC_CLIENT_SECRET_PREVIOUS", "changeme-changeme".upper()[:8]),
+        ("SECRET_KEY_FALLBACKS", "secret"),
+        ("SECRET_KEY_FALLBACKS", f"{KEY_A},tooshort"),
+        ("BC_CLIENT_SECRET", "secret-value"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["production", "development"])
+def test_weak_former_secrets_are_refused_like_current_ones(
+    tmp_path: Path, name: str, value: str, mode: str
+) -> None:
+    env = PRODUCTION | {"BCAPP_ENV": mode, name: value}
+    if name == "BC_CLIENT_SECRET" and mode == "development":
+        build(env, tmp_path)  # development takes any client secret (the simulator's own)
+        return
+    with pytest.raises(ConfigurationError, match=name):
+        build(env, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "* ; script-src * 'unsafe-inline'",
+        "https://a.example;script-src",
+        "'self'",
+        "https://a.example/path",
+        "javascript:alert(1)",
+        "https://a.example 'unsafe-inline'",
+        "*",
+    ],
+)
+def test_frame_ancestors_take_only_origins(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigurationError, match="BCAPP_FRAME_ANCESTORS"):
+        build(PRODUCTION | {"BCAPP_FRAME_ANCESTORS": value}, tmp_path)
+
+
+def test_frame_ancestors_accept_origins_and_wildcard_subdomains(tmp_path: Path) -> None:
+    value = "https://store-abc.mybigcommerce.com https://*.example.com http://localhost:8001"
+    settings = build(PRODUCTION | {"BCAPP_FRAME_ANCESTORS": value}, tmp_path)
+    assert settings.frame_ancestors == tuple(value.split())

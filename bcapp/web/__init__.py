@@ -32,8 +32,14 @@ def create_app(
         service = build_service(settings or Settings.from_env(), clock)
     app = Flask("bcapp", template_folder=_template_folder(), static_folder=None)
     # bcapp never builds absolute URLs from the Host header: redirects are relative and the
-    # token exchange's redirect_uri comes from settings (docs/security.md R4).
+    # token exchange's redirect_uri comes from settings. Werkzeug's slash merging and strict
+    # slashes answer `//load?signed_payload_jwt=…` or `//` with an absolute redirect built from
+    # the Host header (carrying the payload along), so both are off: routing never redirects,
+    # a doubled slash inside a path is a 404, a trailing one is the same route (R4).
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    app.before_request(callbacks.refuse_other_methods)
     sessions.configure(app, service.settings)
     app.extensions[EXTENSION] = service
     pages.install(app, service.settings)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, url_for
+from flask import Blueprint, jsonify, redirect, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from bcapp.errors import BcappError
@@ -14,6 +15,23 @@ from bcapp.web.params import single
 from bcapp.web.sessions import open_session
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
+# BigCommerce calls each of these with GET only.
+GET_ONLY = ("auth", "load", "uninstall", "remove-user")
+_GET_ONLY_ENDPOINTS = frozenset(f"callbacks.{name.replace('-', '_')}" for name in GET_ONLY)
+_GET_ONLY_PATHS = frozenset(f"/bigcommerce/{name}" for name in GET_ONLY)
+
+
+def refuse_other_methods() -> None:
+    """405 with `Allow: GET` for any other method on a callback, before anything else runs.
+
+    Flask answers HEAD and OPTIONS on GET routes by itself; on a callback HEAD would spend a
+    code or a payload, so both are refused like POST (docs/security.md R2). Matched by endpoint
+    (any spelling of the path that routes there) and by path (methods that do not route).
+    """
+    if request.method == "GET":
+        return
+    if request.endpoint in _GET_ONLY_ENDPOINTS or request.path.rstrip("/") in _GET_ONLY_PATHS:
+        raise MethodNotAllowed(valid_methods=["GET"])
 
 
 @bp.get("/auth")

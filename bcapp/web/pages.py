@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from bcapp.errors import BcappError
 from bcapp.settings import Settings
+from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -54,7 +55,9 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> tuple[str, int]:
-        log.warning("%s %s -> %s %s", request.method, request.path, error.status, error.reason)
+        log.warning(
+            "%s %s -> %s %s", request.method, printable(request.path), error.status, error.reason
+        )
         return render_error(
             error.status,
             error.title,
@@ -80,7 +83,7 @@ def install(app: Flask, settings: Settings) -> None:
             "unhandled %s on %s %s",
             type(error).__name__,
             request.method,
-            request.path,
+            printable(request.path),
             exc_info=error,
         )
         return render_error(500, "Something went wrong", "Please try again in a moment.")
