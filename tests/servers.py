@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,3 +82,66 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
         except requests.ConnectionError:
             time.sleep(0.1)
     raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+
+
+class DripServer:
+    """A token endpoint on loopback that answers one valid grant a few bytes at a time.
+
+    `shape` says what is dripped: "headers" (status line and headers, then the body at once)
+    or "body" (headers at once with a Content-Length, then the body). Delivered in full, the
+    grant is valid: only a deadline over the whole exchange can refuse it.
+    """
+
+    def __init__(self, grant: dict[str, object], shape: str, pause: float = 0.05) -> None:
+        body = json.dumps(grant).encode()
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        self._parts = [(head, shape == "headers"), (body, shape == "body")]
+        self._pause = pause
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.requests = 0
+        # True once a whole answer went out: the client waited for every byte.
+        self.delivered_in_full = False
+
+    def __enter__(self) -> DripServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            self.requests += 1
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(65536)
+        try:
+            for data, dripped in self._parts:
+                if not dripped:
+                    conn.sendall(data)
+                    continue
+                for byte in data:
+                    if self._stop.wait(self._pause):
+                        return
+                    conn.sendall(bytes([byte]))
+        except OSError:
+            return  # the client hung up: what a deadline looks like from here
+        self.delivered_in_full = True

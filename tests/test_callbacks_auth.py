@@ -24,6 +24,7 @@ from tests.helpers import (
     installation_of,
     users_of,
 )
+from tests.servers import DripServer
 
 Snapshot = Callable[[], dict[str, Any]]
 
@@ -279,6 +280,32 @@ def test_slow_token_endpoint_is_cut_at_the_deadline(
 
     assert_refused(response, 502, snapshot, before)
     assert f"-> 502 {reason}" in caplog.text
+
+
+@pytest.mark.parametrize("shape", ["headers", "body"])
+def test_the_deadline_holds_for_every_shape_of_a_dripped_answer(
+    make_app: Callable[..., Flask],
+    sim: SimulatorState,
+    snapshot: Snapshot,
+    caplog: pytest.LogCaptureFixture,
+    shape: str,
+) -> None:
+    """A grant dripped slower than the deadline (3 s) but faster than the read timeout (2 s per
+    byte) is refused: delivered in full (about 8 s) it would be a valid install."""
+    grant = {
+        "access_token": "dripped-token-0123456789",
+        "scope": DEFAULT_SCOPE,
+        "user": {"id": 1, "email": "owner@example.com"},
+        "context": "stores/abc123",
+    }
+    before = snapshot()
+    with DripServer(grant, shape, pause=0.04) as dripping:
+        app = make_app(login_url=dripping.url)
+        response = app.test_client().get("/bigcommerce/auth?" + auth_query(sim))
+    assert dripping.requests == 1
+    assert not dripping.delivered_in_full, "the client hung up at the deadline, not at the end"
+    assert_refused(response, 502, snapshot, before, "dripped-token-0123456789")
+    assert "-> 502 token_endpoint_deadline" in caplog.text
 
 
 def test_unreachable_token_endpoint_is_502(

@@ -18,6 +18,7 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
 
+from bcapp.bigcommerce.http import deadline as http_deadline
 from bcapp.bigcommerce.http import mount
 from bcapp.clock import Clock
 from bcapp.errors import BadRequest, UpstreamError
@@ -54,7 +55,11 @@ class TokenExchange:
     def exchange(
         self, code: str, scope: str, context: str, account_uuid: str | None = None
     ) -> TokenGrant:
-        """POST the seven documented fields; return the parsed grant or raise a BcappError."""
+        """POST the seven documented fields; return the parsed grant or raise a BcappError.
+
+        The whole exchange (connect, headers, body) ends by the deadline, whatever the token
+        endpoint does: `http.deadline` breaks the connection when it passes.
+        """
         settings = self._settings
         deadline = self._clock.monotonic() + settings.token_exchange_deadline
         # Authlib keeps per-exchange state (hooks, token) on its session, so each exchange has
@@ -72,28 +77,38 @@ class TokenExchange:
             "access_token_response", lambda response: _read_bounded(response, deadline, clock)
         )
         extra = {"account_uuid": account_uuid} if account_uuid else {}
-        try:
-            token = session.fetch_token(
-                settings.token_url,
-                grant_type="authorization_code",
-                code=code,
-                scope=scope,
-                context=context,
-                timeout=(settings.http_connect_timeout, settings.http_read_timeout),
-                allow_redirects=False,
-                stream=True,
-                **extra,
-            )
-        except requests.Timeout as exc:
-            raise UpstreamError("token_endpoint_timeout") from exc
-        except requests.RequestException as exc:
-            log.warning("token endpoint unreachable: %s", type(exc).__name__)
-            raise UpstreamError("token_endpoint_unreachable") from exc
-        except AuthlibBaseError as exc:
-            raise UpstreamError("token_endpoint_error") from exc
-        except ValueError as exc:  # Authlib: the body is not a JSON object
-            raise UpstreamError("token_endpoint_malformed") from exc
+        with http_deadline(settings.token_exchange_deadline) as cut:
+            try:
+                token = session.fetch_token(
+                    settings.token_url,
+                    grant_type="authorization_code",
+                    code=code,
+                    scope=scope,
+                    context=context,
+                    timeout=(settings.http_connect_timeout, settings.http_read_timeout),
+                    allow_redirects=False,
+                    stream=True,
+                    **extra,
+                )
+            except (requests.RequestException, AuthlibBaseError, ValueError, UpstreamError) as exc:
+                if cut.expired:  # whatever broke, it broke because the deadline cut it
+                    raise UpstreamError("token_endpoint_deadline") from exc
+                if isinstance(exc, UpstreamError):
+                    raise
+                raise _as_upstream_error(exc) from exc
         return parse_grant(dict(token), expected_context=context)
+
+
+def _as_upstream_error(exc: Exception) -> UpstreamError:
+    """The 502 for a failed exchange, named by how it failed."""
+    if isinstance(exc, requests.Timeout):
+        return UpstreamError("token_endpoint_timeout")
+    if isinstance(exc, requests.RequestException):
+        log.warning("token endpoint unreachable: %s", type(exc).__name__)
+        return UpstreamError("token_endpoint_unreachable")
+    if isinstance(exc, AuthlibBaseError):
+        return UpstreamError("token_endpoint_error")
+    return UpstreamError("token_endpoint_malformed")  # Authlib: the body is not a JSON object
 
 
 def _read_bounded(
