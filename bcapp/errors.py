@@ -18,12 +18,16 @@ class BcappError(Exception):
     title = "Something went wrong"
     advice = "Please try again in a moment."
 
-    def __init__(self, reason: str, detail: str | None = None) -> None:
+    def __init__(
+        self, reason: str, detail: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail or self.advice
         # Where the merchant goes next (external installs return to BigCommerce).
         self.return_url: str | None = None
+        # Seconds after which trying again makes sense (sent as Retry-After).
+        self.retry_after = retry_after
 
 
 class BadRequest(BcappError):
@@ -83,6 +87,21 @@ class StoreUnavailable(BcappError):
     status = 503
     title = "The app is temporarily unavailable"
     advice = "Please try again in a minute. If you were installing, start the installation again."
+
+
+class InstallInProgress(StoreUnavailable):
+    """Another install of the same store holds its lock beyond the bounded wait (503)."""
+
+    title = "An installation of this store is already in progress"
+    advice = "Please wait a few seconds, then start the installation again from your control panel."
+
+
+class TooManyRequests(BcappError):
+    """An abuse limit (per client address or per store) is spent for this window (429)."""
+
+    status = 429
+    title = "Too many requests"
+    advice = "Please wait a minute, then open the app again from your control panel."
 
 
 class ApiError(UpstreamError):

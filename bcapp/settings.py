@@ -66,6 +66,14 @@ class Settings:
     http_read_timeout: float = 10.0
     token_exchange_deadline: float = 20.0
     frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+    # Abuse limits per callback route and window (0 turns one off); see bcapp/service/limits.py.
+    rate_limit_per_address: int = 120
+    rate_limit_per_store: int = 60
+    rate_limit_window_seconds: int = 60
+    # How long an install waits for another install of the same store before a 503.
+    install_lock_wait_seconds: float = 3.0
+    # Reverse proxies in front of bcapp whose X-Forwarded-For names the client (0: none).
+    trusted_proxies: int = 0
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
 
@@ -156,6 +164,11 @@ def _build(env: Mapping[str, str]) -> Settings:
         multi_user=_flag(env, "BCAPP_MULTI_USER"),
         legacy_payloads=_flag(env, "BCAPP_LEGACY_PAYLOADS"),
         frame_ancestors=tuple(frame_ancestors + ([simulator_url] if simulator_url else [])),
+        rate_limit_per_address=_int(env, "BCAPP_RATE_LIMIT_PER_ADDRESS", 120, low=0, high=10**6),
+        rate_limit_per_store=_int(env, "BCAPP_RATE_LIMIT_PER_STORE", 60, low=0, high=10**6),
+        rate_limit_window_seconds=_int(env, "BCAPP_RATE_LIMIT_WINDOW", 60, low=1, high=86400),
+        install_lock_wait_seconds=_int(env, "BCAPP_INSTALL_LOCK_WAIT", 3, low=1, high=60),
+        trusted_proxies=_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         simulator_url=simulator_url,
     )
     validate(settings)

@@ -15,6 +15,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bcapp.clock import Clock
 from bcapp.crypto import new_key_entry, parse_keys
 from bcapp.service import AppService
 from bcapp.settings import Settings
@@ -122,8 +123,8 @@ def make_app(settings: Settings, redis_client: redis.Redis) -> Iterator[Callable
     """A factory of bcapp apps on `settings` with overrides; their Redis pools are closed after."""
     made: list[Flask] = []
 
-    def make(**overrides: Any) -> Flask:
-        made.append(create_app(replace(settings, **overrides)))
+    def make(clock: Clock | None = None, **overrides: Any) -> Flask:
+        made.append(create_app(replace(settings, **overrides), clock=clock))
         return made[-1]
 
     yield make

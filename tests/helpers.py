@@ -25,9 +25,15 @@ DEFAULT_SCOPE = "store_v2_information_read_only store_v2_products_read_only"
 
 
 def redis_snapshot(client: redis.Redis, prefix: str) -> dict[str, Any]:
-    """Every key under `prefix` with its type-appropriate value."""
+    """Every key under `prefix` with its type-appropriate value, abuse-limit counters aside.
+
+    Counting a refused request is the point of an abuse limit, so those counters (which expire
+    with their window; tests/test_limits.py checks them) are not "state changed by a refusal".
+    """
     found: dict[str, Any] = {}
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        if ":hits:" in key:
+            continue
         kind = client.type(key)
         if kind == "string":
             found[key] = client.get(key)

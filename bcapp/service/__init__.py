@@ -20,6 +20,7 @@ from bcapp.errors import ApiError, StoreUnavailable, TokenRejected
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, StoreUser
 from bcapp.service import access, callbacks
 from bcapp.service.install import InstallRequest, complete_install
+from bcapp.service.limits import AbuseLimits, LimitPolicy
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, ShortLivedRecords, embedded
 from bcapp.store.connection import connect, server_policy, unavailable_on_redis_error
@@ -63,6 +64,15 @@ class AppService:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self._limits = AbuseLimits(
+            short_lived,
+            LimitPolicy(
+                settings.rate_limit_per_address,
+                settings.rate_limit_per_store,
+                settings.rate_limit_window_seconds,
+            ),
+            clock,
+        )
         self._store = store
         self._short_lived = short_lived
         self._bigcommerce = bigcommerce
@@ -70,16 +80,28 @@ class AppService:
 
     # --- callbacks -------------------------------------------------------------------------
 
+    def admit(self, route: str, address: str) -> None:
+        """Count a request from a client address on a callback route (429 over the limit)."""
+        self._limits.admit_address(route, address)
+
     def verify_callback(
-        self, jwt_payload: str | None, legacy_payload: str | None
+        self, jwt_payload: str | None, legacy_payload: str | None, route: str = "load"
     ) -> CallbackClaims:
-        """Verify a signed callback payload and spend it (400/401 otherwise)."""
-        return callbacks.verify_and_spend(
-            jwt_payload, legacy_payload, self.settings, self.clock, self._short_lived
+        """Verify a signed callback payload, count it for its store, and spend it.
+
+        400/401 when it does not verify, 429 over the store's limit (the payload stays
+        unspent), 401 when it was spent before.
+        """
+        claims = callbacks.verify_payload(
+            jwt_payload, legacy_payload, self.settings, self.clock.now()
         )
+        self._limits.admit_store(route, claims.store_hash)
+        callbacks.spend(claims, self.settings, self.clock, self._short_lived)
+        return claims
 
     def install(self, request: InstallRequest) -> Opened:
         """Exchange the code under the store's install lock and store the grant."""
+        self._limits.admit_store("auth", request.store_hash)
         return complete_install(
             request,
             self._bigcommerce,
@@ -87,6 +109,7 @@ class AppService:
             self._short_lived,
             self.settings.required_scopes,
             lock_seconds=self.settings.token_exchange_deadline + LOCK_SLACK_SECONDS,
+            lock_wait_seconds=self.settings.install_lock_wait_seconds,
         )
 
     def external_install_url(self, outcome: str) -> str:

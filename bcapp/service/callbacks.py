@@ -20,21 +20,14 @@ from bcapp.store import ShortLivedRecords
 log = logging.getLogger(__name__)
 
 
-def verify_and_spend(
-    jwt_payload: str | None,
-    legacy_payload: str | None,
-    settings: Settings,
-    clock: Clock,
-    short_lived: ShortLivedRecords,
-) -> CallbackClaims:
-    """The verified claims, their nonce burned; BadRequest (400) or Unauthorized (401)."""
-    now = clock.now()
-    claims = verify_payload(jwt_payload, legacy_payload, settings, now)
-    ttl = replay_ttl(claims, now, settings)
+def spend(
+    claims: CallbackClaims, settings: Settings, clock: Clock, short_lived: ShortLivedRecords
+) -> None:
+    """Burn the payload's nonce; Unauthorized (401) when it was spent before."""
+    ttl = replay_ttl(claims, clock.now(), settings)
     if not short_lived.burn_once(claims.store_hash, claims.nonce, ttl):
         log.warning("replayed callback payload for store=%s", claims.store_hash)
         raise Unauthorized("replayed")
-    return claims
 
 
 def verify_payload(

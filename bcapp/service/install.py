@@ -61,10 +61,11 @@ def complete_install(
     short_lived: ShortLivedRecords,
     required: ScopeSet,
     lock_seconds: float,
+    lock_wait_seconds: float,
 ) -> Opened:
     """Exchange the code, check the grant's scopes, and upsert the installation."""
     require_scopes(request.scopes, required)
-    with short_lived.install_lock(request.store_hash, lock_seconds):
+    with short_lived.install_lock(request.store_hash, lock_seconds, lock_wait_seconds):
         installation, installer = _exchange_and_save(request, bigcommerce, store, required)
     user = store.get_user(installation.store_hash, installer.id) or installer
     log.info("installed store=%s user=%s", installation.store_hash, user.id)

@@ -52,11 +52,16 @@ class InstallationStore(Protocol):
 class ShortLivedRecords(Protocol):
     """Records with a TTL: install locks, replay guards and removed-user tombstones."""
 
-    def install_lock(self, store_hash: str, hold_seconds: float) -> AbstractContextManager[None]:
-        """Hold the store's install lock; waits up to `hold_seconds` for another holder."""
+    def install_lock(
+        self, store_hash: str, hold_seconds: float, wait_seconds: float | None = None
+    ) -> AbstractContextManager[None]:
+        """Hold the store's install lock for at most `hold_seconds`; wait `wait_seconds` for it."""
 
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """Record `nonce` for `ttl_seconds`; True the first time, False when already seen."""
 
     def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
         """When (payload time) the user's access was last removed, if recently."""
+
+    def count_hit(self, subject: str, route: str, window_seconds: int) -> int:
+        """Count one hit of `subject` on `route`; the hits so far in the current window."""

@@ -8,6 +8,7 @@ transaction (docs/architecture.md, "Redis layout").
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
@@ -20,6 +21,7 @@ from bcapp.validation import STORE_HASH
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_SUBJECT = re.compile(r"[a-z0-9:-]{1,80}")
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 SOCKET_TIMEOUT_SECONDS = 2.0
@@ -75,6 +77,15 @@ class Keyspace:
     def pattern(self, kind: str) -> str:
         """A SCAN pattern matching `kind` records of every store."""
         return f"{self.prefix}:{{*}}:{kind}"
+
+    def hits(self, subject: str, route: str, window: int) -> str:
+        """The abuse-limit counter of `subject` (a store hash, or `addr:<digest>`) on `route`.
+
+        Hash-tagged by subject, like every key of a store, so a Cluster keeps it in one slot.
+        """
+        if not _SUBJECT.fullmatch(subject) or not _SUBJECT.fullmatch(route):
+            raise ValueError("not a rate-limit subject")
+        return f"{self.prefix}:{{{subject}}}:hits:{route}:{window}"
 
     @staticmethod
     def store_hash_of(key: str) -> str:

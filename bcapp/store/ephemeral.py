@@ -16,7 +16,7 @@ import redis
 from redis.client import Pipeline
 
 from bcapp.clock import Clock
-from bcapp.errors import StoreUnavailable
+from bcapp.errors import InstallInProgress
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.records import CorruptRecord, report_corrupt
 
@@ -35,21 +35,25 @@ class RedisShortLivedRecords:
         self._clock = clock
 
     @contextmanager
-    def install_lock(self, store_hash: str, hold_seconds: float) -> Iterator[None]:
+    def install_lock(
+        self, store_hash: str, hold_seconds: float, wait_seconds: float | None = None
+    ) -> Iterator[None]:
         """Serialise code exchange and write per store, so the newest token is the one kept.
 
         BigCommerce invalidates the previous token when it issues a new one; holding the lock
         across exchange and write makes the store's order of writes match the platform's
-        order of grants. The lock expires by itself (after `hold_seconds`) if its holder dies;
-        a caller waits at most `hold_seconds` for it, then gets StoreUnavailable.
+        order of grants. The lock expires by itself (after `hold_seconds`) if its holder dies.
+        A caller waits at most `wait_seconds` (default: `hold_seconds`) for it, then gets
+        InstallInProgress (503), so requests cannot pile up behind a slow holder.
         """
         key, token = self._keys.key(store_hash, "install-lock"), secrets.token_hex(16)
-        deadline = self._clock.monotonic() + hold_seconds
+        wait = hold_seconds if wait_seconds is None else wait_seconds
+        deadline = self._clock.monotonic() + wait
         with unavailable_on_redis_error("install_lock"):
             while not self._redis.set(key, token, nx=True, px=max(int(hold_seconds * 1000), 1)):
                 remaining = deadline - self._clock.monotonic()
                 if remaining <= 0:
-                    raise StoreUnavailable("install_lock_busy")
+                    raise InstallInProgress("install_lock_busy", retry_after=max(int(wait), 1))
                 self._clock.sleep(min(LOCK_POLL_SECONDS, remaining))
         try:
             yield
@@ -94,3 +98,18 @@ class RedisShortLivedRecords:
         except ValueError:  # fail closed: a tombstone that does not parse refuses every payload
             report_corrupt("tombstone", store_hash, CorruptRecord("not_an_integer"))
             return FOREVER
+
+    def count_hit(self, subject: str, route: str, window_seconds: int) -> int:
+        """Add one hit to the counter of `subject` on `route` for the current fixed window.
+
+        The counter is created with the window as its TTL in the same MULTI as the increment,
+        so it never outlives its window and every process shares it.
+        """
+        window = int(self._clock.now() // window_seconds)
+        key = self._keys.hits(subject, route, window)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, 0, ex=window_seconds, nx=True)
+        pipe.incr(key)
+        with unavailable_on_redis_error("count_hit"):
+            _, hits = pipe.execute()
+        return int(hits)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bcapp.clock import Clock
 from bcapp.service import AppService, build_service
@@ -20,6 +22,8 @@ from bcapp.web.context import EXTENSION
 __all__ = ["create_app"]
 
 MAX_REQUEST_BYTES = 64 * 1024
+# A signed payload is about 1 KiB and refused over 8 KiB; no genuine query comes near this.
+MAX_QUERY_BYTES = 16 * 1024
 
 
 def create_app(
@@ -39,7 +43,14 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    # In this order, before any view: wrong methods, oversized requests, then abuse limits.
     app.before_request(callbacks.refuse_other_methods)
+    app.before_request(refuse_oversized)
+    app.before_request(callbacks.admit_client)
+    if service.settings.trusted_proxies:
+        # The client address is the one the trusted proxies saw; the Host is never trusted.
+        hops = service.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
     sessions.configure(app, service.settings)
     app.extensions[EXTENSION] = service
     pages.install(app, service.settings)
@@ -47,6 +58,14 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(app_pages.bp)
     return app
+
+
+def refuse_oversized() -> None:
+    """413/414 for a request larger than any BigCommerce sends, before any work is done."""
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        raise RequestURITooLarge()
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        raise RequestEntityTooLarge()
 
 
 def _template_folder() -> str:

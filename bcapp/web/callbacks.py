@@ -21,6 +21,21 @@ _GET_ONLY_ENDPOINTS = frozenset(f"callbacks.{name.replace('-', '_')}" for name i
 _GET_ONLY_PATHS = frozenset(f"/bigcommerce/{name}" for name in GET_ONLY)
 
 
+def callback_route() -> str | None:
+    """The callback the current request routes to ("auth", "load", …), or None."""
+    endpoint = request.endpoint or ""
+    if endpoint not in _GET_ONLY_ENDPOINTS:
+        return None
+    return endpoint.split(".", 1)[1].replace("_", "-")
+
+
+def admit_client() -> None:
+    """Count a callback request against its client address before any other work (429)."""
+    route = callback_route()
+    if route is not None:
+        service().admit(route, request.remote_addr or "unknown")
+
+
 def refuse_other_methods() -> None:
     """405 with `Allow: GET` for any other method on a callback, before anything else runs.
 

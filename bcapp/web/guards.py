@@ -30,7 +30,8 @@ def verified_callback() -> CallbackClaims:
     legacy = None
     if jwt_payload is None:
         legacy = single("signed_payload", MAX_PAYLOAD_CHARS, required=False)
-    return service().verify_callback(jwt_payload, legacy)
+    route = (request.endpoint or "").rsplit(".", 1)[-1].replace("_", "-")
+    return service().verify_callback(jwt_payload, legacy, route)
 
 
 def signed_callback(view: Callable[[CallbackClaims], R]) -> Callable[[], R]:

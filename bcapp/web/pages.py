@@ -54,17 +54,22 @@ def install(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals["request_id"] = request_id
 
     @app.errorhandler(BcappError)
-    def expected_failure(error: BcappError) -> tuple[str, int]:
+    def expected_failure(error: BcappError) -> Response:
         log.warning(
             "%s %s -> %s %s", request.method, printable(request.path), error.status, error.reason
         )
-        return render_error(
-            error.status,
-            error.title,
-            error.detail,
-            missing=getattr(error, "missing", None),
-            return_url=error.return_url,
+        response = make_response(
+            render_error(
+                error.status,
+                error.title,
+                error.detail,
+                missing=getattr(error, "missing", None),
+                return_url=error.return_url,
+            )
         )
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_failure(error: HTTPException) -> Response:

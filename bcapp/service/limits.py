@@ -1,0 +1,60 @@
+"""Abuse limits: requests per client address and per store on each callback route.
+
+Fixed windows counted in Redis, so every worker and every server shares them. Generous for
+real use (a merchant opens the app a few times a minute; BigCommerce sends one uninstall), they
+stop a single address from flooding a route, and a flood aimed at one store (for example bogus
+auth requests, each of which would cost a token request with the app's credentials) from
+starving the others. A limit of 0 turns that limit off (docs/security.md R12).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+
+from bcapp.clock import Clock
+from bcapp.errors import TooManyRequests
+from bcapp.store import ShortLivedRecords
+from bcapp.validation import printable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LimitPolicy:
+    """Requests allowed per window for one client address and for one store, on one route."""
+
+    per_address: int
+    per_store: int
+    window_seconds: int
+
+
+class AbuseLimits:
+    """Counts requests and refuses those over the policy with TooManyRequests (429)."""
+
+    def __init__(self, short_lived: ShortLivedRecords, policy: LimitPolicy, clock: Clock) -> None:
+        self._short_lived = short_lived
+        self._policy = policy
+        self._clock = clock
+
+    def admit_address(self, route: str, address: str) -> None:
+        """Count a request from `address` (an IP) on `route`; 429 when over the limit."""
+        subject = "addr:" + hashlib.sha256(address.encode()).hexdigest()[:24]
+        self._admit(subject, route, self._policy.per_address, f"address {printable(address)}")
+
+    def admit_store(self, route: str, store_hash: str) -> None:
+        """Count a request for `store_hash` on `route`; 429 when over the limit."""
+        self._admit(store_hash, route, self._policy.per_store, f"store={store_hash}")
+
+    def _admit(self, subject: str, route: str, limit: int, who: str) -> None:
+        if limit <= 0:
+            return
+        window = self._policy.window_seconds
+        if self._short_lived.count_hit(subject, route, window) <= limit:
+            return
+        retry_after = math.ceil(window - self._clock.now() % window)
+        log.warning("abuse limit: %s over %s requests per %s s on %s", who, limit, window, route)
+        kind = "address" if subject.startswith("addr:") else "store"
+        raise TooManyRequests(f"rate_limited_{kind}", retry_after=max(retry_after, 1))
