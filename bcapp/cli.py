@@ -142,6 +142,7 @@ def simulator(port: int | None) -> None:
         redirect_uri=settings.auth_callback_url,
         app_url=settings.app_url,
         app_scopes=str(settings.required_scopes),
+        control_panel_url=f"http://localhost:{chosen}",
     )
     server = ServedApp(create_simulator(state), port=chosen)
     click.echo(f"BigCommerce simulator: open http://localhost:{chosen}/")

@@ -40,6 +40,8 @@ class Installation:
     updated_at: int = 0
     # Random per (re-)install: sessions carry it, so a re-install or uninstall revokes them.
     install_id: str = ""
+    # The store's control-panel origin as the Store Information API reported it at install.
+    control_panel_url: str | None = None
 
 
 @dataclass(frozen=True)

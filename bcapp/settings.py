@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,21 +16,23 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
+from bcapp.envvars import as_flag, as_int, as_list, kept_secret
 from bcapp.errors import ConfigurationError
 from bcapp.scopes import ScopeSet, required_scopes
+from bcapp.validation import LOOPBACK_HOSTS
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "replace-me"})
 _DEV_CLIENT_ID = "bcapp-local-client"
 MIN_CLIENT_SECRET_CHARS = 16
 # An origin: scheme, host (optionally a leading `*.` label) and port; nothing that could end a
 # CSP directive or add a path.
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
-# Control-panel origins allowed to frame the app (docs/security.md R11; BigCommerce does not
-# publish the exact list).
-DEFAULT_FRAME_ANCESTORS = ("https://*.bigcommerce.com", "https://*.mybigcommerce.com")
+# Who may frame a page that belongs to no known store (an error page before verification):
+# any BigCommerce control panel. Pages of a known store allow only that store's control panel
+# (docs/security.md R11).
+UNKNOWN_STORE_FRAME_ANCESTORS = ("https://*.bigcommerce.com", "https://*.mybigcommerce.com")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class Settings:
     http_connect_timeout: float = 3.05
     http_read_timeout: float = 10.0
     token_exchange_deadline: float = 20.0
-    frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+    # BCAPP_FRAME_ANCESTORS: origins that replace the per-store default on every page.
+    frame_ancestors: tuple[str, ...] = ()
     # Abuse limits per callback route and window (0 turns one off); see bcapp/service/limits.py.
     rate_limit_per_address: int = 120
     rate_limit_per_store: int = 60
@@ -87,6 +89,18 @@ class Settings:
     def is_production(self) -> bool:
         """True when BCAPP_ENV=production."""
         return self.env == PRODUCTION
+
+    @property
+    def unknown_store_frame_ancestors(self) -> tuple[str, ...]:
+        """Who may frame a page of no known store (the local simulator too, in development)."""
+        simulator = (self.simulator_url,) if self.simulator_url else ()
+        return self.frame_ancestors or UNKNOWN_STORE_FRAME_ANCESTORS + simulator
+
+    @property
+    def login_origin(self) -> str:
+        """The origin of BigCommerce's login service (it frames the app during installs)."""
+        parts = urlsplit(self.login_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def token_url(self) -> str:
@@ -129,18 +143,17 @@ def _build(env: Mapping[str, str]) -> Settings:
         secret_key, key_text = env["SECRET_KEY"], env["TOKEN_ENCRYPTION_KEYS"]
     else:
         client_id = env.get("BC_CLIENT_ID") or _DEV_CLIENT_ID
-        client_secret = env.get("BC_CLIENT_SECRET") or _kept_secret(instance_dir, "client_secret")
-        secret_key = env.get("SECRET_KEY") or _kept_secret(instance_dir, "secret_key")
-        key_text = env.get("TOKEN_ENCRYPTION_KEYS") or _kept_secret(
+        client_secret = env.get("BC_CLIENT_SECRET") or kept_secret(instance_dir, "client_secret")
+        secret_key = env.get("SECRET_KEY") or kept_secret(instance_dir, "secret_key")
+        key_text = env.get("TOKEN_ENCRYPTION_KEYS") or kept_secret(
             instance_dir, "token_encryption_keys", new_key_entry
         )
-    port = _int(env, "PORT", 8000, low=1, high=65535)
+    port = as_int(env, "PORT", 8000, low=1, high=65535)
     default_app_url = f"http://127.0.0.1:{port}"
     simulator_url = None
     if mode == DEVELOPMENT and not env.get("BC_CLIENT_ID"):
         # A different host name makes the control panel cross-site to the app, as in production.
         simulator_url = env.get("BCAPP_SIMULATOR_URL", f"http://localhost:{port + 1}").rstrip("/")
-    frame_ancestors = env.get("BCAPP_FRAME_ANCESTORS", " ".join(DEFAULT_FRAME_ANCESTORS)).split()
     settings = Settings(
         env=mode,
         client_id=client_id.strip(),
@@ -155,20 +168,21 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         api_url=env.get("BC_API_URL", simulator_url or "https://api.bigcommerce.com").rstrip("/"),
         instance_dir=instance_dir,
-        previous_client_secrets=_list(env, "BC_CLIENT_SECRET_PREVIOUS"),
-        secret_key_fallbacks=_list(env, "SECRET_KEY_FALLBACKS"),
+        previous_client_secrets=as_list(env, "BC_CLIENT_SECRET_PREVIOUS"),
+        secret_key_fallbacks=as_list(env, "SECRET_KEY_FALLBACKS"),
         redis_prefix=env.get("BCAPP_REDIS_PREFIX", "bcapp"),
-        jwt_leeway_seconds=_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
-        jwt_max_lifetime_seconds=_int(env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10)
-        or None,
-        multi_user=_flag(env, "BCAPP_MULTI_USER"),
-        legacy_payloads=_flag(env, "BCAPP_LEGACY_PAYLOADS"),
-        frame_ancestors=tuple(frame_ancestors + ([simulator_url] if simulator_url else [])),
-        rate_limit_per_address=_int(env, "BCAPP_RATE_LIMIT_PER_ADDRESS", 120, low=0, high=10**6),
-        rate_limit_per_store=_int(env, "BCAPP_RATE_LIMIT_PER_STORE", 60, low=0, high=10**6),
-        rate_limit_window_seconds=_int(env, "BCAPP_RATE_LIMIT_WINDOW", 60, low=1, high=86400),
-        install_lock_wait_seconds=_int(env, "BCAPP_INSTALL_LOCK_WAIT", 3, low=1, high=60),
-        trusted_proxies=_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
+        jwt_leeway_seconds=as_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),
+        jwt_max_lifetime_seconds=(
+            as_int(env, "BCAPP_JWT_MAX_LIFETIME", 86400 + 60, low=0, high=10**10) or None
+        ),
+        multi_user=as_flag(env, "BCAPP_MULTI_USER"),
+        legacy_payloads=as_flag(env, "BCAPP_LEGACY_PAYLOADS"),
+        frame_ancestors=tuple(env.get("BCAPP_FRAME_ANCESTORS", "").split()),
+        rate_limit_per_address=as_int(env, "BCAPP_RATE_LIMIT_PER_ADDRESS", 120, low=0, high=10**6),
+        rate_limit_per_store=as_int(env, "BCAPP_RATE_LIMIT_PER_STORE", 60, low=0, high=10**6),
+        rate_limit_window_seconds=as_int(env, "BCAPP_RATE_LIMIT_WINDOW", 60, low=1, high=86400),
+        install_lock_wait_seconds=as_int(env, "BCAPP_INSTALL_LOCK_WAIT", 3, low=1, high=60),
+        trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         simulator_url=simulator_url,
     )
     validate(settings)
@@ -248,49 +262,3 @@ def _require_production(env: Mapping[str, str]) -> None:
         raise ConfigurationError(
             f"BCAPP_ENV=production refuses to start; set these variables:\n{lines}"
         )
-
-
-def _kept_secret(instance_dir: Path, name: str, make: Callable[[], str] | None = None) -> str:
-    """A development secret generated once and kept under instance/ (never in production).
-
-    Several gunicorn workers may race here: the value is written to a private temporary file
-    and hard-linked into place, so exactly one value wins and every worker reads that one.
-    """
-    path = instance_dir / name
-    if not path.exists():
-        instance_dir.mkdir(parents=True, exist_ok=True)
-        value = make() if make else secrets.token_urlsafe(48)
-        temporary = instance_dir / f".{name}.{secrets.token_hex(8)}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(value)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    return path.read_text().strip()
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool = True) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in ("", "default"):
-        return default
-    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ConfigurationError(f"{name} must be true or false")
-    return value in ("1", "true", "yes", "on")
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    try:
-        value = int(env.get(name, str(default)))
-    except ValueError as exc:
-        raise ConfigurationError(f"{name} must be an integer") from exc
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}")
-    return value

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 STORE_HASH = re.compile(r"[a-z0-9]{1,32}")
 _CONTEXT = re.compile(r"stores/([a-z0-9]{1,32})")
 MAX_USER_ID = 2**53  # JSON-safe; BigCommerce ids are far below
 MAX_EMAIL_CHARS = 254
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,24 @@ def printable(text: str) -> str:
         char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
         for char in text
     )
+
+
+def exact_origin(url: object) -> str | None:
+    """``scheme://host[:port]`` of an https URL (http only on loopback hosts), else None.
+
+    For origins that reach a Content-Security-Policy: no wildcard, path, quote or space survives.
+    """
+    if not isinstance(url, str) or len(url) > 2048:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if not _HOST.fullmatch(host) and host != "::1":
+        return None
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK_HOSTS):
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}{f':{port}' if port else ''}"

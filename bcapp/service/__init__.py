@@ -138,6 +138,22 @@ class AppService:
         """Revoke one user's access; True when there was access to revoke."""
         return access.remove_user(claims, self._store)
 
+    def frame_ancestors(self, installation: Installation | None) -> tuple[str, ...]:
+        """Who may frame a page: the operator's list, else the store's own control panel.
+
+        A store's pages allow its control-panel origin as reported at install (else the
+        documented `https://store-<hash>.mybigcommerce.com`) and BigCommerce's login host,
+        never a wildcard; a page of no known store allows any control panel (R11).
+        """
+        if self.settings.frame_ancestors:
+            return self.settings.frame_ancestors
+        if installation is None:
+            return self.settings.unknown_store_frame_ancestors
+        panel = installation.control_panel_url or (
+            f"https://store-{installation.store_hash}.mybigcommerce.com"
+        )
+        return (panel, self.settings.login_origin)
+
     # --- the store API ---------------------------------------------------------------------
 
     def store_information(self, installation: Installation) -> dict[str, str] | None:

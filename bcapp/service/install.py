@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from bcapp import signals
 from bcapp.bigcommerce import BigCommerce
-from bcapp.errors import BadRequest, ScopesMissing
+from bcapp.errors import ApiError, BadRequest, ScopesMissing
 from bcapp.models import Installation, Opened, StoreUser
 from bcapp.scopes import ScopeSet
 from bcapp.store import InstallationStore, ShortLivedRecords
-from bcapp.validation import store_hash_from_context
+from bcapp.validation import exact_origin, store_hash_from_context
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def _exchange_and_save(
         request.code, request.scope_text, request.context, request.account_uuid
     )
     require_scopes(grant.scopes, required)
+    control_panel = control_panel_origin(bigcommerce, grant.store_hash, grant.access_token)
     installer = StoreUser(id=grant.user.id, email=grant.user.email)
     installation = store.save_installation(
         Installation(
@@ -91,10 +92,29 @@ def _exchange_and_save(
             owner_id=grant.owner.id if grant.owner else None,
             owner_email=grant.owner.email if grant.owner else None,
             account_uuid=grant.account_uuid,
+            control_panel_url=control_panel,
         ),
         installer,
     )
     return installation, installer
+
+
+def control_panel_origin(bigcommerce: BigCommerce, store_hash: str, token: str) -> str | None:
+    """The store's control-panel origin (`control_panel_base_url` of `GET /v2/store`), or None.
+
+    Best effort: the install goes on without it, and pages then allow the documented
+    `https://store-<hash>.mybigcommerce.com` (docs/security.md R11).
+    """
+    try:
+        info = bigcommerce.get(store_hash, token, "v2/store")
+    except ApiError as exc:
+        log.warning("store information for store=%s unavailable: %s", store_hash, exc.reason)
+        return None
+    reported = info.get("control_panel_base_url") if isinstance(info, dict) else None
+    origin = exact_origin(reported)
+    if reported is not None and origin is None:
+        log.warning("store=%s reported a control panel that is not an https origin", store_hash)
+    return origin
 
 
 def require_scopes(granted: ScopeSet, required: ScopeSet) -> None:

@@ -34,7 +34,12 @@ def create_simulator(state: SimulatorState) -> Flask:
 
 
 def seeded_state(
-    client_id: str, client_secret: str, redirect_uri: str, app_url: str, app_scopes: str
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    app_url: str,
+    app_scopes: str,
+    control_panel_url: str | None = None,
 ) -> SimulatorState:
     """A simulator with the app registered as in the Developer Portal, and one seeded store.
 
@@ -46,6 +51,7 @@ def seeded_state(
         redirect_uri=redirect_uri,
         app_url=app_url,
         app_scopes=app_scopes,
+        control_panel_url=control_panel_url,
     )
     state.add_store("demo1234", owner_id=1001, owner_email="owner@demo1234.example")
     state.add_user("demo1234", 1002, "staff@demo1234.example")

@@ -55,6 +55,9 @@ class SimulatorState:
     redirect_uri: str = ""
     # Where the app under test serves its load/uninstall/remove-user callbacks.
     app_url: str = "http://127.0.0.1:8000"
+    # The control panel's origin as the browser sees it (reported by GET /v2/store); None: the
+    # host the API request was addressed to.
+    control_panel_url: str | None = None
     account_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     stores: dict[str, SimStore] = field(default_factory=dict)
     codes: dict[str, PendingCode] = field(default_factory=dict)

@@ -48,6 +48,7 @@ def installation_to_json(installation: Installation, cipher: TokenCipher) -> str
             "installed_at": installation.installed_at,
             "updated_at": installation.updated_at,
             "install_id": installation.install_id,
+            "control_panel_url": installation.control_panel_url,
         }
     )
 
@@ -85,6 +86,7 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
             installed_at=data["installed_at"],
             updated_at=data["updated_at"],
             install_id=data["install_id"],
+            control_panel_url=data.get("control_panel_url"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptRecord("fields") from exc

@@ -15,8 +15,10 @@ from flask import Flask, Response, g, has_request_context, make_response, render
 from werkzeug.exceptions import HTTPException
 
 from bcapp.errors import BcappError
+from bcapp.models import Installation
 from bcapp.settings import Settings
 from bcapp.validation import printable
+from bcapp.web.context import service
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -38,6 +40,17 @@ class RequestIdFilter(logging.Filter):
         """Annotate and keep every record."""
         record.request_id = request_id() if has_request_context() else "-"
         return True
+
+
+def frame_ancestors() -> tuple[str, ...]:
+    """Who may frame this response: the known store's control panel, else any control panel."""
+    chosen: tuple[str, ...] | None = g.get("frame_ancestors")
+    return chosen if chosen is not None else service().frame_ancestors(None)
+
+
+def for_store(installation: Installation) -> None:
+    """This response belongs to `installation`'s store: only its control panel may frame it."""
+    g.frame_ancestors = service().frame_ancestors(installation)
 
 
 def csp_nonce() -> str:
@@ -101,7 +114,7 @@ def install(app: Flask, settings: Settings) -> None:
             f"script-src 'self' 'nonce-{nonce}' https://cdn.bigcommerce.com; "
             f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; "
-            f"frame-ancestors 'self' {' '.join(settings.frame_ancestors)}"
+            f"frame-ancestors 'self' {' '.join(frame_ancestors())}"
         )
         response.headers["X-Request-ID"] = request_id()
         response.headers["Referrer-Policy"] = "no-referrer"

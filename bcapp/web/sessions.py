@@ -15,6 +15,7 @@ from bcapp.errors import Unauthorized
 from bcapp.models import Opened, SessionRef
 from bcapp.settings import Settings
 from bcapp.web.context import service
+from bcapp.web.pages import for_store
 
 
 def configure(app: Flask, settings: Settings) -> None:
@@ -37,6 +38,7 @@ def configure(app: Flask, settings: Settings) -> None:
 def open_session(opened: Opened) -> None:
     """Start a fresh session for this store and user; nothing from an older one survives."""
     ref = SessionRef.of(opened)
+    for_store(opened.installation)
     session.clear()
     session.permanent = True
     session.update(
@@ -56,7 +58,9 @@ def current_opened() -> Opened:
     ):
         raise Unauthorized("no_session")
     try:
-        return service().resume_session(SessionRef(store_hash, user_id, install_id, access_id))
+        opened = service().resume_session(SessionRef(store_hash, user_id, install_id, access_id))
     except Unauthorized:
         session.clear()
         raise
+    for_store(opened.installation)
+    return opened

@@ -143,8 +143,11 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
             app_url=app_server.url,
             auth_callback_url=app_server.url + "/bigcommerce/auth",
             login_url=sim_server.url,
-            frame_ancestors=(panel_url,),
+            # No BCAPP_FRAME_ANCESTORS: the app page allows the control panel the store API
+            # reports; a page of no known store allows the simulator, as in development.
+            simulator_url=panel_url,
         )
+        sim.control_panel_url = panel_url
         app = create_app(app_settings)
         app.config["SESSION_COOKIE_PARTITIONED"] = partitioned
         sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url

@@ -1,0 +1,62 @@
+"""Reading configuration values from the environment: typed, bounded, or a clear error.
+
+Each helper names the variable in its ConfigurationError, so an operator knows what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from bcapp.errors import ConfigurationError
+
+
+def kept_secret(instance_dir: Path, name: str, make: Callable[[], str] | None = None) -> str:
+    """A development secret generated once and kept under instance/ (never in production).
+
+    Several gunicorn workers may race here: the value is written to a private temporary file
+    and hard-linked into place, so exactly one value wins and every worker reads that one.
+    """
+    path = instance_dir / name
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        value = make() if make else secrets.token_urlsafe(48)
+        temporary = instance_dir / f".{name}.{secrets.token_hex(8)}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(value)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
+
+
+def as_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def as_flag(env: Mapping[str, str], name: str, default: bool = True) -> bool:
+    """A strict boolean: true/false, yes/no, on/off, 1/0; anything else is an error."""
+    value = env.get(name, "").strip().lower()
+    if value in ("", "default"):
+        return default
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigurationError(f"{name} must be true or false")
+    return value in ("1", "true", "yes", "on")
+
+
+def as_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    """An integer within [low, high]."""
+    try:
+        value = int(env.get(name, str(default)))
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}")
+    return value
