@@ -76,6 +76,8 @@ class Settings:
     install_lock_wait_seconds: float = 3.0
     # Reverse proxies in front of bcapp whose X-Forwarded-For names the client (0: none).
     trusted_proxies: int = 0
+    # Host names requests may be addressed to besides APP_URL's (BCAPP_TRUSTED_HOSTS).
+    extra_trusted_hosts: tuple[str, ...] = ()
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
 
@@ -95,6 +97,12 @@ class Settings:
         """Who may frame a page of no known store (the local simulator too, in development)."""
         simulator = (self.simulator_url,) if self.simulator_url else ()
         return self.frame_ancestors or UNKNOWN_STORE_FRAME_ANCESTORS + simulator
+
+    @property
+    def trusted_hosts(self) -> frozenset[str]:
+        """Host names a request may name: APP_URL's, loopback, and BCAPP_TRUSTED_HOSTS."""
+        app_host = (urlsplit(self.app_url).hostname or "").lower()
+        return frozenset({app_host, *LOOPBACK_HOSTS, *self.extra_trusted_hosts})
 
     @property
     def login_origin(self) -> str:
@@ -183,6 +191,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         rate_limit_window_seconds=as_int(env, "BCAPP_RATE_LIMIT_WINDOW", 60, low=1, high=86400),
         install_lock_wait_seconds=as_int(env, "BCAPP_INSTALL_LOCK_WAIT", 3, low=1, high=60),
         trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
+        extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
         simulator_url=simulator_url,
     )
     validate(settings)

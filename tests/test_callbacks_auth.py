@@ -379,15 +379,29 @@ def test_other_methods_are_405(client: FlaskClient, method: str) -> None:
     assert "<html" in response.get_data(as_text=True)
 
 
-def test_forged_host_header_never_reaches_a_location(
-    client: FlaskClient, sim: SimulatorState
+def test_a_request_for_a_foreign_host_is_refused_before_any_work(
+    client: FlaskClient, sim: SimulatorState, snapshot: Snapshot
 ) -> None:
+    before = snapshot()
     response = client.get(
         "/bigcommerce/auth?" + auth_query(sim),
         headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
     )
+    assert response.status_code == 400
+    assert "evil" not in str(response.headers) + response.get_data(as_text=True)
+    assert sim.token_requests == [] and snapshot() == before
+
+
+def test_the_token_exchange_redirect_uri_comes_from_settings(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    client = make_app(extra_trusted_hosts=("other.example",)).test_client()
+    response = client.get(
+        "/bigcommerce/auth?" + auth_query(sim),
+        headers={"Host": "other.example", "X-Forwarded-Host": "evil.example"},
+    )
     assert response.status_code == 302
-    assert "evil" not in response.headers["Location"]
+    assert response.headers["Location"] == "/?installed=1"
     assert sim.token_requests[0]["redirect_uri"] == CALLBACK_URL
 
 

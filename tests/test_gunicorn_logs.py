@@ -19,7 +19,8 @@ def raw_get(url: str, target: str) -> bytes:
     """Send one request line exactly as given (no client-side normalisation)."""
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10) as conn:
-        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        conn.sendall(head.encode())
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk

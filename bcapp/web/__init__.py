@@ -6,21 +6,24 @@ the application service and render or redirect (docs/architecture.md).
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from pathlib import Path
 
 from flask import Flask, request
-from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bcapp.clock import Clock
 from bcapp.service import AppService, build_service
 from bcapp.settings import Settings
+from bcapp.validation import printable
 from bcapp.web import app_pages, callbacks, health, pages, sessions
-from bcapp.web.context import EXTENSION
+from bcapp.web.context import EXTENSION, service
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024
 # A signed payload is about 1 KiB and refused over 8 KiB; no genuine query comes near this.
 MAX_QUERY_BYTES = 16 * 1024
@@ -43,7 +46,9 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
-    # In this order, before any view: wrong methods, oversized requests, then abuse limits.
+    # In this order, before any view: foreign hosts, wrong methods, oversized requests, then
+    # abuse limits.
+    app.before_request(refuse_foreign_hosts)
     app.before_request(callbacks.refuse_other_methods)
     app.before_request(refuse_oversized)
     app.before_request(callbacks.admit_client)
@@ -58,6 +63,20 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(app_pages.bp)
     return app
+
+
+def refuse_foreign_hosts() -> None:
+    """400 for a request addressed to a host other than APP_URL's (health checks excepted).
+
+    bcapp builds no URL from the Host header, and this keeps it that way for code added later:
+    a response is only ever produced for the host the app is registered under (R4).
+    """
+    if request.endpoint in ("health.healthz", "health.readyz"):
+        return  # load balancers often probe by address
+    host = request.headers.get("Host", "").rsplit(":", 1)[0].strip("[]").lower()
+    if host not in service().settings.trusted_hosts:
+        log.warning("request for host %s refused; add it to BCAPP_TRUSTED_HOSTS", printable(host))
+        raise BadRequest("Unknown host")
 
 
 def refuse_oversized() -> None:
