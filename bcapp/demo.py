@@ -3,14 +3,16 @@
 Development wiring: it runs the app and the simulator side by side on loopback ports, so it is
 one of the two places (with the CLI) allowed to import the simulator.
 
-install -> load (owner) -> second user -> remove user -> uninstall -> re-install, each step
-checked; any surprise ends the walk with a non-zero exit status.
+install -> load (owner) -> second user -> a forged uninstall undone by the owner's next open ->
+remove user -> uninstall -> re-install, each step checked; any surprise ends the walk with a
+non-zero exit status.
 """
 
 from __future__ import annotations
 
 import secrets
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 import click
 import requests
 
+from bcapp.clock import ManualClock
 from bcapp.crypto import new_key_entry, parse_keys
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, create_simulator, driver, seeded_state
@@ -56,7 +59,7 @@ class Browser:
 
 def run(echo: Callable[[str], None] = click.echo) -> None:
     """Run every step; raise DemoFailure on the first surprise."""
-    with _world() as (sim, app_url):
+    with _world() as (sim, app_url, clock):
         owner, staff = Browser(), Browser()
 
         def step(title: str, check: Callable[[], str]) -> None:
@@ -80,16 +83,29 @@ def run(echo: Callable[[str], None] = click.echo) -> None:
                 staff.follow(driver.open_url(sim, STORE, STAFF), app_url), 200, "staff@demo1234"
             ),
         )
+        step(
+            "the second user sends an unused load payload to /uninstall (forged)",
+            lambda: _callback(driver.forge_uninstall(sim, STORE, STAFF)),
+        )
+        step("every session died with it", lambda: _page(staff.get(app_url + "/"), 401, ""))
+        clock.advance(120)
+        step(
+            "two minutes later the owner opens the app: the uninstall was forged, reinstated",
+            lambda: _page(
+                owner.follow(driver.open_url(sim, STORE, OWNER), app_url), 200, "owner@demo1234"
+            ),
+        )
         step("remove the second user", lambda: _callback(driver.remove_user(sim, STORE, STAFF)))
         step(
             "the removed user's session is refused",
             lambda: _page(staff.get(app_url + "/"), 401, "confirm"),
         )
+        kept = driver.open_url(sim, STORE, OWNER)  # issued now, not used
         step("uninstall", lambda: _callback(driver.uninstall(sim, STORE, OWNER)))
         step("the owner's session is refused", lambda: _page(owner.get(app_url + "/"), 401, ""))
         step(
-            "load after uninstall is refused",
-            lambda: _page(owner.get(_forced_load_url(sim, app_url)), 401, "not installed"),
+            "a load payload issued before the uninstall is refused",
+            lambda: _page(owner.get(kept), 401, "not installed"),
         )
         step(
             "re-install",
@@ -112,18 +128,14 @@ def _callback(result: driver.CallbackResult) -> str:
     return f"app answered {result.status} {result.body.strip()}"
 
 
-def _forced_load_url(sim: SimulatorState, app_url: str) -> str:
-    """A load as BigCommerce would send it, even though the store no longer has the app."""
-    granted, sim.stores[STORE].scopes = sim.stores[STORE].scopes, sim.app_scopes
-    try:
-        return driver.open_url(sim, STORE, OWNER)
-    finally:
-        sim.stores[STORE].scopes = granted
-
-
 @contextmanager
-def _world() -> Iterator[tuple[SimulatorState, str]]:
-    """The app and the simulator on free loopback ports, sharing a throwaway Redis."""
+def _world() -> Iterator[tuple[SimulatorState, str, ManualClock]]:
+    """The app and the simulator on free loopback ports, sharing a throwaway Redis and a clock.
+
+    The clock starts at the present and moves only when the walk says "later", so the demo
+    can show rules about time (a forged uninstall is undone by a load issued after it) without
+    waiting.
+    """
     from bcapp.web import create_app
 
     with tempfile.TemporaryDirectory(prefix="bcapp-demo-") as folder:
@@ -153,8 +165,10 @@ def _world() -> Iterator[tuple[SimulatorState, str]]:
                     app_url=settings.app_url,
                     app_scopes=str(settings.required_scopes),
                 )
+                clock = ManualClock(start=float(int(time.time())))
+                sim.clock = clock.now
                 wsgi["sim"] = create_simulator(sim)
-                wsgi["app"] = create_app(settings)
-                yield sim, app_server.url
+                wsgi["app"] = create_app(settings, clock=clock)
+                yield sim, app_server.url, clock
         finally:
             embedded.stop(instance)

@@ -42,6 +42,28 @@ class Installation:
     install_id: str = ""
     # The store's control-panel origin as the Store Information API reported it at install.
     control_panel_url: str | None = None
+    # Set while the store is uninstalled but kept for the grace period (docs/security.md R9).
+    uninstall: UninstallEvent | None = None
+
+    @property
+    def is_installed(self) -> bool:
+        """False while soft-uninstalled (kept only so a forged uninstall can be undone)."""
+        return self.uninstall is None
+
+
+@dataclass(frozen=True)
+class UninstallEvent:
+    """Why and when a store stopped being installed.
+
+    `at` is the event's own time (a payload's `iat`, a webhook's timestamp, or bcapp's clock
+    for reconcile); `recorded_at` is bcapp's clock when it was recorded, which starts the
+    grace period.
+    """
+
+    at: int
+    source: str  # "callback", "webhook" or "reconcile"
+    recorded_at: int
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)

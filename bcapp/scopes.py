@@ -120,4 +120,3 @@ def required_scopes(declaration: str = REQUIRED_SCOPES_DECLARATION) -> ScopeSet:
     if not scopes:
         raise ConfigurationError("required scopes are empty")
     return scopes
-

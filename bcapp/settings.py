@@ -78,6 +78,10 @@ class Settings:
     trusted_proxies: int = 0
     # Host names requests may be addressed to besides APP_URL's (BCAPP_TRUSTED_HOSTS).
     extra_trusted_hosts: tuple[str, ...] = ()
+    # How long an uninstalled store's records are kept (so a forged uninstall can be undone).
+    uninstall_grace_seconds: int = 7 * 86400
+    # Modules every bcapp process imports at start to connect signal receivers.
+    receiver_modules: tuple[str, ...] = ()
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
 
@@ -192,6 +196,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         install_lock_wait_seconds=as_int(env, "BCAPP_INSTALL_LOCK_WAIT", 3, low=1, high=60),
         trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
+        uninstall_grace_seconds=as_int(env, "BCAPP_UNINSTALL_GRACE", 7 * 86400, low=0, high=10**8),
+        receiver_modules=as_list(env, "BCAPP_RECEIVERS"),
         simulator_url=simulator_url,
     )
     validate(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -78,6 +79,12 @@ def assert_no_secrets(text: str, *secrets: str) -> None:
 OWNER = {"id": 1, "email": "owner@example.com"}
 STAFF = {"id": 2, "email": "staff@example.com", "locale": "en-US"}
 DROP = object()  # a claims_for() override value that removes the claim
+
+
+def future(seconds: int) -> dict[str, int]:
+    """Time claims of a payload issued `seconds` from now (negative: in the past)."""
+    now = int(time.time()) + seconds
+    return {"iat": now, "nbf": now - 5, "exp": now + 86400}
 
 
 def claims_for(store_hash: str = "abc123", user: Any = OWNER, **overrides: Any) -> dict[str, Any]:

@@ -25,9 +25,11 @@ def test_demo_exits_zero_and_prints_every_step() -> None:
     for step in (
         "install as the store owner",
         "open the app as a second user",
+        "(forged)",
+        "the uninstall was forged, reinstated: 200 as expected",
         "remove the second user",
         "uninstall",
-        "load after uninstall is refused",
+        "a load payload issued before the uninstall is refused: 401 as expected",
         "re-install",
         "demo finished",
     ):

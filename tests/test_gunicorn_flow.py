@@ -14,7 +14,7 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import legacy_payload_data, legacy_signed_payload
 from tests.conftest import CLIENT_SECRET
-from tests.helpers import OWNER, STAFF, auth_query, signed
+from tests.helpers import OWNER, STAFF, auth_query, future, signed
 from tests.servers import environment_for, gunicorn
 
 pytestmark = pytest.mark.slow
@@ -76,16 +76,17 @@ def test_install_load_users_remove_uninstall_through_gunicorn(
         assert staff.get("/").status_code == 401, "the removed user is refused"
         assert owner.get("/").status_code == 200, "the owner is not affected"
 
+        issued_before_uninstall = token(user=OWNER, **future(-5 * 60))
         gone = bigcommerce.get("/bigcommerce/uninstall", signed_payload_jwt=token(user=OWNER))
-        assert gone.status_code == 200 and gone.json()["deleted"] is True
-        assert owner.get("/").status_code == 401
-        refused = owner.get("/bigcommerce/load", signed_payload_jwt=token(user=OWNER))
+        assert gone.status_code == 200 and gone.json()["changed"] is True
+        assert owner.get("/").status_code == 401, "every session dies with the uninstall"
+        refused = owner.get("/bigcommerce/load", signed_payload_jwt=issued_before_uninstall)
         assert refused.status_code == 401 and "not installed" in refused.text
         again = bigcommerce.get("/bigcommerce/uninstall", signed_payload_jwt=token(user=OWNER))
-        assert again.status_code == 200 and again.json()["deleted"] is False
+        assert again.status_code == 200 and again.json()["changed"] is False
 
     lasting = [key for key in snapshot() if redis_client.ttl(key) == -1]
-    assert lasting == [], "after uninstall no key without a TTL mentions the store"
+    assert lasting == [], "after uninstall every record of the store carries a TTL"
     log = log_path.read_text()
     for secret in [CLIENT_SECRET, *sim.issued_secrets, *used]:
         assert secret not in log

@@ -14,41 +14,49 @@ import redis
 from bcapp.clock import ManualClock, SystemClock
 from bcapp.crypto import TokenCipher, new_key_entry, parse_keys
 from bcapp.errors import StoreUnavailable
-from bcapp.models import Installation, StoreUser
+from bcapp.models import Installation, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
-from bcapp.store import embedded
+from bcapp.store import AccessRefused, InstallRace, embedded
 from bcapp.store.connection import Keyspace, connect
 from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.installations import RedisInstallationStore, redis_stores
+from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstalled
 from bcapp.store.records import CorruptRecord
+
+Stores = tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]
 
 
 def make_stores(
     client: redis.Redis, prefix: str, cipher: TokenCipher | None = None, clock: object = None
-) -> tuple[RedisInstallationStore, RedisShortLivedRecords]:
-    """An installation store and its short-lived records on `client`, as build_service wires."""
+) -> Stores:
+    """The three Redis stores on `client`, as build_service wires them."""
     chosen = clock if isinstance(clock, ManualClock) else SystemClock()
     cipher = cipher or TokenCipher(parse_keys(new_key_entry()))
     return redis_stores(client, cipher, prefix, chosen)
 
 
 @pytest.fixture
-def stores(
-    redis_client: redis.Redis, prefix: str
-) -> tuple[RedisInstallationStore, RedisShortLivedRecords]:
+def stores(redis_client: redis.Redis, prefix: str) -> Stores:
     return make_stores(redis_client, prefix)
 
 
 @pytest.fixture
-def store(stores: tuple[RedisInstallationStore, RedisShortLivedRecords]) -> RedisInstallationStore:
+def store(stores: Stores) -> RedisInstallationStore:
     return stores[0]
 
 
 @pytest.fixture
-def short_lived(
-    stores: tuple[RedisInstallationStore, RedisShortLivedRecords],
-) -> RedisShortLivedRecords:
+def short_lived(stores: Stores) -> RedisShortLivedRecords:
     return stores[1]
+
+
+@pytest.fixture
+def lifecycle(stores: Stores) -> RedisLifecycle:
+    return stores[2]
+
+
+def uninstall_event(at: int, recorded_at: int | None = None) -> UninstallEvent:
+    return UninstallEvent(at=at, source="callback", recorded_at=recorded_at or at, user_id=2)
 
 
 def installation(token: str = "tok-1", owner_id: int | None = 1) -> Installation:
@@ -97,33 +105,110 @@ def test_undecryptable_token_reads_as_not_installed(
     store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
 ) -> None:
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    other_keys, _ = make_stores(redis_client, prefix)
+    other_keys, _, _ = make_stores(redis_client, prefix)
     assert other_keys.get_installation("abc123") is None
 
 
 def test_users_add_remove(
     store: RedisInstallationStore, short_lived: RedisShortLivedRecords
 ) -> None:
-    assert store.add_user("abc123", StoreUser(5, "x@example.com")) is None  # not installed
+    fresh = StoreUser(5, "x@example.com")
+    assert store.add_user("abc123", fresh, issued_at=1000) is AccessRefused.NOT_INSTALLED
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    added = store.add_user("abc123", StoreUser(5, "x@example.com"))
-    assert added is not None and added.access_id and not added.is_owner
-    assert store.add_user("abc123", StoreUser(5, "changed@example.com")) == added
+    added = store.add_user("abc123", fresh, issued_at=1000)
+    assert isinstance(added, StoreUser) and added.access_id and not added.is_owner
+    assert store.add_user("abc123", StoreUser(5, "changed@example.com"), 1000) == added
     assert short_lived.user_removed_at("abc123", 5) is None
     assert store.remove_user("abc123", 5, removed_at=1234) is True
     assert store.remove_user("abc123", 5, removed_at=1300) is False
     assert store.get_user("abc123", 5) is None
     assert short_lived.user_removed_at("abc123", 5) == 1300
+    assert store.add_user("abc123", fresh, issued_at=1300) is AccessRefused.REMOVED
+    assert isinstance(store.add_user("abc123", fresh, issued_at=1301), StoreUser)
 
 
-def test_delete_respects_a_newer_install(store: RedisInstallationStore) -> None:
+def test_uninstall_respects_a_newer_install_and_keeps_records_with_a_ttl(
+    store: RedisInstallationStore,
+    lifecycle: RedisLifecycle,
+    redis_client: redis.Redis,
+    prefix: str,
+) -> None:
     saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    assert store.delete_installation("abc123", issued_at=saved.updated_at - 100) is False
-    assert store.get_installation("abc123") is not None
-    assert store.delete_installation("abc123", issued_at=saved.updated_at) is True
-    assert store.get_installation("abc123") is None
-    assert store.list_users("abc123") == []
-    assert store.delete_installation("abc123", issued_at=saved.updated_at) is False
+    older = uninstall_event(saved.updated_at - 100)
+    assert lifecycle.mark_uninstalled("abc123", older, 600, 30) is Uninstalled.NEWER_INSTALL
+    assert redis_client.ttl(f"{prefix}:{{abc123}}:installation") == -1
+
+    event = uninstall_event(saved.updated_at)
+    assert lifecycle.mark_uninstalled("abc123", event, 600, 30) is Uninstalled.NOW
+    marked = store.get_installation("abc123")
+    assert marked is not None and marked.uninstall == event
+    assert marked.install_id != saved.install_id, "sessions are revoked at once"
+    assert marked.access_token == "tok-1", "the token is kept for the grace period"
+    for key in redis_client.scan_iter(match=f"{prefix}:*"):
+        assert 600 < redis_client.ttl(key) <= 600 + PURGE_MARGIN_SECONDS, key
+    assert lifecycle.mark_uninstalled("abc123", event, 600, 30) is Uninstalled.ALREADY
+
+
+def test_reinstate_only_for_a_payload_issued_after_the_uninstall(
+    store: RedisInstallationStore,
+    lifecycle: RedisLifecycle,
+    redis_client: redis.Redis,
+    prefix: str,
+) -> None:
+    saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    lifecycle.mark_uninstalled("abc123", uninstall_event(saved.updated_at + 10), 600, 30)
+    assert lifecycle.reinstate("abc123", issued_at=saved.updated_at + 40, leeway=30) is None
+    restored = lifecycle.reinstate("abc123", issued_at=saved.updated_at + 41, leeway=30)
+    assert restored is not None and restored.is_installed
+    assert store.get_installation("abc123") == restored
+    assert all(redis_client.ttl(key) == -1 for key in redis_client.scan_iter(match=f"{prefix}:*"))
+    assert lifecycle.reinstate("abc123", issued_at=saved.updated_at + 99, leeway=30) is None
+
+
+def test_purge_happens_once_and_only_after_the_grace(
+    store: RedisInstallationStore, lifecycle: RedisLifecycle, redis_client: redis.Redis, prefix: str
+) -> None:
+    saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    assert lifecycle.purge_if_due("abc123", saved.updated_at + 10**6, 600) is False, "installed"
+    lifecycle.mark_uninstalled("abc123", uninstall_event(saved.updated_at, 5000), 600, 30)
+    assert lifecycle.purge_if_due("abc123", 5599, 600) is False
+    assert lifecycle.purge_if_due("abc123", 5600, 600) is True
+    assert lifecycle.purge_if_due("abc123", 5600, 600) is False
+    assert list(redis_client.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_an_uninstall_recorded_while_an_install_ran_wins(
+    store: RedisInstallationStore, lifecycle: RedisLifecycle
+) -> None:
+    now = int(time.time())
+    race = InstallRace(
+        started_at=now, marker_before=lifecycle.marker("abc123"), leeway=30, uninstalled_ttl=900
+    )
+    lifecycle.mark_uninstalled("abc123", uninstall_event(now + 1), 600, 30)  # during the exchange
+    stored = store.save_installation(installation(), StoreUser(1, "o@example.com"), race)
+    assert not stored.is_installed
+    assert store.get_installation("abc123") == stored
+
+
+def test_an_uninstall_recorded_before_an_install_started_does_not_end_it(
+    store: RedisInstallationStore, lifecycle: RedisLifecycle, redis_client: redis.Redis, prefix: str
+) -> None:
+    now = int(time.time())
+    lifecycle.mark_uninstalled("abc123", uninstall_event(now), 600, 30)
+    race = InstallRace(now, lifecycle.marker("abc123"), 30, 900)
+    stored = store.save_installation(installation(), StoreUser(1, "o@example.com"), race)
+    assert stored.is_installed
+    assert not redis_client.exists(f"{prefix}:{{abc123}}:uninstalled"), "the marker is spent"
+
+
+def test_a_delayed_callback_about_an_older_uninstall_does_not_end_a_new_install(
+    store: RedisInstallationStore, lifecycle: RedisLifecycle
+) -> None:
+    now = int(time.time())
+    race = InstallRace(now, lifecycle.marker("abc123"), 30, 900)
+    lifecycle.mark_uninstalled("abc123", uninstall_event(now - 600, now), 600, 30)
+    stored = store.save_installation(installation(), StoreUser(1, "o@example.com"), race)
+    assert stored.is_installed
 
 
 def test_burn_once_is_single_use_with_ttl(
@@ -139,7 +224,7 @@ def test_install_lock_refuses_a_second_holder_after_its_wait(
     redis_client: redis.Redis, prefix: str
 ) -> None:
     clock = ManualClock()
-    _, short_lived = make_stores(redis_client, prefix, clock=clock)
+    _, short_lived, _ = make_stores(redis_client, prefix, clock=clock)
     with (
         short_lived.install_lock("abc123", 30),
         pytest.raises(StoreUnavailable) as caught,
@@ -170,7 +255,7 @@ def test_install_lock_of_a_dead_holder_expires_in_redis(
 
 def test_redis_failure_becomes_store_unavailable() -> None:
     client = connect("redis://127.0.0.1:9/0")
-    dead, dead_short_lived = make_stores(client, "bcapp")
+    dead, dead_short_lived, _ = make_stores(client, "bcapp")
     for call in (
         dead.ping,
         lambda: dead.get_installation("abc123"),
@@ -229,6 +314,7 @@ CORRUPT_RECORDS = {
 @pytest.mark.parametrize("raw", CORRUPT_RECORDS.values(), ids=CORRUPT_RECORDS.keys())
 def test_a_corrupt_installation_is_absent_to_every_operation(
     store: RedisInstallationStore,
+    lifecycle: RedisLifecycle,
     redis_client: redis.Redis,
     prefix: str,
     raw: str,
@@ -242,8 +328,12 @@ def test_a_corrupt_installation_is_absent_to_every_operation(
     with pytest.raises(CorruptRecord):
         store.reencrypt("abc123")  # key rotation names it instead of skipping it silently
     assert redis_client.get(record_key) == raw, "reading and rotating change nothing"
-    assert store.delete_installation("abc123", issued_at=2**31) is True, "uninstall removes it"
-    assert not redis_client.exists(record_key)
+    late = uninstall_event(2**31)
+    assert lifecycle.mark_uninstalled("abc123", late, 600, 30) in (
+        Uninstalled.ABSENT,  # unreadable: the uninstall removes it
+        Uninstalled.NOW,  # readable fields but an undecryptable token: marked
+    )
+    assert store.get_installation("abc123") is None
 
     redis_client.set(record_key, raw)
     saved = store.save_installation(installation("tok-new"), StoreUser(1, "o@example.com"))
@@ -259,8 +349,8 @@ def test_a_corrupt_user_entry_is_absent_and_replaced(
 
     assert store.get_user("abc123", 5) is None
     assert [user.id for user in store.list_users("abc123")] == [1]
-    added = store.add_user("abc123", StoreUser(5, "x@example.com"))
-    assert added is not None and store.get_user("abc123", 5) == added
+    added = store.add_user("abc123", StoreUser(5, "x@example.com"), issued_at=1)
+    assert isinstance(added, StoreUser) and store.get_user("abc123", 5) == added
 
 
 def test_a_corrupt_tombstone_refuses_every_payload(

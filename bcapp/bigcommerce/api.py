@@ -45,35 +45,63 @@ class StoreApi:
 
     def get(self, store_hash: str, token: str, path: str, **params: str | int) -> Any:
         """The JSON body of GET `path` (e.g. ``v2/store``) for the store."""
+        return self.call("GET", store_hash, token, path, params)
+
+    def call(
+        self,
+        method: str,
+        store_hash: str,
+        token: str,
+        path: str,
+        params: dict[str, str | int] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """The JSON answer (None when empty) of one call. A 429 was not processed, so it is
+        waited out and sent again once, for any method; nothing else is retried."""
         if not _PATH.fullmatch(path):
             raise ValueError("path must look like v2/... or v3/...")
+        request = (method, store_hash, token, path, params or {}, body)
         self._wait_for_quota(store_hash)
-        response = self._send(store_hash, token, path, params)
+        response = self._send(*request)
         if response.status_code == 429:
             wait = _retry_wait_seconds(response)
             if wait > self._max_wait:
                 raise RateLimited("rate_limited")
             self._clock.sleep(wait)
-            response = self._send(store_hash, token, path, params)
+            response = self._send(*request)
         if response.status_code == 401:
             raise TokenRejected("token_rejected")
         if response.status_code == 429:
             raise RateLimited("rate_limited")
-        if response.status_code != 200:
+        if response.status_code not in (200, 201, 204):
             raise ApiError(f"status_{response.status_code}")
+        if not response.content:
+            return None
         try:
             return response.json()
         except ValueError as exc:
             raise ApiError("not_json") from exc
 
     def _send(
-        self, store_hash: str, token: str, path: str, params: dict[str, str | int]
+        self,
+        method: str,
+        store_hash: str,
+        token: str,
+        path: str,
+        params: dict[str, str | int],
+        body: Any,
     ) -> requests.Response:
         url = f"{self._base}/stores/{store_hash}/{path}"
         headers = {"X-Auth-Token": token, "Accept": "application/json"}
         try:
-            response = self._session.get(
-                url, headers=headers, params=params, timeout=self._timeout, allow_redirects=False
+            response = self._session.request(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                json=body,
+                timeout=self._timeout,
+                allow_redirects=False,
             )
         except requests.Timeout as exc:
             raise ApiError("timeout") from exc

@@ -111,9 +111,7 @@ def _as_upstream_error(exc: Exception) -> UpstreamError:
     return UpstreamError("token_endpoint_malformed")  # Authlib: the body is not a JSON object
 
 
-def _read_bounded(
-    response: requests.Response, deadline: float, clock: Clock
-) -> requests.Response:
+def _read_bounded(response: requests.Response, deadline: float, clock: Clock) -> requests.Response:
     """Authlib hook: accept only a 200 JSON body read within the deadline and size cap."""
     try:
         if response.status_code != 200:

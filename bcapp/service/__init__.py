@@ -7,65 +7,60 @@ Views, the guard and the CLI call only this class (docs/architecture.md).
 
 from __future__ import annotations
 
+import importlib
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
 
 import redis
 
 from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
-from bcapp.errors import ApiError, StoreUnavailable, TokenRejected
-from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, StoreUser
-from bcapp.service import access, callbacks
-from bcapp.service.install import InstallRequest, complete_install
+from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, UninstallEvent
+from bcapp.service import access, callbacks, operations, webhooks
+from bcapp.service.install import InstallPolicy, InstallRequest, complete_install
 from bcapp.service.limits import AbuseLimits, LimitPolicy
+from bcapp.service.operations import RotationReport, StoreDetails
+from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.settings import Settings
-from bcapp.store import InstallationStore, ShortLivedRecords, embedded
-from bcapp.store.connection import connect, server_policy, unavailable_on_redis_error
+from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedded
+from bcapp.store.connection import connect, unavailable_on_redis_error
 from bcapp.store.installations import redis_stores
-from bcapp.store.records import CorruptRecord
+from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS
 
-__all__ = ["AppService", "InstallRequest", "RotationReport", "StoreDetails", "build_service"]
+__all__ = [
+    "AppService",
+    "InstallRequest",
+    "ReconcileReport",
+    "RotationReport",
+    "StoreDetails",
+    "build_service",
+]
 
 log = logging.getLogger(__name__)
 # The install lock outlives the token exchange's own deadline by this much.
 LOCK_SLACK_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class RotationReport:
-    """What `rotate_keys` did: tokens re-sealed, and stores whose record could not be read."""
-
-    rotated: int
-    unreadable: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class StoreDetails:
-    """One installation and its users, for operators (the token stays inside `installation`)."""
-
-    installation: Installation
-    users: list[StoreUser]
+WEBHOOKS_PATH = "/bigcommerce/webhooks"
 
 
 class AppService:
-    """Install, open, resume, uninstall, remove users, readiness, keys, and stores."""
+    """Install, open, resume, uninstall, remove users, webhooks, reconcile, and operations."""
 
     def __init__(
         self,
         settings: Settings,
-        store: InstallationStore,
-        short_lived: ShortLivedRecords,
+        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
         bigcommerce: BigCommerce,
         clock: Clock,
-        redis_client: redis.Redis | None = None,
+        redis_client: redis.Redis,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self._store, self._short_lived, self._lifecycle = stores
+        self._bigcommerce = bigcommerce
+        self._redis = redis_client
         self._limits = AbuseLimits(
-            short_lived,
+            self._short_lived,
             LimitPolicy(
                 settings.rate_limit_per_address,
                 settings.rate_limit_per_store,
@@ -73,10 +68,6 @@ class AppService:
             ),
             clock,
         )
-        self._store = store
-        self._short_lived = short_lived
-        self._bigcommerce = bigcommerce
-        self._redis = redis_client
 
     # --- callbacks -------------------------------------------------------------------------
 
@@ -101,15 +92,24 @@ class AppService:
 
     def install(self, request: InstallRequest) -> Opened:
         """Exchange the code under the store's install lock and store the grant."""
+        started_at = int(self.clock.now())
         self._limits.admit_store("auth", request.store_hash)
+        policy = InstallPolicy(
+            required=self.settings.required_scopes,
+            lock_seconds=self.settings.token_exchange_deadline + LOCK_SLACK_SECONDS,
+            lock_wait_seconds=self.settings.install_lock_wait_seconds,
+            leeway=self.settings.jwt_leeway_seconds,
+            uninstalled_ttl=self.settings.uninstall_grace_seconds + PURGE_MARGIN_SECONDS,
+            webhook_destination=self.settings.app_url + WEBHOOKS_PATH,
+        )
         return complete_install(
             request,
             self._bigcommerce,
             self._store,
             self._short_lived,
-            self.settings.required_scopes,
-            lock_seconds=self.settings.token_exchange_deadline + LOCK_SLACK_SECONDS,
-            lock_wait_seconds=self.settings.install_lock_wait_seconds,
+            self._lifecycle,
+            policy,
+            started_at,
         )
 
     def external_install_url(self, outcome: str) -> str:
@@ -117,13 +117,14 @@ class AppService:
         return f"{self.settings.login_url}/app/{self.settings.client_id}/install/{outcome}"
 
     def open_app(self, claims: CallbackClaims) -> Opened:
-        """Load: the installation and the user (provisioned on first open)."""
+        """Load: the installation (reinstated after a forged uninstall) and the user."""
         return access.open_app(
             claims,
             self._store,
-            self._short_lived,
+            self._lifecycle,
             self.settings.required_scopes,
             self.settings.multi_user,
+            self.settings.jwt_leeway_seconds,
         )
 
     def resume_session(self, ref: SessionRef) -> Opened:
@@ -131,12 +132,49 @@ class AppService:
         return access.resume_session(ref, self._store)
 
     def uninstall(self, claims: CallbackClaims) -> bool:
-        """Forget the store unless a newer install exists; True when something was deleted."""
-        return access.uninstall(claims, self._store, self.settings.jwt_leeway_seconds)
+        """Mark the store uninstalled (kept for the grace period); True when it was installed."""
+        now = int(self.clock.now())
+        event = UninstallEvent(claims.issued_at, "callback", now, claims.user.id)
+        return self._end(claims.store_hash, event)
 
     def remove_user(self, claims: CallbackClaims) -> bool:
         """Revoke one user's access; True when there was access to revoke."""
         return access.remove_user(claims, self._store)
+
+    def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> str:
+        """Verify a webhook delivery and act on it once: "ended", "ignored" or "duplicate"."""
+        secrets = [self.settings.client_secret, *self.settings.previous_client_secrets]
+        delivery = webhooks.verify_delivery(body, headers, secrets, self.clock.now())
+        nonce = "webhook:" + delivery.webhook_id
+        if self._short_lived.seen(delivery.store_hash, nonce):
+            return "duplicate"
+        outcome = "ignored"
+        if delivery.scope == webhooks.UNINSTALLED_SCOPE:
+            event = UninstallEvent(delivery.timestamp, "webhook", int(self.clock.now()))
+            outcome = "ended" if self._end(delivery.store_hash, event) else "ignored"
+        # Burned after acting: a failure above leaves BigCommerce's retry to do it again.
+        self._short_lived.burn_once(delivery.store_hash, nonce, webhooks.DEDUPLICATE_SECONDS)
+        return outcome
+
+    def _end(self, store_hash: str, event: UninstallEvent) -> bool:
+        return access.end_installation(
+            store_hash,
+            event,
+            self._lifecycle,
+            self.settings.uninstall_grace_seconds,
+            self.settings.jwt_leeway_seconds,
+        )
+
+    # --- operations ------------------------------------------------------------------------
+
+    def reconcile(self, limit: int = 1000, interval: int = 86400) -> ReconcileReport:
+        """Probe tokens to find missed uninstalls; purge uninstalled stores past their grace."""
+        policy = ReconcilePolicy(
+            limit, interval, self.settings.uninstall_grace_seconds, self.settings.jwt_leeway_seconds
+        )
+        return reconcile(
+            self._store, self._short_lived, self._lifecycle, self._bigcommerce, self.clock, policy
+        )
 
     def frame_ancestors(self, installation: Installation | None) -> tuple[str, ...]:
         """Who may frame a page: the operator's list, else the store's own control panel.
@@ -154,87 +192,47 @@ class AppService:
         )
         return (panel, self.settings.login_origin)
 
-    # --- the store API ---------------------------------------------------------------------
-
     def store_information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None."""
-        try:
-            info: Any = self._bigcommerce.get(
-                installation.store_hash, installation.access_token, "v2/store"
-            )
-        except TokenRejected:
-            log.warning("store=%s rejected its token: uninstalled or re-installed elsewhere?",
-                        installation.store_hash)
-            return None
-        except ApiError as exc:
-            log.warning("store API for store=%s failed: %s", installation.store_hash, exc.reason)
-            return None
-        if not isinstance(info, dict):
-            return None
-        return {key: str(info.get(key, ""))[:200] for key in ("name", "domain")}
-
-    # --- operations ------------------------------------------------------------------------
+        return operations.store_information(self._bigcommerce, installation)
 
     def ready(self) -> bool:
         """True when the store answers."""
-        try:
-            return self._store.ping()
-        except StoreUnavailable:
-            return False
+        return operations.ready(self._store)
 
     def list_stores(self) -> list[str]:
-        """Hashes of all installed stores."""
+        """Hashes of every store with a record (installed, or uninstalled within the grace)."""
         return self._store.list_store_hashes()
 
     def show_store(self, store_hash: str) -> StoreDetails | None:
-        """One installation and its users, or None when not installed (or unreadable)."""
-        installation = self._store.get_installation(store_hash)
-        if installation is None:
-            return None
-        return StoreDetails(installation, self._store.list_users(store_hash))
+        """One installation and its users, or None when there is no readable record."""
+        return operations.show_store(self._store, store_hash)
 
     def rotate_keys(self) -> RotationReport:
         """Re-seal every stored token with the primary key; name the stores that cannot be read."""
-        rotated, unreadable = 0, []
-        for store_hash in self._store.list_store_hashes():
-            try:
-                rotated += self._store.reencrypt(store_hash)
-            except CorruptRecord as error:
-                log.error("store=%s: token not re-sealed (%s)", store_hash, error.reason)
-                unreadable.append(store_hash)
-        return RotationReport(rotated, unreadable)
+        return operations.rotate_keys(self._store)
 
     def redis_policy(self) -> dict[str, str]:
-        """Redis persistence and eviction settings, or {} when CONFIG is denied (an ACL).
-
-        StoreUnavailable when Redis does not answer at all.
-        """
-        self._store.ping()
-        if self._redis is None:
-            return {}
-        try:
-            return server_policy(self._redis)
-        except redis.RedisError as exc:
-            log.warning("redis CONFIG GET refused: %s", type(exc).__name__)
-            return {}
+        """Redis persistence and eviction settings ({} when CONFIG is refused)."""
+        return operations.redis_policy(self._store, self._redis)
 
     def close(self) -> None:
         """Release Redis and HTTP connections."""
         self._bigcommerce.close()
-        if self._redis is not None:
-            with unavailable_on_redis_error("close"):
-                self._redis.close()
+        with unavailable_on_redis_error("close"):
+            self._redis.close()
 
 
 def build_service(settings: Settings, clock: Clock | None = None) -> AppService:
     """Wire the service for `settings`; redis-py connects lazily, on first use.
 
     Without REDIS_URL, development starts or joins the embedded Redis of the instance directory.
+    The modules of BCAPP_RECEIVERS are imported first, so their signal receivers are connected.
     """
+    for module in settings.receiver_modules:
+        importlib.import_module(module)
     clock = clock or SystemClock()
     url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
     client = connect(url)
-    store, short_lived = redis_stores(
-        client, TokenCipher(settings.token_keys), settings.redis_prefix, clock
-    )
-    return AppService(settings, store, short_lived, BigCommerce(settings, clock), clock, client)
+    stores = redis_stores(client, TokenCipher(settings.token_keys), settings.redis_prefix, clock)
+    return AppService(settings, stores, BigCommerce(settings, clock), clock, client)

@@ -7,17 +7,18 @@ import re
 from dataclasses import dataclass
 
 from bcapp import signals
-from bcapp.bigcommerce import BigCommerce
-from bcapp.errors import ApiError, BadRequest, ScopesMissing
+from bcapp.bigcommerce import BigCommerce, TokenGrant
+from bcapp.errors import ApiError, BadRequest, NotInstalled, ScopesMissing
 from bcapp.models import Installation, Opened, StoreUser
 from bcapp.scopes import ScopeSet
-from bcapp.store import InstallationStore, ShortLivedRecords
+from bcapp.store import InstallationStore, InstallRace, Lifecycle, ShortLivedRecords
 from bcapp.validation import exact_origin, store_hash_from_context
 
 log = logging.getLogger(__name__)
 
 _CODE = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 _ACCOUNT_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
+UNINSTALL_SCOPE = "store/app/uninstalled"
 
 
 @dataclass(frozen=True)
@@ -54,49 +55,104 @@ class InstallRequest:
         return cls(code, scopes, scope_text, context, store_hash, account_uuid, external_install)
 
 
+@dataclass(frozen=True)
+class InstallPolicy:
+    """The service's rules for an install."""
+
+    required: ScopeSet
+    lock_seconds: float  # the longest an install holds its store's lock
+    lock_wait_seconds: float  # the longest an install waits for it
+    leeway: int  # clock leeway between BigCommerce's payload times and bcapp's clock
+    uninstalled_ttl: int  # how long records of an uninstalled store are kept
+    webhook_destination: str | None  # where store/app/uninstalled webhooks go (None: none)
+
+
 def complete_install(
     request: InstallRequest,
     bigcommerce: BigCommerce,
     store: InstallationStore,
     short_lived: ShortLivedRecords,
-    required: ScopeSet,
-    lock_seconds: float,
-    lock_wait_seconds: float,
+    lifecycle: Lifecycle,
+    policy: InstallPolicy,
+    started_at: int,
 ) -> Opened:
-    """Exchange the code, check the grant's scopes, and upsert the installation."""
-    require_scopes(request.scopes, required)
-    with short_lived.install_lock(request.store_hash, lock_seconds, lock_wait_seconds):
-        installation, installer = _exchange_and_save(request, bigcommerce, store, required)
+    """Exchange the code, check the grant's scopes, and upsert the installation.
+
+    `started_at` is when the request arrived: an uninstall recorded while the code was being
+    exchanged wins, and the grant is kept as uninstalled (docs/security.md R9).
+    """
+    require_scopes(request.scopes, policy.required)
+    store_hash = request.store_hash
+    with short_lived.install_lock(store_hash, policy.lock_seconds, policy.lock_wait_seconds):
+        marker = lifecycle.marker(store_hash)
+        race = InstallRace(started_at, marker, policy.leeway, policy.uninstalled_ttl)
+        grant = bigcommerce.exchange_code(
+            request.code, request.scope_text, request.context, request.account_uuid
+        )
+        require_scopes(grant.scopes, policy.required)
+        control_panel = control_panel_origin(bigcommerce, grant.store_hash, grant.access_token)
+        installer = StoreUser(id=grant.user.id, email=grant.user.email)
+        installation = store.save_installation(_installation(grant, control_panel), installer, race)
+    if not installation.is_installed:
+        log.warning("store=%s was uninstalled while its install was in flight", grant.store_hash)
+        raise NotInstalled(
+            "uninstalled_during_install",
+            "The app was uninstalled while it was being installed. "
+            "Install it again from the BigCommerce App Marketplace if you want to use it.",
+        )
+    if policy.webhook_destination:
+        subscribe_to_uninstalls(bigcommerce, installation, policy.webhook_destination)
     user = store.get_user(installation.store_hash, installer.id) or installer
     log.info("installed store=%s user=%s", installation.store_hash, user.id)
     signals.app_installed.send(installation.store_hash, installation=installation, user=user)
     return Opened(installation, user)
 
 
-def _exchange_and_save(
-    request: InstallRequest, bigcommerce: BigCommerce, store: InstallationStore, required: ScopeSet
-) -> tuple[Installation, StoreUser]:
-    grant = bigcommerce.exchange_code(
-        request.code, request.scope_text, request.context, request.account_uuid
+def _installation(grant: TokenGrant, control_panel: str | None) -> Installation:
+    return Installation(
+        store_hash=grant.store_hash,
+        access_token=grant.access_token,
+        scopes=grant.scopes,
+        installer_id=grant.user.id,
+        installer_email=grant.user.email,
+        owner_id=grant.owner.id if grant.owner else None,
+        owner_email=grant.owner.email if grant.owner else None,
+        account_uuid=grant.account_uuid,
+        control_panel_url=control_panel,
     )
-    require_scopes(grant.scopes, required)
-    control_panel = control_panel_origin(bigcommerce, grant.store_hash, grant.access_token)
-    installer = StoreUser(id=grant.user.id, email=grant.user.email)
-    installation = store.save_installation(
-        Installation(
-            store_hash=grant.store_hash,
-            access_token=grant.access_token,
-            scopes=grant.scopes,
-            installer_id=grant.user.id,
-            installer_email=grant.user.email,
-            owner_id=grant.owner.id if grant.owner else None,
-            owner_email=grant.owner.email if grant.owner else None,
-            account_uuid=grant.account_uuid,
-            control_panel_url=control_panel,
-        ),
-        installer,
-    )
-    return installation, installer
+
+
+def subscribe_to_uninstalls(
+    bigcommerce: BigCommerce, installation: Installation, destination: str
+) -> bool:
+    """Subscribe to `store/app/uninstalled` (sent when a store is cancelled) unless subscribed.
+
+    Best effort: a failure is logged and the install goes on; the uninstall callback and
+    `bcapp reconcile` still end the installation.
+    """
+    store_hash, token = installation.store_hash, installation.access_token
+    try:
+        listed = bigcommerce.get(store_hash, token, "v3/hooks")
+        hooks = listed.get("data", []) if isinstance(listed, dict) else []
+        if any(
+            isinstance(hook, dict)
+            and hook.get("scope") == UNINSTALL_SCOPE
+            and hook.get("destination") == destination
+            and hook.get("is_active")
+            for hook in hooks
+        ):
+            return False
+        bigcommerce.post(
+            store_hash,
+            token,
+            "v3/hooks",
+            {"scope": UNINSTALL_SCOPE, "destination": destination, "is_active": True},
+        )
+    except ApiError as exc:
+        log.warning("webhook subscription for store=%s failed: %s", store_hash, exc.reason)
+        return False
+    log.info("subscribed store=%s to %s", store_hash, UNINSTALL_SCOPE)
+    return True
 
 
 def control_panel_origin(bigcommerce: BigCommerce, store_hash: str, token: str) -> str | None:

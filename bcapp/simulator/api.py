@@ -7,11 +7,13 @@ every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bcapp.simulator.login import state
-from bcapp.simulator.state import SimStore
+from bcapp.simulator.state import SimHook, SimStore
 
 bp = Blueprint("sim_api", __name__)
 _PRODUCTS = [
@@ -67,6 +69,63 @@ def server_time(store_hash: str) -> ResponseReturnValue:
     if isinstance(store, Response):
         return store
     return _with_limits(jsonify(time=int(state().clock()) + state().clock_skew_seconds), store)
+
+
+@bp.get("/stores/<store_hash>/v3/hooks")
+def list_hooks(store_hash: str) -> ResponseReturnValue:
+    """The hooks this token created (others are invisible to it, as on BigCommerce)."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    token = request.headers.get("X-Auth-Token", "")
+    data = [_hook_json(hook) for hook in store.hooks if hook.token == token]
+    return _with_limits(jsonify(data=data, meta={}), store)
+
+
+@bp.post("/stores/<store_hash>/v3/hooks")
+def create_hook(store_hash: str) -> ResponseReturnValue:
+    """Subscribe to a scope; the destination must be https (http is allowed on loopback)."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    body = request.get_json(silent=True)
+    scope = body.get("scope") if isinstance(body, dict) else None
+    destination = body.get("destination") if isinstance(body, dict) else None
+    if (
+        not isinstance(scope, str)
+        or not isinstance(destination, str)
+        or not _deliverable(destination)
+    ):
+        refusal = jsonify(status=422, title="Invalid scope or destination")
+        refusal.status_code = 422
+        return _with_limits(refusal, store)
+    sim = state()
+    with sim.lock:
+        hook = SimHook(
+            id=len(store.hooks) + 1,
+            scope=scope,
+            destination=destination,
+            is_active=bool(body.get("is_active", True)) if isinstance(body, dict) else True,
+            token=request.headers.get("X-Auth-Token", ""),
+        )
+        store.hooks.append(hook)
+    sim.record(f"webhook subscription {scope} for {store_hash}")
+    return _with_limits(jsonify(data=_hook_json(hook), meta={}), store)
+
+
+def _hook_json(hook: SimHook) -> dict[str, object]:
+    return {
+        "id": hook.id,
+        "scope": hook.scope,
+        "destination": hook.destination,
+        "is_active": hook.is_active,
+    }
+
+
+def _deliverable(destination: str) -> bool:
+    parts = urlsplit(destination)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "https" or (parts.scheme == "http" and loopback)
 
 
 def _authorised(store_hash: str) -> SimStore | Response:

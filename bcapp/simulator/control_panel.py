@@ -54,6 +54,14 @@ def uninstall(store_hash: str) -> Response:
     return redirect(url_for("sim_panel.home"))
 
 
+@bp.post("/stores/<store_hash>/cancel")
+def cancel_store(store_hash: str) -> Response:
+    """Cancel the store: the app hears of it only through its store/app/uninstalled webhook."""
+    _store(store_hash)
+    driver.cancel_store(state(), store_hash)
+    return redirect(url_for("sim_panel.home"))
+
+
 @bp.post("/stores/<store_hash>/users/<int:user_id>/remove")
 def remove_user(store_hash: str, user_id: int) -> Response:
     """Revoke a staff user's access (server-to-server callback)."""

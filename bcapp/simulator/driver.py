@@ -5,16 +5,26 @@ The control panel's buttons and `bcapp demo` both drive the app through these fu
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import requests
 
 from bcapp.simulator.scopes import grant_covers
-from bcapp.simulator.signing import jwt_claims, legacy_payload_data, legacy_signed_payload, sign_jwt
+from bcapp.simulator.signing import (
+    jwt_claims,
+    legacy_payload_data,
+    legacy_signed_payload,
+    sign_jwt,
+    standard_webhook_headers,
+)
 from bcapp.simulator.state import SimulatorState, SimUser
 
 CALLBACK_TIMEOUT_SECONDS = 10
+UNINSTALLED_SCOPE = "store/app/uninstalled"
 
 
 @dataclass(frozen=True)
@@ -30,9 +40,7 @@ class CallbackResult:
         return 200 <= self.status < 300
 
 
-def install_url(
-    sim: SimulatorState, store_hash: str, user_id: int, external: bool = False
-) -> str:
+def install_url(sim: SimulatorState, store_hash: str, user_id: int, external: bool = False) -> str:
     """The auth-callback URL the merchant's browser is sent to, with a fresh code.
 
     `external` marks an install started from the app's external install link
@@ -71,12 +79,71 @@ def uninstall(sim: SimulatorState, store_hash: str, user_id: int) -> CallbackRes
     return result
 
 
+def forge_uninstall(
+    sim: SimulatorState, store_hash: str, user_id: int, issued_ago: int = 0
+) -> CallbackResult:
+    """What a user with access can do: send a genuine, unused load payload to /uninstall.
+
+    BigCommerce signs load, uninstall and remove-user alike, so it verifies there; the app
+    stays installed on BigCommerce (the token keeps working).
+    """
+    skew, sim.clock_skew_seconds = sim.clock_skew_seconds, sim.clock_skew_seconds - issued_ago
+    try:
+        query = _payload_query(sim, store_hash, user_id, "/")
+    finally:
+        sim.clock_skew_seconds = skew
+    result = _call(f"{sim.app_url}/bigcommerce/uninstall?{query}")
+    sim.record(f"user {user_id} sent a load payload to uninstall: app answered {result.status}")
+    return result
+
+
 def remove_user(sim: SimulatorState, store_hash: str, user_id: int) -> CallbackResult:
     """The owner revokes a user's access; the app is told server-to-server."""
     query = _payload_query(sim, store_hash, user_id, "/")
     sim.remove_store_user(store_hash, user_id)
     result = _call(f"{sim.app_url}/bigcommerce/remove-user?{query}")
     sim.record(f"remove user {user_id} from {store_hash}: app answered {result.status}")
+    return result
+
+
+def cancel_store(sim: SimulatorState, store_hash: str) -> list[CallbackResult]:
+    """The store is cancelled: `store/app/uninstalled` goes to the app's hooks, signed as
+    Standard Webhooks; no uninstall callback comes; the token is revoked."""
+    store = sim.stores[store_hash]
+    now = int(sim.clock())
+    body = json.dumps(
+        {
+            "scope": UNINSTALLED_SCOPE,
+            "store_id": str(1000 + len(store_hash)),
+            "data": {"type": "store", "id": 0},
+            "hash": hashlib.sha1(store_hash.encode()).hexdigest(),  # noqa: S324 - as BigCommerce
+            "created_at": now,
+            "producer": f"stores/{store_hash}",
+        }
+    )
+    results = []
+    for hook in [
+        hook for hook in store.hooks if hook.scope == UNINSTALLED_SCOPE and hook.is_active
+    ]:
+        results.append(deliver(sim, hook.destination, body, now))
+    sim.revoke(store_hash)
+    sim.record(f"store {store_hash} cancelled: {len(results)} webhook(s) delivered")
+    return results
+
+
+def deliver(sim: SimulatorState, destination: str, body: str, now: int) -> CallbackResult:
+    """POST one webhook delivery, signed with the app's client secret."""
+    headers = standard_webhook_headers(sim.client_secret, f"msg_{uuid.uuid4().hex}", now, body)
+    try:
+        response = requests.post(
+            destination, data=body.encode(), headers=headers, timeout=CALLBACK_TIMEOUT_SECONDS
+        )
+    except requests.RequestException as exc:
+        result = CallbackResult(0, type(exc).__name__)
+    else:
+        result = CallbackResult(response.status_code, response.text[:500])
+    with sim.lock:
+        sim.deliveries.append((destination, result.status))
     return result
 
 

@@ -69,3 +69,21 @@ def legacy_payload_data(
         "store_hash": store_hash,
         "timestamp": time.time() if now is None else now,
     }
+
+
+def standard_webhook_headers(
+    secret: str, webhook_id: str, timestamp: int, body: str
+) -> dict[str, str]:
+    """Standard Webhooks headers as BigCommerce sends them, keyed with the app's client secret.
+
+    The signed content is ``<id>.<timestamp>.<body>``; the key is the client secret's bytes
+    (BigCommerce's samples hand the library the base64 of the secret, which it decodes).
+    """
+    content = f"{webhook_id}.{timestamp}.{body}".encode()
+    digest = hmac.new(secret.encode(), content, hashlib.sha256).digest()
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        "Content-Type": "application/json",
+    }

@@ -35,6 +35,18 @@ class SimStore:
     scopes: str = ""
     requests_left: int = 150
     window_started_ms: int = 0
+    hooks: list[SimHook] = field(default_factory=list)
+
+
+@dataclass
+class SimHook:
+    """A webhook subscription, visible only to the token that created it (as on BigCommerce)."""
+
+    id: int
+    scope: str
+    destination: str
+    is_active: bool
+    token: str
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,8 @@ class SimulatorState:
     legacy_payloads: bool = False
     app_scopes: str = "store_v2_information_read_only store_v2_products_read_only"
     events: list[str] = field(default_factory=list)
+    # Every webhook delivery made: (destination, status answered).
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
     # Runs when a token request arrives, before it is answered: lets a test change the world
     # at the one moment an exchange is in flight (e.g. stop the app's Redis).
     on_token_request: Callable[[], None] | None = field(default=None, repr=False)
@@ -126,10 +140,11 @@ class SimulatorState:
         return token
 
     def revoke(self, store_hash: str) -> None:
-        """Forget the store's token (uninstall)."""
+        """Forget the store's token (uninstall); BigCommerce deletes the app's webhooks too."""
         with self.lock:
             self.stores[store_hash].access_token = None
             self.stores[store_hash].scopes = ""
+            self.stores[store_hash].hooks.clear()
 
     def record(self, event: str) -> None:
         """Remember something the control panel should show (newest first, bounded)."""

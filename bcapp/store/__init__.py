@@ -9,10 +9,32 @@
 
 from __future__ import annotations
 
+import enum
 from contextlib import AbstractContextManager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from bcapp.models import Installation, StoreUser
+from bcapp.models import Installation, StoreUser, UninstallEvent
+
+if TYPE_CHECKING:
+    from bcapp.store.lifecycle import Uninstalled
+
+
+class AccessRefused(enum.Enum):
+    """Why `add_user` granted no access."""
+
+    NOT_INSTALLED = "store_not_installed"
+    REMOVED = "user_removed"
+
+
+@dataclass(frozen=True)
+class InstallRace:
+    """What an install knew when it started, to detect an uninstall recorded while it ran."""
+
+    started_at: int  # bcapp's clock when the install request arrived
+    marker_before: str | None  # the uninstall marker as the install read it before exchanging
+    leeway: int
+    uninstalled_ttl: int  # the TTL of a grant that lost the race
 
 
 class InstallationStore(Protocol):
@@ -21,14 +43,16 @@ class InstallationStore(Protocol):
     def ping(self) -> bool:
         """True when the backend answers."""
 
-    def save_installation(self, installation: Installation, installer: StoreUser) -> Installation:
-        """Upsert an installation and its installing user; move the owner flag; return it stored."""
+    def save_installation(
+        self,
+        installation: Installation,
+        installer: StoreUser,
+        race: InstallRace | None = None,
+    ) -> Installation:
+        """Upsert an installation and its installer; an uninstall recorded meanwhile wins."""
 
     def get_installation(self, store_hash: str) -> Installation | None:
         """The installation of `store_hash`, or None."""
-
-    def delete_installation(self, store_hash: str, issued_at: int) -> bool:
-        """Delete the installation, users and sessions unless re-installed after `issued_at`."""
 
     def reencrypt(self, store_hash: str) -> bool:
         """Re-seal the store's token with the primary key; True when it was sealed with another."""
@@ -36,8 +60,10 @@ class InstallationStore(Protocol):
     def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
         """A user with access to the store, or None."""
 
-    def add_user(self, store_hash: str, user: StoreUser) -> StoreUser | None:
-        """Grant `user` access if the store is installed; return the stored user (existing wins)."""
+    def add_user(
+        self, store_hash: str, user: StoreUser, issued_at: int
+    ) -> StoreUser | AccessRefused:
+        """Grant access unless uninstalled or removed since `issued_at` (existing user wins)."""
 
     def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
         """Remove a user's access and remember when; True when there was access to remove."""
@@ -47,6 +73,30 @@ class InstallationStore(Protocol):
 
     def list_store_hashes(self) -> list[str]:
         """Hashes of all installed stores."""
+
+
+class Lifecycle(Protocol):
+    """Soft uninstall, reinstatement and purge of an installation."""
+
+    def mark_uninstalled(
+        self,
+        store_hash: str,
+        event: UninstallEvent,
+        grace_seconds: int,
+        leeway: int,
+        install_id: str | None = None,
+    ) -> Uninstalled:
+        """Mark the store uninstalled as of `event` unless installed after it (or, with
+        `install_id`, unless that is no longer the stored installation)."""
+
+    def reinstate(self, store_hash: str, issued_at: int, leeway: int) -> Installation | None:
+        """Undo a soft uninstall for a payload issued after it; else None."""
+
+    def marker(self, store_hash: str) -> str | None:
+        """The current uninstall marker, as stored."""
+
+    def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
+        """Delete an uninstalled store whose grace has ended; True for the call that did."""
 
 
 class ShortLivedRecords(Protocol):
@@ -62,6 +112,12 @@ class ShortLivedRecords(Protocol):
 
     def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
         """When (payload time) the user's access was last removed, if recently."""
+
+    def seen(self, store_hash: str, nonce: str) -> bool:
+        """True when `nonce` was burned and has not expired."""
+
+    def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
+        """Take the store's `purpose` lease for `seconds`; False while another holds it."""
 
     def count_hit(self, subject: str, route: str, window_seconds: int) -> int:
         """Count one hit of `subject` on `route`; the hits so far in the current window."""

@@ -79,6 +79,22 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
 
+    def seen(self, store_hash: str, nonce: str) -> bool:
+        """True when `nonce` was burned and its record has not expired."""
+        digest = hashlib.sha256(nonce.encode()).hexdigest()
+        with unavailable_on_redis_error("seen"):
+            return bool(self._redis.exists(self._keys.key(store_hash, "seen:" + digest)))
+
+    def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
+        """Take the store's `purpose` lease for `seconds`; False while another holds it.
+
+        Never released early: it also says "done recently" (reconcile probes a store once per
+        lease), so concurrent or repeated runs do the work once.
+        """
+        key = self._keys.key(store_hash, f"lease:{purpose}")
+        with unavailable_on_redis_error("lease"):
+            return bool(self._redis.set(key, "1", nx=True, ex=max(seconds, 1)))
+
     def tombstone_key(self, store_hash: str, user_id: int) -> str:
         """Where the removal time of a user is remembered."""
         return self._keys.key(store_hash, f"removed:{user_id}")
@@ -91,11 +107,16 @@ class RedisShortLivedRecords:
         """When (payload time) the user's access was last removed, if recently."""
         with unavailable_on_redis_error("user_removed_at"):
             raw = self._redis.get(self.tombstone_key(store_hash, user_id))
+        return self.removal_time(store_hash, raw)
+
+    @staticmethod
+    def removal_time(store_hash: str, raw: str | bytes | None) -> int | None:
+        """A tombstone's time; one that does not parse fails closed and refuses every payload."""
         if raw is None:
             return None
         try:
             return int(raw)
-        except ValueError:  # fail closed: a tombstone that does not parse refuses every payload
+        except ValueError:
             report_corrupt("tombstone", store_hash, CorruptRecord("not_an_integer"))
             return FOREVER
 

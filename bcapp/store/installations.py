@@ -20,8 +20,10 @@ from redis.client import Pipeline
 from bcapp.clock import Clock
 from bcapp.crypto import TokenCipher
 from bcapp.models import Installation, StoreUser
+from bcapp.store import AccessRefused, InstallRace
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.lifecycle import MARKER, RedisLifecycle, raced_uninstall
 from bcapp.store.records import (
     CorruptRecord,
     installation_fields,
@@ -57,28 +59,49 @@ class RedisInstallationStore:
         with unavailable_on_redis_error("ping"):
             return bool(self._redis.ping())
 
-    def save_installation(self, installation: Installation, installer: StoreUser) -> Installation:
-        """Upsert the installation and installer atomically; the owner flag follows `owner_id`."""
+    def save_installation(
+        self,
+        installation: Installation,
+        installer: StoreUser,
+        race: InstallRace | None = None,
+    ) -> Installation:
+        """Upsert the installation and installer atomically; the owner flag follows `owner_id`.
+
+        With `race`, an uninstall recorded while the install ran wins: the grant is stored
+        uninstalled (with the race's TTL), since BigCommerce revoked it while the code was
+        being exchanged (docs/security.md R9).
+        """
         store_hash = installation.store_hash
         record_key, users_key = self._record_keys(store_hash)
+        marker = self._keys.key(store_hash, MARKER)
 
         def write(pipe: Pipeline) -> Installation:
             previous = self._time_field(store_hash, pipe.get(record_key), "installed_at")
             users = self._users_in(store_hash, pipe.hgetall(users_key))
+            raced = None
+            if race is not None:
+                raced = raced_uninstall(
+                    pipe.get(marker), race.marker_before, race.started_at, race.leeway
+                )
             now = int(self._clock.now())
             current = replace(
                 installation,
                 installed_at=previous or now,
                 updated_at=now,
                 install_id=secrets.token_urlsafe(12),
+                uninstall=raced,
             )
             owner_id = current.owner_id if current.owner_id is not None else installer.id
             users.setdefault(
                 installer.id, replace(installer, access_id=_new_access_id(), added_at=now)
             )
             pipe.multi()
-            pipe.set(record_key, installation_to_json(current, self._cipher))
-            pipe.delete(users_key)  # drops entries that no longer parse
+            pipe.set(
+                record_key,
+                installation_to_json(current, self._cipher),
+                ex=race.uninstalled_ttl if race is not None and raced is not None else None,
+            )
+            pipe.delete(users_key)  # drops entries that no longer parse, and any TTL
             pipe.hset(
                 users_key,
                 mapping={
@@ -86,10 +109,14 @@ class RedisInstallationStore:
                     for uid, user in users.items()
                 },
             )
+            if race is not None and raced is not None:
+                pipe.expire(users_key, race.uninstalled_ttl)
+            else:
+                pipe.delete(marker)
             return current
 
         with unavailable_on_redis_error("save_installation"):
-            stored = transaction(self._redis, write, record_key, users_key)
+            stored = transaction(self._redis, write, record_key, users_key, marker)
         return stored
 
     def get_installation(self, store_hash: str) -> Installation | None:
@@ -126,48 +153,43 @@ class RedisInstallationStore:
             rotated = transaction(self._redis, rotate, record_key)
         return rotated
 
-    def delete_installation(self, store_hash: str, issued_at: int) -> bool:
-        """Delete everything about the store unless it was (re-)installed after `issued_at`."""
-        record_key, users_key = self._record_keys(store_hash)
-
-        def delete(pipe: Pipeline) -> bool:
-            raw = pipe.get(record_key)
-            updated_at = self._time_field(store_hash, raw, "updated_at")
-            pipe.multi()
-            if updated_at is not None and updated_at > issued_at:
-                return False  # a newer install wins over an older uninstall (docs/security.md)
-            pipe.delete(record_key, users_key)
-            return raw is not None
-
-        with unavailable_on_redis_error("delete_installation"):
-            deleted = transaction(self._redis, delete, record_key, users_key)
-        return deleted
-
     def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
         """A user with access, or None (also when the entry is corrupt)."""
         with unavailable_on_redis_error("get_user"):
             raw = self._redis.hget(self._keys.key(store_hash, "users"), str(user_id))
         return self._user_or_none(store_hash, raw)
 
-    def add_user(self, store_hash: str, user: StoreUser) -> StoreUser | None:
-        """Grant access while the store is installed (checked in the same transaction).
+    def add_user(
+        self, store_hash: str, user: StoreUser, issued_at: int
+    ) -> StoreUser | AccessRefused:
+        """Grant access for a payload issued at `issued_at`, checked in one transaction.
 
-        An existing readable entry wins; None when the store is not installed.
+        An existing readable entry wins. Refused when the store is not installed (or
+        soft-uninstalled), or when the user was removed at or after `issued_at`: the tombstone
+        is watched, so a remove-user racing this first load cannot be undone by it.
         """
         record_key, users_key = self._record_keys(store_hash)
+        tombstone_key = self._short_lived.tombstone_key(store_hash, user.id)
 
-        def add(pipe: Pipeline) -> StoreUser | None:
+        def add(pipe: Pipeline) -> StoreUser | AccessRefused:
             existing = self._user_or_none(store_hash, pipe.hget(users_key, str(user.id)))
-            installed = pipe.exists(record_key)
+            record = pipe.get(record_key)
+            removed_at = self._short_lived.removal_time(store_hash, pipe.get(tombstone_key))
             pipe.multi()
-            if existing is not None or not installed:
+            if existing is not None:
                 return existing
+            if record is None or self._time_field(store_hash, record, "updated_at") is None:
+                return AccessRefused.NOT_INSTALLED
+            if installation_fields(record).get("uninstall") is not None:
+                return AccessRefused.NOT_INSTALLED
+            if removed_at is not None and issued_at <= removed_at:
+                return AccessRefused.REMOVED
             fresh = replace(user, access_id=_new_access_id(), added_at=int(self._clock.now()))
             pipe.hset(users_key, str(user.id), user_to_json(fresh))
             return fresh
 
         with unavailable_on_redis_error("add_user"):
-            added = transaction(self._redis, add, record_key, users_key)
+            added = transaction(self._redis, add, record_key, users_key, tombstone_key)
         return added
 
     def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
@@ -226,8 +248,9 @@ def _new_access_id() -> str:
 
 def redis_stores(
     client: redis.Redis, cipher: TokenCipher, prefix: str, clock: Clock
-) -> tuple[RedisInstallationStore, RedisShortLivedRecords]:
-    """The installation store and the short-lived records of one deployment, on `client`."""
+) -> tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]:
+    """The installation store, short-lived records and lifecycle of one deployment."""
     keys = Keyspace(prefix)
     short_lived = RedisShortLivedRecords(client, keys, clock)
-    return RedisInstallationStore(client, cipher, keys, clock, short_lived), short_lived
+    store = RedisInstallationStore(client, cipher, keys, clock, short_lived)
+    return store, short_lived, RedisLifecycle(client, cipher, keys)

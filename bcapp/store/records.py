@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from bcapp.crypto import DecryptionError, TokenCipher
-from bcapp.models import Installation, StoreUser
+from bcapp.models import Installation, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ class CorruptRecord(Exception):
 
 def report_corrupt(kind: str, store_hash: str, error: CorruptRecord) -> None:
     """The one log line for a corrupt record, naming the store, the record and the fault."""
-    log.error("corrupt %s record for store=%s (%s): treated as absent", kind, store_hash,
-              error.reason)
+    log.error(
+        "corrupt %s record for store=%s (%s): treated as absent", kind, store_hash, error.reason
+    )
 
 
 def installation_to_json(installation: Installation, cipher: TokenCipher) -> str:
@@ -49,6 +50,7 @@ def installation_to_json(installation: Installation, cipher: TokenCipher) -> str
             "updated_at": installation.updated_at,
             "install_id": installation.install_id,
             "control_panel_url": installation.control_panel_url,
+            "uninstall": event_to_dict(installation.uninstall),
         }
     )
 
@@ -87,12 +89,57 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
             updated_at=data["updated_at"],
             install_id=data["install_id"],
             control_panel_url=data.get("control_panel_url"),
+            uninstall=event_from_dict(data.get("uninstall")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptRecord("fields") from exc
     if installation.store_hash != store_hash or not isinstance(installation.install_id, str):
         raise CorruptRecord("fields")
     return installation
+
+
+def event_to_dict(event: UninstallEvent | None) -> dict[str, Any] | None:
+    """The stored form of an uninstall event."""
+    if event is None:
+        return None
+    return {
+        "at": event.at,
+        "source": event.source,
+        "recorded_at": event.recorded_at,
+        "user_id": event.user_id,
+    }
+
+
+def event_from_dict(data: object) -> UninstallEvent | None:
+    """An uninstall event read back (None stays None); CorruptRecord when malformed."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise CorruptRecord("uninstall")
+    try:
+        event = UninstallEvent(
+            at=data["at"],
+            source=data["source"],
+            recorded_at=data["recorded_at"],
+            user_id=data.get("user_id"),
+        )
+    except KeyError as exc:
+        raise CorruptRecord("uninstall") from exc
+    if type(event.at) is not int or type(event.recorded_at) is not int:
+        raise CorruptRecord("uninstall")
+    return event
+
+
+def event_from_json(raw: str | bytes) -> UninstallEvent:
+    """An uninstall marker read back; CorruptRecord when it does not parse."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise CorruptRecord("not_json") from exc
+    event = event_from_dict(data)
+    if event is None:
+        raise CorruptRecord("uninstall")
+    return event
 
 
 def user_to_json(user: StoreUser) -> str:

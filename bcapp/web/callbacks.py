@@ -15,18 +15,25 @@ from bcapp.web.params import single
 from bcapp.web.sessions import open_session
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
-# BigCommerce calls each of these with GET only.
-GET_ONLY = ("auth", "load", "uninstall", "remove-user")
-_GET_ONLY_ENDPOINTS = frozenset(f"callbacks.{name.replace('-', '_')}" for name in GET_ONLY)
-_GET_ONLY_PATHS = frozenset(f"/bigcommerce/{name}" for name in GET_ONLY)
+# The one method BigCommerce uses for each callback.
+METHODS = {
+    "auth": "GET",
+    "load": "GET",
+    "uninstall": "GET",
+    "remove-user": "GET",
+    "webhooks": "POST",
+}
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_ROUTE_OF_ENDPOINT = {f"callbacks.{name.replace('-', '_')}": name for name in METHODS}
 
 
 def callback_route() -> str | None:
     """The callback the current request routes to ("auth", "load", …), or None."""
-    endpoint = request.endpoint or ""
-    if endpoint not in _GET_ONLY_ENDPOINTS:
-        return None
-    return endpoint.split(".", 1)[1].replace("_", "-")
+    route = _ROUTE_OF_ENDPOINT.get(request.endpoint or "")
+    if route is None and request.path.startswith("/bigcommerce/"):
+        # A method that did not route: judged by the path.
+        route = request.path.rstrip("/").removeprefix("/bigcommerce/")
+    return route if route in METHODS else None
 
 
 def admit_client() -> None:
@@ -37,16 +44,15 @@ def admit_client() -> None:
 
 
 def refuse_other_methods() -> None:
-    """405 with `Allow: GET` for any other method on a callback, before anything else runs.
+    """405 naming the one allowed method for any other on a callback, before anything runs.
 
     Flask answers HEAD and OPTIONS on GET routes by itself; on a callback HEAD would spend a
     code or a payload, so both are refused like POST (docs/security.md R2). Matched by endpoint
     (any spelling of the path that routes there) and by path (methods that do not route).
     """
-    if request.method == "GET":
-        return
-    if request.endpoint in _GET_ONLY_ENDPOINTS or request.path.rstrip("/") in _GET_ONLY_PATHS:
-        raise MethodNotAllowed(valid_methods=["GET"])
+    route = callback_route()
+    if route is not None and request.method != METHODS[route]:
+        raise MethodNotAllowed(valid_methods=[METHODS[route]])
 
 
 @bp.get("/auth")
@@ -83,8 +89,8 @@ def load(claims: CallbackClaims) -> Response:
 @bp.get("/uninstall")
 @signed_callback
 def uninstall(claims: CallbackClaims) -> Response:
-    """Forget the store completely; 200 also when it was already gone."""
-    return jsonify(status="uninstalled", deleted=service().uninstall(claims))
+    """Mark the store uninstalled (kept for the grace period); 200 also when it was already."""
+    return jsonify(status="uninstalled", changed=service().uninstall(claims))
 
 
 @bp.get("/remove-user")
@@ -92,3 +98,11 @@ def uninstall(claims: CallbackClaims) -> Response:
 def remove_user(claims: CallbackClaims) -> Response:
     """Revoke one user's access; 200 also when the user was unknown."""
     return jsonify(status="removed", removed=service().remove_user(claims))
+
+
+@bp.post("/webhooks")
+def webhooks() -> Response:
+    """A Standard Webhooks delivery from BigCommerce; 200 also for duplicates and other scopes."""
+    headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}
+    outcome = service().receive_webhook(request.get_data(cache=False), headers)
+    return jsonify(status=outcome)

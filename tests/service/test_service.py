@@ -220,15 +220,17 @@ def test_a_stored_grant_that_misses_a_scope_asks_for_reauthorisation(
     demanding.close()
 
 
-def test_uninstall_deletes_unless_a_newer_install_exists(
+def test_uninstall_marks_unless_a_newer_install_exists(
     service: AppService, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
     stale = payload(clock, ago=3600)
     assert service.uninstall(service.verify_callback(stale, None)) is False
-    assert service.show_store("abc123") is not None
+    details = service.show_store("abc123")
+    assert details is not None and details.installation.is_installed
     assert service.uninstall(service.verify_callback(payload(clock), None)) is True
-    assert service.show_store("abc123") is None and service.list_stores() == []
+    details = service.show_store("abc123")
+    assert details is not None and not details.installation.is_installed, "kept, marked"
     assert service.uninstall(service.verify_callback(payload(clock), None)) is False
 
 

@@ -1,0 +1,93 @@
+"""Operators' use cases: readiness, stores, key rotation, Redis policy, store information."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from bcapp.bigcommerce import BigCommerce
+from bcapp.errors import ApiError, StoreUnavailable, TokenRejected
+from bcapp.models import Installation, StoreUser
+from bcapp.store import InstallationStore
+from bcapp.store.connection import server_policy
+from bcapp.store.records import CorruptRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """What `rotate_keys` did: tokens re-sealed, and stores whose record could not be read."""
+
+    rotated: int
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoreDetails:
+    """One installation and its users, for operators (the token stays inside `installation`)."""
+
+    installation: Installation
+    users: list[StoreUser]
+
+
+def ready(store: InstallationStore) -> bool:
+    """True when the store answers."""
+    try:
+        return store.ping()
+    except StoreUnavailable:
+        return False
+
+
+def show_store(store: InstallationStore, store_hash: str) -> StoreDetails | None:
+    """One installation (installed or in its grace period) and its users, or None."""
+    installation = store.get_installation(store_hash)
+    if installation is None:
+        return None
+    return StoreDetails(installation, store.list_users(store_hash))
+
+
+def rotate_keys(store: InstallationStore) -> RotationReport:
+    """Re-seal every stored token with the primary key; name the stores that cannot be read."""
+    rotated, unreadable = 0, []
+    for store_hash in store.list_store_hashes():
+        try:
+            rotated += store.reencrypt(store_hash)
+        except CorruptRecord as error:
+            log.error("store=%s: token not re-sealed (%s)", store_hash, error.reason)
+            unreadable.append(store_hash)
+    return RotationReport(rotated, unreadable)
+
+
+def redis_policy(store: InstallationStore, client: redis.Redis) -> dict[str, str]:
+    """Redis persistence and eviction settings, or {} when CONFIG is denied (an ACL).
+
+    StoreUnavailable when Redis does not answer at all.
+    """
+    store.ping()
+    try:
+        return server_policy(client)
+    except redis.RedisError as exc:
+        log.warning("redis CONFIG GET refused: %s", type(exc).__name__)
+        return {}
+
+
+def store_information(
+    bigcommerce: BigCommerce, installation: Installation
+) -> dict[str, str] | None:
+    """The store's name and domain from the API (proof the token works), or None."""
+    store_hash = installation.store_hash
+    try:
+        info: Any = bigcommerce.get(store_hash, installation.access_token, "v2/store")
+    except TokenRejected:
+        log.warning("store=%s rejected its token: uninstalled or re-installed?", store_hash)
+        return None
+    except ApiError as exc:
+        log.warning("store API for store=%s failed: %s", store_hash, exc.reason)
+        return None
+    if not isinstance(info, dict):
+        return None
+    return {key: str(info.get(key, ""))[:200] for key in ("name", "domain")}

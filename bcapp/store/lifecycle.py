@@ -1,0 +1,174 @@
+"""The uninstall lifecycle on Redis: soft uninstall, reinstatement and purge.
+
+An uninstall does not delete: it marks the installation uninstalled (a new `install_id`, so
+every session dies at once), writes an uninstall marker, and gives the record, its users and
+the marker a TTL of the grace period plus a day. A genuine load issued after the uninstall
+reinstates the record (TTLs removed); `bcapp reconcile` purges it when the grace has passed;
+if nothing runs, Redis drops it a day later. The marker also outlives a missing record, so an
+install whose code exchange was in flight when the uninstall arrived sees it (docs/security.md
+R9).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+from dataclasses import replace
+
+import redis
+from redis.client import Pipeline
+
+from bcapp.crypto import TokenCipher
+from bcapp.models import Installation, UninstallEvent
+from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
+from bcapp.store.records import (
+    CorruptRecord,
+    event_from_json,
+    event_to_dict,
+    installation_from_json,
+    installation_to_json,
+    report_corrupt,
+)
+
+# Records of an uninstalled store outlive the grace period by this much, so that `reconcile`
+# (which purges at the end of the grace and sends `installation_purged`) runs before Redis
+# expires them.
+PURGE_MARGIN_SECONDS = 86400
+MARKER = "uninstalled"  # the kind of the uninstall marker's key
+
+
+class Uninstalled(enum.Enum):
+    """What marking a store uninstalled did."""
+
+    NOW = "uninstalled"  # it was installed and is now uninstalled
+    ALREADY = "already_uninstalled"
+    NEWER_INSTALL = "newer_install_kept"  # installed after the event: left alone
+    ABSENT = "not_installed"
+
+
+class RedisLifecycle:
+    """Soft uninstall, reinstatement and purge, each one WATCH/MULTI/EXEC transaction."""
+
+    def __init__(self, client: redis.Redis, cipher: TokenCipher, keys: Keyspace) -> None:
+        self._redis = client
+        self._cipher = cipher
+        self._keys = keys
+
+    def mark_uninstalled(
+        self,
+        store_hash: str,
+        event: UninstallEvent,
+        grace_seconds: int,
+        leeway: int,
+        install_id: str | None = None,
+    ) -> Uninstalled:
+        """Mark the store uninstalled as of `event`, unless it was (re-)installed after it.
+
+        With `install_id` (reconcile, which saw a token fail), only that installation is
+        ended: a re-install that replaced it meanwhile is left alone.
+        """
+        record_key, users_key, marker_key = self._keys_of(store_hash)
+        ttl = grace_seconds + PURGE_MARGIN_SECONDS
+
+        def mark(pipe: Pipeline) -> Uninstalled:
+            current = self._read(store_hash, pipe.get(record_key))
+            pipe.multi()
+            if current is not None and current.updated_at > event.at + leeway:
+                return Uninstalled.NEWER_INSTALL
+            if install_id is not None and (current is None or current.install_id != install_id):
+                return Uninstalled.NEWER_INSTALL
+            # A fresh id per marker lets an install see that one was written while it ran.
+            marker = {**(event_to_dict(event) or {}), "id": secrets.token_hex(8)}
+            pipe.set(marker_key, json.dumps(marker), ex=ttl)
+            if current is None:
+                pipe.delete(record_key)  # a corrupt record goes with the uninstall
+                return Uninstalled.ABSENT
+            if not current.is_installed:
+                return Uninstalled.ALREADY
+            marked = replace(current, uninstall=event, install_id=secrets.token_urlsafe(12))
+            pipe.set(record_key, installation_to_json(marked, self._cipher), ex=ttl)
+            pipe.expire(users_key, ttl)
+            return Uninstalled.NOW
+
+        with unavailable_on_redis_error("mark_uninstalled"):
+            outcome: Uninstalled = transaction(self._redis, mark, record_key, users_key, marker_key)
+        return outcome
+
+    def reinstate(self, store_hash: str, issued_at: int, leeway: int) -> Installation | None:
+        """Undo a soft uninstall for a payload issued after it (beyond the leeway); else None."""
+        record_key, users_key, marker_key = self._keys_of(store_hash)
+
+        def undo(pipe: Pipeline) -> Installation | None:
+            current = self._read(store_hash, pipe.get(record_key))
+            pipe.multi()
+            if current is None or current.uninstall is None:
+                return None
+            if issued_at <= current.uninstall.at + leeway:
+                return None  # issued before the uninstall: BigCommerce had it installed then
+            restored = replace(current, uninstall=None, install_id=secrets.token_urlsafe(12))
+            pipe.set(record_key, installation_to_json(restored, self._cipher))
+            pipe.persist(users_key)
+            pipe.delete(marker_key)
+            return restored
+
+        with unavailable_on_redis_error("reinstate"):
+            restored: Installation | None = transaction(
+                self._redis, undo, record_key, users_key, marker_key
+            )
+        return restored
+
+    def marker(self, store_hash: str) -> str | None:
+        """The current uninstall marker, as stored (an install compares it before saving)."""
+        with unavailable_on_redis_error("uninstall_marker"):
+            raw = self._redis.get(self._keys.key(store_hash, MARKER))
+        return None if raw is None else str(raw)
+
+    def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
+        """Delete an uninstalled store whose grace has ended; True for the one call that did."""
+        record_key, users_key, marker_key = self._keys_of(store_hash)
+
+        def purge(pipe: Pipeline) -> bool:
+            current = self._read(store_hash, pipe.get(record_key))
+            pipe.multi()
+            if current is None or current.uninstall is None:
+                return False
+            if current.uninstall.recorded_at + grace_seconds > now:
+                return False
+            pipe.delete(record_key, users_key, marker_key)
+            return True
+
+        with unavailable_on_redis_error("purge"):
+            purged: bool = transaction(self._redis, purge, record_key, users_key, marker_key)
+        return purged
+
+    def _keys_of(self, store_hash: str) -> tuple[str, str, str]:
+        key = self._keys.key
+        return key(store_hash, "installation"), key(store_hash, "users"), key(store_hash, MARKER)
+
+    def _read(self, store_hash: str, raw: str | bytes | None) -> Installation | None:
+        if raw is None:
+            return None
+        try:
+            return installation_from_json(raw, store_hash, self._cipher)
+        except CorruptRecord as error:
+            report_corrupt("installation", store_hash, error)
+            return None
+
+
+def raced_uninstall(
+    raw: str | bytes | None, seen_before: str | None, started_at: int, leeway: int
+) -> UninstallEvent | None:
+    """The uninstall recorded while an install ran, if any.
+
+    It must be a marker written since the install read `seen_before` (exact, no clocks), for an
+    event not issued before the install started (beyond the leeway): a delayed callback about
+    an earlier uninstall does not end the new installation.
+    """
+    if raw is None or raw == seen_before:
+        return None
+    try:
+        event = event_from_json(raw)
+    except CorruptRecord:
+        return None
+    return event if event.at + leeway >= started_at else None
