@@ -1,7 +1,8 @@
-"""The `bcapp` command line: scopes, keys, configuration check, installed stores."""
+"""The `bcapp` command line: scopes, keys, configuration check, stores, reconcile."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
@@ -11,6 +12,7 @@ import click
 
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
+from bcapp.models import Installation
 from bcapp.process import configure_process
 from bcapp.scopes import required_scopes
 from bcapp.service import AppService, build_service
@@ -98,9 +100,11 @@ def stores() -> None:
 
 @stores.command("list")
 def stores_list() -> None:
-    """List installed store hashes."""
-    for store_hash in _or_fail(_service_or_exit().list_stores):
-        _echo(store_hash)
+    """List stores with a record, and whether each is installed or in its grace period."""
+    service = _service_or_exit()
+    for store_hash in _or_fail(service.list_stores):
+        details = _or_fail(functools.partial(service.show_store, store_hash))
+        _echo(f"{store_hash}  {_status(details.installation) if details else 'unreadable'}")
 
 
 @stores.command("show")
@@ -120,9 +124,44 @@ def stores_show(store_hash: str) -> None:
     _echo(f"installed by: {installation.installer_id} {installation.installer_email}")
     _echo(f"account uuid: {installation.account_uuid or '-'}")
     _echo(f"installed at: {installation.installed_at}  updated at: {installation.updated_at}")
+    _echo(f"status: {_status(installation)}")
     _echo("access token: (encrypted at rest, not shown)")
     for user in details.users:
         _echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")
+
+
+@main.command()
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="most stores to probe in this run (the next run takes the rest)",
+)
+@click.option(
+    "--interval",
+    type=click.IntRange(60),
+    default=86400,
+    show_default=True,
+    help="seconds before a store is probed again",
+)
+def reconcile(limit: int, interval: int) -> None:
+    """Find uninstalls BigCommerce never announced; purge uninstalled stores past their grace.
+
+    Cron-friendly and safe on several machines at once: each store is probed by one run per
+    interval. Exits 1 when a probe failed (the store is tried again next interval).
+    """
+    report = _or_fail(lambda: _service_or_exit().reconcile(limit=limit, interval=interval))
+    click.echo(
+        f"probed {report.probed}: {report.healthy} healthy, {report.ended} ended "
+        f"(token refused); purged {report.purged}; skipped {report.skipped} "
+        f"(probed recently or by another run); deferred {report.deferred} (over --limit); "
+        f"errors {len(report.errors)}"
+    )
+    for store_hash in report.errors:
+        _echo(f"store {store_hash}: probe failed")
+    if report.errors:
+        _fail(f"{len(report.errors)} probe(s) failed; they are retried next interval")
 
 
 @main.command()
@@ -182,6 +221,15 @@ def _redis_location(settings: Settings) -> str:
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
     return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+
+
+def _status(installation: Installation) -> str:
+    """`installed`, or how and when it was uninstalled (kept for the grace period)."""
+    event = installation.uninstall
+    if event is None:
+        return "installed"
+    by = f" by user {event.user_id}" if event.user_id is not None else ""
+    return f"uninstalled ({event.source}{by}) at {event.recorded_at}, kept for the grace period"
 
 
 def _echo(line: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "BCAPP_INSTANCE_DIR": str(tmp_path / "cli-instance"),
         "TOKEN_ENCRYPTION_KEYS": keys,
         "APP_URL": "https://app.example.com",
+        "BC_API_URL": settings.api_url,
+        "BC_LOGIN_URL": settings.login_url,
     }
 
 
@@ -81,7 +86,7 @@ def test_stores_list_and_show_never_print_tokens(
     listed = CliRunner().invoke(main, ["stores", "list"], env=env)
     shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=env)
 
-    assert listed.exit_code == 0 and listed.output.split() == ["abc123"]
+    assert listed.exit_code == 0 and listed.output.splitlines() == ["abc123  installed"]
     assert shown.exit_code == 0, shown.output
     assert (
         "owner@example.com" in shown.output and "user: 1 owner@example.com (owner)" in shown.output
@@ -167,3 +172,59 @@ def test_check_fails_unless_redis_never_evicts(
         embedded.stop(instance)
     assert result.exit_code == 1
     assert f"maxmemory-policy is {policy}" in result.output and "noeviction" in result.output
+
+
+def installed_pair(client: FlaskClient, sim: SimulatorState) -> None:
+    """abc123 stays installed on BigCommerce; xyz789 was uninstalled there, no callback came."""
+    sim.add_store("xyz789", owner_id=7)
+    install(client, sim)
+    install(client, sim, store_hash="xyz789", user_id=7)
+    sim.revoke("xyz789")
+
+
+def test_reconcile_ends_a_revoked_store_and_leaves_a_healthy_one(
+    client: FlaskClient, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    installed_pair(client, sim)
+    env = cli_env(settings, tmp_path)
+    result = CliRunner().invoke(main, ["reconcile"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "probed 2: 1 healthy, 1 ended" in result.output and "errors 0" in result.output
+    listed = CliRunner().invoke(main, ["stores", "list"], env=env).output.splitlines()
+    assert listed[0] == "abc123  installed"
+    assert listed[1].startswith("xyz789  uninstalled (reconcile)")
+    again = CliRunner().invoke(main, ["reconcile"], env=env)
+    assert "probed 0" in again.output and "skipped 1" in again.output
+
+
+def test_reconcile_exits_non_zero_when_a_probe_fails(
+    client: FlaskClient, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    install(client, sim)
+    env = cli_env(settings, tmp_path) | {"BC_API_URL": "http://127.0.0.1:9"}
+    result = CliRunner().invoke(main, ["reconcile"], env=env)
+    assert result.exit_code == 1
+    assert "store abc123: probe failed" in result.output and "errors 1" in result.output
+
+
+def test_two_concurrent_reconcile_runs_do_the_work_once(
+    client: FlaskClient, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    installed_pair(client, sim)
+    quota_before = sim.stores["abc123"].requests_left
+    env = {"PATH": "/usr/bin:/bin"} | cli_env(settings, tmp_path)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bcapp.cli", "reconcile"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60)[0] for run in runs]
+    probed = sum(int(re.search(r"probed (\d+)", output).group(1)) for output in outputs)  # type: ignore[union-attr]
+    assert probed == 2, outputs
+    assert sim.stores["abc123"].requests_left == quota_before - 1, "one probe of the healthy store"
+    assert all(run.returncode == 0 for run in runs)

@@ -1,0 +1,118 @@
+"""POST /bigcommerce/webhooks over HTTP, and the simulator's "Cancel store" end to end (R13)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bcapp.settings import Settings
+from bcapp.simulator import ServedApp, SimulatorState, create_simulator
+from bcapp.simulator.signing import standard_webhook_headers
+from bcapp.web import create_app
+from tests.conftest import CLIENT_SECRET, service_of
+from tests.helpers import install, installation_of
+
+Snapshot = Callable[[], dict[str, Any]]
+
+
+def delivery(
+    secret: str = CLIENT_SECRET, webhook_id: str = "msg_a", age: int = 0, store: str = "abc123"
+) -> tuple[bytes, dict[str, str]]:
+    now = int(time.time())
+    body = json.dumps(
+        {
+            "scope": "store/app/uninstalled",
+            "store_id": "1",
+            "data": {"type": "store", "id": 0},
+            "hash": "0" * 40,
+            "created_at": now,
+            "producer": f"stores/{store}",
+        }
+    )
+    return body.encode(), standard_webhook_headers(secret, webhook_id, now - age, body)
+
+
+def post(client: FlaskClient, body: bytes, headers: dict[str, str]) -> Any:
+    return client.post("/bigcommerce/webhooks", data=body, headers=headers)
+
+
+def test_a_valid_delivery_ends_the_installation_and_a_duplicate_is_acknowledged(
+    installed: FlaskClient, app: Flask
+) -> None:
+    body, headers = delivery()
+    first = post(installed, body, headers)
+    assert first.status_code == 200 and first.json == {"status": "ended"}
+    assert post(installed, body, headers).json == {"status": "duplicate"}
+    stored = installation_of(app)
+    assert stored is not None and stored.uninstall is not None
+    assert stored.uninstall.source == "webhook"
+    assert installed.get("/").status_code == 401, "sessions die at once"
+
+
+@pytest.mark.parametrize(
+    ("body_and_headers", "status"),
+    [
+        (lambda: delivery(secret="wrong-secret-0123456789"), 401),
+        (lambda: delivery(age=600), 400),
+        (lambda: (b'{"scope": "store/app/uninstalled"}', delivery()[1]), 401),
+        (lambda: (delivery()[0], {"webhook-id": "x"}), 400),
+        (lambda: (delivery()[0], delivery()[1] | {"webhook-signature": "v1,%%%"}), 401),
+        (lambda: (delivery()[0], delivery()[1] | {"webhook-signature": "v1"}), 401),
+        (lambda: (delivery()[0], delivery()[1] | {"webhook-timestamp": "1e9"}), 400),
+        (lambda: (b"\xff\xfe", delivery()[1]), 401),
+    ],
+)
+def test_forged_stale_or_malformed_deliveries_change_nothing(
+    installed: FlaskClient, snapshot: Snapshot, body_and_headers: Any, status: int
+) -> None:
+    before = snapshot()
+    body, headers = body_and_headers()
+    response = post(installed, body, headers)
+    assert response.status_code == status
+    assert "<html" in response.get_data(as_text=True)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT"])
+def test_webhooks_take_post_only(installed: FlaskClient, method: str) -> None:
+    response = installed.open("/bigcommerce/webhooks", method=method)
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+
+
+def test_cancel_store_in_the_simulator_delivers_the_webhook_to_the_app(
+    settings: Settings, sim: SimulatorState
+) -> None:
+    """Install through HTTP (subscribing), then "Cancel store": no callback, only the webhook."""
+    wsgi: dict[str, Any] = {}
+    with (
+        ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
+        ServedApp(create_simulator(sim)) as panel,
+    ):
+        app_settings = replace(
+            settings,
+            app_url=app_server.url,
+            auth_callback_url=app_server.url + "/bigcommerce/auth",
+            login_url=panel.url,
+            api_url=panel.url,
+        )
+        wsgi["app"] = app = create_app(app_settings)
+        sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
+        assert install(app.test_client(), sim).status_code == 302
+        [hook] = sim.stores["abc123"].hooks
+        assert hook.destination == app_server.url + "/bigcommerce/webhooks"
+
+        cancelled = requests.post(panel.url + "/stores/abc123/cancel", timeout=10)
+        assert cancelled.status_code == 200
+        assert sim.deliveries == [(hook.destination, 200)]
+        stored = installation_of(app)
+        assert stored is not None and stored.uninstall is not None
+        assert stored.uninstall.source == "webhook"
+        service_of(app).close()
