@@ -1,0 +1,5 @@
+"""`python -m bcapp.cli`."""
+
+from bcapp.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""Helpers every `bcapp` command shares: the service, failures, and safe output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from bcapp.errors import BcappError, ConfigurationError
+from bcapp.models import Installation
+from bcapp.service import AppService, build_service
+from bcapp.settings import Settings
+from bcapp.validation import printable
+
+T = TypeVar("T")
+
+
+def service_or_exit() -> AppService:
+    try:
+        return build_service(Settings.from_env())
+    except ConfigurationError as exc:
+        fail(str(exc))
+
+
+def or_fail(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except BcappError as exc:
+        fail(f"redis is unavailable ({exc.reason})")
+
+
+def redis_location(settings: Settings) -> str:
+    if settings.redis_url is None:
+        return f"embedded (development), data in {settings.instance_dir.resolve()}"
+    parts = urlsplit(settings.redis_url)  # never print the password
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+
+
+def status(installation: Installation) -> str:
+    """`installed`, or how and when it was uninstalled (kept for the grace period)."""
+    event = installation.uninstall
+    if event is None:
+        return "installed"
+    by = f" by user {event.user_id}" if event.user_id is not None else ""
+    return f"uninstalled ({event.source}{by}) at {event.recorded_at}, kept for the grace period"
+
+
+def echo(line: str) -> None:
+    """Print a line holding stored values: control characters are shown escaped, never sent.
+
+    Emails and names come from BigCommerce payloads; an escape sequence in one must not rewrite
+    the operator's terminal (docs/security.md R7).
+    """
+    click.echo(printable(line))
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {printable(message)}", err=True)
+    sys.exit(1)
