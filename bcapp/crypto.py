@@ -22,6 +22,9 @@ _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _NONCE_BYTES = 12
 _KEY_BYTES = 32
 _VERSION = "v1"
+# What a ciphertext holds, bound into its associated data (names, not secrets).
+ACCESS_TOKEN = "access-token"  # noqa: S105
+CLIENT_SECRET = "client-secret"  # noqa: S105
 
 
 class DecryptionError(Exception):
@@ -82,18 +85,21 @@ class TokenCipher:
         self._primary = keys[0]
         self._by_kid = {key.kid: AESGCM(key.key) for key in keys}
 
-    def encrypt(self, store_hash: str, token: str) -> str:
-        """Encrypt `token` for `store_hash` with the primary key."""
+    def encrypt(self, store_hash: str, token: str, purpose: str = ACCESS_TOKEN) -> str:
+        """Encrypt `token` for `store_hash` (and `purpose`) with the primary key."""
         nonce = secrets.token_bytes(_NONCE_BYTES)
         aead = self._by_kid[self._primary.kid]
         sealed = aead.encrypt(
-            nonce, token.encode(), _associated_data(store_hash, self._primary.kid)
+            nonce, token.encode(), _associated_data(store_hash, self._primary.kid, purpose)
         )
         payload = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
         return f"{_VERSION}.{self._primary.kid}.{payload}"
 
-    def decrypt(self, store_hash: str, blob: str) -> str:
-        """Decrypt a blob made by `encrypt` for the same store; raise DecryptionError otherwise."""
+    def decrypt(self, store_hash: str, blob: str, purpose: str = ACCESS_TOKEN) -> str:
+        """Decrypt a blob made by `encrypt` for the same store and purpose; else DecryptionError.
+
+        The purpose is bound too: a client secret's ciphertext cannot stand in for a token's.
+        """
         if not isinstance(blob, str):
             raise DecryptionError("ciphertext is not text")
         version, _, rest = blob.partition(".")
@@ -106,7 +112,7 @@ class TokenCipher:
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
             plain = aead.decrypt(
-                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _associated_data(store_hash, kid)
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _associated_data(store_hash, kid, purpose)
             )
             return plain.decode()
         except (InvalidTag, ValueError, binascii.Error) as exc:
@@ -117,5 +123,5 @@ class TokenCipher:
         return not blob.startswith(f"{_VERSION}.{self._primary.kid}.")
 
 
-def _associated_data(store_hash: str, kid: str) -> bytes:
-    return f"bcapp/access-token/v1/{store_hash}/{kid}".encode()
+def _associated_data(store_hash: str, kid: str, purpose: str) -> bytes:
+    return f"bcapp/{purpose}/v1/{store_hash}/{kid}".encode()

@@ -44,6 +44,12 @@ class Installation:
     control_panel_url: str | None = None
     # Set while the store is uninstalled but kept for the grace period (docs/security.md R9).
     uninstall: UninstallEvent | None = None
+    # "app" (a marketplace install) or "api_account" (a store's own API account, added by an
+    # operator); an API account has a name, and may have its client id and secret.
+    kind: str = "app"
+    name: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
     @property
     def is_installed(self) -> bool:

@@ -17,7 +17,7 @@ from bcapp.models import Installation, StoreUser
 from bcapp.scopes import ScopeSet
 from bcapp.store import embedded
 from bcapp.store.connection import Keyspace, connect
-from bcapp.store.installations import redis_stores
+from bcapp.store.wiring import redis_stores
 
 STORES = 2000
 LOOKUPS = 5000

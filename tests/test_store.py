@@ -19,9 +19,10 @@ from bcapp.scopes import ScopeSet
 from bcapp.store import AccessRefused, InstallRace, embedded
 from bcapp.store.connection import Keyspace, connect
 from bcapp.store.ephemeral import RedisShortLivedRecords
-from bcapp.store.installations import RedisInstallationStore, redis_stores
+from bcapp.store.installations import RedisInstallationStore
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstalled
 from bcapp.store.records import CorruptRecord
+from bcapp.store.wiring import redis_stores
 
 Stores = tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]
 

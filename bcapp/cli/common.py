@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from bcapp.errors import BcappError, ConfigurationError
+from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.models import Installation
 from bcapp.service import AppService, build_service
 from bcapp.settings import Settings
@@ -28,7 +28,7 @@ def service_or_exit() -> AppService:
 def or_fail(call: Callable[[], T]) -> T:
     try:
         return call()
-    except BcappError as exc:
+    except StoreUnavailable as exc:
         fail(f"redis is unavailable ({exc.reason})")
 
 

@@ -17,7 +17,8 @@ from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, UninstallEvent
-from bcapp.service import access, callbacks, operations, webhooks
+from bcapp.service import access, api_accounts, callbacks, operations, webhooks
+from bcapp.service.api_accounts import ApiAccountCredentials
 from bcapp.service.install import InstallPolicy, InstallRequest, complete_install
 from bcapp.service.limits import AbuseLimits, LimitPolicy
 from bcapp.service.operations import RotationReport, StoreDetails
@@ -25,8 +26,8 @@ from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedded
 from bcapp.store.connection import connect, unavailable_on_redis_error
-from bcapp.store.installations import redis_stores
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS
+from bcapp.store.wiring import redis_stores
 
 __all__ = [
     "AppService",
@@ -166,6 +167,26 @@ class AppService:
         )
 
     # --- operations ------------------------------------------------------------------------
+
+    def add_api_account(
+        self, account: ApiAccountCredentials, allow_missing_scopes: bool = False
+    ) -> tuple[Installation, list[str]]:
+        """Check a store-level API account's token and store it; returns the scopes it lacks.
+
+        It replaces whatever the store had (the CLI confirms first); an app install of the same
+        store later replaces it in turn: installs take precedence.
+        """
+        return api_accounts.add_account(
+            self._bigcommerce,
+            self._store,
+            account,
+            self.settings.required_scopes,
+            allow_missing_scopes,
+        )
+
+    def forget_store(self, store_hash: str) -> bool:
+        """Delete the store's local record and users (the credentials stay valid on BigCommerce)."""
+        return self._store.forget(store_hash)
 
     def reconcile(self, limit: int = 1000, interval: int = 86400) -> ReconcileReport:
         """Probe tokens to find missed uninstalls; purge uninstalled stores past their grace."""

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bcapp.simulator.login import state
+from bcapp.simulator.scopes import grant_covers
 from bcapp.simulator.state import SimHook, SimStore
 
 bp = Blueprint("sim_api", __name__)
@@ -25,7 +26,7 @@ _PRODUCTS = [
 @bp.get("/stores/<store_hash>/v2/store")
 def store_information(store_hash: str) -> ResponseReturnValue:
     """v2 store information."""
-    store = _authorised(store_hash)
+    store = _authorised(store_hash, "store_v2_information_read_only")
     if isinstance(store, Response):
         return store
     body = jsonify(
@@ -43,7 +44,7 @@ def store_information(store_hash: str) -> ResponseReturnValue:
 @bp.get("/stores/<store_hash>/v3/catalog/products")
 def products(store_hash: str) -> ResponseReturnValue:
     """v3 products with page/limit paging and the v3 pagination meta block."""
-    store = _authorised(store_hash)
+    store = _authorised(store_hash, "store_v2_products_read_only")
     if isinstance(store, Response):
         return store
     page = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -128,14 +129,25 @@ def _deliverable(destination: str) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and loopback)
 
 
-def _authorised(store_hash: str) -> SimStore | Response:
-    """The store when the token is its current one and quota is left; else the refusal."""
+def _authorised(store_hash: str, scope: str | None = None) -> SimStore | Response:
+    """The store when the token is the app's or one of its API accounts' (with `scope`) and
+    quota is left; else the refusal (401, 403 for a missing scope, 429)."""
     sim = state()
     store = sim.stores.get(store_hash)
     token = request.headers.get("X-Auth-Token", "")
-    if store is None or store.access_token is None or token != store.access_token:
+    account = (
+        next((a for a in store.api_accounts if a.access_token == token), None) if store else None
+    )
+    app_token = store is not None and store.access_token is not None and token == store.access_token
+    if store is None or not (app_token or account is not None):
         refusal = jsonify(status=401, title="Unauthorized")
         refusal.status_code = 401
+        return refusal
+    if account is not None and scope is not None and not grant_covers(account.scopes, scope):
+        refusal = jsonify(
+            status=403, title="You don't have a required scope to access the endpoint"
+        )
+        refusal.status_code = 403
         return refusal
     with sim.lock:
         now_ms = int(sim.clock() * 1000)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bcapp.simulator import driver, scopes
 from bcapp.simulator.login import state
-from bcapp.simulator.state import STORE_HASH, SimStore
+from bcapp.simulator.state import STORE_HASH, SimApiAccount, SimStore
 
 bp = Blueprint("sim_panel", __name__)
 # Token-endpoint faults the panel offers (the tests switch on the rest directly).
@@ -60,6 +62,65 @@ def cancel_store(store_hash: str) -> Response:
     _store(store_hash)
     driver.cancel_store(state(), store_hash)
     return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/stores/<store_hash>/api-accounts")
+def create_api_account(store_hash: str) -> str:
+    """Create a store-level API account: the credentials are shown this once."""
+    _store(store_hash)
+    name = request.form.get("name", "").strip()[:100] or "My API account"
+    try:
+        chosen = " ".join(scopes.split(request.form.get("scopes", "")))
+        account = state().create_api_account(store_hash, name, chosen)
+    except ValueError:
+        abort(400)
+    api_path = f"{request.host_url.rstrip('/')}/stores/{store_hash}/v3/"
+    text = credentials_text(account, api_path)
+    download = secrets.token_urlsafe(16)
+    with state().lock:
+        state().pending_downloads[download] = text
+    state().record(f"API account '{name}' created for {store_hash}")
+    return render_template(
+        "simulator/api_account.html",
+        sim=state(),
+        account=account,
+        api_path=api_path,
+        store_hash=store_hash,
+        download=download,
+    )
+
+
+@bp.get("/downloads/<download>/credentials.txt")
+def download_credentials(download: str) -> Response:
+    """The credentials file, downloadable once (as the control panel offers it)."""
+    with state().lock:
+        text = state().pending_downloads.pop(download, None)
+    if text is None:
+        abort(404)
+    response = Response(text, mimetype="text/plain")
+    response.headers["Content-Disposition"] = "attachment; filename=credentials.txt"
+    return response
+
+
+@bp.post("/stores/<store_hash>/api-accounts/<int:account_id>/delete")
+def delete_api_account(store_hash: str, account_id: int) -> Response:
+    """Delete an API account: its token answers 401 at once; there is no undo."""
+    _store(store_hash)
+    if not state().delete_api_account(store_hash, account_id):
+        abort(404)
+    state().record(f"API account {account_id} of {store_hash} deleted")
+    return redirect(url_for("sim_panel.home"))
+
+
+def credentials_text(account: SimApiAccount, api_path: str) -> str:
+    """The downloaded .txt file's layout."""
+    return (
+        f"ACCESS TOKEN: {account.access_token}\r\n"
+        f"CLIENT NAME: {account.name}\r\n"
+        f"API PATH: {api_path}\r\n"
+        f"CLIENT ID: {account.client_id}\r\n"
+        f"CLIENT SECRET: {account.client_secret}\r\n"
+    )
 
 
 @bp.post("/stores/<store_hash>/users/<int:user_id>/remove")

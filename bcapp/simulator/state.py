@@ -36,6 +36,7 @@ class SimStore:
     requests_left: int = 150
     window_started_ms: int = 0
     hooks: list[SimHook] = field(default_factory=list)
+    api_accounts: list[SimApiAccount] = field(default_factory=list)
 
 
 @dataclass
@@ -47,6 +48,18 @@ class SimHook:
     destination: str
     is_active: bool
     token: str
+
+
+@dataclass
+class SimApiAccount:
+    """A store-level API account: its credentials are shown once, at creation."""
+
+    id: int
+    name: str
+    scopes: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    access_token: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,8 @@ class SimulatorState:
     legacy_payloads: bool = False
     app_scopes: str = "store_v2_information_read_only store_v2_products_read_only"
     events: list[str] = field(default_factory=list)
+    # Credentials files offered for download once, right after an API account is created.
+    pending_downloads: dict[str, str] = field(default_factory=dict, repr=False)
     # Every webhook delivery made: (destination, status answered).
     deliveries: list[tuple[str, int]] = field(default_factory=list)
     # Runs when a token request arrives, before it is answered: lets a test change the world
@@ -145,6 +160,33 @@ class SimulatorState:
             self.stores[store_hash].access_token = None
             self.stores[store_hash].scopes = ""
             self.stores[store_hash].hooks.clear()
+
+    def create_api_account(self, store_hash: str, name: str, scopes: str) -> SimApiAccount:
+        """Create a store-level API account (at most 50 per store, as on BigCommerce)."""
+        with self.lock:
+            store = self.stores[store_hash]
+            if len(store.api_accounts) >= 50:
+                raise ValueError("a store has at most 50 API accounts")
+            account = SimApiAccount(
+                id=max((account.id for account in store.api_accounts), default=0) + 1,
+                name=name,
+                scopes=scopes,
+                client_id=secrets.token_hex(15),
+                client_secret=secrets.token_hex(32),
+                access_token=secrets.token_hex(16),
+            )
+            store.api_accounts.append(account)
+            self.issued_secrets += [account.access_token, account.client_secret]
+        return account
+
+    def delete_api_account(self, store_hash: str, account_id: int) -> bool:
+        """Delete an API account: its token stops working at once (there is no undo)."""
+        with self.lock:
+            store = self.stores[store_hash]
+            kept = [account for account in store.api_accounts if account.id != account_id]
+            deleted = len(kept) != len(store.api_accounts)
+            store.api_accounts = kept
+        return deleted
 
     def record(self, event: str) -> None:
         """Remember something the control panel should show (newest first, bounded)."""

@@ -51,6 +51,12 @@ class InstallationStore(Protocol):
     ) -> Installation:
         """Upsert an installation and its installer; an uninstall recorded meanwhile wins."""
 
+    def save_api_account(self, account: Installation) -> Installation:
+        """Store a store's own API account in place of whatever the store had."""
+
+    def forget(self, store_hash: str) -> bool:
+        """Delete the store's record, users and uninstall marker."""
+
     def get_installation(self, store_hash: str) -> Installation | None:
         """The installation of `store_hash`, or None."""
 

@@ -23,7 +23,7 @@ from bcapp.models import Installation, StoreUser
 from bcapp.store import AccessRefused, InstallRace
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.ephemeral import RedisShortLivedRecords
-from bcapp.store.lifecycle import MARKER, RedisLifecycle, raced_uninstall
+from bcapp.store.lifecycle import MARKER, raced_uninstall
 from bcapp.store.records import (
     CorruptRecord,
     installation_fields,
@@ -76,7 +76,8 @@ class RedisInstallationStore:
         marker = self._keys.key(store_hash, MARKER)
 
         def write(pipe: Pipeline) -> Installation:
-            previous = self._time_field(store_hash, pipe.get(record_key), "installed_at")
+            previous_raw = pipe.get(record_key)
+            previous = self._time_field(store_hash, previous_raw, "installed_at")
             users = self._users_in(store_hash, pipe.hgetall(users_key))
             raced = None
             if race is not None:
@@ -91,6 +92,13 @@ class RedisInstallationStore:
                 install_id=secrets.token_urlsafe(12),
                 uninstall=raced,
             )
+            if self._field(store_hash, previous_raw, "kind") == "api_account":
+                log.warning(
+                    "store=%s: the app install replaces the stored API account (installs take "
+                    "precedence); the API account itself stays valid on BigCommerce",
+                    store_hash,
+                )
+                users = {}
             owner_id = current.owner_id if current.owner_id is not None else installer.id
             users.setdefault(
                 installer.id, replace(installer, access_id=_new_access_id(), added_at=now)
@@ -118,6 +126,38 @@ class RedisInstallationStore:
         with unavailable_on_redis_error("save_installation"):
             stored = transaction(self._redis, write, record_key, users_key, marker)
         return stored
+
+    def save_api_account(self, account: Installation) -> Installation:
+        """Store a store's own API account in place of whatever the store had (no users).
+
+        The record replaces an app installation or another API account of the store; the
+        caller has confirmed that. Its uninstall marker and users are dropped with it.
+        """
+        store_hash = account.store_hash
+        record_key, users_key = self._record_keys(store_hash)
+        marker = self._keys.key(store_hash, MARKER)
+
+        def write(pipe: Pipeline) -> Installation:
+            pipe.get(record_key)  # watched: a concurrent install makes this run again
+            now = int(self._clock.now())
+            stored = replace(
+                account, installed_at=now, updated_at=now, install_id=secrets.token_urlsafe(12)
+            )
+            pipe.multi()
+            pipe.set(record_key, installation_to_json(stored, self._cipher))
+            pipe.delete(users_key, marker)
+            return stored
+
+        with unavailable_on_redis_error("save_api_account"):
+            saved = transaction(self._redis, write, record_key, users_key, marker)
+        return saved
+
+    def forget(self, store_hash: str) -> bool:
+        """Delete the store's record, users and uninstall marker; True when there was a record."""
+        record_key, users_key = self._record_keys(store_hash)
+        with unavailable_on_redis_error("forget"):
+            deleted = self._redis.delete(record_key, users_key, self._keys.key(store_hash, MARKER))
+        return bool(deleted)
 
     def get_installation(self, store_hash: str) -> Installation | None:
         """The installation of `store_hash`, or None (also when its record is corrupt)."""
@@ -219,10 +259,15 @@ class RedisInstallationStore:
 
     def _time_field(self, store_hash: str, raw: str | bytes | None, name: str) -> int | None:
         """`installed_at` or `updated_at` of a readable record; None when absent or corrupt."""
+        value = self._field(store_hash, raw, name)
+        return value if isinstance(value, int) else None
+
+    def _field(self, store_hash: str, raw: str | bytes | None, name: str) -> object:
+        """One field of a readable record (no decryption); None when absent or corrupt."""
         if raw is None:
             return None
         try:
-            return int(installation_fields(raw)[name])
+            return installation_fields(raw).get(name)
         except CorruptRecord as error:
             report_corrupt("installation", store_hash, error)
             return None
@@ -244,13 +289,3 @@ class RedisInstallationStore:
 
 def _new_access_id() -> str:
     return secrets.token_urlsafe(12)
-
-
-def redis_stores(
-    client: redis.Redis, cipher: TokenCipher, prefix: str, clock: Clock
-) -> tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]:
-    """The installation store, short-lived records and lifecycle of one deployment."""
-    keys = Keyspace(prefix)
-    short_lived = RedisShortLivedRecords(client, keys, clock)
-    store = RedisInstallationStore(client, cipher, keys, clock, short_lived)
-    return store, short_lived, RedisLifecycle(client, cipher, keys)

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from bcapp.crypto import DecryptionError, TokenCipher
+from bcapp.crypto import CLIENT_SECRET, DecryptionError, TokenCipher
 from bcapp.models import Installation, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
 
@@ -51,6 +51,16 @@ def installation_to_json(installation: Installation, cipher: TokenCipher) -> str
             "install_id": installation.install_id,
             "control_panel_url": installation.control_panel_url,
             "uninstall": event_to_dict(installation.uninstall),
+            "kind": installation.kind,
+            "name": installation.name,
+            "client_id": installation.client_id,
+            "client_secret": (
+                None
+                if installation.client_secret is None
+                else cipher.encrypt(
+                    installation.store_hash, installation.client_secret, CLIENT_SECRET
+                )
+            ),
         }
     )
 
@@ -73,6 +83,12 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
     data = installation_fields(raw)
     try:
         token = cipher.decrypt(store_hash, data["access_token"])
+        sealed_secret = data.get("client_secret")
+        secret = (
+            None
+            if sealed_secret is None
+            else cipher.decrypt(store_hash, sealed_secret, CLIENT_SECRET)
+        )
     except DecryptionError as exc:
         raise CorruptRecord("token_does_not_decrypt") from exc
     try:
@@ -90,6 +106,10 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
             install_id=data["install_id"],
             control_panel_url=data.get("control_panel_url"),
             uninstall=event_from_dict(data.get("uninstall")),
+            kind=data.get("kind", "app"),
+            name=data.get("name"),
+            client_id=data.get("client_id"),
+            client_secret=secret,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptRecord("fields") from exc
