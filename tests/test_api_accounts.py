@@ -87,6 +87,8 @@ def test_add_from_stdin_stores_the_account_encrypted(
     assert details.installation.access_token == account.access_token
     assert details.installation.client_secret == account.client_secret
     page = shown(settings, tmp_path)
+    listed = run(settings, tmp_path, ["stores", "list"]).output
+    assert listed == "abc123  installed  (store-level API account)\n"
     assert "kind: store-level API account" in page and "client id: " + account.client_id in page
     for secret in (account.access_token, account.client_secret):
         assert secret not in result.output + page

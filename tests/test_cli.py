@@ -86,7 +86,8 @@ def test_stores_list_and_show_never_print_tokens(
     listed = CliRunner().invoke(main, ["stores", "list"], env=env)
     shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=env)
 
-    assert listed.exit_code == 0 and listed.output.splitlines() == ["abc123  installed"]
+    assert listed.exit_code == 0
+    assert listed.output.splitlines() == ["abc123  installed  (app installation)"]
     assert shown.exit_code == 0, shown.output
     assert (
         "owner@example.com" in shown.output and "user: 1 owner@example.com (owner)" in shown.output
@@ -191,7 +192,7 @@ def test_reconcile_ends_a_revoked_store_and_leaves_a_healthy_one(
     assert result.exit_code == 0, result.output
     assert "probed 2: 1 healthy, 1 ended" in result.output and "errors 0" in result.output
     listed = CliRunner().invoke(main, ["stores", "list"], env=env).output.splitlines()
-    assert listed[0] == "abc123  installed"
+    assert listed[0] == "abc123  installed  (app installation)"
     assert listed[1].startswith("xyz789  uninstalled (reconcile)")
     again = CliRunner().invoke(main, ["reconcile"], env=env)
     assert "probed 0" in again.output and "skipped 1" in again.output

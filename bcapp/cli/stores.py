@@ -36,7 +36,11 @@ def stores_list() -> None:
     service = service_or_exit()
     for store_hash in or_fail(service.list_stores):
         details = or_fail(functools.partial(service.show_store, store_hash))
-        echo(f"{store_hash}  {status(details.installation) if details else 'unreadable'}")
+        if details is None:
+            echo(f"{store_hash}  unreadable")
+            continue
+        kind = KINDS.get(details.installation.kind, details.installation.kind)
+        echo(f"{store_hash}  {status(details.installation)}  ({kind})")
 
 
 @stores.command("show")
