@@ -26,13 +26,13 @@ run: $(RUN_STAMP)
 	PORT=$(PORT) $(BIN)/gunicorn wsgi:app --config gunicorn.conf.py
 
 test: $(STAMP)
-	$(BIN)/ruff check bcapp tests benchmarks wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py
 	$(BIN)/mypy bcapp
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(STAMP)
-	$(BIN)/ruff check bcapp tests benchmarks wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)

@@ -47,6 +47,9 @@ class Installation:
     # "app" (a marketplace install) or "api_account" (a store's own API account, added by an
     # operator); an API account has a name, and may have its client id and secret.
     kind: str = "app"
+    # When the store API refused this installation's token (401): it needs re-authorising
+    # (an install or re-authorisation clears it).
+    token_rejected_at: int | None = None
     name: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)

@@ -11,6 +11,8 @@ Each signal is sent with the store hash as sender and keyword arguments:
 - ``installation_purged``: the grace period after an uninstall ended and bcapp deleted the
   store's records: the place to delete the merchant's data
 - ``user_removed``: ``user_id`` of the removed user
+- ``store_needs_reauthorization``: the store API refused the stored token (401); shown on the
+  app page and in `bcapp stores list` until the next install
 
 Receivers run in the process that does the work (a web worker, or `bcapp reconcile` for
 ``installation_purged`` and ends found by probing); `BCAPP_RECEIVERS` names modules that every
@@ -29,3 +31,4 @@ app_uninstalled = _signals.signal("app-uninstalled")
 app_reinstated = _signals.signal("app-reinstated")
 installation_purged = _signals.signal("installation-purged")
 user_removed = _signals.signal("user-removed")
+store_needs_reauthorization = _signals.signal("store-needs-reauthorization")

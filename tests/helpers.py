@@ -26,14 +26,15 @@ DEFAULT_SCOPE = "store_v2_information_read_only store_v2_products_read_only"
 
 
 def redis_snapshot(client: redis.Redis, prefix: str) -> dict[str, Any]:
-    """Every key under `prefix` with its type-appropriate value, abuse-limit counters aside.
+    """Every key under `prefix` with its type-appropriate value, request counters aside.
 
-    Counting a refused request is the point of an abuse limit, so those counters (which expire
-    with their window; tests/test_limits.py checks them) are not "state changed by a refusal".
+    Counting a refused request is the point of an abuse limit, and the store-API budget mirrors
+    BigCommerce's own count of calls made, so those counters (which expire with their window;
+    tests/test_limits.py and tests/test_store_client.py check them) are not "state changed".
     """
     found: dict[str, Any] = {}
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        if ":hits:" in key:
+        if ":hits:" in key or key.endswith(":budget"):
             continue
         kind = client.type(key)
         if kind == "string":

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from bcapp.bigcommerce.api import DEFAULT_MAX_WAIT_SECONDS, StoreApi
+from bcapp.bigcommerce.budget import LocalBudget, RateBudget
 from bcapp.bigcommerce.http import pooled_adapter
 from bcapp.bigcommerce.oauth import TokenExchange, TokenGrant
 from bcapp.clock import Clock
 from bcapp.settings import Settings
 
-__all__ = ["BigCommerce", "TokenGrant"]
+__all__ = ["BigCommerce", "RateBudget", "TokenGrant"]
 
 
 class BigCommerce:
@@ -26,10 +27,13 @@ class BigCommerce:
         settings: Settings,
         clock: Clock,
         max_rate_limit_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+        budget: RateBudget | None = None,
     ) -> None:
         self._adapter = pooled_adapter()
         self._oauth = TokenExchange(settings, self._adapter, clock)
-        self._api = StoreApi(settings, self._adapter, clock, max_rate_limit_wait)
+        self._api = StoreApi(
+            settings, self._adapter, clock, budget or LocalBudget(clock), max_rate_limit_wait
+        )
 
     def exchange_code(
         self, code: str, scope: str, context: str, account_uuid: str | None = None
@@ -44,6 +48,18 @@ class BigCommerce:
     def post(self, store_hash: str, token: str, path: str, body: Any) -> Any:
         """The JSON answer of a store API POST (sent again only after a 429)."""
         return self._api.call("POST", store_hash, token, path, body=body)
+
+    def call(
+        self,
+        method: str,
+        store_hash: str,
+        token: str,
+        path: str,
+        params: dict[str, str | int] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """Any store API call (GET, POST, PUT, DELETE) within the store's budget."""
+        return self._api.call(method, store_hash, token, path, params, body)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -9,13 +9,14 @@ works (uninstalled or re-installed). Waits use the injected clock.
 
 from __future__ import annotations
 
+import random
 import re
-import threading
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from bcapp.bigcommerce.budget import RateBudget
 from bcapp.bigcommerce.http import mount
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, RateLimited, TokenRejected
@@ -23,25 +24,29 @@ from bcapp.settings import Settings
 
 _PATH = re.compile(r"v[23](/[A-Za-z0-9_-]+)+")
 DEFAULT_MAX_WAIT_SECONDS = 5.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+MAX_RETRIES = 3
+BACKOFF_BASE_SECONDS = 0.5
 
 
 class StoreApi:
-    """GETs against `BC_API_URL/stores/<hash>/v2|v3/...` with one token per call."""
+    """Calls against `BC_API_URL/stores/<hash>/v2|v3/...`, one token per call."""
 
     def __init__(
         self,
         settings: Settings,
         adapter: HTTPAdapter,
         clock: Clock,
+        budget: RateBudget,
         max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     ) -> None:
         self._base = settings.api_url
         self._timeout = (settings.http_connect_timeout, settings.http_read_timeout)
         self._max_wait = max_wait_seconds
         self._clock = clock
+        self._budget = budget
         self._session = mount(requests.Session(), adapter)
-        self._quota_back_at: dict[str, float] = {}  # store -> monotonic time quota refreshes
-        self._lock = threading.Lock()
+        self._random = random.Random()  # noqa: S311 - jitter, not a secret
 
     def get(self, store_hash: str, token: str, path: str, **params: str | int) -> Any:
         """The JSON body of GET `path` (e.g. ``v2/store``) for the store."""
@@ -56,31 +61,53 @@ class StoreApi:
         params: dict[str, str | int] | None = None,
         body: Any = None,
     ) -> Any:
-        """The JSON answer (None when empty) of one call. A 429 was not processed, so it is
-        waited out and sent again once, for any method; nothing else is retried."""
+        """The JSON answer (None when empty) of one call, within the store's budget.
+
+        Waits for a spent window instead of earning a 429; a 429 (never processed) is waited
+        out — `X-Retry-After` or the reset header, else a jittered backoff for platform load —
+        and sent again, for any method; 5xx and connection failures are retried with jitter
+        for idempotent methods only. Every wait is bounded by `max_wait_seconds`.
+        """
         if not _PATH.fullmatch(path):
             raise ValueError("path must look like v2/... or v3/...")
         request = (method, store_hash, token, path, params or {}, body)
-        self._wait_for_quota(store_hash)
-        response = self._send(*request)
-        if response.status_code == 429:
-            wait = _retry_wait_seconds(response)
-            if wait > self._max_wait:
-                raise RateLimited("rate_limited")
-            self._clock.sleep(wait)
-            response = self._send(*request)
-        if response.status_code == 401:
-            raise TokenRejected("token_rejected")
-        if response.status_code == 429:
-            raise RateLimited("rate_limited")
-        if response.status_code not in (200, 201, 204):
-            raise ApiError(f"status_{response.status_code}")
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiError("not_json") from exc
+        retries, waited = 0, 0.0
+        while True:
+            wait = self._budget.reserve(store_hash)
+            if wait > 0:
+                waited += wait
+                self._wait(waited, RateLimited("quota_spent"), wait)
+                continue
+            try:
+                response = self._send(*request)
+            except ApiError:
+                if method not in IDEMPOTENT or retries >= MAX_RETRIES:
+                    raise
+                retries += 1
+                self._wait(self._backoff(retries), ApiError("unreachable"))
+                continue
+            if response.status_code == 429 and retries < MAX_RETRIES:
+                retries += 1
+                wait = _retry_wait_seconds(response) or self._backoff(retries)
+                self._wait(wait, RateLimited("rate_limited"))
+                continue
+            if response.status_code >= 500 and method in IDEMPOTENT and retries < MAX_RETRIES:
+                retries += 1
+                self._wait(self._backoff(retries), ApiError(f"status_{response.status_code}"))
+                continue
+            return _answer(response)
+
+    def _wait(self, seconds: float, too_long: ApiError, sleep: float | None = None) -> None:
+        """Sleep (`sleep`, else `seconds`) on the clock, or raise `too_long` when `seconds`
+        exceeds the caller's budget."""
+        if seconds > self._max_wait:
+            raise too_long
+        self._clock.sleep(seconds if sleep is None else sleep)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: 0.25-0.5 s, then 0.5-1 s, 1-2 s."""
+        ceiling = BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)
+        return self._random.uniform(ceiling / 2, ceiling)
 
     def _send(
         self,
@@ -104,43 +131,48 @@ class StoreApi:
                 allow_redirects=False,
             )
         except requests.Timeout as exc:
+            self._budget.unknown(store_hash)
             raise ApiError("timeout") from exc
         except requests.RequestException as exc:
+            self._budget.unknown(store_hash)
             raise ApiError("unreachable") from exc
-        self._remember_quota(store_hash, response)
-        return response
-
-    def _remember_quota(self, store_hash: str, response: requests.Response) -> None:
         left = _header_int(response, "X-Rate-Limit-Requests-Left")
         reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
-        if left == 0 and reset_ms is not None:
-            with self._lock:
-                self._quota_back_at[store_hash] = self._clock.monotonic() + reset_ms / 1000
-
-    def _wait_for_quota(self, store_hash: str) -> None:
-        with self._lock:
-            back_at = self._quota_back_at.get(store_hash, 0.0)
-        wait = back_at - self._clock.monotonic()
-        if wait > self._max_wait:
-            raise RateLimited("quota_spent")  # remembered: the next call is refused too
-        if wait > 0:
-            self._clock.sleep(wait)
-        with self._lock:
-            if self._quota_back_at.get(store_hash) == back_at:
-                del self._quota_back_at[store_hash]
+        if left is not None and reset_ms is not None:
+            self._budget.observe(store_hash, left, reset_ms)
+        else:
+            self._budget.unknown(store_hash)
+        return response
 
     def close(self) -> None:
         """Release pooled connections."""
         self._session.close()
 
 
+def _answer(response: requests.Response) -> Any:
+    """The JSON of a successful answer; the error of bcapp's hierarchy otherwise."""
+    if response.status_code == 401:
+        raise TokenRejected("token_rejected")
+    if response.status_code == 429:
+        raise RateLimited("rate_limited")
+    if response.status_code not in (200, 201, 204):
+        raise ApiError(f"status_{response.status_code}")
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ApiError("not_json") from exc
+
+
 def _retry_wait_seconds(response: requests.Response) -> float:
-    """The longer of X-Retry-After (s) and the reset header (ms); 1 s when neither is sent."""
+    """The longer of X-Retry-After (s) and the reset header (ms); 0 when neither is sent
+    (a 429 without them is platform load: the caller backs off with jitter)."""
     retry_after = _header_int(response, "X-Retry-After")
     reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
     candidates = [float(v) for v in (retry_after,) if v is not None]
     candidates += [v / 1000 for v in (reset_ms,) if v is not None]
-    return max(candidates) if candidates else 1.0
+    return max(candidates) if candidates else 0.0
 
 
 def _header_int(response: requests.Response, name: str) -> int | None:

@@ -13,9 +13,11 @@ from collections.abc import Mapping
 
 import redis
 
+from bcapp import signals
 from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
+from bcapp.errors import NotInstalled
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, UninstallEvent
 from bcapp.service import access, api_accounts, callbacks, operations, webhooks
 from bcapp.service.api_accounts import ApiAccountCredentials
@@ -23,9 +25,11 @@ from bcapp.service.install import InstallPolicy, InstallRequest, complete_instal
 from bcapp.service.limits import AbuseLimits, LimitPolicy
 from bcapp.service.operations import RotationReport, StoreDetails
 from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
+from bcapp.service.store_client import StoreClient
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedded
-from bcapp.store.connection import connect, unavailable_on_redis_error
+from bcapp.store.budget import RedisRateBudget
+from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS
 from bcapp.store.wiring import redis_stores
 
@@ -34,6 +38,7 @@ __all__ = [
     "InstallRequest",
     "ReconcileReport",
     "RotationReport",
+    "StoreClient",
     "StoreDetails",
     "build_service",
 ]
@@ -215,11 +220,32 @@ class AppService:
 
     def store_information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None."""
-        return operations.store_information(self._bigcommerce, installation)
+        return operations.store_information(self._client_for(installation))
+
+    def store_client(self, store_hash: str) -> StoreClient:
+        """The API client of an installed store (NotInstalled otherwise), for views and workers."""
+        installation = self._store.get_installation(store_hash)
+        if installation is None or not installation.is_installed:
+            raise NotInstalled("store_not_installed")
+        return self._client_for(installation)
+
+    def _client_for(self, installation: Installation) -> StoreClient:
+        return StoreClient(installation, self._bigcommerce, self._token_rejected)
+
+    def _token_rejected(self, installation: Installation) -> None:
+        store_hash = installation.store_hash
+        now = int(self.clock.now())
+        if self._lifecycle.mark_token_rejected(store_hash, installation.install_id, now):
+            log.warning("store=%s: the API refused the stored token; re-authorise", store_hash)
+            signals.store_needs_reauthorization.send(store_hash)
 
     def ready(self) -> bool:
         """True when the store answers."""
         return operations.ready(self._store)
+
+    def installed_stores(self) -> list[str]:
+        """Hashes of the stores installed now (not those in their grace period)."""
+        return operations.installed_stores(self._store)
 
     def list_stores(self) -> list[str]:
         """Hashes of every store with a record (installed, or uninstalled within the grace)."""
@@ -256,4 +282,6 @@ def build_service(settings: Settings, clock: Clock | None = None) -> AppService:
     url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
     client = connect(url)
     stores = redis_stores(client, TokenCipher(settings.token_keys), settings.redis_prefix, clock)
-    return AppService(settings, stores, BigCommerce(settings, clock), clock, client)
+    budget = RedisRateBudget(client, Keyspace(settings.redis_prefix))
+    bigcommerce = BigCommerce(settings, clock, budget=budget)
+    return AppService(settings, stores, bigcommerce, clock, client)

@@ -8,9 +8,9 @@ from typing import Any
 
 import redis
 
-from bcapp.bigcommerce import BigCommerce
 from bcapp.errors import ApiError, StoreUnavailable, TokenRejected
 from bcapp.models import Installation, StoreUser
+from bcapp.service.store_client import StoreClient
 from bcapp.store import InstallationStore
 from bcapp.store.connection import server_policy
 from bcapp.store.records import CorruptRecord
@@ -40,6 +40,16 @@ def ready(store: InstallationStore) -> bool:
         return store.ping()
     except StoreUnavailable:
         return False
+
+
+def installed_stores(store: InstallationStore) -> list[str]:
+    """Hashes of the stores whose record is readable and installed."""
+    found = []
+    for store_hash in store.list_store_hashes():
+        installation = store.get_installation(store_hash)
+        if installation is not None and installation.is_installed:
+            found.append(store_hash)
+    return found
 
 
 def show_store(store: InstallationStore, store_hash: str) -> StoreDetails | None:
@@ -75,18 +85,15 @@ def redis_policy(store: InstallationStore, client: redis.Redis) -> dict[str, str
         return {}
 
 
-def store_information(
-    bigcommerce: BigCommerce, installation: Installation
-) -> dict[str, str] | None:
+def store_information(client: StoreClient) -> dict[str, str] | None:
     """The store's name and domain from the API (proof the token works), or None."""
-    store_hash = installation.store_hash
     try:
-        info: Any = bigcommerce.get(store_hash, installation.access_token, "v2/store")
+        info: Any = client.get("v2/store")
     except TokenRejected:
-        log.warning("store=%s rejected its token: uninstalled or re-installed?", store_hash)
+        log.warning("store=%s rejected its token: uninstalled or re-installed?", client.store_hash)
         return None
     except ApiError as exc:
-        log.warning("store API for store=%s failed: %s", store_hash, exc.reason)
+        log.warning("store API for store=%s failed: %s", client.store_hash, exc.reason)
         return None
     if not isinstance(info, dict):
         return None

@@ -153,7 +153,14 @@ def _authorised(store_hash: str, scope: str | None = None) -> SimStore | Respons
         now_ms = int(sim.clock() * 1000)
         if now_ms >= store.window_started_ms + state().rate_limit_window_ms:
             store.window_started_ms, store.requests_left = now_ms, sim.rate_limit_quota
+        if sim.platform_429s > 0:  # platform load: a 429 without rate-limit headers
+            sim.platform_429s -= 1
+            store.rejected += 1
+            overloaded = jsonify(status=429, title="Too many requests")
+            overloaded.status_code = 429
+            return overloaded
         if store.requests_left <= 0:
+            store.rejected += 1
             response = jsonify(status=429, title="Too many requests")
             response.status_code = 429
             response.headers["X-Retry-After"] = str(-(-_reset_ms(store) // 1000))

@@ -36,6 +36,7 @@ class SimStore:
     requests_left: int = 150
     window_started_ms: int = 0
     hooks: list[SimHook] = field(default_factory=list)
+    rejected: int = 0  # 429s this store's API answered
     api_accounts: list[SimApiAccount] = field(default_factory=list)
 
 
@@ -94,6 +95,8 @@ class SimulatorState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limit_quota: int = 150
     rate_limit_window_ms: int = 30_000
+    # The next this-many store-API calls answer 429 without rate-limit headers (platform load).
+    platform_429s: int = 0
     # Control-panel knobs: shift the clock of minted payloads, send the legacy signed_payload,
     # and the scopes the app currently asks for (a change forces re-authorisation).
     clock_skew_seconds: int = 0

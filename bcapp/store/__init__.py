@@ -101,6 +101,9 @@ class Lifecycle(Protocol):
     def marker(self, store_hash: str) -> str | None:
         """The current uninstall marker, as stored."""
 
+    def mark_token_rejected(self, store_hash: str, install_id: str, at: int) -> bool:
+        """Flag the installation whose token the API refused; True the first time only."""
+
     def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
         """Delete an uninstalled store whose grace has ended; True for the call that did."""
 

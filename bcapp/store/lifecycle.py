@@ -118,6 +118,29 @@ class RedisLifecycle:
             )
         return restored
 
+    def mark_token_rejected(self, store_hash: str, install_id: str, at: int) -> bool:
+        """Flag the installation whose token the API refused; True the first time only.
+
+        Only while `install_id` is still the stored one: a re-install meanwhile has a new token.
+        """
+        record_key = self._keys.key(store_hash, "installation")
+
+        def mark(pipe: Pipeline) -> bool:
+            current = self._read(store_hash, pipe.get(record_key))
+            pipe.multi()
+            if current is None or current.install_id != install_id:
+                return False
+            if current.token_rejected_at is not None:
+                return False
+            flagged = replace(current, token_rejected_at=at)
+            # KEEPTTL: an uninstalled record keeps its grace-period TTL.
+            pipe.set(record_key, installation_to_json(flagged, self._cipher), keepttl=True)
+            return True
+
+        with unavailable_on_redis_error("mark_token_rejected"):
+            marked: bool = transaction(self._redis, mark, record_key)
+        return marked
+
     def marker(self, store_hash: str) -> str | None:
         """The current uninstall marker, as stored (an install compares it before saving)."""
         with unavailable_on_redis_error("uninstall_marker"):

@@ -52,6 +52,7 @@ def installation_to_json(installation: Installation, cipher: TokenCipher) -> str
             "control_panel_url": installation.control_panel_url,
             "uninstall": event_to_dict(installation.uninstall),
             "kind": installation.kind,
+            "token_rejected_at": installation.token_rejected_at,
             "name": installation.name,
             "client_id": installation.client_id,
             "client_secret": (
@@ -107,6 +108,7 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
             control_panel_url=data.get("control_panel_url"),
             uninstall=event_from_dict(data.get("uninstall")),
             kind=data.get("kind", "app"),
+            token_rejected_at=data.get("token_rejected_at"),
             name=data.get("name"),
             client_id=data.get("client_id"),
             client_secret=secret,

@@ -1,0 +1,84 @@
+"""One store's API for views and workers: JSON calls and paging within the shared budget.
+
+A 401 means BigCommerce no longer accepts the stored token (uninstalled, or replaced by a
+re-install elsewhere): the installation is flagged as needing re-authorisation, once, and
+`store_needs_reauthorization` fires; the flag shows on the app page and in `bcapp stores list`
+until the next install.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from bcapp.bigcommerce import BigCommerce
+from bcapp.errors import TokenRejected
+from bcapp.models import Installation
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGES = 1000  # a bound, so a misbehaving paging answer cannot loop forever
+
+
+class StoreClient:
+    """GET/POST/PUT/DELETE with JSON for one installed store, and v2/v3 paging."""
+
+    def __init__(
+        self,
+        installation: Installation,
+        bigcommerce: BigCommerce,
+        on_rejected: Callable[[Installation], None],
+    ) -> None:
+        self.store_hash = installation.store_hash
+        self._installation = installation
+        self._bigcommerce = bigcommerce
+        self._on_rejected = on_rejected
+
+    def get(self, path: str, **params: str | int) -> Any:
+        """GET `path` (``v3/catalog/products``); retried on 5xx and connection errors."""
+        return self._call("GET", path, params)
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST JSON; sent again only after a 429 (BigCommerce never processed it)."""
+        return self._call("POST", path, None, body)
+
+    def put(self, path: str, body: Any) -> Any:
+        """PUT JSON (idempotent: retried like GET)."""
+        return self._call("PUT", path, None, body)
+
+    def delete(self, path: str) -> Any:
+        """DELETE (idempotent: retried like GET)."""
+        return self._call("DELETE", path)
+
+    def pages_v3(
+        self, path: str, limit: int = DEFAULT_PAGE_SIZE, **params: str | int
+    ) -> Iterator[Any]:
+        """Every item of a v3 collection, page by page (`meta.pagination.total_pages`)."""
+        for page in range(1, MAX_PAGES + 1):
+            answer = self.get(path, page=page, limit=limit, **params)
+            yield from answer.get("data", []) if isinstance(answer, dict) else []
+            pagination = (
+                answer.get("meta", {}).get("pagination", {}) if isinstance(answer, dict) else {}
+            )
+            if page >= int(pagination.get("total_pages", page)):
+                return
+
+    def pages_v2(
+        self, path: str, limit: int = DEFAULT_PAGE_SIZE, **params: str | int
+    ) -> Iterator[Any]:
+        """Every item of a v2 collection: pages until one comes back short or empty."""
+        for page in range(1, MAX_PAGES + 1):
+            items = self.get(path, page=page, limit=limit, **params) or []
+            yield from items
+            if len(items) < limit:
+                return
+
+    def _call(
+        self, method: str, path: str, params: dict[str, str | int] | None = None, body: Any = None
+    ) -> Any:
+        try:
+            return self._bigcommerce.call(
+                method, self.store_hash, self._installation.access_token, path, params, body
+            )
+        except TokenRejected:
+            self._on_rejected(self._installation)
+            raise
