@@ -117,3 +117,19 @@ class TokenRejected(ApiError):
 
 class RateLimited(ApiError):
     """429 that could not be waited out within the caller's budget."""
+
+
+class Forbidden(BcappError):
+    """The user is signed in but may not do this (403)."""
+
+    status = 403
+    title = "Only the store owner can do this"
+    advice = "Ask the store owner, or open this page as the store owner."
+
+
+class CsrfRefused(BcappError):
+    """A state-changing request without this session's CSRF token (403)."""
+
+    status = 403
+    title = "This form has expired"
+    advice = "Please reload the page and submit the form again."

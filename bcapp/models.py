@@ -107,13 +107,16 @@ class SessionRef:
     user_id: int
     install_id: str
     access_id: str
+    # Random per session: its idle timer lives in Redis under this id.
+    session_id: str = ""
 
     @classmethod
-    def of(cls, opened: Opened) -> SessionRef:
+    def of(cls, opened: Opened, session_id: str = "") -> SessionRef:
         """The reference to keep for a freshly opened app."""
         return cls(
             opened.installation.store_hash,
             opened.user.id,
             opened.installation.install_id,
             opened.user.access_id,
+            session_id,
         )

@@ -63,6 +63,8 @@ class Settings:
     legacy_payloads: bool = True
     multi_user: bool = True
     session_lifetime_seconds: int = 12 * 3600
+    # A session unused for this long ends (checked in Redis on every request).
+    session_idle_seconds: int = 3600
     http_connect_timeout: float = 3.05
     http_read_timeout: float = 10.0
     token_exchange_deadline: float = 20.0
@@ -82,6 +84,8 @@ class Settings:
     uninstall_grace_seconds: int = 7 * 86400
     # Modules every bcapp process imports at start to connect signal receivers.
     receiver_modules: tuple[str, ...] = ()
+    # `module:attribute` Flask blueprints of the app built on bcapp, registered by create_app.
+    blueprints: tuple[str, ...] = ()
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
 
@@ -198,6 +202,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
         uninstall_grace_seconds=as_int(env, "BCAPP_UNINSTALL_GRACE", 7 * 86400, low=0, high=10**8),
         receiver_modules=as_list(env, "BCAPP_RECEIVERS"),
+        session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
+        blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
         simulator_url=simulator_url,
     )
     validate(settings)

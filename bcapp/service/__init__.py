@@ -28,9 +28,9 @@ from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.service.store_client import StoreClient
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedded
+from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
 from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error
-from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS
 from bcapp.store.wiring import redis_stores
 
 __all__ = [
@@ -44,8 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-# The install lock outlives the token exchange's own deadline by this much.
-LOCK_SLACK_SECONDS = 10.0
 WEBHOOKS_PATH = "/bigcommerce/webhooks"
 
 
@@ -65,6 +63,7 @@ class AppService:
         self._store, self._short_lived, self._lifecycle = stores
         self._bigcommerce = bigcommerce
         self._redis = redis_client
+        self._app_data = RedisAppData(redis_client, Keyspace(settings.redis_prefix))
         self._limits = AbuseLimits(
             self._short_lived,
             LimitPolicy(
@@ -100,14 +99,7 @@ class AppService:
         """Exchange the code under the store's install lock and store the grant."""
         started_at = int(self.clock.now())
         self._limits.admit_store("auth", request.store_hash)
-        policy = InstallPolicy(
-            required=self.settings.required_scopes,
-            lock_seconds=self.settings.token_exchange_deadline + LOCK_SLACK_SECONDS,
-            lock_wait_seconds=self.settings.install_lock_wait_seconds,
-            leeway=self.settings.jwt_leeway_seconds,
-            uninstalled_ttl=self.settings.uninstall_grace_seconds + PURGE_MARGIN_SECONDS,
-            webhook_destination=self.settings.app_url + WEBHOOKS_PATH,
-        )
+        policy = InstallPolicy.of(self.settings, self.settings.app_url + WEBHOOKS_PATH)
         return complete_install(
             request,
             self._bigcommerce,
@@ -133,9 +125,15 @@ class AppService:
             self.settings.jwt_leeway_seconds,
         )
 
+    def start_session(self, opened: Opened) -> SessionRef:
+        """The reference a new session keeps (its idle timer started in Redis)."""
+        return access.start_session(opened, self._short_lived, self.settings.session_idle_seconds)
+
     def resume_session(self, ref: SessionRef) -> Opened:
-        """The store and user of a session, checked against the store on every request."""
-        return access.resume_session(ref, self._store)
+        """The store and user of a session, checked against Redis on every request."""
+        return access.resume_session(
+            ref, self._store, self._short_lived, self.settings.session_idle_seconds
+        )
 
     def uninstall(self, claims: CallbackClaims) -> bool:
         """Mark the store uninstalled (kept for the grace period); True when it was installed."""
@@ -203,20 +201,8 @@ class AppService:
         )
 
     def frame_ancestors(self, installation: Installation | None) -> tuple[str, ...]:
-        """Who may frame a page: the operator's list, else the store's own control panel.
-
-        A store's pages allow its control-panel origin as reported at install (else the
-        documented `https://store-<hash>.mybigcommerce.com`) and BigCommerce's login host,
-        never a wildcard; a page of no known store allows any control panel (R11).
-        """
-        if self.settings.frame_ancestors:
-            return self.settings.frame_ancestors
-        if installation is None:
-            return self.settings.unknown_store_frame_ancestors
-        panel = installation.control_panel_url or (
-            f"https://store-{installation.store_hash}.mybigcommerce.com"
-        )
-        return (panel, self.settings.login_origin)
+        """Who may frame a page: the operator's list, else the store's own control panel (R11)."""
+        return operations.frame_ancestors(self.settings, installation)
 
     def store_information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None."""
@@ -228,6 +214,14 @@ class AppService:
         if installation is None or not installation.is_installed:
             raise NotInstalled("store_not_installed")
         return self._client_for(installation)
+
+    def store_settings(self, store_hash: str) -> dict[str, str]:
+        """The app's settings for one store (the bundled example feature keeps its own here)."""
+        return self._app_data.get(store_hash)
+
+    def save_store_settings(self, store_hash: str, values: dict[str, str]) -> None:
+        """Replace the app's settings for one store; they go with the installation."""
+        self._app_data.put(store_hash, values)
 
     def _client_for(self, installation: Installation) -> StoreClient:
         return StoreClient(installation, self._bigcommerce, self._token_rejected)

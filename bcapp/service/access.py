@@ -10,12 +10,13 @@ an uninstall *callback* proves that callback was not BigCommerce's uninstall and
 from __future__ import annotations
 
 import logging
+import secrets
 
 from bcapp import signals
 from bcapp.errors import NotInstalled, ReauthorizationRequired, Unauthorized
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
-from bcapp.store import AccessRefused, InstallationStore, Lifecycle
+from bcapp.store import AccessRefused, InstallationStore, Lifecycle, ShortLivedRecords
 from bcapp.store.lifecycle import Uninstalled
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,24 @@ def _reinstate(
     return restored
 
 
-def resume_session(ref: SessionRef, store: InstallationStore) -> Opened:
+def start_session(opened: Opened, short_lived: ShortLivedRecords, idle_seconds: int) -> SessionRef:
+    """A fresh session for an opened app, its idle timer started."""
+    ref = SessionRef.of(opened, secrets.token_urlsafe(16))
+    short_lived.start_session(ref.store_hash, ref.session_id, idle_seconds)
+    return ref
+
+
+def resume_session(
+    ref: SessionRef, store: InstallationStore, short_lived: ShortLivedRecords, idle_seconds: int
+) -> Opened:
     """The store and user a session names, if both still hold; else Unauthorized.
 
-    A re-install or uninstall changes the installation's `install_id`, and removing a user
-    deletes their `access_id`, so either revokes the session at once (docs/security.md R3).
+    A re-install or uninstall changes the installation's `install_id`, removing a user deletes
+    their `access_id`, and a session unused for `idle_seconds` has no idle timer left: each
+    revokes the session at once (docs/security.md R3).
     """
+    if not short_lived.touch_session(ref.store_hash, ref.session_id, idle_seconds):
+        raise Unauthorized("session_idle")
     installation = store.get_installation(ref.store_hash)
     if (
         installation is None

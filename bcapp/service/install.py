@@ -11,7 +11,9 @@ from bcapp.bigcommerce import BigCommerce, TokenGrant
 from bcapp.errors import ApiError, BadRequest, NotInstalled, ScopesMissing
 from bcapp.models import Installation, Opened, StoreUser
 from bcapp.scopes import ScopeSet
+from bcapp.settings import Settings
 from bcapp.store import InstallationStore, InstallRace, Lifecycle, ShortLivedRecords
+from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS
 from bcapp.validation import exact_origin, store_hash_from_context
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,8 @@ log = logging.getLogger(__name__)
 _CODE = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 _ACCOUNT_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
 UNINSTALL_SCOPE = "store/app/uninstalled"
+# The install lock outlives the token exchange's own deadline by this much.
+LOCK_SLACK_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,18 @@ class InstallPolicy:
     leeway: int  # clock leeway between BigCommerce's payload times and bcapp's clock
     uninstalled_ttl: int  # how long records of an uninstalled store are kept
     webhook_destination: str | None  # where store/app/uninstalled webhooks go (None: none)
+
+    @classmethod
+    def of(cls, settings: Settings, webhook_destination: str | None) -> InstallPolicy:
+        """The policy `settings` configure."""
+        return cls(
+            required=settings.required_scopes,
+            lock_seconds=settings.token_exchange_deadline + LOCK_SLACK_SECONDS,
+            lock_wait_seconds=settings.install_lock_wait_seconds,
+            leeway=settings.jwt_leeway_seconds,
+            uninstalled_ttl=settings.uninstall_grace_seconds + PURGE_MARGIN_SECONDS,
+            webhook_destination=webhook_destination,
+        )
 
 
 def complete_install(

@@ -11,6 +11,7 @@ import redis
 from bcapp.errors import ApiError, StoreUnavailable, TokenRejected
 from bcapp.models import Installation, StoreUser
 from bcapp.service.store_client import StoreClient
+from bcapp.settings import Settings
 from bcapp.store import InstallationStore
 from bcapp.store.connection import server_policy
 from bcapp.store.records import CorruptRecord
@@ -98,3 +99,20 @@ def store_information(client: StoreClient) -> dict[str, str] | None:
     if not isinstance(info, dict):
         return None
     return {key: str(info.get(key, ""))[:200] for key in ("name", "domain")}
+
+
+def frame_ancestors(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
+    """Who may frame a page: the operator's list, else the store's own control panel.
+
+    A store's pages allow its control-panel origin as reported at install (else the documented
+    `https://store-<hash>.mybigcommerce.com`) and BigCommerce's login host, never a wildcard; a
+    page of no known store allows any control panel (docs/security.md R11).
+    """
+    if settings.frame_ancestors:
+        return settings.frame_ancestors
+    if installation is None:
+        return settings.unknown_store_frame_ancestors
+    panel = installation.control_panel_url or (
+        f"https://store-{installation.store_hash}.mybigcommerce.com"
+    )
+    return (panel, settings.login_origin)

@@ -122,6 +122,12 @@ class ShortLivedRecords(Protocol):
     def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
         """When (payload time) the user's access was last removed, if recently."""
 
+    def start_session(self, store_hash: str, session_id: str, idle_seconds: int) -> None:
+        """Start a session's idle timer."""
+
+    def touch_session(self, store_hash: str, session_id: str, idle_seconds: int) -> bool:
+        """Restart a session's idle timer; False when it already ran out."""
+
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and has not expired."""
 

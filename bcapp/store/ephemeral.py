@@ -95,6 +95,18 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("lease"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(seconds, 1)))
 
+    def start_session(self, store_hash: str, session_id: str, idle_seconds: int) -> None:
+        """A session's idle timer: it lives `idle_seconds` unless touched."""
+        key = self._keys.key(store_hash, f"session:{session_id}")
+        with unavailable_on_redis_error("start_session"):
+            self._redis.set(key, "1", ex=max(idle_seconds, 1))
+
+    def touch_session(self, store_hash: str, session_id: str, idle_seconds: int) -> bool:
+        """Restart the session's idle timer; False when it already ran out."""
+        key = self._keys.key(store_hash, f"session:{session_id}")
+        with unavailable_on_redis_error("touch_session"):
+            return bool(self._redis.expire(key, max(idle_seconds, 1)))
+
     def tombstone_key(self, store_hash: str, user_id: int) -> str:
         """Where the removal time of a user is remembered."""
         return self._keys.key(store_hash, f"removed:{user_id}")

@@ -23,7 +23,7 @@ from bcapp.models import Installation, StoreUser
 from bcapp.store import AccessRefused, InstallRace
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.ephemeral import RedisShortLivedRecords
-from bcapp.store.lifecycle import MARKER, raced_uninstall
+from bcapp.store.lifecycle import APP_DATA, MARKER, raced_uninstall
 from bcapp.store.records import (
     CorruptRecord,
     installation_fields,
@@ -156,7 +156,8 @@ class RedisInstallationStore:
         """Delete the store's record, users and uninstall marker; True when there was a record."""
         record_key, users_key = self._record_keys(store_hash)
         with unavailable_on_redis_error("forget"):
-            deleted = self._redis.delete(record_key, users_key, self._keys.key(store_hash, MARKER))
+            marker, data = self._keys.key(store_hash, MARKER), self._keys.key(store_hash, APP_DATA)
+            deleted = self._redis.delete(record_key, users_key, marker, data)
         return bool(deleted)
 
     def get_installation(self, store_hash: str) -> Installation | None:

@@ -36,6 +36,8 @@ from bcapp.store.records import (
 # expires them.
 PURGE_MARGIN_SECONDS = 86400
 MARKER = "uninstalled"  # the kind of the uninstall marker's key
+# Data the app keeps per store (bcapp/store/app_data.py): kept, expired and purged with it.
+APP_DATA = "settings"
 
 
 class Uninstalled(enum.Enum):
@@ -89,6 +91,7 @@ class RedisLifecycle:
             marked = replace(current, uninstall=event, install_id=secrets.token_urlsafe(12))
             pipe.set(record_key, installation_to_json(marked, self._cipher), ex=ttl)
             pipe.expire(users_key, ttl)
+            pipe.expire(self._keys.key(store_hash, APP_DATA), ttl)
             return Uninstalled.NOW
 
         with unavailable_on_redis_error("mark_uninstalled"):
@@ -109,6 +112,7 @@ class RedisLifecycle:
             restored = replace(current, uninstall=None, install_id=secrets.token_urlsafe(12))
             pipe.set(record_key, installation_to_json(restored, self._cipher))
             pipe.persist(users_key)
+            pipe.persist(self._keys.key(store_hash, APP_DATA))
             pipe.delete(marker_key)
             return restored
 
@@ -158,7 +162,7 @@ class RedisLifecycle:
                 return False
             if current.uninstall.recorded_at + grace_seconds > now:
                 return False
-            pipe.delete(record_key, users_key, marker_key)
+            pipe.delete(record_key, users_key, marker_key, self._keys.key(store_hash, APP_DATA))
             return True
 
         with unavailable_on_redis_error("purge"):

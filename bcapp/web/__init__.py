@@ -6,19 +6,21 @@ the application service and render or redirect (docs/architecture.md).
 
 from __future__ import annotations
 
+import importlib
 import logging
 from importlib import resources
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Blueprint, Flask, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bcapp.clock import Clock
+from bcapp.errors import ConfigurationError
 from bcapp.service import AppService, build_service
 from bcapp.settings import Settings
 from bcapp.validation import printable
-from bcapp.web import app_pages, callbacks, health, pages, sessions
+from bcapp.web import app_pages, callbacks, example, health, pages, sessions
 from bcapp.web.context import EXTENSION, service
 
 __all__ = ["create_app"]
@@ -62,6 +64,9 @@ def create_app(
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(app_pages.bp)
+    app.register_blueprint(example.bp)
+    for name in service.settings.blueprints:  # the app built on bcapp (BCAPP_BLUEPRINTS)
+        app.register_blueprint(_blueprint(name))
     return app
 
 
@@ -85,6 +90,18 @@ def refuse_oversized() -> None:
         raise RequestURITooLarge()
     if (request.content_length or 0) > MAX_REQUEST_BYTES:
         raise RequestEntityTooLarge()
+
+
+def _blueprint(name: str) -> Blueprint:
+    """The blueprint named `module:attribute`; ConfigurationError when there is none."""
+    module, _, attribute = name.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), attribute or "bp")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"BCAPP_BLUEPRINTS: cannot import {name}") from exc
+    if not isinstance(found, Blueprint):
+        raise ConfigurationError(f"BCAPP_BLUEPRINTS: {name} is not a Flask Blueprint")
+    return found
 
 
 def _template_folder() -> str:

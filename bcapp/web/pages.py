@@ -11,7 +11,16 @@ import logging
 import re
 import secrets
 
-from flask import Flask, Response, g, has_request_context, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    g,
+    has_request_context,
+    make_response,
+    render_template,
+    request,
+    session,
+)
 from werkzeug.exceptions import HTTPException
 
 from bcapp.errors import BcappError
@@ -65,6 +74,7 @@ def install(app: Flask, settings: Settings) -> None:
     """Register error handlers, security headers and template helpers on `app`."""
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["request_id"] = request_id
+    app.jinja_env.globals["csrf_token"] = lambda: session.get("csrf", "")
 
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> Response:

@@ -9,6 +9,8 @@ cross-site iframe where browsers block unpartitioned third-party cookies (docs/s
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask, session
 
 from bcapp.errors import Unauthorized
@@ -36,13 +38,21 @@ def configure(app: Flask, settings: Settings) -> None:
 
 
 def open_session(opened: Opened) -> None:
-    """Start a fresh session for this store and user; nothing from an older one survives."""
-    ref = SessionRef.of(opened)
+    """Start a fresh session for this store and user; nothing from an older one survives.
+
+    It carries a CSRF token of its own (docs/security.md R14) and an idle timer in Redis.
+    """
+    ref = service().start_session(opened)
     for_store(opened.installation)
     session.clear()
     session.permanent = True
     session.update(
-        store=ref.store_hash, user=ref.user_id, install=ref.install_id, access=ref.access_id
+        store=ref.store_hash,
+        user=ref.user_id,
+        install=ref.install_id,
+        access=ref.access_id,
+        sid=ref.session_id,
+        csrf=secrets.token_urlsafe(32),
     )
 
 
@@ -50,15 +60,18 @@ def current_opened() -> Opened:
     """The store and user of the current session, checked by the service; else Unauthorized."""
     store_hash, user_id = session.get("store"), session.get("user")
     install_id, access_id = session.get("install"), session.get("access")
+    session_id = session.get("sid")
     if not (
         isinstance(store_hash, str)
         and isinstance(user_id, int)
         and isinstance(install_id, str)
         and isinstance(access_id, str)
+        and isinstance(session_id, str)
     ):
         raise Unauthorized("no_session")
     try:
-        opened = service().resume_session(SessionRef(store_hash, user_id, install_id, access_id))
+        ref = SessionRef(store_hash, user_id, install_id, access_id, session_id)
+        opened = service().resume_session(ref)
     except Unauthorized:
         session.clear()
         raise

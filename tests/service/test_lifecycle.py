@@ -18,7 +18,6 @@ import redis
 from bcapp import signals
 from bcapp.clock import ManualClock
 from bcapp.errors import BadRequest, NotInstalled, Unauthorized
-from bcapp.models import SessionRef
 from bcapp.service import AppService, InstallRequest, build_service
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
@@ -87,12 +86,13 @@ def test_a_forged_uninstall_costs_the_merchant_only_until_the_next_open(
     heard: list[Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    opened = install(service, sim)
+    session = service.start_session(install(service, sim))
     clock.advance(3600)  # the app has been installed for an hour
     forged = service.verify_callback(payload(clock, STAFF), None, "uninstall")
     assert service.uninstall(forged) is True
-    with pytest.raises(Unauthorized):
-        service.resume_session(SessionRef.of(opened))
+    with pytest.raises(Unauthorized) as revoked:
+        service.resume_session(session)
+    assert revoked.value.reason == "session_install_revoked"
 
     clock.advance(60)  # the owner opens the app a minute later
     reopened = service.open_app(service.verify_callback(payload(clock), None))

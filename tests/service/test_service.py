@@ -24,7 +24,6 @@ from bcapp.errors import (
     ScopesMissing,
     Unauthorized,
 )
-from bcapp.models import SessionRef
 from bcapp.service import AppService, InstallRequest, build_service
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
@@ -187,18 +186,19 @@ def test_sessions_are_revoked_by_reinstall_and_by_removal(
     install(service, sim)
     owner = service.open_app(service.verify_callback(payload(clock), None))
     staff = service.open_app(service.verify_callback(payload(clock, STAFF), None))
-    assert service.resume_session(SessionRef.of(staff)).user.id == 2
+    owner_ref, staff_ref = service.start_session(owner), service.start_session(staff)
+    assert service.resume_session(staff_ref).user.id == 2
 
     clock.advance(1)
     service.remove_user(service.verify_callback(payload(clock, STAFF), None))
     with pytest.raises(Unauthorized) as removed:
-        service.resume_session(SessionRef.of(staff))
+        service.resume_session(staff_ref)
     assert removed.value.reason == "session_user_revoked"
 
-    assert service.resume_session(SessionRef.of(owner)).user.id == 1
+    assert service.resume_session(owner_ref).user.id == 1
     install(service, sim)
     with pytest.raises(Unauthorized) as reinstalled:
-        service.resume_session(SessionRef.of(owner))
+        service.resume_session(owner_ref)
     assert reinstalled.value.reason == "session_install_revoked"
 
 
@@ -273,3 +273,19 @@ def test_readiness_and_an_unreachable_redis(settings: Settings, clock: ManualClo
     dead = build_service(replace(settings, redis_url="redis://127.0.0.1:9/0"), clock)
     assert dead.ready() is False
     dead.close()
+
+
+def test_a_session_unused_for_the_idle_time_ends(
+    settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    service = build_service(replace(settings, session_idle_seconds=60), clock)
+    opened = install(service, sim)
+    ref = service.start_session(opened)
+    assert service.resume_session(ref).user.id == 1
+    timer = f"{prefix}:{{abc123}}:session:{ref.session_id}"
+    assert 0 < redis_client.ttl(timer) <= 60, "each request restarts the idle timer"
+    redis_client.delete(timer)  # what Redis does when the idle time runs out
+    with pytest.raises(Unauthorized) as idle:
+        service.resume_session(ref)
+    assert idle.value.reason == "session_idle"
+    service.close()

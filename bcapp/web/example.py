@@ -1,0 +1,63 @@
+"""The bundled example feature, built only with what apps built on bcapp get (bcapp/web/kit.py).
+
+- `/settings`: per-store settings; the owner may edit them (a CSRF-protected form), staff may
+  view them. They live in Redis per store and go with the installation.
+- `/products`: the store's v3 catalog, ten to a page, through the shared store client.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from bcapp.errors import BadRequest
+from bcapp.web.context import service
+from bcapp.web.kit import AppContext, app_page
+
+bp = Blueprint("example", __name__)
+GREETING_CHARS = 100
+PAGE_SIZE = 10
+
+
+@bp.get("/settings")
+@app_page
+def settings_page(ctx: AppContext) -> str:
+    """The store's settings: a form for the owner, a read-only view for staff."""
+    return render_template(
+        "app/settings.html",
+        ctx=ctx,
+        values=service().store_settings(ctx.store_hash),
+        saved=request.args.get("saved") == "1",
+    )
+
+
+@bp.post("/settings")
+@app_page(owner_only=True)
+def save_settings(ctx: AppContext) -> Response:
+    """Save the owner's settings (CSRF-checked by app_page), then show them again."""
+    greeting = request.form.get("greeting", "").strip()
+    if len(greeting) > GREETING_CHARS or not greeting.isprintable():
+        raise BadRequest(
+            "invalid_greeting", "The greeting must be 100 printable characters at most."
+        )
+    values = {"greeting": greeting, "show_prices": "1" if request.form.get("show_prices") else "0"}
+    service().save_store_settings(ctx.store_hash, values)
+    return redirect(url_for("example.settings_page", saved=1))
+
+
+@bp.get("/products")
+@app_page
+def products_page(ctx: AppContext) -> str:
+    """One page of the store's products, with links to the previous and next pages."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    answer = ctx.api.get("v3/catalog/products", page=page, limit=PAGE_SIZE)
+    pagination = answer.get("meta", {}).get("pagination", {}) if isinstance(answer, dict) else {}
+    settings = service().store_settings(ctx.store_hash)
+    return render_template(
+        "app/products.html",
+        ctx=ctx,
+        products=answer.get("data", []) if isinstance(answer, dict) else [],
+        page=page,
+        pages=int(pagination.get("total_pages", 1)),
+        show_prices=settings.get("show_prices", "1") == "1",
+    )

@@ -1,0 +1,102 @@
+"""What an app built on bcapp uses for its own pages: `app_page`, `AppContext`, CSRF.
+
+```python
+from flask import Blueprint, render_template
+from bcapp.web.kit import AppContext, app_page
+
+bp = Blueprint("orders", __name__)
+
+@bp.get("/orders")
+@app_page
+def orders(ctx: AppContext) -> str:
+    return render_template("orders.html", orders=ctx.api.get("v2/orders", limit=20))
+```
+
+`app_page` requires a live session, checked against Redis on every request (an uninstall, a
+re-install, a removed user or an idle session ends it at once), and hands the view the store,
+the user and an API client for that store. `app_page(owner_only=True)` lets only the store
+owner through (403 otherwise). Any request that can change state (not GET, HEAD or OPTIONS)
+must carry the session's CSRF token, as the form field `csrf_token` or the `X-CSRF-Token`
+header; templates get `csrf_token()` (docs/security.md R14).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from flask import request, session
+
+from bcapp.errors import CsrfRefused, Forbidden
+from bcapp.models import Installation, StoreUser
+from bcapp.service import StoreClient
+from bcapp.web.context import service
+from bcapp.web.sessions import current_opened
+
+R = TypeVar("R")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Who is using the app, on which store, with that store's API client."""
+
+    store_hash: str
+    installation: Installation
+    user: StoreUser
+    api: StoreClient
+
+
+def current_context() -> AppContext:
+    """The AppContext of the current request's session (401 without a live session)."""
+    opened = current_opened()
+    installation = opened.installation
+    api = service().store_client(installation.store_hash)
+    return AppContext(installation.store_hash, installation, opened.user, api)
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, for forms and scripts ("" without a session)."""
+    token = session.get("csrf")
+    return token if isinstance(token, str) else ""
+
+
+def check_csrf() -> None:
+    """CsrfRefused (403) unless the request carries this session's token."""
+    expected = csrf_token().encode()
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not expected or not hmac.compare_digest(expected, sent.encode("utf-8", "replace")):
+        raise CsrfRefused("csrf_token")
+
+
+@overload
+def app_page(view: Callable[..., R]) -> Callable[..., R]: ...
+
+
+@overload
+def app_page(
+    view: None = None, *, owner_only: bool = False
+) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
+
+
+def app_page(view: Any = None, *, owner_only: bool = False) -> Any:
+    """Decorate a view `(ctx: AppContext, **url_arguments)` of the app's own pages."""
+
+    def decorate(inner: Callable[..., R]) -> Callable[..., R]:
+        @functools.wraps(inner)
+        def guarded(*args: Any, **kwargs: Any) -> R:
+            ctx = current_context()
+            if owner_only and not ctx.user.is_owner:
+                raise Forbidden("owner_only")
+            if request.method not in SAFE_METHODS:
+                check_csrf()
+            return inner(ctx, *args, **kwargs)
+
+        return guarded
+
+    return decorate(view) if view is not None else decorate
