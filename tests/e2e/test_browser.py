@@ -169,3 +169,50 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
         assert "installed on your store" in text
     else:
         assert "could not confirm" in text, "an unpartitioned cookie is dropped in the iframe"
+
+
+def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(make_run: str) -> None:
+    """Open the app, page through products, save a setting; a forged form gets the 403 page;
+    after an uninstall (from another tab of the control panel) the same iframe is refused."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(make_run)
+        owner_row = page.locator("section[data-store=demo1234] tr[data-user='1001']")
+        owner_row.get_by_role("button", name="Install", exact=True).click()
+        app = page.frame_locator("iframe#app")
+        expect(app.get_by_text("The app is installed on your store")).to_be_visible(timeout=15000)
+
+        app.get_by_test_id("products-link").click()
+        expect(app.get_by_test_id("page")).to_have_text("page 1 of 3", timeout=15000)
+        app.get_by_test_id("next").click()
+        expect(app.get_by_test_id("page")).to_have_text("page 2 of 3", timeout=15000)
+        expect(app.get_by_text("Sample product 11")).to_be_visible()
+
+        app.get_by_role("link", name="Settings").click()
+        app.locator("input[name=greeting]").fill("Hello from the browser test")
+        app.get_by_role("button", name="Save").click()
+        expect(app.get_by_test_id("saved")).to_be_visible(timeout=15000)
+        expect(app.locator("input[name=greeting]")).to_have_value("Hello from the browser test")
+
+        frame = page.locator("iframe#app").element_handle().content_frame()
+        assert frame is not None
+        frame.evaluate(  # a forged form: the same fields, without the session's token
+            "() => { const f = document.querySelector('[data-testid=settings-form]');"
+            " f.querySelector('[name=csrf_token]').remove();"
+            " f.querySelector('[name=greeting]').value = 'forged'; f.submit(); }"
+        )
+        expect(app.get_by_text("This form has expired")).to_be_visible(timeout=15000)
+
+        other = context.new_page()
+        other.goto(make_run)
+        other.locator("section[data-store=demo1234] tr[data-user='1001']").get_by_role(
+            "button", name="Uninstall"
+        ).click()
+        expect(other.locator("#events")).to_contain_text("uninstall demo1234", timeout=15000)
+        frame.goto(frame.url.split("?")[0].rsplit("/", 1)[0] + "/settings")
+        expect(app.get_by_text("could not confirm")).to_be_visible(timeout=15000)
+        browser.close()

@@ -1,0 +1,113 @@
+"""The app's own pages: the app_page decorator, CSRF, owner-only, and the bundled example."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bcapp.errors import ConfigurationError
+from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
+from tests.helpers import STAFF, signed
+
+Snapshot = Callable[[], dict[str, Any]]
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None, "the form carries the session's CSRF token"
+    return match.group(1)
+
+
+def test_the_owner_edits_settings_with_the_forms_token(installed: FlaskClient, app: Flask) -> None:
+    page = installed.get("/settings")
+    assert page.status_code == 200
+    token = csrf_of(page.get_data(as_text=True))
+    saved = installed.post(
+        "/settings", data={"csrf_token": token, "greeting": "Hello team", "show_prices": "on"}
+    )
+    assert saved.status_code == 302 and saved.headers["Location"] == "/settings?saved=1"
+    assert service_of(app).store_settings("abc123") == {
+        "greeting": "Hello team",
+        "show_prices": "1",
+    }
+    assert "Hello team" in installed.get("/settings?saved=1").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [{}, {"csrf_token": ""}, {"csrf_token": "x" * 43}, {"csrf_token": "é" * 10}],
+    ids=["missing", "empty", "wrong", "non-ascii"],
+)
+def test_a_form_without_the_sessions_token_is_403_and_changes_nothing(
+    installed: FlaskClient, app: Flask, forged: dict[str, str]
+) -> None:
+    response = installed.post("/settings", data={"greeting": "Owned"} | forged)
+    assert response.status_code == 403
+    assert "This form has expired" in response.get_data(as_text=True)
+    assert service_of(app).store_settings("abc123") == {}
+
+
+def test_the_token_may_come_as_a_header(installed: FlaskClient, app: Flask) -> None:
+    token = csrf_of(installed.get("/settings").get_data(as_text=True))
+    response = installed.post("/settings", data={"greeting": "Hi"}, headers={"X-CSRF-Token": token})
+    assert response.status_code == 302
+    assert service_of(app).store_settings("abc123")["greeting"] == "Hi"
+
+
+def test_staff_see_the_settings_but_cannot_change_them(installed: FlaskClient, app: Flask) -> None:
+    service_of(app).save_store_settings("abc123", {"greeting": "Welcome", "show_prices": "0"})
+    assert (
+        installed.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}").status_code
+        == 302
+    )
+    page = installed.get("/settings").get_data(as_text=True)
+    assert "Welcome" in page and 'name="greeting"' not in page
+    token = csrf_of_session(installed)  # staff hold a genuine token of their own session
+    refused = installed.post("/settings", data={"csrf_token": token, "greeting": "Staff was here"})
+    assert refused.status_code == 403 and "Only the store owner" in refused.get_data(as_text=True)
+    assert service_of(app).store_settings("abc123")["greeting"] == "Welcome"
+
+
+def csrf_of_session(client: FlaskClient) -> str:
+    with client.session_transaction() as session:
+        token: str = session["csrf"]
+    return token
+
+
+def test_products_page_through_the_shared_client(installed: FlaskClient) -> None:
+    first = installed.get("/products").get_data(as_text=True)
+    assert "page 1 of 3" in first and "Sample product 10" in first
+    assert "Sample product 11" not in first
+    third = installed.get("/products?page=3").get_data(as_text=True)
+    assert "Sample product 23" in third and "Next" not in third
+
+
+def test_own_pages_need_a_live_session(client: FlaskClient) -> None:
+    for path in ("/settings", "/products"):
+        assert client.get(path).status_code == 401
+    assert client.post("/settings", data={"greeting": "x"}).status_code == 401
+
+
+def test_settings_go_with_the_installation(
+    installed: FlaskClient, app: Flask, sim: SimulatorState, redis_client: Any, prefix: str
+) -> None:
+    service_of(app).save_store_settings("abc123", {"greeting": "Bye"})
+    sim.revoke("abc123")
+    installed.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}")
+    assert redis_client.ttl(f"{prefix}:{{abc123}}:settings") > 0, "kept only for the grace"
+    assert installed.get("/settings").status_code == 401
+
+
+def test_blueprints_of_the_app_built_on_bcapp_are_registered(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(blueprints=("tests.own_pages:bp",))
+    assert app.test_client().get("/hello").status_code == 401, "behind app_page"
+    with pytest.raises(ConfigurationError, match="BCAPP_BLUEPRINTS"):
+        make_app(blueprints=("tests.nowhere:bp",))
