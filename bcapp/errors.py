@@ -133,3 +133,18 @@ class CsrfRefused(BcappError):
     status = 403
     title = "This form has expired"
     advice = "Please reload the page and submit the form again."
+
+
+class CookieBlocked(Unauthorized):
+    """The session cookie set a moment ago did not come back: the browser blocks it in the
+    iframe (401). The page offers the app in a new tab through a one-time handoff."""
+
+    title = "Your browser kept the app from signing you in here"
+    advice = (
+        "It blocks the app's cookie inside the BigCommerce control panel. Open the app in a new "
+        "tab instead, or allow third-party cookies for this site."
+    )
+
+    def __init__(self, new_tab_url: str) -> None:
+        super().__init__("cookie_blocked")
+        self.new_tab_url = new_tab_url

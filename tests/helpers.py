@@ -129,3 +129,11 @@ def users_of(app: Flask, store_hash: str = "abc123") -> list[StoreUser]:
 def user_of(app: Flask, store_hash: str, user_id: int) -> StoreUser | None:
     """One user with access to `store_hash`, or None."""
     return next((user for user in users_of(app, store_hash) if user.id == user_id), None)
+
+
+def app_location(response: Any) -> str:
+    """A redirect's Location without the one-time `_bcs` handoff bcapp adds into the app."""
+    import re
+
+    location: str = response.headers["Location"]
+    return re.sub(r"[?&]_bcs=[^&#]*", "", location)

@@ -111,3 +111,50 @@ def test_blueprints_of_the_app_built_on_bcapp_are_registered(
     assert app.test_client().get("/hello").status_code == 401, "behind app_page"
     with pytest.raises(ConfigurationError, match="BCAPP_BLUEPRINTS"):
         make_app(blueprints=("tests.nowhere:bp",))
+
+
+def handoff_of(response: Any) -> str:
+    match = re.search(r"_bcs=([^&#]+)", response.headers["Location"])
+    assert match is not None, "the redirect into the app carries a one-time handoff"
+    return match.group(1)
+
+
+def test_a_blocked_cookie_gets_a_page_offering_the_app_in_a_new_tab(
+    client: FlaskClient, sim: SimulatorState, app: Flask
+) -> None:
+    from tests.helpers import install
+
+    token = handoff_of(install(client, sim))
+    blocked = app.test_client()  # a browser that did not keep the cookie
+    page = blocked.get(f"/?installed=1&_bcs={token}")
+    assert page.status_code == 401
+    html = page.get_data(as_text=True)
+    assert "kept the app from signing you in" in html and 'target="_blank"' in html
+    assert "Set-Cookie" not in page.headers
+
+    new_tab = app.test_client()
+    redeemed = new_tab.get(f"/bigcommerce/handoff?token={token}")
+    assert redeemed.status_code == 302 and redeemed.headers["Location"] == "/"
+    assert "Set-Cookie" in redeemed.headers
+    assert "owner@example.com" in new_tab.get("/").get_data(as_text=True)
+    again = app.test_client().get(f"/bigcommerce/handoff?token={token}")
+    assert again.status_code == 401, "a handoff is spent once"
+
+
+def test_a_handoff_is_spent_as_soon_as_the_cookie_works(
+    client: FlaskClient, sim: SimulatorState, app: Flask
+) -> None:
+    from tests.helpers import install
+
+    install(client, sim)
+    response = client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    token = handoff_of(response)
+    assert client.get(response.headers["Location"]).status_code == 200
+    assert app.test_client().get(f"/bigcommerce/handoff?token={token}").status_code == 401
+
+
+@pytest.mark.parametrize("token", ["", "x", "ABC.def", "abc123." + "a" * 10, "abc123." + "é" * 40])
+def test_malformed_handoffs_are_refused(client: FlaskClient, token: str) -> None:
+    response = client.get(f"/bigcommerce/handoff?token={token}")
+    assert response.status_code in (400, 401)
+    assert "Set-Cookie" not in response.headers

@@ -18,6 +18,7 @@ from bcapp.store import embedded
 from tests.conftest import CALLBACK_URL, CLIENT_ID, CLIENT_SECRET
 from tests.helpers import (
     DEFAULT_SCOPE,
+    app_location,
     assert_no_secrets,
     auth_query,
     install,
@@ -41,7 +42,7 @@ def test_install_stores_encrypted_installation_and_opens_app(
     response = install(client, sim)
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/?installed=1"
+    assert app_location(response) == "/?installed=1"
     token = sim.stores["abc123"].access_token
     assert token and stored_token(app) == token
     everything = json.dumps(snapshot())
@@ -401,7 +402,7 @@ def test_the_token_exchange_redirect_uri_comes_from_settings(
         headers={"Host": "other.example", "X-Forwarded-Host": "evil.example"},
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == "/?installed=1"
+    assert app_location(response) == "/?installed=1"
     assert sim.token_requests[0]["redirect_uri"] == CALLBACK_URL
 
 

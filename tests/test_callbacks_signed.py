@@ -22,6 +22,7 @@ from tests.helpers import (
     DROP,
     OWNER,
     STAFF,
+    app_location,
     assert_no_secrets,
     claims_for,
     future,
@@ -177,7 +178,7 @@ def test_owner_load_opens_the_app_with_an_iframe_safe_session(installed: FlaskCl
     response = load(installed, signed())
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    assert app_location(response) == "/"
     cookie = response.headers["Set-Cookie"]
     for flag in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/"):
         assert flag in cookie
@@ -189,9 +190,9 @@ def test_owner_load_opens_the_app_with_an_iframe_safe_session(installed: FlaskCl
 def test_deep_link_inside_the_app_is_honoured_and_outside_is_not(
     installed: FlaskClient,
 ) -> None:
-    assert load(installed, signed(url="/products/5")).headers["Location"] == "/products/5"
-    assert load(installed, signed(url="//evil.example/")).headers["Location"] == "/"
-    assert load(installed, signed(url="https://evil.example")).headers["Location"] == "/"
+    assert app_location(load(installed, signed(url="/products/5"))) == "/products/5"
+    assert app_location(load(installed, signed(url="//evil.example/"))) == "/"
+    assert app_location(load(installed, signed(url="https://evil.example"))) == "/"
 
 
 def test_second_user_is_provisioned_on_first_load(installed: FlaskClient, app: Flask) -> None:
@@ -211,7 +212,7 @@ def test_single_user_setting_refuses_unknown_users(
     before = snapshot()
     assert load(client, signed(user=STAFF)).status_code == 401
     assert snapshot() != before  # only the nonce was burned
-    assert [k for k in snapshot() if ":seen:" not in k] == [k for k in before]
+    assert {k for k in snapshot() if ":seen:" not in k} == set(before)
     assert load(client, signed()).status_code == 302  # the owner still gets in
 
 

@@ -95,5 +95,5 @@ def test_a_forged_uninstall_is_undone_and_a_genuine_one_purged_after_the_grace(
     assert purge_log.read_text().splitlines() == ["installation_purged abc123"], "fired once"
     remaining = snapshot()
     assert all(redis_client.ttl(key) > 0 for key in remaining), "nothing without a TTL"
-    short_lived = (":seen:", ":lease:", ":session:")
+    short_lived = (":seen:", ":lease:", ":session:", ":handoff:")
     assert all(any(kind in key for kind in short_lived) for key in remaining), remaining.keys()

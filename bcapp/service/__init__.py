@@ -19,7 +19,7 @@ from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import NotInstalled
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, UninstallEvent
-from bcapp.service import access, api_accounts, callbacks, operations, webhooks
+from bcapp.service import access, api_accounts, callbacks, handoff, operations, webhooks
 from bcapp.service.api_accounts import ApiAccountCredentials
 from bcapp.service.install import InstallPolicy, InstallRequest, complete_install
 from bcapp.service.limits import AbuseLimits, LimitPolicy
@@ -128,6 +128,15 @@ class AppService:
     def start_session(self, opened: Opened) -> SessionRef:
         """The reference a new session keeps (its idle timer started in Redis)."""
         return access.start_session(opened, self._short_lived, self.settings.session_idle_seconds)
+
+    def handoff(self, ref: SessionRef) -> str:
+        """A one-time token that hands this session to a new tab (cookie blocked in the iframe)."""
+        return handoff.make(ref, self._short_lived)
+
+    def redeem_handoff(self, token: str) -> tuple[SessionRef, Opened]:
+        """The session a handoff token stands for, spent, and checked like any session."""
+        ref = handoff.take(token, self._short_lived)
+        return ref, self.resume_session(ref)
 
     def resume_session(self, ref: SessionRef) -> Opened:
         """The store and user of a session, checked against Redis on every request."""

@@ -131,6 +131,12 @@ class ShortLivedRecords(Protocol):
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and has not expired."""
 
+    def put_handoff(self, store_hash: str, token: str, value: str, seconds: int) -> None:
+        """Keep a one-time handoff for `seconds`."""
+
+    def take_handoff(self, store_hash: str, token: str) -> str | None:
+        """The handoff's value, deleted as it is read, or None."""
+
     def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
         """Take the store's `purpose` lease for `seconds`; False while another holds it."""
 

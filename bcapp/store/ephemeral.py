@@ -79,6 +79,19 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
 
+    def put_handoff(self, store_hash: str, token: str, value: str, seconds: int) -> None:
+        """Keep a one-time handoff (a session reference) for `seconds`."""
+        key = self._keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())
+        with unavailable_on_redis_error("put_handoff"):
+            self._redis.set(key, value, ex=max(seconds, 1))
+
+    def take_handoff(self, store_hash: str, token: str) -> str | None:
+        """The handoff's value, deleted in the same command (usable once), or None."""
+        key = self._keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())
+        with unavailable_on_redis_error("take_handoff"):
+            value = self._redis.getdel(key)
+        return None if value is None else str(value)
+
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and its record has not expired."""
         digest = hashlib.sha256(nonce.encode()).hexdigest()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, jsonify, redirect, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
@@ -11,8 +13,9 @@ from bcapp.models import CallbackClaims
 from bcapp.service import InstallRequest
 from bcapp.web.context import service
 from bcapp.web.guards import signed_callback
+from bcapp.web.pages import for_store
 from bcapp.web.params import single
-from bcapp.web.sessions import open_session
+from bcapp.web.sessions import HANDOFF_PARAM, adopt, open_session
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
 # The one method BigCommerce uses for each callback.
@@ -22,6 +25,7 @@ METHODS = {
     "uninstall": "GET",
     "remove-user": "GET",
     "webhooks": "POST",
+    "handoff": "GET",
 }
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _ROUTE_OF_ENDPOINT = {f"callbacks.{name.replace('-', '_')}": name for name in METHODS}
@@ -74,16 +78,32 @@ def auth() -> Response:
         raise
     if install.external_install:
         return redirect(app_service.external_install_url("succeeded"))
-    open_session(opened)
-    return redirect(url_for("app.home", installed=1))
+    handoff = open_session(opened)
+    return redirect(with_param(url_for("app.home", installed=1), HANDOFF_PARAM, handoff))
 
 
 @bp.get("/load")
 @signed_callback
 def load(claims: CallbackClaims) -> Response:
     """Open the app for a verified user: fresh session, then the deep link inside the app."""
-    open_session(service().open_app(claims))
-    return redirect(claims.url)
+    handoff = open_session(service().open_app(claims))
+    return redirect(with_param(claims.url, HANDOFF_PARAM, handoff))
+
+
+@bp.get("/handoff")
+def handoff() -> Response:
+    """The app in a new tab, for a browser that blocked the cookie inside the iframe."""
+    ref, opened = service().redeem_handoff(single("token", 200) or "")
+    adopt(ref)
+    for_store(opened.installation)
+    return redirect(url_for("app.home"))
+
+
+def with_param(url: str, name: str, value: str) -> str:
+    """`url` (a path inside the app) with one more query parameter; the rest is untouched."""
+    address, hash_mark, fragment = url.partition("#")
+    joiner = "&" if "?" in address else "?"
+    return f"{address}{joiner}{urlencode({name: value})}{hash_mark}{fragment}"
 
 
 @bp.get("/uninstall")

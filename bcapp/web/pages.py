@@ -88,6 +88,7 @@ def install(app: Flask, settings: Settings) -> None:
                 error.detail,
                 missing=getattr(error, "missing", None),
                 return_url=error.return_url,
+                new_tab_url=getattr(error, "new_tab_url", None),
             )
         )
         if error.retry_after is not None:
@@ -141,6 +142,7 @@ def render_error(
     detail: str,
     missing: list[str] | None = None,
     return_url: str | None = None,
+    new_tab_url: str | None = None,
 ) -> tuple[str, int]:
     """The friendly error page; it shows only the fixed texts it is given."""
     page = render_template(
@@ -150,5 +152,6 @@ def render_error(
         detail=detail,
         missing=missing or [],
         return_url=return_url,
+        new_tab_url=new_tab_url,
     )
     return page, status

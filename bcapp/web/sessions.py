@@ -9,12 +9,14 @@ cross-site iframe where browsers block unpartitioned third-party cookies (docs/s
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
-from flask import Flask, session
+from flask import Flask, request, session, url_for
 
-from bcapp.errors import Unauthorized
+from bcapp.errors import CookieBlocked, Unauthorized
 from bcapp.models import Opened, SessionRef
+from bcapp.service.handoff import TOKEN
 from bcapp.settings import Settings
 from bcapp.web.context import service
 from bcapp.web.pages import for_store
@@ -37,13 +39,23 @@ def configure(app: Flask, settings: Settings) -> None:
     )
 
 
-def open_session(opened: Opened) -> None:
+HANDOFF_PARAM = "_bcs"
+
+
+def open_session(opened: Opened) -> str:
     """Start a fresh session for this store and user; nothing from an older one survives.
 
     It carries a CSRF token of its own (docs/security.md R14) and an idle timer in Redis.
+    Returns the one-time handoff token the redirect into the app carries (`_bcs`).
     """
     ref = service().start_session(opened)
     for_store(opened.installation)
+    adopt(ref)
+    return service().handoff(ref)
+
+
+def adopt(ref: SessionRef) -> None:
+    """Put `ref` in this browser's cookie, with a fresh CSRF token."""
     session.clear()
     session.permanent = True
     session.update(
@@ -61,6 +73,7 @@ def current_opened() -> Opened:
     store_hash, user_id = session.get("store"), session.get("user")
     install_id, access_id = session.get("install"), session.get("access")
     session_id = session.get("sid")
+    handoff = request.args.get(HANDOFF_PARAM, "")
     if not (
         isinstance(store_hash, str)
         and isinstance(user_id, int)
@@ -68,7 +81,12 @@ def current_opened() -> Opened:
         and isinstance(access_id, str)
         and isinstance(session_id, str)
     ):
+        if TOKEN.fullmatch(handoff):  # just opened, and the cookie did not come back
+            raise CookieBlocked(url_for("callbacks.handoff", token=handoff))
         raise Unauthorized("no_session")
+    if handoff:  # the cookie works here: the handoff is not needed, spend it now
+        with contextlib.suppress(Unauthorized):
+            service().redeem_handoff(handoff)
     try:
         ref = SessionRef(store_hash, user_id, install_id, access_id, session_id)
         opened = service().resume_session(ref)

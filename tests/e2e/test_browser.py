@@ -161,14 +161,21 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
             page.locator("tr[data-user='1']").get_by_role(
                 "button", name="Install", exact=True
             ).click()
-            heading = page.frame_locator("iframe#app").locator("h1").first
-            text = heading.inner_text(timeout=15000)
+            frame = page.frame_locator("iframe#app")
+            text = frame.locator("h1").first.inner_text(timeout=15000)
+            new_tab_text = ""
+            if not partitioned:  # the page offers the app in a new tab, where it works
+                with page.context.expect_page() as opened:
+                    frame.get_by_test_id("new-tab").click()
+                new_tab = opened.value
+                new_tab_text = new_tab.get_by_test_id("store-hash").inner_text(timeout=15000)
             browser.close()
         service_of(app).close()
     if partitioned:
         assert "installed on your store" in text
     else:
-        assert "could not confirm" in text, "an unpartitioned cookie is dropped in the iframe"
+        assert "kept the app from signing you in" in text, "an unpartitioned cookie is dropped"
+        assert new_tab_text == "abc123", "the one-time handoff opens the app in a new tab"
 
 
 def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(make_run: str) -> None:
