@@ -178,9 +178,12 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
         assert new_tab_text == "abc123", "the one-time handoff opens the app in a new tab"
 
 
-def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(make_run: str) -> None:
+def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
+    make_run: str, tmp_path: Path
+) -> None:
     """Open the app, page through products, save a setting; a forged form gets the 403 page;
-    after an uninstall (from another tab of the control panel) the same iframe is refused."""
+    the worker example prints the store's products from make run's simulator; after an
+    uninstall (from another tab of the control panel) the same iframe is refused."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
@@ -198,6 +201,23 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(make_r
         app.get_by_test_id("next").click()
         expect(app.get_by_test_id("page")).to_have_text("page 2 of 3", timeout=15000)
         expect(app.get_by_text("Sample product 11")).to_be_visible()
+
+        simulator_port = int(make_run.rstrip("/").rsplit(":", 1)[1])
+        worker = subprocess.run(  # same checkout, same instance/: the settings make run uses
+            [sys.executable, "examples/worker.py"],
+            cwd=REPO,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "PORT": str(simulator_port - 1),
+                "BCAPP_INSTANCE_DIR": str(tmp_path / "instance"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert worker.returncode == 0, worker.stderr
+        assert worker.stdout.splitlines()[0] == "demo1234\t1\tSample product 1\t10.5"
 
         app.get_by_role("link", name="Settings").click()
         app.locator("input[name=greeting]").fill("Hello from the browser test")
