@@ -7,12 +7,12 @@ that embeds bcapp keeps its own.
 from __future__ import annotations
 
 import logging
-import time
+import os
 import warnings
 
 from jwt.warnings import InsecureKeyLengthWarning
 
-LOG_FORMAT = "%(asctime)sZ %(levelname)s %(name)s [%(request_id)s] %(message)s"
+from bcapp.logs import formatter_for
 
 
 class _NoRequestId(logging.Filter):
@@ -25,8 +25,10 @@ class _NoRequestId(logging.Filter):
         return True
 
 
-def configure_process(request_filter: logging.Filter | None = None) -> None:
-    """bcapp's INFO lines to stderr with UTC times (unless logging is set up) and warnings.
+def configure_process(
+    request_filter: logging.Filter | None = None, log_format: str | None = None
+) -> None:
+    """bcapp's INFO lines to stderr (unless logging is set up), in LOG_FORMAT, and warnings.
 
     The HMAC key of callback payloads is the client secret BigCommerce issues; its length is
     not the app's to choose, so PyJWT's short-key warning is silenced for the process.
@@ -37,8 +39,6 @@ def configure_process(request_filter: logging.Filter | None = None) -> None:
     if root.handlers:
         return
     handler = logging.StreamHandler()
-    formatter = logging.Formatter(LOG_FORMAT)
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    handler.setFormatter(formatter_for(log_format or os.environ.get("LOG_FORMAT", "text")))
     handler.addFilter(request_filter or _NoRequestId())
     root.addHandler(handler)

@@ -79,7 +79,12 @@ def install(app: Flask, settings: Settings) -> None:
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> Response:
         log.warning(
-            "%s %s -> %s %s", request.method, printable(request.path), error.status, error.reason
+            "%s %s -> %s %s",
+            request.method,
+            printable(request.path),
+            error.status,
+            error.reason,
+            extra={"route": printable(request.path), "status": error.status},
         )
         response = make_response(
             render_error(
