@@ -6,8 +6,10 @@ and signed payloads in callback URLs (docs/security.md R7).
 
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Threads keep /load answering while a worker waits on BigCommerce's token endpoint (A8.2).
@@ -26,6 +28,13 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # limit_request_line and friends stay at gunicorn's defaults (docs/security.md R8): a genuine
 # signed_payload_jwt is about 1 KiB; bcapp refuses payloads over 8 KiB itself anyway.
 
+
+# With BCAPP_METRICS_TOKEN, workers share their Prometheus samples through a fresh directory
+# (prometheus-client's multiprocess mode); it is set here, before any worker starts.
+_metrics_dir: str | None = None
+if os.environ.get("BCAPP_METRICS_TOKEN") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _metrics_dir = tempfile.mkdtemp(prefix="bcapp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 _simulator: "subprocess.Popen[bytes] | None" = None
 _settings = None  # the master's Settings, built once in on_starting
@@ -63,8 +72,18 @@ def on_exit(server: object) -> None:
     """Stop the simulator and the embedded development Redis this server started."""
     from bcapp.store import embedded
 
+    if _metrics_dir is not None:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
     if _simulator is not None:
         _simulator.terminate()
         _simulator.wait(timeout=10)
     if _settings is not None and _settings.redis_url is None:
         embedded.stop(_settings.instance_dir)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A dead worker's live gauges stop counting (prometheus-client multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -84,6 +84,8 @@ class Settings:
     uninstall_grace_seconds: int = 7 * 86400
     # Modules every bcapp process imports at start to connect signal receivers.
     receiver_modules: tuple[str, ...] = ()
+    # BCAPP_METRICS_TOKEN: enables GET /metrics for `Authorization: Bearer <token>`.
+    metrics_token: str | None = field(default=None, repr=False)
     # LOG_FORMAT: "text" or "json" (read by the entry points before settings exist).
     log_format: str = "text"
     # `module:attribute` Flask blueprints of the app built on bcapp, registered by create_app.
@@ -207,6 +209,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
         log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
+        metrics_token=env.get("BCAPP_METRICS_TOKEN") or None,
         simulator_url=simulator_url,
     )
     validate(settings)
@@ -240,6 +243,8 @@ def validate(settings: Settings) -> None:
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     _validate_secret_lists(settings)
+    if settings.metrics_token is not None and len(settings.metrics_token) < 16:
+        raise ConfigurationError("BCAPP_METRICS_TOKEN must be at least 16 characters")
     if settings.log_format not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
     for origin in settings.frame_ancestors:

@@ -22,6 +22,7 @@ from bcapp.bigcommerce.http import deadline as http_deadline
 from bcapp.bigcommerce.http import mount
 from bcapp.clock import Clock
 from bcapp.errors import BadRequest, UpstreamError
+from bcapp.metrics import TOKEN_EXCHANGE
 from bcapp.scopes import ScopeSet
 from bcapp.settings import Settings
 from bcapp.validation import Person, store_hash_from_context, user_and_owner
@@ -77,7 +78,7 @@ class TokenExchange:
             "access_token_response", lambda response: _read_bounded(response, deadline, clock)
         )
         extra = {"account_uuid": account_uuid} if account_uuid else {}
-        with http_deadline(settings.token_exchange_deadline) as cut:
+        with http_deadline(settings.token_exchange_deadline) as cut, TOKEN_EXCHANGE.time():
             try:
                 token = session.fetch_token(
                     settings.token_url,

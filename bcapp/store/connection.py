@@ -17,6 +17,7 @@ import redis
 from redis.client import Pipeline
 
 from bcapp.errors import StoreUnavailable
+from bcapp.metrics import REDIS_ERRORS
 from bcapp.validation import STORE_HASH
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def unavailable_on_redis_error(operation: str) -> Iterator[None]:
         yield
     except redis.RedisError as exc:
         log.error("redis %s failed: %s", operation, type(exc).__name__)
+        REDIS_ERRORS.labels(operation).inc()
         raise StoreUnavailable("redis_" + operation) from exc
 
 

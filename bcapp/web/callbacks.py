@@ -15,31 +15,10 @@ from bcapp.web.context import service
 from bcapp.web.guards import signed_callback
 from bcapp.web.pages import for_store
 from bcapp.web.params import single
+from bcapp.web.routes import METHODS, WEBHOOK_HEADERS, callback_route
 from bcapp.web.sessions import HANDOFF_PARAM, adopt, open_session
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
-# The one method BigCommerce uses for each callback.
-METHODS = {
-    "auth": "GET",
-    "load": "GET",
-    "uninstall": "GET",
-    "remove-user": "GET",
-    "webhooks": "POST",
-    "handoff": "GET",
-}
-WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
-_ROUTE_OF_ENDPOINT = {f"callbacks.{name.replace('-', '_')}": name for name in METHODS}
-
-
-def callback_route() -> str | None:
-    """The callback the current request routes to ("auth", "load", …), or None."""
-    route = _ROUTE_OF_ENDPOINT.get(request.endpoint or "")
-    if route is None and request.path.startswith("/bigcommerce/"):
-        # A method that did not route: judged by the path.
-        route = request.path.rstrip("/").removeprefix("/bigcommerce/")
-    return route if route in METHODS else None
-
-
 def admit_client() -> None:
     """Count a callback request against its client address before any other work (429)."""
     route = callback_route()

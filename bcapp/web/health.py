@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import hmac
+import time
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from bcapp import metrics
 from bcapp.web.context import service
+
+# The installations gauge is refreshed by a scrape at most this often (it SCANs the keys).
+GAUGE_REFRESH_SECONDS = 60.0
+_gauge_refreshed_at = 0.0
 
 bp = Blueprint("health", __name__)
 
@@ -22,3 +31,17 @@ def readyz() -> tuple[Response, int]:
     if not service().ready():
         return jsonify(status="unavailable", redis="down"), 503
     return jsonify(status="ok", redis="up"), 200
+
+
+@bp.get("/metrics")
+def metrics_page() -> Response:
+    """Prometheus metrics, only with BCAPP_METRICS_TOKEN as a bearer token (404 otherwise)."""
+    global _gauge_refreshed_at
+    expected = service().settings.metrics_token
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+    if not expected or not hmac.compare_digest(expected.encode(), sent):
+        raise NotFound()
+    if time.monotonic() - _gauge_refreshed_at > GAUGE_REFRESH_SECONDS:
+        metrics.INSTALLATIONS.set(len(service().list_stores()))
+        _gauge_refreshed_at = time.monotonic()
+    return Response(metrics.exposition(), mimetype="text/plain; version=0.0.4")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 
 from flask import (
     Flask,
@@ -23,11 +24,13 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
+from bcapp import metrics
 from bcapp.errors import BcappError
 from bcapp.models import Installation
 from bcapp.settings import Settings
 from bcapp.validation import printable
 from bcapp.web.context import service
+from bcapp.web.routes import callback_route
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -76,8 +79,13 @@ def install(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals["request_id"] = request_id
     app.jinja_env.globals["csrf_token"] = lambda: session.get("csrf", "")
 
+    @app.before_request
+    def start_clock() -> None:
+        g.bcapp_started = time.perf_counter()
+
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> Response:
+        g.bcapp_outcome = error.reason
         log.warning(
             "%s %s -> %s %s",
             request.method,
@@ -121,6 +129,19 @@ def install(app: Flask, settings: Settings) -> None:
             exc_info=error,
         )
         return render_error(500, "Something went wrong", "Please try again in a moment.")
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        started = g.get("bcapp_started")
+        if started is not None:
+            metrics.REQUEST_SECONDS.labels(rule).observe(time.perf_counter() - started)
+        route = callback_route()
+        if route is not None:
+            ok = response.status_code < 400
+            outcome = "ok" if ok else g.get("bcapp_outcome", f"status_{response.status_code}")
+            metrics.CALLBACKS.labels(route, outcome).inc()
+        return response
 
     @app.after_request
     def security_headers(response: Response) -> Response:

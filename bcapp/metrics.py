@@ -1,0 +1,47 @@
+"""Prometheus metrics, correct across gunicorn workers.
+
+With `BCAPP_METRICS_TOKEN` set, `gunicorn.conf.py` points `PROMETHEUS_MULTIPROC_DIR` at a fresh
+directory before the workers start, so every worker writes its samples there and `/metrics`
+adds them up (prometheus-client's multiprocess mode); elsewhere (tests, the CLI) the process's
+own registry is used. Labels carry route templates and refusal reasons only, never a token, a
+payload or an email.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+CALLBACKS = Counter(
+    "bcapp_callbacks_total",
+    "Callbacks answered, by callback and outcome (ok, or the refusal reason).",
+    ["callback", "outcome"],
+)
+TOKEN_EXCHANGE = Histogram(
+    "bcapp_token_exchange_seconds",
+    "Time spent exchanging an auth code at BigCommerce's token endpoint.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20),
+)
+REDIS_ERRORS = Counter("bcapp_redis_errors_total", "Redis failures, by operation.", ["operation"])
+INSTALLATIONS = Gauge(
+    "bcapp_installations",
+    "Stores with a record (installed or in their grace period), refreshed at most once a minute.",
+    multiprocess_mode="mostrecent",
+)
+REQUEST_SECONDS = Histogram(
+    "bcapp_request_seconds",
+    "Time to answer a request, by route template.",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25),
+)
+
+
+def exposition() -> bytes:
+    """Every metric in Prometheus text format, summed over workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()

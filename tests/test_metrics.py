@@ -1,0 +1,104 @@
+"""GET /metrics: only with the bearer token, exact across gunicorn workers, no secrets in labels."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.conftest import CLIENT_SECRET
+from tests.helpers import OWNER, STAFF, auth_query, signed
+from tests.servers import environment_for, gunicorn
+
+TOKEN = "metrics-token-0123456789abcdef"
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the exposition `text` (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+            return float(match.group(2))
+        if not labels and line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-token-0123456789", f"Basic {TOKEN}", ""])
+def test_metrics_are_404_without_the_bearer_token(
+    make_app: Callable[..., Flask], header: str | None
+) -> None:
+    client = make_app(metrics_token=TOKEN).test_client()
+    headers = {"Authorization": header} if header is not None else {}
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 404 and "bcapp_" not in response.get_data(as_text=True)
+
+
+def test_metrics_are_404_when_disabled(make_app: Callable[..., Flask]) -> None:
+    client = make_app().test_client()
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+def test_metrics_with_the_token(make_app: Callable[..., Flask], sim: SimulatorState) -> None:
+    client = make_app(metrics_token=TOKEN).test_client()
+    client.get("/bigcommerce/auth?" + auth_query(sim))
+    page = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    for name in (
+        "bcapp_callbacks_total",
+        "bcapp_token_exchange_seconds",
+        "bcapp_installations",
+        "bcapp_request_seconds",
+        "bcapp_redis_errors_total",
+    ):
+        assert f"# TYPE {name}" in text
+
+
+@pytest.mark.slow
+def test_counts_are_exact_across_two_workers_and_labels_hold_no_secrets(
+    settings: Settings, sim: SimulatorState, tmp_path: Path
+) -> None:
+    env = environment_for(settings) | {"BCAPP_METRICS_TOKEN": TOKEN}
+    loads = 24
+    used: list[str] = []
+    with gunicorn(env, tmp_path / "gunicorn.log", workers=2) as url:
+        assert (
+            requests.get(
+                f"{url}/bigcommerce/auth?{auth_query(sim)}", allow_redirects=False, timeout=10
+            ).status_code
+            == 302
+        )
+        for n in range(loads):
+            used.append(signed(user=OWNER if n % 2 else STAFF))
+            answer = requests.get(
+                f"{url}/bigcommerce/load",
+                timeout=10,
+                allow_redirects=False,
+                params={"signed_payload_jwt": used[-1]},
+            )
+            assert answer.status_code == 302
+        replay = requests.get(
+            f"{url}/bigcommerce/load", params={"signed_payload_jwt": used[0]}, timeout=10
+        )
+        assert replay.status_code == 401
+        assert requests.get(f"{url}/metrics", timeout=10).status_code == 404
+        text = requests.get(
+            f"{url}/metrics", timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+        ).text
+    assert sample(text, "bcapp_callbacks_total", callback="load", outcome="ok") == loads
+    assert sample(text, "bcapp_callbacks_total", callback="load", outcome="replayed") == 1
+    assert sample(text, "bcapp_callbacks_total", callback="auth", outcome="ok") == 1
+    assert sample(text, "bcapp_token_exchange_seconds_count") == 1
+    assert sample(text, "bcapp_installations") == 1
+    assert sample(text, "bcapp_request_seconds_count", route="/bigcommerce/load") == loads + 1
+    for secret in [CLIENT_SECRET, *sim.issued_secrets, *used]:
+        assert secret not in text
+    assert "@" not in text, "no email in any label"
