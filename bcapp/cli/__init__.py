@@ -8,6 +8,7 @@ import click
 
 from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exit
 from bcapp.cli.stores import stores
+from bcapp.cli.transfer import export_command, import_command
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
 from bcapp.process import configure_process
@@ -22,6 +23,8 @@ def main() -> None:
 
 
 main.add_command(stores)
+main.add_command(export_command)
+main.add_command(import_command)
 
 
 @main.command()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import redis
 
@@ -31,6 +32,7 @@ from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedde
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
 from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error
+from bcapp.store.transfer import RedisTransfer
 from bcapp.store.wiring import redis_stores
 
 __all__ = [
@@ -63,7 +65,9 @@ class AppService:
         self._store, self._short_lived, self._lifecycle = stores
         self._bigcommerce = bigcommerce
         self._redis = redis_client
-        self._app_data = RedisAppData(redis_client, Keyspace(settings.redis_prefix))
+        keys = Keyspace(settings.redis_prefix)
+        self._app_data = RedisAppData(redis_client, keys)
+        self._transfer = RedisTransfer(redis_client, TokenCipher(settings.token_keys), keys)
         self._limits = AbuseLimits(
             self._short_lived,
             LimitPolicy(
@@ -157,17 +161,7 @@ class AppService:
     def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> str:
         """Verify a webhook delivery and act on it once: "ended", "ignored" or "duplicate"."""
         secrets = [self.settings.client_secret, *self.settings.previous_client_secrets]
-        delivery = webhooks.verify_delivery(body, headers, secrets, self.clock.now())
-        nonce = "webhook:" + delivery.webhook_id
-        if self._short_lived.seen(delivery.store_hash, nonce):
-            return "duplicate"
-        outcome = "ignored"
-        if delivery.scope == webhooks.UNINSTALLED_SCOPE:
-            event = UninstallEvent(delivery.timestamp, "webhook", int(self.clock.now()))
-            outcome = "ended" if self._end(delivery.store_hash, event) else "ignored"
-        # Burned after acting: a failure above leaves BigCommerce's retry to do it again.
-        self._short_lived.burn_once(delivery.store_hash, nonce, webhooks.DEDUPLICATE_SECONDS)
-        return outcome
+        return webhooks.receive(body, headers, secrets, self.clock, self._short_lived, self._end)
 
     def _end(self, store_hash: str, event: UninstallEvent) -> bool:
         return access.end_installation(
@@ -199,6 +193,18 @@ class AppService:
     def forget_store(self, store_hash: str) -> bool:
         """Delete the store's local record and users (the credentials stay valid on BigCommerce)."""
         return self._store.forget(store_hash)
+
+    def export_stores(self) -> Iterator[dict[str, Any]]:
+        """Every store's document (tokens still encrypted), for `bcapp export`."""
+        return operations.export_all(self._store, self._transfer)
+
+    def import_store(self, document: object, dry_run: bool = False) -> bool:
+        """Import one document (ValueError when it cannot be); True when it changed anything."""
+        if dry_run:
+            self._transfer.check(document)
+            return False
+        assert isinstance(document, dict)
+        return self._transfer.import_store(document)
 
     def reconcile(self, limit: int = 1000, interval: int = 86400) -> ReconcileReport:
         """Probe tokens to find missed uninstalls; purge uninstalled stores past their grace."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from bcapp.settings import Settings
 from bcapp.store import InstallationStore
 from bcapp.store.connection import server_policy
 from bcapp.store.records import CorruptRecord
+from bcapp.store.transfer import RedisTransfer
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,14 @@ def ready(store: InstallationStore) -> bool:
         return store.ping()
     except StoreUnavailable:
         return False
+
+
+def export_all(store: InstallationStore, transfer: RedisTransfer) -> Iterator[dict[str, Any]]:
+    """Every store's export document (tokens still encrypted)."""
+    for store_hash in store.list_store_hashes():
+        document = transfer.export_store(store_hash)
+        if document is not None:
+            yield document
 
 
 def installed_stores(store: InstallationStore) -> list[str]:

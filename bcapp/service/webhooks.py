@@ -15,14 +15,17 @@ import binascii
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from bcapp.clock import Clock
 from bcapp.errors import BadRequest, Unauthorized
+from bcapp.models import UninstallEvent
+from bcapp.store import ShortLivedRecords
 from bcapp.validation import store_hash_from_context
 
 log = logging.getLogger(__name__)
@@ -106,3 +109,28 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("webhook_not_object")
     return data
+
+
+def receive(
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: list[str],
+    clock: Clock,
+    short_lived: ShortLivedRecords,
+    end: Callable[[str, UninstallEvent], bool],
+) -> str:
+    """Verify a delivery and act on it once: "ended", "ignored" or "duplicate".
+
+    The webhook id is burned after acting: a failure in between leaves BigCommerce's retry to
+    do it again (ending an installation twice changes nothing).
+    """
+    delivery = verify_delivery(body, headers, secrets, clock.now())
+    nonce = "webhook:" + delivery.webhook_id
+    if short_lived.seen(delivery.store_hash, nonce):
+        return "duplicate"
+    outcome = "ignored"
+    if delivery.scope == UNINSTALLED_SCOPE:
+        event = UninstallEvent(delivery.timestamp, "webhook", int(clock.now()))
+        outcome = "ended" if end(delivery.store_hash, event) else "ignored"
+    short_lived.burn_once(delivery.store_hash, nonce, DEDUPLICATE_SECONDS)
+    return outcome

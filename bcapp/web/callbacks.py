@@ -19,6 +19,8 @@ from bcapp.web.routes import METHODS, WEBHOOK_HEADERS, callback_route
 from bcapp.web.sessions import HANDOFF_PARAM, adopt, open_session
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
+
+
 def admit_client() -> None:
     """Count a callback request against its client address before any other work (429)."""
     route = callback_route()

@@ -1,0 +1,57 @@
+"""`bcapp export` and `bcapp import`: every store as JSON lines, tokens still encrypted."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from bcapp.cli.common import echo, fail, or_fail, service_or_exit
+
+
+@click.command("export")
+def export_command() -> None:
+    """Write every store (installation, users, settings) to stdout as JSON lines.
+
+    Tokens and client secrets stay AES-GCM sealed and name their key id, so the output is safe
+    to keep as a backup; importing it needs one of the same TOKEN_ENCRYPTION_KEYS.
+    """
+    service = service_or_exit()
+    count = 0
+    for document in or_fail(lambda: list(service.export_stores())):
+        click.echo(json.dumps(document, sort_keys=True))
+        count += 1
+    click.echo(f"exported {count} store(s)", err=True)
+
+
+@click.command("import")
+@click.option("--dry-run", is_flag=True, help="check every line, write nothing")
+def import_command(dry_run: bool) -> None:
+    """Read JSON lines from stdin (what `bcapp export` wrote) into this deployment's Redis.
+
+    Idempotent: a store already stored identically is left alone. A line whose record does
+    not decrypt with this deployment's keys is refused (and the run exits 1).
+    """
+    service = service_or_exit()
+    written = unchanged = refused = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+            changed = or_fail(functools.partial(service.import_store, document, dry_run))
+        except ValueError as exc:
+            echo(f"line {number}: refused: {exc}")
+            refused += 1
+            continue
+        written += changed
+        unchanged += not changed
+    verb = "would import" if dry_run else "imported"
+    echo(
+        f"{verb} {written if not dry_run else written + unchanged} store(s); "
+        f"{unchanged if not dry_run else 0} unchanged; {refused} refused"
+    )
+    if refused:
+        fail(f"{refused} line(s) refused")

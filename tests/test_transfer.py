@@ -1,0 +1,98 @@
+"""`bcapp export | bcapp import`: a populated deployment moves to another one and keeps working."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bcapp.cli import main
+from bcapp.crypto import new_key_entry, parse_keys
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
+from tests.helpers import STAFF, install, signed
+from tests.test_cli import cli_env
+
+
+def populate(client: FlaskClient, sim: SimulatorState, app: Flask) -> None:
+    sim.add_store("xyz789", owner_id=7)
+    install(client, sim)
+    client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
+    install(client, sim, store_hash="xyz789", user_id=7)
+    service_of(app).save_store_settings("abc123", {"greeting": "Moved"})
+    sim.revoke("xyz789")
+    owner_of_xyz = {"id": 7, "email": "o@x.example"}
+    client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed('xyz789', user=owner_of_xyz)}")
+
+
+def test_export_then_import_moves_a_deployment_and_it_serves_loads(
+    client: FlaskClient,
+    sim: SimulatorState,
+    app: Flask,
+    settings: Settings,
+    tmp_path: Path,
+    make_app: Callable[..., Flask],
+    redis_client: Any,
+) -> None:
+    populate(client, sim, app)
+    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path))
+    assert exported.exit_code == 0
+    lines = exported.stdout.splitlines()
+    assert len(lines) == 2 and sim.stores["abc123"].access_token not in exported.output
+    assert '"access_token": "v1.' in lines[0], "tokens stay sealed, naming their key id"
+
+    target = "m" + settings.redis_prefix[1:]  # another deployment's namespace
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+    dry = CliRunner().invoke(main, ["import", "--dry-run"], input=exported.stdout, env=env)
+    assert dry.exit_code == 0 and "would import 2 store(s)" in dry.output
+    assert not list(redis_client.scan_iter(match=f"{target}:*")), "a dry run writes nothing"
+    first = CliRunner().invoke(main, ["import"], input=exported.stdout, env=env)
+    again = CliRunner().invoke(main, ["import"], input=exported.stdout, env=env)
+    assert "imported 2 store(s); 0 unchanged" in first.output
+    assert "imported 0 store(s); 2 unchanged" in again.output, "idempotent"
+
+    moved = make_app(redis_prefix=target)
+    assert service_of(moved).store_settings("abc123") == {"greeting": "Moved"}
+    users = service_of(moved).show_store("abc123").users  # type: ignore[union-attr]
+    assert [user.id for user in users] == [1, 2]
+    ended = service_of(moved).show_store("xyz789")
+    assert ended is not None and not ended.installation.is_installed
+    assert redis_client.ttl(f"{target}:{{xyz789}}:installation") > 0, "the grace TTL moved too"
+    opened = moved.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    assert opened.status_code == 302, "the moved deployment serves loads"
+    for key in redis_client.scan_iter(match=f"{target}:*"):
+        redis_client.delete(key)
+
+
+def test_import_refuses_records_for_keys_it_does_not_hold(
+    client: FlaskClient,
+    sim: SimulatorState,
+    app: Flask,
+    settings: Settings,
+    tmp_path: Path,
+    redis_client: Any,
+) -> None:
+    populate(client, sim, app)
+    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
+    other_keys = ",".join(
+        f"{k.kid}:{base64.b64encode(k.key).decode()}" for k in parse_keys(new_key_entry())
+    )
+    target = "k" + settings.redis_prefix[1:]
+    env = cli_env(replace(settings), tmp_path) | {
+        "BCAPP_REDIS_PREFIX": target,
+        "TOKEN_ENCRYPTION_KEYS": other_keys,
+    }
+    result = CliRunner().invoke(main, ["import"], input=exported + "not json\n", env=env)
+    assert result.exit_code == 1
+    assert (
+        "does not decrypt with TOKEN_ENCRYPTION_KEYS" in result.output
+        and "3 refused" in result.output
+    )
+    assert not list(redis_client.scan_iter(match=f"{target}:*"))
