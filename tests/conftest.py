@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -15,7 +16,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bcapp.clock import Clock
+from bcapp.clock import Clock, ManualClock
 from bcapp.crypto import new_key_entry, parse_keys
 from bcapp.service import AppService
 from bcapp.settings import Settings
@@ -84,6 +85,15 @@ def sim() -> SimulatorState:
     state.add_store("abc123", owner_id=1, owner_email="owner@example.com")
     state.add_user("abc123", 2, "staff@example.com")
     return state
+
+
+@pytest.fixture
+def clock(sim: SimulatorState) -> ManualClock:
+    """The present, stopped, shared with the simulator: time moves only when a test says so
+    (or when something waits on it), for the app and the simulated BigCommerce alike."""
+    manual = ManualClock(start=float(int(time.time())))
+    sim.clock = manual.now
+    return manual
 
 
 @pytest.fixture

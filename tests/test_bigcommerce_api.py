@@ -26,13 +26,6 @@ def token(sim: SimulatorState) -> str:
 
 
 @pytest.fixture
-def clock(sim: SimulatorState) -> ManualClock:
-    manual = ManualClock()
-    sim.clock = manual.now
-    return manual
-
-
-@pytest.fixture
 def api(settings: Settings, clock: ManualClock) -> Iterator[BigCommerce]:
     made = BigCommerce(settings, clock)
     yield made

@@ -25,13 +25,6 @@ from tests.servers import REPO, environment_for
 
 
 @pytest.fixture
-def clock(sim: SimulatorState) -> ManualClock:
-    manual = ManualClock(start=float(int(time.time())))
-    sim.clock = manual.now
-    return manual
-
-
-@pytest.fixture
 def service(settings: Settings, clock: ManualClock, sim: SimulatorState) -> Iterator[AppService]:
     made = build_service(settings, clock)
     code = sim.issue_code("abc123", 1, DEFAULT_SCOPE)

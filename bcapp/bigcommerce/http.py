@@ -81,20 +81,24 @@ def _shut_down(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _DeadlineHTTPConnection(HTTPConnection):
+class _RegistersSocket:
+    """Connection mixin: once a request is sent, the active deadline knows the socket."""
+
+    sock: socket.socket | None
+
     def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
         active = _active.get()
         if active is not None:
             active.register(self.sock)
 
 
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
-        active = _active.get()
-        if active is not None:
-            active.register(self.sock)
+class _DeadlineHTTPConnection(_RegistersSocket, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_RegistersSocket, HTTPSConnection):
+    pass
 
 
 class _DeadlineHTTPPool(HTTPConnectionPool):

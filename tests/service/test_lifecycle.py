@@ -7,7 +7,6 @@ to `clock.advance`, not a sleep.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -29,13 +28,6 @@ from tests.helpers import DEFAULT_SCOPE
 OWNER = {"id": 1, "email": "owner@example.com"}
 STAFF = {"id": 2, "email": "staff@example.com"}
 GRACE = 3600
-
-
-@pytest.fixture
-def clock(sim: SimulatorState) -> ManualClock:
-    manual = ManualClock(start=float(int(time.time())))
-    sim.clock = manual.now
-    return manual
 
 
 @pytest.fixture

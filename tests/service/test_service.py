@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -33,13 +32,6 @@ from tests.helpers import DEFAULT_SCOPE
 
 OWNER = {"id": 1, "email": "owner@example.com"}
 STAFF = {"id": 2, "email": "staff@example.com"}
-
-
-@pytest.fixture
-def clock(sim: SimulatorState) -> ManualClock:
-    manual = ManualClock(start=float(int(time.time())))
-    sim.clock = manual.now
-    return manual
 
 
 @pytest.fixture
