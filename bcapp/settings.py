@@ -86,6 +86,8 @@ class Settings:
     receiver_modules: tuple[str, ...] = ()
     # BCAPP_METRICS_TOKEN: enables GET /metrics for `Authorization: Bearer <token>`.
     metrics_token: str | None = field(default=None, repr=False)
+    # Replicas an install waits for (WAIT) before it is acknowledged; 0: none.
+    redis_min_replicas: int = 0
     # LOG_FORMAT: "text" or "json" (read by the entry points before settings exist).
     log_format: str = "text"
     # `module:attribute` Flask blueprints of the app built on bcapp, registered by create_app.
@@ -210,6 +212,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
         log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
         metrics_token=env.get("BCAPP_METRICS_TOKEN") or None,
+        redis_min_replicas=as_int(env, "BCAPP_REDIS_MIN_REPLICAS", 0, low=0, high=10),
         simulator_url=simulator_url,
     )
     validate(settings)

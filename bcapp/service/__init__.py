@@ -31,7 +31,7 @@ from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedded
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
-from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error
+from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error, wait_for_replicas
 from bcapp.store.transfer import RedisTransfer
 from bcapp.store.wiring import redis_stores
 
@@ -104,15 +104,10 @@ class AppService:
         started_at = int(self.clock.now())
         self._limits.admit_store("auth", request.store_hash)
         policy = InstallPolicy.of(self.settings, self.settings.app_url + WEBHOOKS_PATH)
-        return complete_install(
-            request,
-            self._bigcommerce,
-            self._store,
-            self._short_lived,
-            self._lifecycle,
-            policy,
-            started_at,
-        )
+        stores = (self._store, self._short_lived, self._lifecycle)
+        opened = complete_install(request, self._bigcommerce, *stores, policy, started_at)
+        wait_for_replicas(self._redis, self.settings.redis_min_replicas)
+        return opened
 
     def external_install_url(self, outcome: str) -> str:
         """Where BigCommerce shows the result of an install started from the external link."""

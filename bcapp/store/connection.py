@@ -103,3 +103,18 @@ def server_policy(client: redis.Redis) -> dict[str, str]:
     found = client.config_get("appendonly") | client.config_get("save")
     found |= client.config_get("maxmemory-policy")
     return {str(key): str(value) for key, value in found.items()}
+
+
+def wait_for_replicas(client: redis.Redis, replicas: int, timeout_ms: int = 1000) -> None:
+    """Return once `replicas` replicas hold every write so far; StoreUnavailable otherwise.
+
+    After an install, so that an acknowledged install survives a failover to a replica.
+    """
+    if replicas <= 0:
+        return
+    with unavailable_on_redis_error("wait_for_replicas"):
+        acknowledged = int(client.wait(replicas, timeout_ms))
+    if acknowledged < replicas:
+        log.error("redis: %s of %s replicas acknowledged the install", acknowledged, replicas)
+        REDIS_ERRORS.labels("wait_for_replicas").inc()
+        raise StoreUnavailable("redis_not_replicated")

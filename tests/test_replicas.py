@@ -1,0 +1,50 @@
+"""BCAPP_REDIS_MIN_REPLICAS: an install is acknowledged only once replicas hold it (WAIT)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+
+from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
+from tests.helpers import install
+from tests.servers import redis_server
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for_replica(master_url: str) -> None:
+    client = redis.Redis.from_url(master_url, decode_responses=True)
+    for _ in range(200):
+        info = client.info("replication")
+        if info.get("connected_slaves") == 1 and info.get("slave0", {}).get("state") == "online":
+            break
+        time.sleep(0.05)
+    client.close()
+
+
+def test_an_install_waits_for_its_replica_and_is_refused_without_enough(
+    make_app: Callable[..., Flask], sim: SimulatorState, tmp_path: Path, prefix: str
+) -> None:
+    with redis_server(tmp_path) as master:
+        port = master.rsplit(":", 1)[1].split("/")[0]
+        with redis_server(tmp_path, "--replicaof", "127.0.0.1", port) as replica:
+            wait_for_replica(master)
+            app = make_app(redis_url=master, redis_min_replicas=1)
+            assert install(app.test_client(), sim).status_code == 302
+            copy = redis.Redis.from_url(replica, decode_responses=True)
+            assert copy.exists(f"{prefix}:{{abc123}}:installation"), "the replica holds it"
+            copy.close()
+
+            demanding = make_app(redis_url=master, redis_min_replicas=2)
+            response = install(demanding.test_client(), sim)
+            assert response.status_code == 503
+            assert "temporarily unavailable" in response.get_data(as_text=True)
+            assert "Set-Cookie" not in response.headers
+            for made in (app, demanding):
+                service_of(made).close()
