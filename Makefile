@@ -27,7 +27,7 @@ run: $(RUN_STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py
-	$(BIN)/mypy bcapp
+	$(BIN)/mypy bcapp benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bcapp
+	$(BIN)/mypy bcapp benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

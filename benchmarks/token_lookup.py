@@ -30,7 +30,7 @@ def main() -> None:
         client = connect(embedded.ensure_running(instance))
         try:
             cipher = TokenCipher(parse_keys(new_key_entry()))
-            store, _ = redis_stores(client, cipher, "bcapp", SystemClock())
+            store, _, _ = redis_stores(client, cipher, "bcapp", SystemClock())
             before = int(client.info("memory")["used_memory"])
             for n in range(STORES):
                 store.save_installation(_installation(f"s{n}"), StoreUser(n + 1, "o@example.com"))

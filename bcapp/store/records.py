@@ -35,34 +35,42 @@ def report_corrupt(kind: str, store_hash: str, error: CorruptRecord) -> None:
 
 
 def installation_to_json(installation: Installation, cipher: TokenCipher) -> str:
-    """The stored form of an installation, its token sealed for its store."""
+    """The stored form of an installation, its token sealed for its store.
+
+    Optional fields that are empty are left out (readers default them), which keeps a record
+    near 1 KiB of Redis memory per store.
+    """
+    fields = {
+        "store_hash": installation.store_hash,
+        "access_token": cipher.encrypt(installation.store_hash, installation.access_token),
+        "scopes": str(installation.scopes),
+        "installer_id": installation.installer_id,
+        "installer_email": installation.installer_email,
+        "owner_id": installation.owner_id,
+        "owner_email": installation.owner_email,
+        "account_uuid": installation.account_uuid,
+        "installed_at": installation.installed_at,
+        "updated_at": installation.updated_at,
+        "install_id": installation.install_id,
+        "control_panel_url": installation.control_panel_url,
+        "uninstall": event_to_dict(installation.uninstall),
+        "kind": installation.kind,
+        "token_rejected_at": installation.token_rejected_at,
+        "name": installation.name,
+        "client_id": installation.client_id,
+        "client_secret": (
+            None
+            if installation.client_secret is None
+            else cipher.encrypt(installation.store_hash, installation.client_secret, CLIENT_SECRET)
+        ),
+    }
     return json.dumps(
         {
-            "store_hash": installation.store_hash,
-            "access_token": cipher.encrypt(installation.store_hash, installation.access_token),
-            "scopes": str(installation.scopes),
-            "installer_id": installation.installer_id,
-            "installer_email": installation.installer_email,
-            "owner_id": installation.owner_id,
-            "owner_email": installation.owner_email,
-            "account_uuid": installation.account_uuid,
-            "installed_at": installation.installed_at,
-            "updated_at": installation.updated_at,
-            "install_id": installation.install_id,
-            "control_panel_url": installation.control_panel_url,
-            "uninstall": event_to_dict(installation.uninstall),
-            "kind": installation.kind,
-            "token_rejected_at": installation.token_rejected_at,
-            "name": installation.name,
-            "client_id": installation.client_id,
-            "client_secret": (
-                None
-                if installation.client_secret is None
-                else cipher.encrypt(
-                    installation.store_hash, installation.client_secret, CLIENT_SECRET
-                )
-            ),
-        }
+            name: value
+            for name, value in fields.items()
+            if value is not None and not (name == "kind" and value == "app")
+        },
+        separators=(",", ":"),
     )
 
 
@@ -99,9 +107,9 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
             scopes=ScopeSet.parse(data["scopes"]),
             installer_id=data["installer_id"],
             installer_email=data["installer_email"],
-            owner_id=data["owner_id"],
-            owner_email=data["owner_email"],
-            account_uuid=data["account_uuid"],
+            owner_id=data.get("owner_id"),
+            owner_email=data.get("owner_email"),
+            account_uuid=data.get("account_uuid"),
             installed_at=data["installed_at"],
             updated_at=data["updated_at"],
             install_id=data["install_id"],
