@@ -287,7 +287,7 @@ def _require_production(env: Mapping[str, str]) -> None:
         "BC_CLIENT_SECRET": portal,
         "SECRET_KEY": "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
         "TOKEN_ENCRYPTION_KEYS": "make one with: bcapp keys new",
-        "REDIS_URL": "point it at your Redis (redis://, rediss:// or unix://); "
+        "REDIS_URL": "point it at your Redis (redis://, rediss://, unix:// or redis+sentinel://); "
         "the embedded Redis is for development only",
     }
     missing = [name for name in how if env.get(name, "").strip().lower() in _PLACEHOLDERS]

@@ -38,7 +38,8 @@ def redis_location(settings: Settings) -> str:
     parts = urlsplit(settings.redis_url)  # never print the password
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
-    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+    hosts = parts.netloc.rpartition("@")[2]  # host:port[,host:port…] without the credentials
+    return f"{parts.scheme}://{hosts}{parts.path if '+sentinel' in parts.scheme else ''}"
 
 
 def status(installation: Installation) -> str:

@@ -12,11 +12,13 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.client import Pipeline
+from redis.sentinel import Sentinel
 
-from bcapp.errors import StoreUnavailable
+from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.metrics import REDIS_ERRORS
 from bcapp.validation import STORE_HASH
 
@@ -32,7 +34,11 @@ def connect(url: str, max_connections: int = 32) -> redis.Redis:
     """A Redis client for `url` with explicit timeouts and a bounded pool (docs/security.md R6).
 
     ``rediss://`` verifies the server certificate (redis-py's default, never turned off here).
+    ``redis+sentinel://[user:password@]host:port[,host:port…]/service[/db]`` (and
+    ``rediss+sentinel://``) asks the sentinels for the service's master and follows failovers.
     """
+    if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
+        return _sentinel_master(url, max_connections)
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -41,6 +47,37 @@ def connect(url: str, max_connections: int = 32) -> redis.Redis:
         max_connections=max_connections,
         decode_responses=True,
     )
+
+
+def _sentinel_master(url: str, max_connections: int) -> redis.Redis:
+    """A client of the Sentinel service's current master (it reconnects after a failover)."""
+    parts = urlsplit(url)
+    hosts = []
+    for address in parts.netloc.rpartition("@")[2].split(","):
+        host, _, port = address.rpartition(":")
+        hosts.append((host.strip("[]"), int(port or 26379)))
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path or len(path) > 2 or not hosts:
+        raise ConfigurationError(
+            "REDIS_URL for Sentinel: redis+sentinel://[user:password@]host:port[,host:port]/"
+            "service[/db]"
+        )
+    options: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "decode_responses": True,
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "db": int(path[1]) if len(path) == 2 else 0,
+        "ssl": parts.scheme.startswith("rediss"),
+    }
+    sentinel_options = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+    }
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call]
+    master: redis.Redis = sentinel.master_for(path[0], max_connections=max_connections)  # type: ignore[no-untyped-call]
+    return master
 
 
 @contextmanager
