@@ -216,14 +216,14 @@ class AppService:
 
     def store_information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None."""
-        return operations.store_information(self._client_for(installation))
+        return operations.store_information(self.client_for(installation))
 
     def store_client(self, store_hash: str) -> StoreClient:
         """The API client of an installed store (NotInstalled otherwise), for views and workers."""
         installation = self._store.get_installation(store_hash)
         if installation is None or not installation.is_installed:
             raise NotInstalled("store_not_installed")
-        return self._client_for(installation)
+        return self.client_for(installation)
 
     def store_settings(self, store_hash: str) -> dict[str, str]:
         """The app's settings for one store (the bundled example feature keeps its own here)."""
@@ -233,7 +233,8 @@ class AppService:
         """Replace the app's settings for one store; they go with the installation."""
         self._app_data.put(store_hash, values)
 
-    def _client_for(self, installation: Installation) -> StoreClient:
+    def client_for(self, installation: Installation) -> StoreClient:
+        """The API client of an installation already read (no second lookup)."""
         return StoreClient(installation, self._bigcommerce, self._token_rejected)
 
     def _token_rejected(self, installation: Installation) -> None:

@@ -25,11 +25,10 @@ from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_e
 from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.lifecycle import APP_DATA, MARKER, raced_uninstall
 from bcapp.store.records import (
-    CorruptRecord,
     installation_fields,
     installation_from_json,
     installation_to_json,
-    report_corrupt,
+    readable,
     user_from_json,
     user_to_json,
 )
@@ -164,13 +163,12 @@ class RedisInstallationStore:
         """The installation of `store_hash`, or None (also when its record is corrupt)."""
         with unavailable_on_redis_error("get_installation"):
             raw = self._redis.get(self._keys.key(store_hash, "installation"))
-        if raw is None:
-            return None
-        try:
-            return installation_from_json(raw, store_hash, self._cipher)
-        except CorruptRecord as error:
-            report_corrupt("installation", store_hash, error)
-            return None
+        return readable(
+            "installation",
+            store_hash,
+            raw,
+            lambda text: installation_from_json(text, store_hash, self._cipher),
+        )
 
     def reencrypt(self, store_hash: str) -> bool:
         """Re-seal the token with the primary key; True when it was sealed with another.
@@ -265,22 +263,11 @@ class RedisInstallationStore:
 
     def _field(self, store_hash: str, raw: str | bytes | None, name: str) -> object:
         """One field of a readable record (no decryption); None when absent or corrupt."""
-        if raw is None:
-            return None
-        try:
-            return installation_fields(raw).get(name)
-        except CorruptRecord as error:
-            report_corrupt("installation", store_hash, error)
-            return None
+        fields = readable("installation", store_hash, raw, installation_fields)
+        return fields.get(name) if fields is not None else None
 
     def _user_or_none(self, store_hash: str, raw: str | bytes | None) -> StoreUser | None:
-        if raw is None:
-            return None
-        try:
-            return user_from_json(raw)
-        except CorruptRecord as error:
-            report_corrupt("user", store_hash, error)
-            return None
+        return readable("user", store_hash, raw, user_from_json)
 
     def _users_in(self, store_hash: str, raw: dict[Any, Any]) -> dict[int, StoreUser]:
         """The readable users of a users hash, by id; corrupt entries are logged and skipped."""

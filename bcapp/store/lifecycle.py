@@ -28,7 +28,7 @@ from bcapp.store.records import (
     event_to_dict,
     installation_from_json,
     installation_to_json,
-    report_corrupt,
+    readable,
 )
 
 # Records of an uninstalled store outlive the grace period by this much, so that `reconcile`
@@ -174,13 +174,12 @@ class RedisLifecycle:
         return key(store_hash, "installation"), key(store_hash, "users"), key(store_hash, MARKER)
 
     def _read(self, store_hash: str, raw: str | bytes | None) -> Installation | None:
-        if raw is None:
-            return None
-        try:
-            return installation_from_json(raw, store_hash, self._cipher)
-        except CorruptRecord as error:
-            report_corrupt("installation", store_hash, error)
-            return None
+        return readable(
+            "installation",
+            store_hash,
+            raw,
+            lambda text: installation_from_json(text, store_hash, self._cipher),
+        )
 
 
 def raced_uninstall(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bcapp.crypto import CLIENT_SECRET, DecryptionError, TokenCipher
 from bcapp.models import Installation, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CorruptRecord(Exception):
@@ -32,6 +34,22 @@ def report_corrupt(kind: str, store_hash: str, error: CorruptRecord) -> None:
     log.error(
         "corrupt %s record for store=%s (%s): treated as absent", kind, store_hash, error.reason
     )
+
+
+def readable(
+    kind: str, store_hash: str, raw: str | bytes | None, parse: Callable[[str | bytes], T]
+) -> T | None:
+    """`parse(raw)`; None when the record is absent, or corrupt (then logged by name).
+
+    The one rule every reader of the store follows (docs/architecture.md, "Corrupt records").
+    """
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except CorruptRecord as error:
+        report_corrupt(kind, store_hash, error)
+        return None
 
 
 def installation_to_json(installation: Installation, cipher: TokenCipher) -> str:

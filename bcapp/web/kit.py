@@ -56,7 +56,7 @@ def current_context() -> AppContext:
     """The AppContext of the current request's session (401 without a live session)."""
     opened = current_opened()
     installation = opened.installation
-    api = service().store_client(installation.store_hash)
+    api = service().client_for(installation)  # the session check just read it
     return AppContext(installation.store_hash, installation, opened.user, api)
 
 

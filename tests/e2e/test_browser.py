@@ -101,6 +101,18 @@ def _printed_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
     raise AssertionError("make run printed no URL:\n" + log_path.read_text())
 
 
+def install_as_owner(page: Any, panel_url: str) -> tuple[Any, Any]:
+    """In the control panel at `panel_url`, install as demo1234's owner; (owner row, app frame)."""
+    from playwright.sync_api import expect
+
+    page.goto(panel_url)
+    owner_row = page.locator("section[data-store=demo1234] tr[data-user='1001']")
+    owner_row.get_by_role("button", name="Install", exact=True).click()
+    app = page.frame_locator("iframe#app")
+    expect(app.get_by_text("The app is installed on your store")).to_be_visible(timeout=15000)
+    return owner_row, app
+
+
 def test_install_and_open_app_inside_the_control_panel_iframe(
     make_run: str, tmp_path: Path
 ) -> None:
@@ -110,11 +122,7 @@ def test_install_and_open_app_inside_the_control_panel_iframe(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         context = browser.new_context()
         page = context.new_page()
-        page.goto(make_run)
-        owner_row = page.locator("section[data-store=demo1234] tr[data-user='1001']")
-        owner_row.get_by_role("button", name="Install", exact=True).click()
-        app = page.frame_locator("iframe#app")
-        expect(app.get_by_text("The app is installed on your store")).to_be_visible(timeout=15000)
+        owner_row, app = install_as_owner(page, make_run)
 
         page.goto(make_run)
         owner_row.get_by_role("button", name="Open app").click()
@@ -190,11 +198,7 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         context = browser.new_context()
         page = context.new_page()
-        page.goto(make_run)
-        owner_row = page.locator("section[data-store=demo1234] tr[data-user='1001']")
-        owner_row.get_by_role("button", name="Install", exact=True).click()
-        app = page.frame_locator("iframe#app")
-        expect(app.get_by_text("The app is installed on your store")).to_be_visible(timeout=15000)
+        _, app = install_as_owner(page, make_run)
 
         app.get_by_test_id("products-link").click()
         expect(app.get_by_test_id("page")).to_have_text("page 1 of 3", timeout=15000)
