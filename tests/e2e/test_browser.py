@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
@@ -88,12 +89,23 @@ def _wait_for_group_exit(group: int) -> None:
     os.killpg(group, signal.SIGKILL)
 
 
+def _wait_until_answering(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing answered at {url}")
+
+
 def _printed_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         match = re.search(r"Open (http://\S+/) to install", log_path.read_text())
         if match:
-            time.sleep(1.5)  # let the simulator bind its port
+            _wait_until_answering(match.group(1))  # the simulator starts a moment later
             return match.group(1)
         if process.poll() is not None:
             break
