@@ -118,6 +118,18 @@ class TokenCipher:
         except (InvalidTag, ValueError, binascii.Error) as exc:
             raise DecryptionError("ciphertext does not authenticate") from exc
 
+    def holds_key_for(self, blob: object) -> bool:
+        """True when `blob` has this format and names a configured key; nothing is decrypted.
+
+        A cheap check for readers that only need to know the token could be opened (the load
+        path); whoever uses the token decrypts it, which also checks its integrity.
+        """
+        if not isinstance(blob, str):
+            return False
+        version, _, rest = blob.partition(".")
+        kid, _, payload = rest.partition(".")
+        return version == _VERSION and kid in self._by_kid and bool(payload)
+
     def needs_rotation(self, blob: str) -> bool:
         """True when the blob was sealed with a key other than the primary one."""
         return not blob.startswith(f"{_VERSION}.{self._primary.kid}.")

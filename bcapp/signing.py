@@ -55,20 +55,13 @@ def verify_signed_payload_jwt(
         raise BadRequest("payload_too_large")
     if not _JWT_SHAPE.fullmatch(token):
         raise BadRequest("payload_malformed")
-    _check_header(token)
     claims = _decode(token, client_id, secrets)
     _check_times(claims, now, leeway, max_lifetime)
     return _callback_claims(claims)
 
 
-def _check_header(token: str) -> None:
+def _check_header(header: dict[str, Any]) -> None:
     """Refuse headers that name key material; the key is only ever the configured secret."""
-    try:  # only the header segment: PyJWT's get_unverified_header would decode all three
-        header = json.loads(_b64decode(token.split(".", 1)[0]))
-    except (ValueError, BadRequest) as exc:
-        raise Unauthorized("jwt_header") from exc
-    if not isinstance(header, dict):
-        raise Unauthorized("jwt_header")
     if _KEY_MATERIAL_HEADERS & header.keys():
         raise Unauthorized("jwt_header_key_material")
     kid = header.get("kid")
@@ -77,10 +70,13 @@ def _check_header(token: str) -> None:
 
 
 def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
-    """Signature, algorithm, audience, issuer and presence, by PyJWT; times are checked after."""
+    """Signature, algorithm, audience, issuer and presence, by PyJWT; times are checked after.
+
+    The token is decoded once: PyJWT's parsed header is checked here, after the signature.
+    """
     for secret in secrets:
         try:
-            claims: dict[str, Any] = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 secret,
                 algorithms=["HS256"],
@@ -94,13 +90,15 @@ def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
                     "verify_iat": False,
                 },
             )
-            return claims
         except jwt.InvalidSignatureError:
             continue
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("jwt_" + type(exc).__name__) from exc
         except Exception as exc:  # odd signed claims can raise anything (docs/security.md R1)
             raise Unauthorized("jwt_undecodable") from exc
+        _check_header(decoded["header"])
+        claims: dict[str, Any] = decoded["payload"]
+        return claims
     raise Unauthorized("jwt_bad_signature")
 
 

@@ -97,9 +97,9 @@ def test_the_whole_lifecycle_runs_on_a_cluster(
     client = app.test_client()
     assert install(client, sim).status_code == 302
     assert install(client, sim, store_hash="xyz789", user_id=7).status_code == 302
-    assert (
-        client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}").status_code == 302
-    )
+    for _ in ("first load: provisioned", "returning: the one-script path"):
+        load = client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
+        assert load.status_code == 302
     assert client.get("/settings").status_code == 200
     assert sorted(service_of(app).list_stores()) == ["abc123", "xyz789"], "SCAN over every node"
     removal = client.get(f"/bigcommerce/remove-user?signed_payload_jwt={signed(user=STAFF)}")
@@ -109,6 +109,19 @@ def test_the_whole_lifecycle_runs_on_a_cluster(
     assert stored is not None and not stored.is_installed
     assert service_of(app).reconcile().probed == 1
     assert client.get("/readyz").status_code == 200
+
+
+def test_on_a_cluster_the_address_limit_is_counted_on_its_own_node(
+    make_app: Callable[..., Flask], sim: SimulatorState, cluster: str
+) -> None:
+    client = make_app(redis_url=cluster, rate_limit_per_address=2).test_client()
+    assert install(client, sim).status_code == 302  # the address's first request on auth
+    assert client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code == 302
+    assert client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code == 302
+    kept = signed()
+    assert client.get(f"/bigcommerce/load?signed_payload_jwt={kept}").status_code == 429
+    other = make_app(redis_url=cluster).test_client()
+    assert other.get(f"/bigcommerce/load?signed_payload_jwt={kept}").status_code == 302, "unspent"
 
 
 def test_export_import_moves_a_deployment_into_the_cluster(

@@ -24,6 +24,7 @@ from bcapp.service import access, api_accounts, callbacks, handoff, operations, 
 from bcapp.service.api_accounts import ApiAccountCredentials
 from bcapp.service.install import InstallPolicy, InstallRequest, complete_install
 from bcapp.service.limits import AbuseLimits, LimitPolicy
+from bcapp.service.loading import Loaded, Loader
 from bcapp.service.operations import RotationReport, StoreDetails
 from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.service.store_client import StoreClient
@@ -32,12 +33,14 @@ from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords, embedde
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
 from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error, wait_for_replicas
+from bcapp.store.load_path import RedisLoadPath
 from bcapp.store.transfer import RedisTransfer
 from bcapp.store.wiring import redis_stores
 
 __all__ = [
     "AppService",
     "InstallRequest",
+    "Loaded",
     "ReconcileReport",
     "RotationReport",
     "StoreClient",
@@ -67,7 +70,8 @@ class AppService:
         self._redis = redis_client
         keys = Keyspace(settings.redis_prefix)
         self._app_data = RedisAppData(redis_client, keys)
-        self._transfer = RedisTransfer(redis_client, TokenCipher(settings.token_keys), keys)
+        cipher = TokenCipher(settings.token_keys)
+        self._transfer = RedisTransfer(redis_client, cipher, keys)
         self._limits = AbuseLimits(
             self._short_lived,
             LimitPolicy(
@@ -77,6 +81,8 @@ class AppService:
             ),
             clock,
         )
+        load_path = RedisLoadPath(redis_client, keys)
+        self._loader = Loader(settings, clock, self._limits, load_path, cipher, stores)
 
     # --- callbacks -------------------------------------------------------------------------
 
@@ -113,16 +119,9 @@ class AppService:
         """Where BigCommerce shows the result of an install started from the external link."""
         return f"{self.settings.login_url}/app/{self.settings.client_id}/install/{outcome}"
 
-    def open_app(self, claims: CallbackClaims) -> Opened:
-        """Load: the installation (reinstated after a forged uninstall) and the user."""
-        return access.open_app(
-            claims,
-            self._store,
-            self._lifecycle,
-            self.settings.required_scopes,
-            self.settings.multi_user,
-            self.settings.jwt_leeway_seconds,
-        )
+    def load(self, jwt_payload: str | None, legacy_payload: str | None, address: str) -> Loaded:
+        """Load: verify, count, spend and open a session (bcapp/service/loading.py)."""
+        return self._loader.load(jwt_payload, legacy_payload, address)
 
     def start_session(self, opened: Opened) -> SessionRef:
         """The reference a new session keeps (its idle timer started in Redis)."""

@@ -21,9 +21,14 @@ HANDOFF_SECONDS = 120
 TOKEN = re.compile(r"([a-z0-9]{1,32})\.[A-Za-z0-9_-]{32,64}")
 
 
+def new_token(store_hash: str) -> str:
+    """A fresh handoff token of a store (its hash routes the lookup to the store's keys)."""
+    return f"{store_hash}.{secrets.token_urlsafe(32)}"
+
+
 def make(ref: SessionRef, short_lived: ShortLivedRecords) -> str:
     """A one-time token that stands for `ref` for two minutes."""
-    token = f"{ref.store_hash}.{secrets.token_urlsafe(32)}"
+    token = new_token(ref.store_hash)
     value = json.dumps([ref.store_hash, ref.user_id, ref.install_id, ref.access_id, ref.session_id])
     short_lived.put_handoff(ref.store_hash, token, value, HANDOFF_SECONDS)
     return token
@@ -38,4 +43,4 @@ def take(token: str, short_lived: ShortLivedRecords) -> SessionRef:
     if value is None:
         raise Unauthorized("handoff_unknown")
     store_hash, user_id, install_id, access_id, session_id = json.loads(value)
-    return SessionRef(store_hash, user_id, install_id, access_id, session_id)
+    return SessionRef(store_hash, int(user_id), install_id, access_id, session_id)

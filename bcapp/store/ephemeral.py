@@ -74,29 +74,27 @@ class RedisShortLivedRecords:
 
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """SET NX EX on a digest of `nonce`: True the first time only."""
-        digest = hashlib.sha256(nonce.encode()).hexdigest()
-        key = self._keys.key(store_hash, "seen:" + digest)
+        key = nonce_key(self._keys, store_hash, nonce)
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
 
     def put_handoff(self, store_hash: str, token: str, value: str, seconds: int) -> None:
         """Keep a one-time handoff (a session reference) for `seconds`."""
-        key = self._keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())
+        key = handoff_key(self._keys, store_hash, token)
         with unavailable_on_redis_error("put_handoff"):
             self._redis.set(key, value, ex=max(seconds, 1))
 
     def take_handoff(self, store_hash: str, token: str) -> str | None:
         """The handoff's value, deleted in the same command (usable once), or None."""
-        key = self._keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())
+        key = handoff_key(self._keys, store_hash, token)
         with unavailable_on_redis_error("take_handoff"):
             value = self._redis.getdel(key)
         return None if value is None else str(value)
 
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and its record has not expired."""
-        digest = hashlib.sha256(nonce.encode()).hexdigest()
         with unavailable_on_redis_error("seen"):
-            return bool(self._redis.exists(self._keys.key(store_hash, "seen:" + digest)))
+            return bool(self._redis.exists(nonce_key(self._keys, store_hash, nonce)))
 
     def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
         """Take the store's `purpose` lease for `seconds`; False while another holds it.
@@ -159,3 +157,13 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("count_hit"):
             _, hits = pipe.execute()
         return int(hits)
+
+
+def nonce_key(keys: Keyspace, store_hash: str, nonce: str) -> str:
+    """The replay guard of a payload's nonce (a digest: nonces are not stored)."""
+    return keys.key(store_hash, "seen:" + hashlib.sha256(nonce.encode()).hexdigest())
+
+
+def handoff_key(keys: Keyspace, store_hash: str, token: str) -> str:
+    """Where a handoff token's session reference is kept (a digest: the token is not stored)."""
+    return keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())

@@ -12,8 +12,8 @@ from bcapp.errors import BcappError
 from bcapp.models import CallbackClaims
 from bcapp.service import InstallRequest
 from bcapp.web.context import service
-from bcapp.web.guards import signed_callback
-from bcapp.web.pages import for_store
+from bcapp.web.guards import signed_callback, signed_payloads
+from bcapp.web.pages import for_store, framed_by
 from bcapp.web.params import single
 from bcapp.web.routes import METHODS, WEBHOOK_HEADERS, callback_route
 from bcapp.web.sessions import HANDOFF_PARAM, adopt, open_session
@@ -22,10 +22,18 @@ bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
 
 
 def admit_client() -> None:
-    """Count a callback request against its client address before any other work (429)."""
+    """Count a callback request against its client address before any other work (429).
+
+    The load callback counts its address inside its one Redis round trip instead.
+    """
     route = callback_route()
-    if route is not None:
-        service().admit(route, request.remote_addr or "unknown")
+    if route is not None and route != "load":
+        service().admit(route, client_address())
+
+
+def client_address() -> str:
+    """The client's address (after the trusted proxies' ProxyFix)."""
+    return request.remote_addr or "unknown"
 
 
 def refuse_other_methods() -> None:
@@ -64,11 +72,17 @@ def auth() -> Response:
 
 
 @bp.get("/load")
-@signed_callback
-def load(claims: CallbackClaims) -> Response:
+def load() -> Response:
     """Open the app for a verified user: fresh session, then the deep link inside the app."""
-    handoff = open_session(service().open_app(claims))
-    return redirect(with_param(claims.url, HANDOFF_PARAM, handoff))
+    try:
+        jwt_payload, legacy = signed_payloads()
+    except BcappError:
+        service().admit("load", client_address())  # counted like any request (429 first)
+        raise
+    loaded = service().load(jwt_payload, legacy, client_address())
+    framed_by(loaded.frame_ancestors)
+    adopt(loaded.ref)
+    return redirect(with_param(loaded.url, HANDOFF_PARAM, loaded.handoff))
 
 
 @bp.get("/handoff")

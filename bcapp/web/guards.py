@@ -22,14 +22,20 @@ from bcapp.web.params import single
 R = TypeVar("R")
 
 
-def verified_callback() -> CallbackClaims:
-    """Verify the current request's signed payload and burn its nonce; raise 400/401 otherwise."""
+def signed_payloads() -> tuple[str | None, str | None]:
+    """The request's one `signed_payload_jwt`, else its one legacy `signed_payload` (400 if bad)."""
     if request.method != "GET":  # Flask adds HEAD to GET routes; HEAD must not burn a payload
         raise MethodNotAllowed(valid_methods=["GET"])
     jwt_payload = single("signed_payload_jwt", MAX_PAYLOAD_CHARS, required=False)
     legacy = None
     if jwt_payload is None:
         legacy = single("signed_payload", MAX_PAYLOAD_CHARS, required=False)
+    return jwt_payload, legacy
+
+
+def verified_callback() -> CallbackClaims:
+    """Verify the current request's signed payload and burn its nonce; raise 400/401 otherwise."""
+    jwt_payload, legacy = signed_payloads()
     route = (request.endpoint or "").rsplit(".", 1)[-1].replace("_", "-")
     return service().verify_callback(jwt_payload, legacy, route)
 

@@ -62,7 +62,12 @@ def frame_ancestors() -> tuple[str, ...]:
 
 def for_store(installation: Installation) -> None:
     """This response belongs to `installation`'s store: only its control panel may frame it."""
-    g.frame_ancestors = service().frame_ancestors(installation)
+    framed_by(service().frame_ancestors(installation))
+
+
+def framed_by(ancestors: tuple[str, ...]) -> None:
+    """Only `ancestors` may frame this response (a store's, as the service named them)."""
+    g.frame_ancestors = ancestors
 
 
 def csp_nonce() -> str:

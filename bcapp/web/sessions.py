@@ -19,11 +19,13 @@ from bcapp.models import Opened, SessionRef
 from bcapp.service.handoff import TOKEN
 from bcapp.settings import Settings
 from bcapp.web.context import service
+from bcapp.web.cookie import LeanCookieSessions
 from bcapp.web.pages import for_store
 
 
 def configure(app: Flask, settings: Settings) -> None:
     """Cookie flags for an app that lives in a cross-site iframe (docs/security.md R3)."""
+    app.session_interface = LeanCookieSessions()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),

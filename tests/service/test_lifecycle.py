@@ -27,6 +27,7 @@ from tests.helpers import DEFAULT_SCOPE
 
 OWNER = {"id": 1, "email": "owner@example.com"}
 STAFF = {"id": 2, "email": "staff@example.com"}
+ADDRESS = "192.0.2.1"
 GRACE = 3600
 
 
@@ -87,7 +88,7 @@ def test_a_forged_uninstall_costs_the_merchant_only_until_the_next_open(
     assert revoked.value.reason == "session_install_revoked"
 
     clock.advance(60)  # the owner opens the app a minute later
-    reopened = service.open_app(service.verify_callback(payload(clock), None))
+    reopened = service.resume_session(service.load(payload(clock), None, ADDRESS).ref)
     assert reopened.installation.is_installed
     assert service.store_information(reopened.installation) is not None, "the token still works"
     assert names(heard) == ["app_uninstalled", "app_reinstated"]
@@ -105,7 +106,7 @@ def test_a_payload_issued_before_a_genuine_uninstall_is_refused(
     assert service.uninstall(service.verify_callback(payload(clock), None, "uninstall"))
     clock.advance(5)
     with pytest.raises(NotInstalled):
-        service.open_app(service.verify_callback(kept, None))
+        service.load(kept, None, ADDRESS)
 
 
 def test_after_the_grace_reconcile_purges_once_and_nothing_remains(
@@ -213,7 +214,7 @@ def test_the_uninstalled_webhook_ends_the_installation_once(
     assert names(heard) == ["app_uninstalled"]
     clock.advance(60)
     with pytest.raises(NotInstalled):  # a cancelled store is never reinstated by a load
-        service.open_app(service.verify_callback(payload(clock), None))
+        service.load(payload(clock), None, ADDRESS)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +277,7 @@ def test_a_removal_between_a_first_loads_check_and_write_wins(
     service: AppService, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
-    first_load = service.verify_callback(payload(clock, STAFF), None)
+    first_load = payload(clock, STAFF)
     clock.advance(1)
     removal = service.verify_callback(payload(clock, STAFF), None, "remove-user")
     store = service._store
@@ -285,7 +286,7 @@ def test_a_removal_between_a_first_loads_check_and_write_wins(
         lambda: service.remove_user(removal),  # type: ignore[attr-defined]
     )
     with pytest.raises(Unauthorized) as refused:
-        service.open_app(first_load)
+        service.load(first_load, None, ADDRESS)
     assert refused.value.reason == "user_removed"
     details = service.show_store("abc123")
     assert details is not None and [user.id for user in details.users] == [1]
@@ -314,7 +315,7 @@ def test_remove_user_follows_the_payloads_owner_not_a_stored_flag(
     service: AppService, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)  # user 1 installed and is stored as owner
-    service.open_app(service.verify_callback(payload(clock, STAFF), None))
+    service.load(payload(clock, STAFF), None, ADDRESS)
     new_owner = STAFF
     former = service.verify_callback(payload(clock, OWNER, owner=new_owner), None, "remove-user")
     assert service.remove_user(former) is True, "the former owner can be removed"

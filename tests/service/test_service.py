@@ -32,6 +32,7 @@ from tests.helpers import DEFAULT_SCOPE
 
 OWNER = {"id": 1, "email": "owner@example.com"}
 STAFF = {"id": 2, "email": "staff@example.com"}
+ADDRESS = "192.0.2.1"
 
 
 @pytest.fixture
@@ -131,10 +132,10 @@ def test_open_app_provisions_staff_and_refuses_unknown_stores(
     service: AppService, sim: SimulatorState, clock: ManualClock
 ) -> None:
     with pytest.raises(NotInstalled):
-        service.open_app(service.verify_callback(payload(clock), None))
+        service.load(payload(clock), None, ADDRESS)
     install(service, sim)
-    staff = service.open_app(service.verify_callback(payload(clock, STAFF), None))
-    assert staff.user.id == 2 and not staff.user.is_owner and staff.user.access_id
+    staff = service.resume_session(service.load(payload(clock, STAFF), None, ADDRESS).ref).user
+    assert staff.id == 2 and not staff.is_owner and staff.access_id
 
 
 def test_single_user_apps_refuse_staff(
@@ -143,7 +144,7 @@ def test_single_user_apps_refuse_staff(
     service = build_service(replace(settings, multi_user=False), clock)
     install(service, sim)
     with pytest.raises(Unauthorized) as caught:
-        service.open_app(service.verify_callback(payload(clock, STAFF), None))
+        service.load(payload(clock, STAFF), None, ADDRESS)
     assert caught.value.reason == "user_without_access"
     service.close()
 
@@ -157,10 +158,10 @@ def test_a_removed_user_cannot_come_back_with_an_older_payload(
     removal = service.verify_callback(payload(clock, STAFF), None)
     assert service.remove_user(removal) is False, "never provisioned, but the tombstone is kept"
     with pytest.raises(Unauthorized) as caught:
-        service.open_app(service.verify_callback(older, None))
+        service.load(older, None, ADDRESS)
     assert caught.value.reason == "user_removed"
     clock.advance(60)
-    assert service.open_app(service.verify_callback(payload(clock, STAFF), None)).user.id == 2
+    assert service.load(payload(clock, STAFF), None, ADDRESS).ref.user_id == 2
 
 
 def test_the_owner_is_never_removed(
@@ -176,9 +177,9 @@ def test_sessions_are_revoked_by_reinstall_and_by_removal(
     service: AppService, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
-    owner = service.open_app(service.verify_callback(payload(clock), None))
-    staff = service.open_app(service.verify_callback(payload(clock, STAFF), None))
-    owner_ref, staff_ref = service.start_session(owner), service.start_session(staff)
+    owner = service.load(payload(clock), None, ADDRESS)
+    staff = service.load(payload(clock, STAFF), None, ADDRESS)
+    owner_ref, staff_ref = owner.ref, staff.ref
     assert service.resume_session(staff_ref).user.id == 2
 
     clock.advance(1)
@@ -208,7 +209,7 @@ def test_a_stored_grant_that_misses_a_scope_asks_for_reauthorisation(
     )
     demanding = build_service(wider, clock)
     with pytest.raises(ReauthorizationRequired):
-        demanding.open_app(demanding.verify_callback(payload(clock), None))
+        demanding.load(payload(clock), None, ADDRESS)
     demanding.close()
 
 

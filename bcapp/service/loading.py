@@ -1,0 +1,162 @@
+"""Load: open the app for a verified user, in one Redis round trip for a returning user.
+
+The payload is verified first (no Redis). Then one script (bcapp/store/load_path.py) counts the
+request against the abuse limits, spends the payload, reads the installation and the user and,
+for an installed store and a user with access, starts the session and its handoff. This module
+checks what the script read with the rules every reader follows (docs/architecture.md,
+"Corrupt records") and the required scopes, without decrypting the access token: the load
+never uses it. Anything else (a first load, an uninstalled store, a corrupt record, a grant
+that misses a scope) undoes the session and takes the full path of access.open_app, which
+gives every refusal its exact reason (docs/architecture.md, "The load path").
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from bcapp import signals
+from bcapp.clock import Clock
+from bcapp.crypto import TokenCipher
+from bcapp.errors import BcappError, Unauthorized
+from bcapp.models import CallbackClaims, SessionRef
+from bcapp.scopes import ScopeSet
+from bcapp.service import access, callbacks, handoff, operations
+from bcapp.service.limits import AbuseLimits, address_subject
+from bcapp.settings import Settings
+from bcapp.store import InstallationStore, Lifecycle, LoadPath, ShortLivedRecords
+from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus
+from bcapp.store.records import installation_fields, readable, user_from_json
+
+log = logging.getLogger(__name__)
+ROUTE = "load"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An opened app: the session to keep, its one-time handoff, who may frame the page."""
+
+    ref: SessionRef
+    handoff: str
+    frame_ancestors: tuple[str, ...]
+    url: str  # the deep link inside the app that BigCommerce asked for
+
+
+class Loader:
+    """Opens the app on a load callback: the one-round-trip path, else the full one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        limits: AbuseLimits,
+        load_path: LoadPath,
+        cipher: TokenCipher,
+        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._limits = limits
+        self._path = load_path
+        self._cipher = cipher
+        self._store, self._short_lived, self._lifecycle = stores
+
+    def load(self, jwt_payload: str | None, legacy_payload: str | None, address: str) -> Loaded:
+        """Verify, count, spend and open; 400/401/403/404/429 like every callback otherwise.
+
+        A payload that does not verify still counts against its address (and is refused with
+        429 when the address is over its limit), as every callback request does.
+        """
+        settings = self._settings
+        try:
+            claims = callbacks.verify_payload(
+                jwt_payload, legacy_payload, settings, self._clock.now()
+            )
+        except BcappError:
+            self._limits.admit_address(ROUTE, address)
+            raise
+        session_id = secrets.token_urlsafe(16)
+        token = handoff.new_token(claims.store_hash)
+        reply = self._path.open(self._attempt(claims, address, session_id, token))
+        if reply.status is LoadStatus.ADDRESS_LIMITED:
+            log.warning("abuse limit: an address is over its limit on load")
+            raise self._limits.refusal("address")
+        if reply.status is LoadStatus.STORE_LIMITED:
+            log.warning("abuse limit: store=%s over its limit on load", claims.store_hash)
+            raise self._limits.refusal("store")
+        if reply.status is LoadStatus.REPLAYED:
+            log.warning("replayed callback payload for store=%s", claims.store_hash)
+            raise Unauthorized("replayed")
+        if reply.status is LoadStatus.OPENED:
+            loaded = self._confirm(claims, reply, session_id, token)
+            if loaded is not None:
+                return loaded
+            self._path.undo(claims.store_hash, session_id, token)
+        return self._open_fully(claims)
+
+    def _attempt(
+        self, claims: CallbackClaims, address: str, session_id: str, token: str
+    ) -> LoadAttempt:
+        policy = self._limits.policy
+        return LoadAttempt(
+            store_hash=claims.store_hash,
+            user_id=claims.user.id,
+            nonce=claims.nonce,
+            nonce_seconds=callbacks.replay_ttl(claims, self._clock.now(), self._settings),
+            address_subject=address_subject(address) if policy.per_address > 0 else None,
+            per_address=policy.per_address,
+            per_store=policy.per_store,
+            window_seconds=policy.window_seconds,
+            window=self._limits.window(),
+            session_id=session_id,
+            idle_seconds=self._settings.session_idle_seconds,
+            handoff_token=token,
+            handoff_seconds=handoff.HANDOFF_SECONDS,
+        )
+
+    def _confirm(
+        self, claims: CallbackClaims, reply: LoadReply, session_id: str, token: str
+    ) -> Loaded | None:
+        """The opened app when the records the script read pass every reader's rules."""
+        store_hash = claims.store_hash
+        fields = readable("installation", store_hash, reply.record, installation_fields)
+        user = readable("user", store_hash, reply.user, user_from_json)
+        if fields is None or user is None or user.id != claims.user.id:
+            return None
+        try:
+            scopes = ScopeSet.parse(str(fields["scopes"]))
+        except (KeyError, ValueError):
+            return None  # the full path reports the record as corrupt
+        install_id = fields.get("install_id")
+        if (
+            fields.get("store_hash") != store_hash
+            or not isinstance(install_id, str)
+            or not self._cipher.holds_key_for(fields["access_token"])
+            or not scopes.covers(self._settings.required_scopes)
+        ):
+            return None
+        ref = SessionRef(store_hash, user.id, install_id, user.access_id, session_id)
+        signals.app_loaded.send(store_hash, user=user, path=claims.url)
+        panel = fields.get("control_panel_url")
+        ancestors = operations.store_frame_ancestors(
+            self._settings, store_hash, panel if isinstance(panel, str) else None
+        )
+        return Loaded(ref, token, ancestors, claims.url)
+
+    def _open_fully(self, claims: CallbackClaims) -> Loaded:
+        """The full path: reinstatement, first-load provisioning and every exact refusal."""
+        settings = self._settings
+        opened = access.open_app(
+            claims,
+            self._store,
+            self._lifecycle,
+            settings.required_scopes,
+            settings.multi_user,
+            settings.jwt_leeway_seconds,
+        )
+        ref = access.start_session(opened, self._short_lived, settings.session_idle_seconds)
+        token = handoff.make(ref, self._short_lived)
+        ancestors = operations.frame_ancestors(settings, opened.installation)
+        return Loaded(ref, token, ancestors, claims.url)
+

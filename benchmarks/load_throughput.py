@@ -1,0 +1,93 @@
+"""Load-callback throughput under gunicorn (2 sync workers) against a bare Flask view.
+
+Every request carries a unique, valid `signed_payload_jwt` of one installed store and its
+owner (the common case: a returning user), so each one is verified, spent and answered with a
+fresh session, as in production. The baseline serves the same paths from benchmarks/bare_app.py
+with the same gunicorn flags. The issue's goal is a ratio of at least 0.60.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from bcapp.clock import SystemClock
+from bcapp.crypto import TokenCipher, parse_keys
+from bcapp.models import Installation, StoreUser
+from bcapp.settings import Settings
+from bcapp.simulator.signing import jwt_claims, sign_jwt
+from bcapp.store.connection import connect
+from bcapp.store.wiring import redis_stores
+from benchmarks.serving import (
+    WrkResult,
+    app_environment,
+    free_port,
+    gunicorn,
+    redis_server,
+    wrk,
+)
+
+STORE_HASH = "benchstore"
+OWNER = {"id": 1, "email": "owner@example.com"}
+SECONDS = 5
+WARM_UP = 6000  # paths for a 1 s warm-up: more than one second's worth
+PAYLOADS = 50000
+
+
+def main() -> None:
+    """Print both rates and their ratio."""
+    with redis_server() as redis_url:
+        port = free_port()
+        env = app_environment(redis_url, port)
+        install_store(env)
+        paths = load_paths(env, PAYLOADS)
+        # Another port for the baseline: its closed connections wait out TIME_WAIT there.
+        with gunicorn("benchmarks.bare_app:app", env, free_port()) as url:
+            baseline = measure(url, paths)
+        with gunicorn("wsgi:app", env, port) as url:
+            bcapp = measure(url, paths)
+    print(f"baseline bare Flask redirect: {baseline.requests_per_second:,.0f} req/s")
+    print(f"/bigcommerce/load (verify, spend, session): {bcapp.requests_per_second:,.0f} req/s  "
+          f"ratio to baseline {bcapp.requests_per_second / baseline.requests_per_second:.2f}")
+
+
+def install_store(env: dict[str, str]) -> None:
+    """The store and its owner, as an install leaves them."""
+    client = connect(env["REDIS_URL"])
+    cipher = TokenCipher(parse_keys(env["TOKEN_ENCRYPTION_KEYS"]))
+    store, _, _ = redis_stores(client, cipher, "bcapp", SystemClock())
+    store.save_installation(
+        Installation(
+            store_hash=STORE_HASH,
+            access_token="t" * 31,
+            scopes=Settings.from_env(env).required_scopes,
+            installer_id=OWNER["id"],  # type: ignore[arg-type]
+            installer_email="owner@example.com",
+            owner_id=1,
+            owner_email="owner@example.com",
+        ),
+        StoreUser(1, "owner@example.com", is_owner=True),
+    )
+    client.close()
+
+
+def load_paths(env: dict[str, str], count: int) -> list[str]:
+    """`count` load URLs, each with a payload of its own (a fresh `jti`)."""
+    claims = jwt_claims(env["BC_CLIENT_ID"], STORE_HASH, OWNER, OWNER)
+    paths = []
+    for n in range(count):
+        token = sign_jwt(claims | {"jti": f"bench-{n}"}, env["BC_CLIENT_SECRET"])
+        paths.append("/bigcommerce/load?" + urlencode({"signed_payload_jwt": token}))
+    return paths
+
+
+def measure(url: str, paths: list[str]) -> WrkResult:
+    """Warm up on the first paths, then measure on the rest; refuse a run with failures."""
+    warm = wrk(url, paths[:WARM_UP], 1)
+    result = wrk(url, paths[WARM_UP:], SECONDS)
+    if warm.failures or result.failures:
+        raise RuntimeError(f"{result.failures + warm.failures} requests failed: not a valid run")
+    return result
+
+
+if __name__ == "__main__":
+    main()

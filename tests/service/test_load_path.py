@@ -1,0 +1,154 @@
+"""The load path: one Redis round trip for a returning user, and the full path for the rest.
+
+Round trips are counted with Redis's own MONITOR, which shows each command a client sends
+(commands a script runs are marked `lua` and are not round trips).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis
+
+from bcapp.clock import ManualClock
+from bcapp.crypto import TokenCipher, new_key_entry, parse_keys
+from bcapp.errors import NotInstalled, ReauthorizationRequired, TooManyRequests, Unauthorized
+from bcapp.service import AppService, build_service
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from bcapp.store.records import installation_fields
+from tests.service.test_service import ADDRESS, STAFF, install, payload
+
+
+@pytest.fixture
+def service(settings: Settings, clock: ManualClock) -> Iterator[AppService]:
+    made = build_service(settings, clock)
+    yield made
+    made.close()
+
+
+class Monitor:
+    """The commands clients send to Redis about this test's keys, while in a `with` block."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client, self._prefix = client, prefix
+        self.commands: list[str] = []
+        self._ready = threading.Event()
+
+    def __enter__(self) -> Monitor:
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.set(f"{self._prefix}:monitor-end", "1")
+        self._thread.join(5)
+
+    def _watch(self) -> None:
+        with self._client.monitor() as monitor:
+            self._ready.set()
+            for event in monitor.listen():
+                if event["command"].startswith("SET " + f"{self._prefix}:monitor-end"):
+                    return
+                if self._prefix in event["command"] and event.get("client_type") != "lua":
+                    self.commands.append(event["command"].split(" ", 1)[0])
+
+
+def keys_of(client: redis.Redis, prefix: str, kind: str) -> list[str]:
+    return list(client.scan_iter(match=f"{prefix}:{{abc123}}:{kind}*"))
+
+
+def test_a_returning_user_loads_in_one_round_trip_and_the_handoff_works(
+    service: AppService, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    install(service, sim)
+    with Monitor(redis_client, prefix) as first:
+        service.load(payload(clock), None, ADDRESS)
+    assert first.commands in (["EVALSHA"], ["EVALSHA", "EVALSHA"]), "+ SCRIPT LOAD once per server"
+    with Monitor(redis_client, prefix) as seen:
+        loaded = service.load(payload(clock), None, ADDRESS)
+    assert seen.commands == ["EVALSHA"]
+    assert loaded.ref.user_id == 1 and loaded.url == "/"
+    ref, opened = service.redeem_handoff(loaded.handoff)
+    assert ref == loaded.ref and opened.user.is_owner
+    assert keys_of(redis_client, prefix, f"session:{ref.session_id}")
+
+
+def test_a_first_load_takes_the_full_path_and_the_second_is_fast(
+    service: AppService, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    install(service, sim)
+    with Monitor(redis_client, prefix) as first:
+        service.load(payload(clock, STAFF), None, ADDRESS)
+    assert first.commands[0] == "EVALSHA" and len(first.commands) > 1, "provisioned"
+    with Monitor(redis_client, prefix) as second:
+        service.load(payload(clock, STAFF), None, ADDRESS)
+    assert second.commands == ["EVALSHA"]
+
+
+def test_a_grant_missing_a_newly_required_scope_undoes_the_session(
+    settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    install(build_service(settings, clock), sim)
+    wider = settings.required_scopes.parse(str(settings.required_scopes) + " store_v2_orders")
+    demanding = build_service(replace(settings, required_scopes=wider), clock)
+    with pytest.raises(ReauthorizationRequired):
+        demanding.load(payload(clock), None, ADDRESS)
+    assert keys_of(redis_client, prefix, "session:") == []
+    assert keys_of(redis_client, prefix, "handoff:") == []
+    demanding.close()
+
+
+def test_a_token_sealed_with_a_key_no_longer_held_is_not_installed(
+    settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    install(build_service(settings, clock), sim)
+    record = redis_client.get(f"{prefix}:{{abc123}}:installation")
+    sealed = installation_fields(record)["access_token"]
+    assert TokenCipher(settings.token_keys).holds_key_for(sealed)
+    rekeyed = build_service(replace(settings, token_keys=parse_keys(new_key_entry())), clock)
+    with pytest.raises(NotInstalled):
+        rekeyed.load(payload(clock), None, ADDRESS)
+    assert keys_of(redis_client, prefix, "session:") == []
+    assert keys_of(redis_client, prefix, "handoff:") == []
+    rekeyed.close()
+
+
+def test_an_address_over_its_limit_spends_nothing(
+    settings: Settings, sim: SimulatorState, clock: ManualClock
+) -> None:
+    limited = build_service(replace(settings, rate_limit_per_address=1), clock)
+    install(limited, sim)
+    limited.load(payload(clock), None, ADDRESS)
+    kept = payload(clock)
+    with pytest.raises(TooManyRequests) as caught:
+        limited.load(kept, None, ADDRESS)
+    assert caught.value.reason == "rate_limited_address"
+    with pytest.raises(TooManyRequests):
+        limited.load("not-a-jwt", None, ADDRESS)  # refused payloads count too, limit first
+    assert limited.load(kept, None, "192.0.2.99").ref.user_id == 1, "kept was not spent"
+    limited.close()
+
+
+def test_a_store_over_its_limit_keeps_the_payload_unspent(
+    settings: Settings, sim: SimulatorState, clock: ManualClock
+) -> None:
+    limited = build_service(replace(settings, rate_limit_per_store=1), clock)
+    install(limited, sim)
+    limited.load(payload(clock), None, ADDRESS)
+    kept = payload(clock)
+    with pytest.raises(TooManyRequests) as caught:
+        limited.load(kept, None, ADDRESS)
+    assert caught.value.reason == "rate_limited_store" and caught.value.retry_after
+    clock.advance(settings.rate_limit_window_seconds)
+    assert limited.load(kept, None, ADDRESS).ref.user_id == 1, "kept was not spent"
+    clock.advance(settings.rate_limit_window_seconds)
+    with pytest.raises(Unauthorized) as replayed:
+        limited.load(kept, None, ADDRESS)
+    assert replayed.value.reason == "replayed"
+    limited.close()
