@@ -146,12 +146,17 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Pa
     raise RuntimeError("gunicorn did not answer within 30 s")
 
 
+def require_wrk() -> None:
+    """BenchmarkUnavailable unless wrk is on the PATH."""
+    if shutil.which("wrk") is None:
+        raise BenchmarkUnavailable("wrk is not installed (Debian: apt-get install wrk)")
+
+
 def wrk(
     url: str, paths: list[str], seconds: int, headers: Mapping[str, str] | None = None
 ) -> WrkResult:
     """Send each of `paths` at most once (in order, 8 connections) for `seconds`."""
-    if shutil.which("wrk") is None:
-        raise BenchmarkUnavailable("wrk is not installed: apt-get install wrk")
+    require_wrk()
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
         listing.write("\n".join(paths) + "\n")
         listing.flush()
@@ -164,6 +169,22 @@ def wrk(
             command, capture_output=True, text=True, check=True
         ).stdout
     return parse_wrk(output)
+
+
+def measure(
+    url: str,
+    paths: list[str],
+    seconds: int,
+    headers: Mapping[str, str] | None = None,
+    warm_up: int = 0,
+) -> float:
+    """Requests per second over `seconds`, after a 1 s warm-up on the first `warm_up` paths
+    (all of them when 0: paths that may repeat); a run with any failure is refused."""
+    warm = wrk(url, paths[:warm_up] if warm_up else paths, 1, headers)
+    result = wrk(url, paths[warm_up:], seconds, headers)
+    if warm.failures or result.failures:
+        raise RuntimeError(f"{warm.failures + result.failures} requests failed: not a valid run")
+    return result.requests_per_second
 
 
 def parse_wrk(output: str) -> WrkResult:

@@ -199,7 +199,8 @@ def user_to_json(user: StoreUser) -> str:
             "is_owner": user.is_owner,
             "access_id": user.access_id,
             "added_at": user.added_at,
-        }
+        },
+        separators=(",", ":"),
     )
 
 
