@@ -7,13 +7,10 @@ stay on one node.
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from click.testing import CliRunner
 from flask import Flask
 
@@ -22,71 +19,16 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import STAFF, install, installation_of, signed, user_of
-from tests.servers import free_port
 from tests.test_cli import cli_env
-from tests.test_sentinel import start, until
+from tests.topologies import redis_cluster
 
 pytestmark = pytest.mark.slow
-SLOTS = 16384
-
-
-def cluster_port() -> int:
-    """A free port whose cluster-bus twin (port + 10000) is a valid, free port too."""
-    while True:
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
-    ports = [cluster_port() for _ in range(3)]
-    processes = [
-        start(
-            tmp_path / f"node{port}",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        )
-        for port in ports
-    ]
-    try:
-        clients = [redis.Redis(port=port) for port in ports]
-        for client in clients:
-            until(client.ping)
-        share = SLOTS // len(ports)
-        for number, client in enumerate(clients):
-            last = SLOTS if number == len(ports) - 1 else (number + 1) * share
-            client.execute_command("CLUSTER", "ADDSLOTS", *range(number * share, last))
-        for port in ports[1:]:
-            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
-        deadline = time.monotonic() + 20
-        while any(
-            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") < 0
-            for c in clients
-        ):
-            assert time.monotonic() < deadline, "the cluster did not form"
-            time.sleep(0.1)
-        yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+    with redis_cluster(tmp_path) as url:
+        yield url
 
 
 def test_the_whole_lifecycle_runs_on_a_cluster(

