@@ -12,6 +12,9 @@ from pathlib import Path
 
 from bcapp.errors import ConfigurationError
 
+# Values that are not secrets, whatever a sample .env suggested.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "replace-me"})
+
 
 def kept_secret(instance_dir: Path, name: str, make: Callable[[], str] | None = None) -> str:
     """A development secret generated once and kept under instance/ (never in production).
@@ -60,3 +63,23 @@ def as_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: i
     if not low <= value <= high:
         raise ConfigurationError(f"{name} must be between {low} and {high}")
     return value
+
+
+def require_production(env: Mapping[str, str]) -> None:
+    """ConfigurationError naming each production variable left unset or a placeholder."""
+    portal = "copy it from the BigCommerce Developer Portal (My Apps > View Client ID)"
+    how = {
+        "BC_CLIENT_ID": portal,
+        "BC_CLIENT_SECRET": portal,
+        "SECRET_KEY": "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+        "TOKEN_ENCRYPTION_KEYS": "make one with: bcapp keys new",
+        "REDIS_URL": "point it at your Redis (redis://, rediss://, unix://, redis+sentinel:// or "
+        "redis+cluster://); "
+        "the embedded Redis is for development only",
+    }
+    missing = [name for name in how if env.get(name, "").strip().lower() in PLACEHOLDERS]
+    if missing:
+        lines = "\n".join(f"  {name}: {how[name]}" for name in missing)
+        raise ConfigurationError(
+            f"BCAPP_ENV=production refuses to start; set these variables:\n{lines}"
+        )

@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
-from bcapp.envvars import as_flag, as_int, as_list, kept_secret
+from bcapp.envvars import PLACEHOLDERS, as_flag, as_int, as_list, kept_secret, require_production
 from bcapp.errors import ConfigurationError
+from bcapp.redis_tls import RedisTls, redis_tls_from
 from bcapp.scopes import ScopeSet, required_scopes
 from bcapp.validation import LOOPBACK_HOSTS
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
-_PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "replace-me"})
 _DEV_CLIENT_ID = "bcapp-local-client"
 MIN_CLIENT_SECRET_CHARS = 16
 # An origin: scheme, host (optionally a leading `*.` label) and port; nothing that could end a
@@ -88,6 +88,8 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     # Replicas an install waits for (WAIT) before it is acknowledged; 0: none.
     redis_min_replicas: int = 0
+    # BCAPP_REDIS_TLS_*: a CA bundle and a client certificate for rediss:// (bcapp/redis_tls.py).
+    redis_tls: RedisTls | None = None
     # LOG_FORMAT: "text" or "json" (read by the entry points before settings exist).
     log_format: str = "text"
     # `module:attribute` Flask blueprints of the app built on bcapp, registered by create_app.
@@ -160,7 +162,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         raise ConfigurationError("BCAPP_ENV must be 'production' or 'development'")
     instance_dir = Path(env.get("BCAPP_INSTANCE_DIR", "instance"))
     if mode == PRODUCTION:
-        _require_production(env)
+        require_production(env)
         client_id, client_secret = env["BC_CLIENT_ID"], env["BC_CLIENT_SECRET"]
         secret_key, key_text = env["SECRET_KEY"], env["TOKEN_ENCRYPTION_KEYS"]
     else:
@@ -213,6 +215,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
         metrics_token=env.get("BCAPP_METRICS_TOKEN") or None,
         redis_min_replicas=as_int(env, "BCAPP_REDIS_MIN_REPLICAS", 0, low=0, high=10),
+        redis_tls=redis_tls_from(env, env.get("REDIS_URL") or None),
         simulator_url=simulator_url,
     )
     validate(settings)
@@ -263,12 +266,12 @@ def validate(settings: Settings) -> None:
 def _validate_secret_lists(settings: Settings) -> None:
     """Former secrets are keys too: a weak one opens the app like a weak current one."""
     for fallback in settings.secret_key_fallbacks:
-        if len(fallback) < 32 or fallback.lower() in _PLACEHOLDERS:
+        if len(fallback) < 32 or fallback.lower() in PLACEHOLDERS:
             raise ConfigurationError(
                 "SECRET_KEY_FALLBACKS entries must be former SECRET_KEYs of at least 32 characters"
             )
     for previous in settings.previous_client_secrets:
-        if len(previous) < MIN_CLIENT_SECRET_CHARS or previous.lower() in _PLACEHOLDERS:
+        if len(previous) < MIN_CLIENT_SECRET_CHARS or previous.lower() in PLACEHOLDERS:
             raise ConfigurationError(
                 "BC_CLIENT_SECRET_PREVIOUS entries must be former client secrets as the Developer "
                 f"Portal issued them (at least {MIN_CLIENT_SECRET_CHARS} characters)"
@@ -279,20 +282,3 @@ def _validate_secret_lists(settings: Settings) -> None:
             "My Apps > View Client ID"
         )
 
-
-def _require_production(env: Mapping[str, str]) -> None:
-    portal = "copy it from the BigCommerce Developer Portal (My Apps > View Client ID)"
-    how = {
-        "BC_CLIENT_ID": portal,
-        "BC_CLIENT_SECRET": portal,
-        "SECRET_KEY": "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-        "TOKEN_ENCRYPTION_KEYS": "make one with: bcapp keys new",
-        "REDIS_URL": "point it at your Redis (redis://, rediss://, unix:// or redis+sentinel://); "
-        "the embedded Redis is for development only",
-    }
-    missing = [name for name in how if env.get(name, "").strip().lower() in _PLACEHOLDERS]
-    if missing:
-        lines = "\n".join(f"  {name}: {how[name]}" for name in missing)
-        raise ConfigurationError(
-            f"BCAPP_ENV=production refuses to start; set these variables:\n{lines}"
-        )

@@ -39,7 +39,13 @@ def redis_location(settings: Settings) -> str:
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
     hosts = parts.netloc.rpartition("@")[2]  # host:port[,host:port…] without the credentials
-    return f"{parts.scheme}://{hosts}{parts.path if '+sentinel' in parts.scheme else ''}"
+    where = f"{parts.scheme}://{hosts}{parts.path if '+sentinel' in parts.scheme else ''}"
+    tls = settings.redis_tls
+    if tls is not None:
+        trusted = f"CA file {tls.ca_file}" if tls.ca_file else "the system's CAs"
+        client = f", client certificate {tls.cert_file}" if tls.cert_file else ""
+        where += f" (TLS: {trusted}{client})"
+    return where
 
 
 def status(installation: Installation) -> str:

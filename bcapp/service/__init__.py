@@ -284,7 +284,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> AppService:
         importlib.import_module(module)
     clock = clock or SystemClock()
     url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
-    client = connect(url)
+    client = connect(url, tls=settings.redis_tls)
     stores = redis_stores(client, TokenCipher(settings.token_keys), settings.redis_prefix, clock)
     budget = RedisRateBudget(client, Keyspace(settings.redis_prefix))
     bigcommerce = BigCommerce(settings, clock, budget=budget)

@@ -21,6 +21,7 @@ from redis.sentinel import Sentinel
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.metrics import REDIS_ERRORS
+from bcapp.redis_tls import RedisTls
 from bcapp.validation import STORE_HASH
 
 log = logging.getLogger(__name__)
@@ -31,20 +32,22 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 SOCKET_TIMEOUT_SECONDS = 2.0
 
 
-def connect(url: str, max_connections: int = 32) -> redis.Redis:
+def connect(url: str, max_connections: int = 32, tls: RedisTls | None = None) -> redis.Redis:
     """A Redis client for `url` with explicit timeouts and a bounded pool (docs/security.md R6).
 
-    ``rediss://`` verifies the server certificate (redis-py's default, never turned off here).
+    ``rediss://`` verifies the server certificate (redis-py's default, never turned off here),
+    against `tls.ca_file` when given, presenting `tls`'s client certificate when given.
     ``redis+sentinel://[user:password@]host:port[,host:port…]/service[/db]`` (and
     ``rediss+sentinel://``) asks the sentinels for the service's master and follows failovers.
     ``redis+cluster://[user:password@]host:port[,host:port…]`` (and ``rediss+cluster://``) is
     a Redis Cluster: every key of a store shares one hash slot, so every transaction and script
-    stays on one node.
+    stays on one node. Their ``rediss+`` forms use TLS to every server, sentinels included.
     """
+    options = tls.connection_options() if tls is not None else {}
     if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
-        return _sentinel_master(url, max_connections)
+        return _sentinel_master(url, max_connections, options)
     if url.startswith(("redis+cluster://", "rediss+cluster://")):
-        return _cluster(url, max_connections)
+        return _cluster(url, max_connections, options)
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -52,6 +55,7 @@ def connect(url: str, max_connections: int = 32) -> redis.Redis:
         health_check_interval=30,
         max_connections=max_connections,
         decode_responses=True,
+        **options,
     )
 
 
@@ -63,7 +67,7 @@ def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
     return hosts
 
 
-def _cluster(url: str, max_connections: int) -> redis.Redis:
+def _cluster(url: str, max_connections: int, tls_options: dict[str, Any]) -> redis.Redis:
     """A Redis Cluster client (typed as redis.Redis: bcapp uses only commands both offer)."""
     parts = urlsplit(url)
     nodes = [ClusterNode(host, port) for host, port in _hosts(parts.netloc, 6379)]  # type: ignore[no-untyped-call]
@@ -76,11 +80,12 @@ def _cluster(url: str, max_connections: int) -> redis.Redis:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         ssl=parts.scheme.startswith("rediss"),
+        **tls_options,
     )
     return cast(redis.Redis, client)
 
 
-def _sentinel_master(url: str, max_connections: int) -> redis.Redis:
+def _sentinel_master(url: str, max_connections: int, tls_options: dict[str, str]) -> redis.Redis:
     """A client of the Sentinel service's current master (it reconnects after a failover)."""
     parts = urlsplit(url)
     hosts = _hosts(parts.netloc, 26379)
@@ -90,6 +95,9 @@ def _sentinel_master(url: str, max_connections: int) -> redis.Redis:
             "REDIS_URL for Sentinel: redis+sentinel://[user:password@]host:port[,host:port]/"
             "service[/db]"
         )
+    secure: dict[str, Any] = {}
+    if parts.scheme == "rediss+sentinel":
+        secure = {"ssl": True, **tls_options}
     options: dict[str, Any] = {
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
@@ -97,11 +105,12 @@ def _sentinel_master(url: str, max_connections: int) -> redis.Redis:
         "username": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
         "db": int(path[1]) if len(path) == 2 else 0,
-        "ssl": parts.scheme.startswith("rediss"),
+        **secure,
     }
     sentinel_options = {
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        **secure,
     }
     sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call]
     master: redis.Redis = sentinel.master_for(path[0], max_connections=max_connections)  # type: ignore[no-untyped-call]
