@@ -68,7 +68,12 @@ def prefix() -> str:
 @pytest.fixture
 def redis_client(redis_url: str, prefix: str) -> Iterator[redis.Redis]:
     """A client on the test Redis; this test's keys are deleted afterwards."""
-    client = connect(redis_url)
+    yield from client_cleaning_up(redis_url, prefix)
+
+
+def client_cleaning_up(url: str, prefix: str) -> Iterator[redis.Redis]:
+    """A client of `url` for one test; the keys under `prefix` are deleted when it ends."""
+    client = connect(url)
     yield client
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import requests
 
@@ -84,31 +85,16 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("gunicorn did not answer /healthz within 30 s")
 
 
-class DripServer:
-    """A token endpoint on loopback that answers one valid grant a few bytes at a time.
+class LoopbackListener:
+    """A TCP server on a free loopback port that accepts in a thread while in a `with` block."""
 
-    `shape` says what is dripped: "headers" (status line and headers, then the body at once)
-    or "body" (headers at once with a Content-Length, then the body). Delivered in full, the
-    grant is valid: only a deadline over the whole exchange can refuse it.
-    """
-
-    def __init__(self, grant: dict[str, object], shape: str, pause: float = 0.05) -> None:
-        body = json.dumps(grant).encode()
-        head = (
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        self._parts = [(head, shape == "headers"), (body, shape == "body")]
-        self._pause = pause
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.port: int = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.requests = 0
-        # True once a whole answer went out: the client waited for every byte.
-        self.delivered_in_full = False
 
-    def __enter__(self) -> DripServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -124,9 +110,40 @@ class DripServer:
                 conn, _ = self._listener.accept()
             except OSError:
                 continue
-            self.requests += 1
-            with conn:
-                self._answer(conn)
+            self.accepted(conn)
+
+    def accepted(self, conn: socket.socket) -> None:
+        """Handle one connection (in the accepting thread)."""
+        raise NotImplementedError
+
+
+class DripServer(LoopbackListener):
+    """A token endpoint on loopback that answers one valid grant a few bytes at a time.
+
+    `shape` says what is dripped: "headers" (status line and headers, then the body at once)
+    or "body" (headers at once with a Content-Length, then the body). Delivered in full, the
+    grant is valid: only a deadline over the whole exchange can refuse it.
+    """
+
+    def __init__(self, grant: dict[str, object], shape: str, pause: float = 0.05) -> None:
+        super().__init__()
+        body = json.dumps(grant).encode()
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        self._parts = [(head, shape == "headers"), (body, shape == "body")]
+        self._pause = pause
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.requests = 0
+        # True once a whole answer went out: the client waited for every byte.
+        self.delivered_in_full = False
+
+    def accepted(self, conn: socket.socket) -> None:
+        """Answer one request, dripping."""
+        self.requests += 1
+        with conn:
+            self._answer(conn)
 
     def _answer(self, conn: socket.socket) -> None:
         conn.settimeout(5)

@@ -32,6 +32,7 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.store.connection import connect
 from tests.helpers import install, signed
+from tests.servers import LoopbackListener
 
 pytestmark = pytest.mark.slow
 
@@ -73,29 +74,16 @@ def _certificate(
     return certificate, key
 
 
-class TlsEndpoint:
+class TlsEndpoint(LoopbackListener):
     """A TLS server on loopback that requires a client certificate and forwards to Redis."""
 
     def __init__(self, folder: Path, redis_url: str) -> None:
+        super().__init__()
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(folder / "server.pem", folder / "server.key")
         self._context.load_verify_locations(folder / "ca.pem")
         self._context.verify_mode = ssl.CERT_REQUIRED
         self._redis_url = redis_url
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self.handshakes_refused = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> TlsEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._listener.close()
-        self._thread.join(timeout=10)
 
     def _upstream(self) -> socket.socket:
         parts = urlsplit(self._redis_url)
@@ -105,20 +93,14 @@ class TlsEndpoint:
             return upstream
         return socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379))
 
-    def _serve(self) -> None:
-        self._listener.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                raw, _ = self._listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._relay, args=(raw,), daemon=True).start()
+    def accepted(self, conn: socket.socket) -> None:
+        """Relay one connection in a thread of its own."""
+        threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
 
     def _relay(self, raw: socket.socket) -> None:
         try:
             client = self._context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
-            self.handshakes_refused += 1
             raw.close()
             return
         upstream = self._upstream()

@@ -30,6 +30,7 @@ from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstal
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus, RedisLoadPath
 from bcapp.store.records import CorruptRecord
 from bcapp.store.wiring import redis_stores
+from tests.conftest import client_cleaning_up
 from tests.topologies import redis_cluster, sentinel_deployment
 
 Stores = tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]
@@ -55,12 +56,7 @@ def store_url(
 @pytest.fixture
 def redis_client(store_url: str, prefix: str) -> Iterator[redis.Redis]:
     """A client of this run's topology; this test's keys are deleted afterwards."""
-    client = connect(store_url)
-    yield client
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    yield from client_cleaning_up(store_url, prefix)
 
 
 def make_stores(

@@ -1,8 +1,9 @@
-"""The signed-callback guard shared by load, uninstall and remove-user.
+"""The signed-callback guard of uninstall and remove-user, and the payload reader load shares.
 
 It reads exactly one `signed_payload_jwt` (or a legacy `signed_payload`) from the query and
 hands it to the service, which verifies it and spends its nonce (docs/security.md R1, R2).
-Only a real GET gets that far: HEAD never spends a payload.
+Load reads the payload the same way and hands it to `AppService.load`, which verifies and spends
+it in its one round trip. Only a real GET gets that far: HEAD never spends a payload.
 """
 
 from __future__ import annotations

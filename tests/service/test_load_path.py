@@ -119,16 +119,24 @@ def test_a_token_sealed_with_a_key_no_longer_held_is_not_installed(
     rekeyed.close()
 
 
-def test_an_address_over_its_limit_spends_nothing(
-    settings: Settings, sim: SimulatorState, clock: ManualClock
-) -> None:
-    limited = build_service(replace(settings, rate_limit_per_address=1), clock)
+def refused_over_a_limit(
+    settings: Settings, sim: SimulatorState, clock: ManualClock, **limit: int
+) -> tuple[AppService, str, TooManyRequests]:
+    """A service with a limit of 1, one load spent, and a second payload refused with 429."""
+    limited = build_service(replace(settings, **limit), clock)
     install(limited, sim)
     limited.load(payload(clock), None, ADDRESS)
     kept = payload(clock)
     with pytest.raises(TooManyRequests) as caught:
         limited.load(kept, None, ADDRESS)
-    assert caught.value.reason == "rate_limited_address"
+    return limited, kept, caught.value
+
+
+def test_an_address_over_its_limit_spends_nothing(
+    settings: Settings, sim: SimulatorState, clock: ManualClock
+) -> None:
+    limited, kept, refusal = refused_over_a_limit(settings, sim, clock, rate_limit_per_address=1)
+    assert refusal.reason == "rate_limited_address"
     with pytest.raises(TooManyRequests):
         limited.load("not-a-jwt", None, ADDRESS)  # refused payloads count too, limit first
     assert limited.load(kept, None, "192.0.2.99").ref.user_id == 1, "kept was not spent"
@@ -138,13 +146,8 @@ def test_an_address_over_its_limit_spends_nothing(
 def test_a_store_over_its_limit_keeps_the_payload_unspent(
     settings: Settings, sim: SimulatorState, clock: ManualClock
 ) -> None:
-    limited = build_service(replace(settings, rate_limit_per_store=1), clock)
-    install(limited, sim)
-    limited.load(payload(clock), None, ADDRESS)
-    kept = payload(clock)
-    with pytest.raises(TooManyRequests) as caught:
-        limited.load(kept, None, ADDRESS)
-    assert caught.value.reason == "rate_limited_store" and caught.value.retry_after
+    limited, kept, refusal = refused_over_a_limit(settings, sim, clock, rate_limit_per_store=1)
+    assert refusal.reason == "rate_limited_store" and refusal.retry_after
     clock.advance(settings.rate_limit_window_seconds)
     assert limited.load(kept, None, ADDRESS).ref.user_id == 1, "kept was not spent"
     clock.advance(settings.rate_limit_window_seconds)
