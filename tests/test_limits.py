@@ -59,6 +59,25 @@ def test_a_flooding_address_gets_429_pages_while_another_is_served(
     assert not any("198.51.100" in key for key in counters), "addresses are hashed"
 
 
+def test_every_kind_of_load_request_counts_against_its_address(
+    make_app: Callable[..., Flask], sim: SimulatorState, clock: ManualClock
+) -> None:
+    app = make_app(clock, rate_limit_per_address=3, rate_limit_window_seconds=60)
+    assert install(app.test_client(), sim).status_code == 302
+    address = "198.51.100.9"
+    repeated = "/bigcommerce/load?signed_payload_jwt=a&signed_payload_jwt=b"
+    kept = signed()
+    statuses = [
+        from_address(app, address, repeated).status_code,  # refused while reading the query
+        from_address(app, address, JUNK).status_code,  # refused by the verifier
+        from_address(app, address, f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code,
+        from_address(app, address, f"/bigcommerce/load?signed_payload_jwt={kept}").status_code,
+    ]
+    assert statuses == [400, 400, 302, 429]
+    elsewhere = from_address(app, "198.51.100.10", f"/bigcommerce/load?signed_payload_jwt={kept}")
+    assert elsewhere.status_code == 302, "the refused payload was not spent"
+
+
 def test_each_route_has_its_own_budget(
     make_app: Callable[..., Flask], clock: ManualClock
 ) -> None:

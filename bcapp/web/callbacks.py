@@ -24,10 +24,10 @@ bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
 def admit_client() -> None:
     """Count a callback request against its client address before any other work (429).
 
-    The load callback counts its address inside its one Redis round trip instead.
+    The load view counts its own requests, inside its one Redis round trip.
     """
     route = callback_route()
-    if route is not None and route != "load":
+    if route is not None and request.endpoint != "callbacks.load":
         service().admit(route, client_address())
 
 
