@@ -22,11 +22,25 @@ from bcapp.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+def free_port(twin: int = 0) -> int:
+    """A TCP port free on 127.0.0.1 right now; with `twin`, port + twin is free too.
+
+    Servers that take a second port by offset need the twin: `make run`'s simulator listens on
+    PORT + 1, a Cluster node's bus on port + 10000.
+    """
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if not twin:
+            return port
+        if port + twin > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + twin))
+            except OSError:
+                continue
         return port
 
 

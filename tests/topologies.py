@@ -6,7 +6,6 @@ folder of its own and stopped when the block ends.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -95,24 +94,10 @@ def sentinel_deployment(tmp_path: Path) -> Iterator[Topology]:
 
 
 
-def cluster_port() -> int:
-    """A free port whose cluster-bus twin (port + 10000) is a valid, free port too."""
-    while True:
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-
-
 @contextmanager
 def redis_cluster(tmp_path: Path) -> Iterator[str]:
     """Three masters splitting the slots between them; yields the REDIS_URL."""
-    ports = [cluster_port() for _ in range(3)]
+    ports = [free_port(twin=10000) for _ in range(3)]
     processes = [
         start(
             tmp_path / f"node{port}",

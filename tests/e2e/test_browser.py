@@ -48,7 +48,7 @@ FLAGS = [
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[str]:
     """`make run` with no configuration; yields the URL it prints."""
-    port = free_port()
+    port = free_port(twin=1)  # the simulator listens on PORT + 1
     env = {
         key: value
         for key, value in os.environ.items()
@@ -89,15 +89,16 @@ def _wait_for_group_exit(group: int) -> None:
     os.killpg(group, signal.SIGKILL)
 
 
-def _wait_until_answering(url: str) -> None:
-    deadline = time.monotonic() + 30
+def _answers(url: str) -> bool:
+    """True once something answers at `url` (within 60 s)."""
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             requests.get(url, timeout=2)
-            return
+            return True
         except requests.ConnectionError:
             time.sleep(0.2)
-    raise AssertionError(f"nothing answered at {url}")
+    return False
 
 
 def _printed_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
@@ -105,7 +106,8 @@ def _printed_url(log_path: Path, process: subprocess.Popen[bytes]) -> str:
     while time.monotonic() < deadline:
         match = re.search(r"Open (http://\S+/) to install", log_path.read_text())
         if match:
-            _wait_until_answering(match.group(1))  # the simulator starts a moment later
+            if not _answers(match.group(1)):  # the simulator starts a moment later
+                raise AssertionError("the simulator did not answer:\n" + log_path.read_text())
             return match.group(1)
         if process.poll() is not None:
             break
