@@ -28,6 +28,7 @@ from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, LoadPath, ShortLivedRecords
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus
 from bcapp.store.records import installation_fields, readable, user_from_json
+from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
 ROUTE = "load"
@@ -80,7 +81,7 @@ class Loader:
         token = handoff.new_token(claims.store_hash)
         reply = self._path.open(self._attempt(claims, address, session_id, token))
         if reply.status is LoadStatus.ADDRESS_LIMITED:
-            log.warning("abuse limit: an address is over its limit on load")
+            log.warning("abuse limit: address %s over its limit on load", printable(address))
             raise self._limits.refusal("address")
         if reply.status is LoadStatus.STORE_LIMITED:
             log.warning("abuse limit: store=%s over its limit on load", claims.store_hash)
@@ -124,9 +125,12 @@ class Loader:
         user = readable("user", store_hash, reply.user, user_from_json)
         if fields is None or user is None or user.id != claims.user.id:
             return None
+        scope_text = fields.get("scopes")
         try:
-            scopes = ScopeSet.parse(str(fields["scopes"]))
-        except (KeyError, ValueError):
+            scopes = ScopeSet.parse(scope_text) if isinstance(scope_text, str) else None
+        except ValueError:
+            scopes = None
+        if scopes is None:
             return None  # the full path reports the record as corrupt
         install_id = fields.get("install_id")
         if (

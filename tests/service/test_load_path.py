@@ -6,6 +6,7 @@ Round trips are counted with Redis's own MONITOR, which shows each command a cli
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -117,6 +118,19 @@ def test_a_token_sealed_with_a_key_no_longer_held_is_not_installed(
     assert keys_of(redis_client, prefix, "session:") == []
     assert keys_of(redis_client, prefix, "handoff:") == []
     rekeyed.close()
+
+
+def test_a_corrupt_record_the_script_accepted_is_not_installed_and_opens_nothing(
+    service: AppService, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    install(service, sim)
+    key = f"{prefix}:{{abc123}}:installation"
+    record = json.loads(redis_client.get(key))
+    redis_client.set(key, json.dumps(record | {"scopes": ["not", "a", "string"]}))
+    with pytest.raises(NotInstalled):
+        service.load(payload(clock), None, ADDRESS)
+    assert keys_of(redis_client, prefix, "session:") == []
+    assert keys_of(redis_client, prefix, "handoff:") == []
 
 
 def refused_over_a_limit(
