@@ -29,6 +29,7 @@ from bcapp.store.installations import RedisInstallationStore
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstalled
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus, RedisLoadPath
 from bcapp.store.records import CorruptRecord
+from bcapp.store.session_reads import RedisSessionReads
 from bcapp.store.wiring import redis_stores
 from tests.conftest import client_cleaning_up
 from tests.topologies import redis_cluster, sentinel_deployment
@@ -322,6 +323,21 @@ def test_the_load_script_leaves_an_uninstalled_store_to_the_full_path(
     reply = RedisLoadPath(redis_client, Keyspace(prefix)).open(load_attempt("u1"))
     assert reply.status is LoadStatus.SPENT and reply.record and reply.user
     assert list(redis_client.scan_iter(match=f"{prefix}:*session*")) == []
+
+
+def test_a_session_resumes_in_one_step_until_it_idles_out(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    cipher = TokenCipher(parse_keys(new_key_entry()))
+    own_store, own_short_lived, _ = make_stores(redis_client, prefix, cipher)
+    reads = RedisSessionReads(redis_client, cipher, Keyspace(prefix))
+    assert reads.resume("abc123", "s1", 1, 60) is None, "no timer: idled out"
+    own_short_lived.start_session("abc123", "s1", 60)
+    assert reads.resume("abc123", "s1", 1, 600) == (None, None), "alive, nothing installed"
+    saved = own_store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    found = reads.resume("abc123", "s1", 1, 600)
+    assert found is not None and found[0] == saved and found[1] is not None
+    assert 60 < redis_client.ttl(f"{prefix}:{{abc123}}:session:s1") <= 600, "timer restarted"
 
 
 def test_install_lock_refuses_a_second_holder_after_its_wait(

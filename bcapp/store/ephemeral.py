@@ -108,15 +108,9 @@ class RedisShortLivedRecords:
 
     def start_session(self, store_hash: str, session_id: str, idle_seconds: int) -> None:
         """A session's idle timer: it lives `idle_seconds` unless touched."""
-        key = self._keys.key(store_hash, f"session:{session_id}")
+        key = session_key(self._keys, store_hash, session_id)
         with unavailable_on_redis_error("start_session"):
             self._redis.set(key, "1", ex=max(idle_seconds, 1))
-
-    def touch_session(self, store_hash: str, session_id: str, idle_seconds: int) -> bool:
-        """Restart the session's idle timer; False when it already ran out."""
-        key = self._keys.key(store_hash, f"session:{session_id}")
-        with unavailable_on_redis_error("touch_session"):
-            return bool(self._redis.expire(key, max(idle_seconds, 1)))
 
     def tombstone_key(self, store_hash: str, user_id: int) -> str:
         """Where the removal time of a user is remembered."""
@@ -167,3 +161,8 @@ def nonce_key(keys: Keyspace, store_hash: str, nonce: str) -> str:
 def handoff_key(keys: Keyspace, store_hash: str, token: str) -> str:
     """Where a handoff token's session reference is kept (a digest: the token is not stored)."""
     return keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())
+
+
+def session_key(keys: Keyspace, store_hash: str, session_id: str) -> str:
+    """A session's idle timer."""
+    return keys.key(store_hash, f"session:{session_id}")

@@ -23,7 +23,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
-from bcapp.store.ephemeral import handoff_key, nonce_key
+from bcapp.store.ephemeral import handoff_key, nonce_key, session_key
 
 # KEYS: store hits, nonce, installation, users, session, handoff[, address hits]
 # ARGV: store limit, window, nonce ttl, user id, idle seconds, handoff seconds, store hash,
@@ -122,7 +122,7 @@ class RedisLoadPath:
             nonce_key(self._keys, store_hash, attempt.nonce),
             self._keys.key(store_hash, "installation"),
             self._keys.key(store_hash, "users"),
-            self._keys.key(store_hash, f"session:{attempt.session_id}"),
+            session_key(self._keys, store_hash, attempt.session_id),
             handoff_key(self._keys, store_hash, attempt.handoff_token),
         ]
         arguments: list[str | int] = [
@@ -159,6 +159,6 @@ class RedisLoadPath:
 
     def undo(self, store_hash: str, session_id: str, handoff_token: str) -> None:
         """Delete a session the script started and its handoff (the load was refused after all)."""
-        session_key = self._keys.key(store_hash, f"session:{session_id}")
+        timer = session_key(self._keys, store_hash, session_id)
         with unavailable_on_redis_error("load_undo"):
-            self._redis.delete(session_key, handoff_key(self._keys, store_hash, handoff_token))
+            self._redis.delete(timer, handoff_key(self._keys, store_hash, handoff_token))

@@ -1,4 +1,5 @@
-"""The load path: one Redis round trip for a returning user, and the full path for the rest.
+"""The load path: one Redis round trip for a returning user, and the full path for the rest;
+and the session check of every app page, one round trip too.
 
 Round trips are counted with Redis's own MONITOR, which shows each command a client sends
 (commands a script runs are marked `lua` and are not round trips).
@@ -78,6 +79,22 @@ def test_a_returning_user_loads_in_one_round_trip_and_the_handoff_works(
     ref, opened = service.redeem_handoff(loaded.handoff)
     assert ref == loaded.ref and opened.user.is_owner
     assert keys_of(redis_client, prefix, f"session:{ref.session_id}")
+
+
+def test_resuming_a_session_is_one_round_trip_and_an_idle_one_is_refused(
+    service: AppService, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+) -> None:
+    install(service, sim)
+    ref = service.load(payload(clock), None, ADDRESS).ref
+    with Monitor(redis_client, prefix) as seen:
+        opened = service.resume_session(ref)
+    assert seen.commands == ["EXPIRE", "GET", "HGET"], "the one pipeline's commands, no other"
+    token = sim.stores["abc123"].access_token
+    assert opened.user.id == 1 and opened.installation.access_token == token
+    redis_client.delete(f"{prefix}:{{abc123}}:session:{ref.session_id}")  # idled out
+    with pytest.raises(Unauthorized) as idle:
+        service.resume_session(ref)
+    assert idle.value.reason == "session_idle"
 
 
 def test_a_first_load_takes_the_full_path_and_the_second_is_fast(

@@ -1,0 +1,47 @@
+"""Resuming a session in one Redis round trip: its idle timer, the installation and the user.
+
+Every request of an app page checks its session against Redis (docs/security.md R3): the idle
+timer is restarted (`EXPIRE`; gone means the session idled out) and the installation and the
+user are read (`GET`, `HGET`). The three commands touch one store's keys, so they go in one
+pipeline: one round trip, on one node of a Cluster too. The records are read with every
+reader's rules (bcapp/store/records.py).
+"""
+
+from __future__ import annotations
+
+import redis
+
+from bcapp.crypto import TokenCipher
+from bcapp.models import Installation, StoreUser
+from bcapp.store.connection import Keyspace, unavailable_on_redis_error
+from bcapp.store.ephemeral import session_key
+from bcapp.store.records import installation_from_json, readable, user_from_json
+
+
+class RedisSessionReads:
+    """SessionReads on a redis-py client."""
+
+    def __init__(self, client: redis.Redis, cipher: TokenCipher, keys: Keyspace) -> None:
+        self._redis = client
+        self._cipher = cipher
+        self._keys = keys
+
+    def resume(
+        self, store_hash: str, session_id: str, user_id: int, idle_seconds: int
+    ) -> tuple[Installation | None, StoreUser | None] | None:
+        """Restart the idle timer and read both records; None when the session idled out."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.expire(session_key(self._keys, store_hash, session_id), max(idle_seconds, 1))
+        pipe.get(self._keys.key(store_hash, "installation"))
+        pipe.hget(self._keys.key(store_hash, "users"), str(user_id))
+        with unavailable_on_redis_error("resume_session"):
+            alive, record, user = pipe.execute()
+        if not alive:
+            return None
+        installation = readable(
+            "installation",
+            store_hash,
+            record,
+            lambda text: installation_from_json(text, store_hash, self._cipher),
+        )
+        return installation, readable("user", store_hash, user, user_from_json)
