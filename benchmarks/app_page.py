@@ -59,8 +59,8 @@ def served(
     headers: dict[str, str] | None = None,
     warm_up: int = 0,
 ) -> float:
-    """The rate of `paths` on a fresh server and port: closed connections of one run wait out
-    TIME_WAIT on their own port, not the next run's."""
+    """The rate of `paths` on a fresh server and port, so nothing of one run (its connections,
+    its workers' state) carries into the next."""
     with gunicorn(module, env, free_port()) as url:
         return measure(url, paths, SECONDS, headers, warm_up)
 

@@ -33,7 +33,7 @@ def main() -> None:
         env = app_environment(redis_url, port)
         install_store(env)
         paths = load_paths(env, PAYLOADS)
-        # Another port for the baseline: its closed connections wait out TIME_WAIT there.
+        # A server and port of its own for each, so nothing of one run carries into the other.
         with gunicorn("benchmarks.bare_app:app", env, free_port()) as url:
             baseline = measure(url, paths, SECONDS, warm_up=WARM_UP)
         with gunicorn("wsgi:app", env, port) as url:
