@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from bcapp import signals
+from bcapp.store import embedded
 from tests.helpers import signed
 from tests.servers import REPO
 
@@ -31,15 +32,22 @@ print(len(logging.getLogger().handlers) == 1,
 
 
 def test_imports_configure_nothing_and_the_wsgi_entry_point_does(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "BCAPP_INSTANCE_DIR": str(tmp_path), "HOME": str(tmp_path)},
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd=REPO,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "BCAPP_INSTANCE_DIR": str(tmp_path),
+                "HOME": str(tmp_path),
+            },
+        )
+    finally:
+        embedded.stop(tmp_path)  # wsgi started the embedded Redis of that instance directory
     library, entry_point = result.stdout.splitlines()
     assert library == "True True True", "importing bcapp set logging or warning filters"
     assert entry_point == "True True", "wsgi.py configures logging and the PyJWT warning"
