@@ -35,6 +35,7 @@ from tests.helpers import install, signed
 from tests.servers import LoopbackListener
 
 pytestmark = pytest.mark.slow
+LOOPBACK = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
 
 
 def _name(common_name: str) -> x509.Name:
@@ -42,9 +43,12 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _certificate(
-    folder: Path, name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None
+    folder: Path,
+    name: str,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    host: x509.GeneralName = LOOPBACK,
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A certificate (a CA when `issuer` is None, else one for 127.0.0.1) and its key, as PEM."""
+    """A certificate (a CA when `issuer` is None, else one for `host`) and its key, as PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     builder = (
@@ -59,7 +63,7 @@ def _certificate(
     )
     if issuer is not None:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName([host]),
             critical=False,
         )
     certificate = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
@@ -77,10 +81,10 @@ def _certificate(
 class TlsEndpoint(LoopbackListener):
     """A TLS server on loopback that requires a client certificate and forwards to Redis."""
 
-    def __init__(self, folder: Path, redis_url: str) -> None:
+    def __init__(self, folder: Path, redis_url: str, server: str = "server") -> None:
         super().__init__()
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._context.load_cert_chain(folder / "server.pem", folder / "server.key")
+        self._context.load_cert_chain(folder / f"{server}.pem", folder / f"{server}.key")
         self._context.load_verify_locations(folder / "ca.pem")
         self._context.verify_mode = ssl.CERT_REQUIRED
         self._redis_url = redis_url
@@ -126,6 +130,7 @@ def certificates(tmp_path: Path) -> Path:
     _certificate(tmp_path, "server", authority)
     _certificate(tmp_path, "client", authority)
     _certificate(tmp_path, "stranger", _certificate(tmp_path, "other-ca", None))
+    _certificate(tmp_path, "elsewhere", authority, x509.DNSName("redis.elsewhere.example"))
     return tmp_path
 
 
@@ -181,6 +186,15 @@ def test_a_failed_handshake_is_a_503_never_a_500(
     response = app.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
     assert response.status_code == 503, why
     assert app.test_client().get("/readyz").status_code == 503
+
+
+def test_a_certificate_of_the_right_ca_for_another_host_is_refused(
+    make_app: Callable[..., Flask], certificates: Path, redis_url: str
+) -> None:
+    with TlsEndpoint(certificates, redis_url, server="elsewhere") as impostor:
+        url = f"rediss://127.0.0.1:{impostor.port}/0"
+        app = make_app(redis_url=url, redis_tls=tls(certificates))
+        assert app.test_client().get("/readyz").status_code == 503, "the host name is checked"
 
 
 def test_tls_options_are_checked_when_settings_are_read(

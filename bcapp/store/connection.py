@@ -21,7 +21,7 @@ from redis.sentinel import Sentinel
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.metrics import REDIS_ERRORS
-from bcapp.redis_tls import RedisTls
+from bcapp.redis_tls import TLS_SCHEMES, RedisTls
 from bcapp.validation import STORE_HASH
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ def connect(url: str, max_connections: int = 32, tls: RedisTls | None = None) ->
     a Redis Cluster: every key of a store shares one hash slot, so every transaction and script
     stays on one node. Their ``rediss+`` forms use TLS to every server, sentinels included.
     """
-    options = tls.connection_options() if tls is not None else {}
+    options: dict[str, Any] = tls.connection_options() if tls is not None else {}
+    if url.startswith(TLS_SCHEMES):
+        options["ssl_check_hostname"] = True  # redis-py before 6 did not check it by default
     if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
         return _sentinel_master(url, max_connections, options)
     if url.startswith(("redis+cluster://", "rediss+cluster://")):
@@ -85,7 +87,7 @@ def _cluster(url: str, max_connections: int, tls_options: dict[str, Any]) -> red
     return cast(redis.Redis, client)
 
 
-def _sentinel_master(url: str, max_connections: int, tls_options: dict[str, str]) -> redis.Redis:
+def _sentinel_master(url: str, max_connections: int, tls_options: dict[str, Any]) -> redis.Redis:
     """A client of the Sentinel service's current master (it reconnects after a failover)."""
     parts = urlsplit(url)
     hosts = _hosts(parts.netloc, 26379)

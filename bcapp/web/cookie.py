@@ -68,4 +68,3 @@ class LeanCookieSessions(SecureCookieSessionInterface):
             )
             self._cached = (keys, serializer)
         return self._cached[1]
-
