@@ -137,17 +137,27 @@ def test_a_token_sealed_with_a_key_no_longer_held_is_not_installed(
     rekeyed.close()
 
 
+@pytest.mark.parametrize(
+    "damage", [{"scopes": ["not", "a", "string"]}, {"updated_at": "yesterday"}]
+)
 def test_a_corrupt_record_the_script_accepted_is_not_installed_and_opens_nothing(
-    service: AppService, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
+    service: AppService,
+    sim: SimulatorState,
+    clock: ManualClock,
+    redis_client: Any,
+    prefix: str,
+    damage: dict[str, object],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     install(service, sim)
     key = f"{prefix}:{{abc123}}:installation"
     record = json.loads(redis_client.get(key))
-    redis_client.set(key, json.dumps(record | {"scopes": ["not", "a", "string"]}))
+    redis_client.set(key, json.dumps(record | damage))
     with pytest.raises(NotInstalled):
         service.load(payload(clock), None, ADDRESS)
     assert keys_of(redis_client, prefix, "session:") == []
     assert keys_of(redis_client, prefix, "handoff:") == []
+    assert caplog.text.count("corrupt installation record for store=abc123") == 1, "logged once"
 
 
 def refused_over_a_limit(
