@@ -278,7 +278,7 @@ def test_the_load_script_counts_spends_reads_and_opens_in_one_step(
     redis_client: redis.Redis,
     prefix: str,
 ) -> None:
-    path = RedisLoadPath(redis_client, Keyspace(prefix))
+    path = RedisLoadPath(redis_client, Keyspace(prefix), short_lived)
     unknown = path.open(load_attempt("n0"))
     assert unknown == LoadReply(LoadStatus.SPENT), "spent, nothing to read, nothing opened"
     saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
@@ -304,7 +304,7 @@ def test_the_load_script_refuses_over_a_limit_before_spending(
     prefix: str,
 ) -> None:
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    path = RedisLoadPath(redis_client, Keyspace(prefix))
+    path = RedisLoadPath(redis_client, Keyspace(prefix), short_lived)
     assert path.open(load_attempt("a1", per_address=1)).status is LoadStatus.OPENED
     over = path.open(load_attempt("a2", per_address=1))
     assert over == LoadReply(LoadStatus.ADDRESS_LIMITED) and not short_lived.seen("abc123", "a2")
@@ -315,12 +315,16 @@ def test_the_load_script_refuses_over_a_limit_before_spending(
 
 
 def test_the_load_script_leaves_an_uninstalled_store_to_the_full_path(
-    store: RedisInstallationStore, lifecycle: RedisLifecycle, redis_client: redis.Redis,
+    store: RedisInstallationStore,
+    short_lived: RedisShortLivedRecords,
+    lifecycle: RedisLifecycle,
+    redis_client: redis.Redis,
     prefix: str,
 ) -> None:
     saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
     lifecycle.mark_uninstalled("abc123", uninstall_event(saved.updated_at + 60), 600, 30)
-    reply = RedisLoadPath(redis_client, Keyspace(prefix)).open(load_attempt("u1"))
+    path = RedisLoadPath(redis_client, Keyspace(prefix), short_lived)
+    reply = path.open(load_attempt("u1"))
     assert reply.status is LoadStatus.SPENT and reply.record and reply.user
     assert list(redis_client.scan_iter(match=f"{prefix}:*session*")) == []
 

@@ -82,7 +82,7 @@ class AppService:
             ),
             clock,
         )
-        load_path = RedisLoadPath(redis_client, keys)
+        load_path = RedisLoadPath(redis_client, keys, self._short_lived)
         self._loader = Loader(settings, clock, self._limits, load_path, cipher, stores)
         self._sessions = RedisSessionReads(redis_client, cipher, keys)
 

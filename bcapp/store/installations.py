@@ -28,8 +28,9 @@ from bcapp.store.records import (
     installation_fields,
     installation_from_json,
     installation_to_json,
+    read_installation,
+    read_user,
     readable,
-    user_from_json,
     user_to_json,
 )
 
@@ -163,12 +164,7 @@ class RedisInstallationStore:
         """The installation of `store_hash`, or None (also when its record is corrupt)."""
         with unavailable_on_redis_error("get_installation"):
             raw = self._redis.get(self._keys.key(store_hash, "installation"))
-        return readable(
-            "installation",
-            store_hash,
-            raw,
-            lambda text: installation_from_json(text, store_hash, self._cipher),
-        )
+        return read_installation(store_hash, raw, self._cipher)
 
     def reencrypt(self, store_hash: str) -> bool:
         """Re-seal the token with the primary key; True when it was sealed with another.
@@ -267,7 +263,7 @@ class RedisInstallationStore:
         return fields.get(name) if fields is not None else None
 
     def _user_or_none(self, store_hash: str, raw: str | bytes | None) -> StoreUser | None:
-        return readable("user", store_hash, raw, user_from_json)
+        return read_user(store_hash, raw)
 
     def _users_in(self, store_hash: str, raw: dict[Any, Any]) -> dict[int, StoreUser]:
         """The readable users of a users hash, by id; corrupt entries are logged and skipped."""

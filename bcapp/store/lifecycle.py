@@ -26,9 +26,8 @@ from bcapp.store.records import (
     CorruptRecord,
     event_from_json,
     event_to_dict,
-    installation_from_json,
     installation_to_json,
-    readable,
+    read_installation,
 )
 
 # Records of an uninstalled store outlive the grace period by this much, so that `reconcile`
@@ -174,12 +173,7 @@ class RedisLifecycle:
         return key(store_hash, "installation"), key(store_hash, "users"), key(store_hash, MARKER)
 
     def _read(self, store_hash: str, raw: str | bytes | None) -> Installation | None:
-        return readable(
-            "installation",
-            store_hash,
-            raw,
-            lambda text: installation_from_json(text, store_hash, self._cipher),
-        )
+        return read_installation(store_hash, raw, self._cipher)
 
 
 def raced_uninstall(

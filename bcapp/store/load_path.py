@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import redis
 from redis.cluster import RedisCluster
 
+from bcapp.store import ShortLivedRecords
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.ephemeral import handoff_key, nonce_key, session_key
 
@@ -108,9 +109,12 @@ class LoadReply:
 class RedisLoadPath:
     """Runs the load script; `undo` removes the session and handoff it started."""
 
-    def __init__(self, client: redis.Redis, keys: Keyspace) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keyspace, short_lived: ShortLivedRecords
+    ) -> None:
         self._redis = client
         self._keys = keys
+        self._short_lived = short_lived
         self._script = client.register_script(SCRIPT)
         self._cluster = isinstance(client, RedisCluster)
 
@@ -138,7 +142,8 @@ class RedisLoadPath:
         subject = attempt.address_subject
         with unavailable_on_redis_error("load"):
             if subject is not None and self._cluster:
-                if self._count(self._keys.hits(subject, "load", attempt.window), attempt):
+                hits = self._short_lived.count_hit(subject, "load", attempt.window_seconds)
+                if hits > attempt.per_address:
                     return LoadReply(LoadStatus.ADDRESS_LIMITED)
             elif subject is not None:
                 keys.append(self._keys.hits(subject, "load", attempt.window))
@@ -148,14 +153,6 @@ class RedisLoadPath:
         if len(reply) == 1:
             return LoadReply(status)
         return LoadReply(status, reply[1] or None, reply[2] or None)
-
-    def _count(self, key: str, attempt: LoadAttempt) -> bool:
-        """Count the address on its own node; True when it is over its limit."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, 0, ex=max(attempt.window_seconds, 1), nx=True)
-        pipe.incr(key)
-        _, hits = pipe.execute()
-        return int(hits) > attempt.per_address
 
     def undo(self, store_hash: str, session_id: str, handoff_token: str) -> None:
         """Delete a session the script started and its handoff (the load was refused after all)."""

@@ -52,6 +52,23 @@ def readable(
         return None
 
 
+def read_installation(
+    store_hash: str, raw: str | bytes | None, cipher: TokenCipher
+) -> Installation | None:
+    """A stored installation with its token decrypted; None when absent or corrupt (logged)."""
+    return readable(
+        "installation",
+        store_hash,
+        raw,
+        lambda text: installation_from_json(text, store_hash, cipher),
+    )
+
+
+def read_user(store_hash: str, raw: str | bytes | None) -> StoreUser | None:
+    """A stored user; None when absent or corrupt (logged)."""
+    return readable("user", store_hash, raw, user_from_json)
+
+
 def installation_to_json(installation: Installation, cipher: TokenCipher) -> str:
     """The stored form of an installation, its token sealed for its store.
 

@@ -15,7 +15,7 @@ from bcapp.crypto import TokenCipher
 from bcapp.models import Installation, StoreUser
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.ephemeral import session_key
-from bcapp.store.records import installation_from_json, readable, user_from_json
+from bcapp.store.records import read_installation, read_user
 
 
 class RedisSessionReads:
@@ -38,10 +38,4 @@ class RedisSessionReads:
             alive, record, user = pipe.execute()
         if not alive:
             return None
-        installation = readable(
-            "installation",
-            store_hash,
-            record,
-            lambda text: installation_from_json(text, store_hash, self._cipher),
-        )
-        return installation, readable("user", store_hash, user, user_from_json)
+        return read_installation(store_hash, record, self._cipher), read_user(store_hash, user)
