@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test test-fast lint typecheck check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ test: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py
 	$(BIN)/mypy bcapp benchmarks
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
+	$(BIN)/pytest -n auto --cov --cov-report=term-missing:skip-covered
+
+# The quick lane while working: no lint, no coverage, no test marked `slow` (real servers,
+# gunicorn, Sentinel, Cluster, browsers). `make test` runs everything and is what CI runs.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n auto -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py

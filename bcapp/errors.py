@@ -96,6 +96,16 @@ class InstallInProgress(StoreUnavailable):
     advice = "Please wait a few seconds, then start the installation again from your control panel."
 
 
+class InstallSuperseded(InstallInProgress):
+    """The install outlived its lock and a newer install of the store took it (503).
+
+    Its token was invalidated by the newer grant, so nothing of it is stored.
+    """
+
+    title = "A newer installation of this store took over"
+    advice = "Open the app from your control panel; if it is not installed, install it again."
+
+
 class TooManyRequests(BcappError):
     """An abuse limit (per client address or per store) is spent for this window (429)."""
 

@@ -120,3 +120,14 @@ class SessionRef:
             opened.user.access_id,
             session_id,
         )
+
+
+@dataclass(frozen=True)
+class AppOpened:
+    """What an install or a load opened: the session to keep, its one-time handoff token,
+    who may frame the page, and where inside the app to go."""
+
+    ref: SessionRef
+    handoff: str
+    frame_ancestors: tuple[str, ...]
+    url: str

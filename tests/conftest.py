@@ -26,6 +26,7 @@ from bcapp.store.connection import connect
 from bcapp.web import create_app
 from bcapp.web.context import EXTENSION
 from tests.helpers import redis_snapshot
+from tests.topologies import Topology, redis_cluster, sentinel_deployment
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret-0123456789"
@@ -57,6 +58,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = embedded.ensure_running(instance)
     yield url
     embedded.stop(instance)
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-master Redis Cluster shared by the session (tests use their own prefixes)."""
+    with redis_cluster(tmp_path_factory.mktemp("cluster")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sentinel_topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    """A Sentinel deployment shared by the session; a test that kills a server starts its own."""
+    with sentinel_deployment(tmp_path_factory.mktemp("sentinel")) as deployment:
+        yield deployment
 
 
 @pytest.fixture

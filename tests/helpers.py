@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -137,3 +138,34 @@ def app_location(response: Any) -> str:
 
     location: str = response.headers["Location"]
     return re.sub(r"[?&]_bcs=[^&#]*", "", location)
+
+
+class Monitor:
+    """The commands clients send to Redis about this test's keys, while in a `with` block.
+
+    Redis's own MONITOR shows each command a client sends; commands a script runs are marked
+    `lua` and left out (they are not round trips)."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._client, self._prefix = client, prefix
+        self.commands: list[str] = []
+        self._ready = threading.Event()
+
+    def __enter__(self) -> Monitor:
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.set(f"{self._prefix}:monitor-end", "1")
+        self._thread.join(5)
+
+    def _watch(self) -> None:
+        with self._client.monitor() as monitor:
+            self._ready.set()
+            for event in monitor.listen():
+                if event["command"].startswith("SET " + f"{self._prefix}:monitor-end"):
+                    return
+                if self._prefix in event["command"] and event.get("client_type") != "lua":
+                    self.commands.append(event["command"].split(" ", 1)[0])

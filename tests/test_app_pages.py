@@ -119,6 +119,27 @@ def handoff_of(response: Any) -> str:
     return match.group(1)
 
 
+def test_the_first_page_after_an_install_or_a_load_is_one_round_trip(
+    make_app: Callable[..., Flask], sim: SimulatorState, redis_client: Any, prefix: str
+) -> None:
+    """The session check and the spending of the now-unneeded handoff go in one pipeline."""
+    from tests.helpers import Monitor, install
+
+    client = make_app(blueprints=("tests.own_pages:bp",)).test_client()
+    load_url = f"/bigcommerce/load?signed_payload_jwt={signed()}"
+    for open_the_app in (lambda: install(client, sim), lambda: client.get(load_url)):
+        token = handoff_of(open_the_app())
+        with Monitor(redis_client, prefix) as first_page:
+            page = client.get(f"/hello?_bcs={token}")
+        assert page.status_code == 200 and page.get_data(as_text=True) == "hello owner@example.com"
+        assert first_page.commands == ["EXPIRE", "GET", "HGET", "DEL"], "one pipelined trip"
+        handoffs = list(redis_client.scan_iter(match=f"{prefix}:{{abc123}}:handoff:*"))
+        assert handoffs == [], "the handoff was spent in that trip"
+        with Monitor(redis_client, prefix) as next_page:
+            assert client.get("/hello").status_code == 200
+        assert next_page.commands == ["EXPIRE", "GET", "HGET"]
+
+
 def test_a_blocked_cookie_gets_a_page_offering_the_app_in_a_new_tab(
     client: FlaskClient, sim: SimulatorState, app: Flask
 ) -> None:

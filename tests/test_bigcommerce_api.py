@@ -6,6 +6,7 @@ what lets the simulator's rate-limit window pass, so no test sleeps or measures 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -93,6 +94,23 @@ def test_unreachable_api(settings: Settings, clock: ManualClock, token: str) -> 
         client.get("abc123", token, "v2/store")
     client.close()
     assert caught.value.reason == "unreachable"
+
+
+def test_a_call_within_a_deadline_ends_at_it_whatever_the_api_does(
+    api: BigCommerce, sim: SimulatorState, token: str
+) -> None:
+    release = threading.Event()
+    sim.on_api_request = lambda path: release.wait(10)  # the API holds every answer
+    try:
+        with pytest.raises(ApiError) as caught:
+            api.get_within(0.3, "abc123", token, "v2/store")
+    finally:
+        release.set()
+        sim.on_api_request = None
+    assert caught.value.reason == "deadline"
+    with pytest.raises(ApiError) as spent:
+        api.get_within(0, "abc123", token, "v2/store")
+    assert spent.value.reason == "deadline", "no time left: not sent at all"
 
 
 def test_app_page_shows_store_details_and_survives_a_revoked_token(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -145,6 +146,33 @@ def test_concurrent_installs_keep_the_newest_token(
     assert stored_token(app) == sim.stores["abc123"].access_token
     installation_keys = [key for key in snapshot() if key.endswith(":installation")]
     assert len(installation_keys) == 1
+
+
+def test_an_install_that_outlives_its_lock_never_stores_its_older_token(
+    app: Flask, sim: SimulatorState, redis_client: redis.Redis, prefix: str
+) -> None:
+    """The lock expires while the first install waits on GET v2/store (as when the store API
+    is slower than the lock); a second install takes the lock and stores its newer token,
+    which invalidated the first one. The first install's write is then refused."""
+    first, second = auth_query(sim), auth_query(sim)
+    newer: list[int] = []
+
+    def lock_expires_and_a_newer_install_runs(path: str) -> None:
+        if path != "v2/store" or newer:
+            return
+        newer.append(0)
+        redis_client.delete(f"{prefix}:{{abc123}}:install-lock")  # what its PX expiry does
+        newer[0] = app.test_client().get("/bigcommerce/auth?" + second).status_code
+
+    sim.on_api_request = lock_expires_and_a_newer_install_runs
+    outlived = app.test_client().get("/bigcommerce/auth?" + first)
+    sim.on_api_request = None
+
+    assert newer == [302], "the newer install completed"
+    assert outlived.status_code == 503
+    assert "A newer installation of this store took over" in outlived.get_data(as_text=True)
+    assert "Set-Cookie" not in outlived.headers
+    assert stored_token(app) == sim.stores["abc123"].access_token, "the newer token is kept"
 
 
 # --- failures: status, friendly page, nothing stored, nothing leaked -------------------------

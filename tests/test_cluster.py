@@ -7,7 +7,7 @@ stay on one node.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,15 +20,14 @@ from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import STAFF, install, installation_of, signed, user_of
 from tests.test_cli import cli_env
-from tests.topologies import redis_cluster
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[str]:
-    with redis_cluster(tmp_path) as url:
-        yield url
+def cluster(cluster_url: str) -> str:
+    """The session's cluster (each test has its own key prefix)."""
+    return cluster_url
 
 
 def test_the_whole_lifecycle_runs_on_a_cluster(

@@ -59,9 +59,10 @@ def test_a_reported_control_panel_that_is_no_https_origin_is_not_used(
 
 
 def test_without_store_information_the_documented_control_panel_is_allowed(
-    make_app: Callable[..., Flask], sim: SimulatorState
+    make_app: Callable[..., Flask], sim: SimulatorState, clock: ManualClock
 ) -> None:
-    client = make_app(api_url="http://127.0.0.1:9").test_client()
+    # The manual clock makes the API client's backoff between retries instant.
+    client = make_app(clock=clock, api_url="http://127.0.0.1:9").test_client()
     assert install(client, sim).status_code == 302, "the install does not depend on it"
     assert "https://store-abc123.mybigcommerce.com" in frame_ancestors(client.get("/"))
 

@@ -1,10 +1,12 @@
 """Uninstall integrity through gunicorn (issue acceptance): a forged uninstall, then a genuine one.
 
-The leeway is 1 s here so that "issued after the uninstall" takes two seconds, not thirty.
+Nothing sleeps: the install is dated back (its record says it happened a minute ago), and each
+payload is minted with the time it was "issued" at, so the story's order is in the claims.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -18,7 +20,7 @@ import requests
 
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
-from tests.helpers import OWNER, STAFF, auth_query, signed
+from tests.helpers import OWNER, STAFF, auth_query, future, signed
 from tests.servers import REPO, environment_for, gunicorn
 
 pytestmark = pytest.mark.slow
@@ -38,6 +40,14 @@ def cookie_of(response: requests.Response) -> str:
     return response.headers["Set-Cookie"].split(";")[0]
 
 
+def installed_a_minute_ago(redis_client: redis.Redis, key: str) -> None:
+    """Date the stored install back (its times are plain JSON fields beside the sealed token)."""
+    record = json.loads(redis_client.get(key) or "{}")
+    assert record["installed_at"] == record["updated_at"], "a fresh install"
+    record["installed_at"] = record["updated_at"] = int(time.time()) - 60
+    redis_client.set(key, json.dumps(record))
+
+
 def test_a_forged_uninstall_is_undone_and_a_genuine_one_purged_after_the_grace(
     settings: Settings,
     sim: SimulatorState,
@@ -48,27 +58,27 @@ def test_a_forged_uninstall_is_undone_and_a_genuine_one_purged_after_the_grace(
     env = environment_for(settings) | {"BCAPP_JWT_LEEWAY": "1", "BCAPP_UNINSTALL_GRACE": "2"}
     with gunicorn(env, tmp_path / "gunicorn.log", workers=2) as url:
         assert get(url + "/bigcommerce/auth?" + auth_query(sim)).status_code == 302
-        time.sleep(2.1)  # the forged payload is issued after the install, beyond the leeway
+        installed_a_minute_ago(redis_client, f"{settings.redis_prefix}:{{abc123}}:installation")
 
-        forged = get(url + "/bigcommerce/uninstall", signed_payload_jwt=signed(user=STAFF))
+        forged_payload = signed(user=STAFF, **future(-40))  # a staff member's, after the install
+        forged = get(url + "/bigcommerce/uninstall", signed_payload_jwt=forged_payload)
         assert forged.status_code == 200 and forged.json()["changed"] is True
-        time.sleep(2.1)  # the owner comes back later
 
-        opened = get(url + "/bigcommerce/load", signed_payload_jwt=signed(user=OWNER))
+        owner_returns = signed(user=OWNER, **future(-30))  # issued after the forged uninstall
+        opened = get(url + "/bigcommerce/load", signed_payload_jwt=owner_returns)
         assert opened.status_code == 302, "the owner's next load opens the app"
         page = get(url + "/", cookie_of(opened))
         assert page.status_code == 200 and "Store abc123" in page.text, "the token still works"
 
-        kept = signed(user=OWNER)  # issued before the genuine uninstall
-        time.sleep(2.1)
+        kept = signed(user=OWNER, **future(-20))  # issued before the genuine uninstall
         sim.revoke("abc123")  # BigCommerce uninstalls the app, then calls
-        genuine = get(url + "/bigcommerce/uninstall", signed_payload_jwt=signed(user=OWNER))
+        genuine_payload = signed(user=OWNER, **future(-10))  # its grace (2 s) is over by now
+        genuine = get(url + "/bigcommerce/uninstall", signed_payload_jwt=genuine_payload)
         assert genuine.status_code == 200 and genuine.json()["changed"] is True
         refused = get(url + "/bigcommerce/load", signed_payload_jwt=kept)
         assert refused.status_code == 401 and "not installed" in refused.text
 
     assert all(redis_client.ttl(key) > 0 for key in snapshot()), "kept only with a TTL"
-    time.sleep(2.1)  # the grace (2 s) ends
     purge_log = tmp_path / "purged.log"
     cli_env = (
         {"PATH": "/usr/bin:/bin"}

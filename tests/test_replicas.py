@@ -10,6 +10,7 @@ import pytest
 import redis
 from flask import Flask
 
+from bcapp import signals
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import install
@@ -19,13 +20,18 @@ pytestmark = pytest.mark.slow
 
 
 def wait_for_replica(master_url: str) -> None:
+    """Poll until the master reports its replica online; fail the test if it never does."""
     client = redis.Redis.from_url(master_url, decode_responses=True)
-    for _ in range(200):
-        info = client.info("replication")
-        if info.get("connected_slaves") == 1 and info.get("slave0", {}).get("state") == "online":
-            break
-        time.sleep(0.05)
-    client.close()
+    try:
+        for _ in range(200):
+            info = client.info("replication")
+            slave = info.get("slave0", {})
+            if info.get("connected_slaves") == 1 and slave.get("state") == "online":
+                return
+            time.sleep(0.05)
+        pytest.fail(f"the replica never came online: {info}")
+    finally:
+        client.close()
 
 
 def test_an_install_waits_for_its_replica_and_is_refused_without_enough(
@@ -42,7 +48,10 @@ def test_an_install_waits_for_its_replica_and_is_refused_without_enough(
             copy.close()
 
             demanding = make_app(redis_url=master, redis_min_replicas=2)
-            response = install(demanding.test_client(), sim)
+            announced: list[str] = []
+            with signals.app_installed.connected_to(lambda sender, **_: announced.append(sender)):
+                response = install(demanding.test_client(), sim)
+            assert announced == [], "no receiver acts on an install the merchant sees fail"
             assert response.status_code == 503
             assert "temporarily unavailable" in response.get_data(as_text=True)
             assert "Set-Cookie" not in response.headers

@@ -24,14 +24,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def topology(tmp_path: Path) -> Iterator[Topology]:
+def own_topology(tmp_path: Path) -> Iterator[Topology]:
+    """A deployment of this test's own, for a test that kills one of its servers."""
     with sentinel_deployment(tmp_path) as deployment:
         yield deployment
 
 
 def test_the_app_runs_on_a_sentinel_deployment(
-    make_app: Callable[..., Flask], sim: SimulatorState, topology: Topology
+    make_app: Callable[..., Flask], sim: SimulatorState, sentinel_topology: Topology
 ) -> None:
+    topology = sentinel_topology
     app = make_app(redis_url=topology.url, redis_min_replicas=1)
     client = app.test_client()
     assert install(client, sim).status_code == 302
@@ -41,8 +43,9 @@ def test_the_app_runs_on_a_sentinel_deployment(
 
 
 def test_a_failover_mid_traffic_loses_no_acknowledged_install_and_never_500s(
-    make_app: Callable[..., Flask], sim: SimulatorState, topology: Topology
+    make_app: Callable[..., Flask], sim: SimulatorState, own_topology: Topology
 ) -> None:
+    topology = own_topology
     app = make_app(redis_url=topology.url, redis_min_replicas=1)
     client = app.test_client()
     assert install(client, sim).status_code == 302, "acknowledged: the replica holds it"
@@ -63,8 +66,9 @@ def test_a_failover_mid_traffic_loses_no_acknowledged_install_and_never_500s(
 
 
 def test_check_names_the_sentinels_without_the_password(
-    settings: object, tmp_path: Path, topology: Topology
+    settings: object, tmp_path: Path, sentinel_topology: Topology
 ) -> None:
+    topology = sentinel_topology
     from click.testing import CliRunner
 
     from bcapp.cli import main

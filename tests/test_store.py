@@ -19,12 +19,12 @@ import redis
 
 from bcapp.clock import ManualClock, SystemClock
 from bcapp.crypto import TokenCipher, new_key_entry, parse_keys
-from bcapp.errors import StoreUnavailable
-from bcapp.models import Installation, StoreUser, UninstallEvent
+from bcapp.errors import InstallSuperseded, StoreUnavailable
+from bcapp.models import Installation, SessionRef, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
-from bcapp.store import AccessRefused, InstallRace, embedded
+from bcapp.store import AccessRefused, Handoff, InstallRace, embedded
 from bcapp.store.connection import Keyspace, connect
-from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.ephemeral import RedisShortLivedRecords, handoff_key
 from bcapp.store.installations import RedisInstallationStore
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstalled
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus, RedisLoadPath
@@ -32,26 +32,20 @@ from bcapp.store.records import CorruptRecord
 from bcapp.store.session_reads import RedisSessionReads
 from bcapp.store.wiring import redis_stores
 from tests.conftest import client_cleaning_up
-from tests.topologies import redis_cluster, sentinel_deployment
+from tests.topologies import Topology
 
 Stores = tuple[RedisInstallationStore, RedisShortLivedRecords, RedisLifecycle]
 
 
-@pytest.fixture(scope="module", params=["single", "cluster", "sentinel"])
-def store_url(
-    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The REDIS_URL of each topology the store contract runs on (started once per module)."""
+@pytest.fixture(params=["single", "cluster", "sentinel"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The REDIS_URL of each topology the store contract runs on (each started once a session)."""
     if request.param == "single":
-        yield redis_url
-        return
-    folder = tmp_path_factory.mktemp(request.param)
+        return str(request.getfixturevalue("redis_url"))
     if request.param == "cluster":
-        with redis_cluster(folder) as url:
-            yield url
-        return
-    with sentinel_deployment(folder) as deployment:
-        yield deployment.url
+        return str(request.getfixturevalue("cluster_url"))
+    topology: Topology = request.getfixturevalue("sentinel_topology")
+    return topology.url
 
 
 @pytest.fixture
@@ -291,7 +285,9 @@ def test_the_load_script_counts_spends_reads_and_opens_in_one_step(
     handoff = short_lived.take_handoff("abc123", load_attempt("n1").handoff_token)
     user = store.get_user("abc123", 1)
     assert user is not None and handoff is not None
-    assert json.loads(handoff) == ["abc123", 1, saved.install_id, user.access_id, "sid-n1"]
+    assert handoff == SessionRef("abc123", 1, saved.install_id, user.access_id, "sid-n1"), (
+        "what the script writes, the store's own reader reads"
+    )
     assert path.open(load_attempt("n1")).status is LoadStatus.REPLAYED
     assert short_lived.seen("abc123", "n1")
 
@@ -336,12 +332,33 @@ def test_a_session_resumes_in_one_step_until_it_idles_out(
     own_store, own_short_lived, _ = make_stores(redis_client, prefix, cipher)
     reads = RedisSessionReads(redis_client, cipher, Keyspace(prefix))
     assert reads.resume("abc123", "s1", 1, 60) is None, "no timer: idled out"
-    own_short_lived.start_session("abc123", "s1", 60)
+    ref = SessionRef("abc123", 1, "i1", "a1", "s1")
+    own_short_lived.start_session(ref, 60, Handoff("abc123.t1", 120))
     assert reads.resume("abc123", "s1", 1, 600) == (None, None), "alive, nothing installed"
     saved = own_store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    found = reads.resume("abc123", "s1", 1, 600)
+    found = reads.resume("abc123", "s1", 1, 600, spend_handoff="abc123.t1")
     assert found is not None and found[0] == saved and found[1] is not None
     assert 60 < redis_client.ttl(f"{prefix}:{{abc123}}:session:s1") <= 600, "timer restarted"
+    assert own_short_lived.take_handoff("abc123", "abc123.t1") is None, "spent in the same step"
+
+
+def test_a_session_and_its_handoff_start_in_one_step(
+    short_lived: RedisShortLivedRecords, redis_client: redis.Redis, prefix: str
+) -> None:
+    ref = SessionRef("abc123", 7, "i1", "a1", "s9")
+    short_lived.start_session(ref, 600, Handoff("abc123.tok", 120))
+    assert 0 < redis_client.ttl(f"{prefix}:{{abc123}}:session:s9") <= 600
+    assert short_lived.take_handoff("abc123", "abc123.tok") == ref
+    assert short_lived.take_handoff("abc123", "abc123.tok") is None, "usable once"
+
+
+def test_a_handoff_that_does_not_parse_is_reported_and_refused(
+    short_lived: RedisShortLivedRecords, redis_client: redis.Redis, prefix: str
+) -> None:
+    key = handoff_key(Keyspace(prefix), "abc123", "abc123.bad")
+    redis_client.set(key, '["abc123", "one", 3]')
+    assert short_lived.take_handoff("abc123", "abc123.bad") is None
+    assert not redis_client.exists(key)
 
 
 def test_install_lock_refuses_a_second_holder_after_its_wait(
@@ -359,6 +376,33 @@ def test_install_lock_refuses_a_second_holder_after_its_wait(
     assert sum(clock.slept) == pytest.approx(0.2, abs=1e-3), "waited its budget, no longer"
     with short_lived.install_lock("abc123", 5):
         pass  # released on exit
+
+
+def test_a_write_under_a_lost_install_lock_is_refused_and_changes_nothing(
+    stores: Stores, redis_client: redis.Redis, prefix: str
+) -> None:
+    store, short_lived, _ = stores
+    store.save_installation(installation("tok-kept"), StoreUser(1, "owner@example.com"))
+    with short_lived.install_lock("abc123", 30) as held:
+        race = InstallRace(0, None, 0, 60, held)
+        redis_client.delete(held.key)  # the lock expired ...
+        with (
+            short_lived.install_lock("abc123", 30),  # ... and a newer install took it
+            pytest.raises(InstallSuperseded) as caught,
+        ):
+            store.save_installation(installation("tok-old"), StoreUser(1, "o@x.io"), race)
+    assert caught.value.status == 503 and caught.value.reason == "install_lock_lost"
+    found = store.get_installation("abc123")
+    assert found is not None and found.access_token == "tok-kept"
+
+
+def test_a_write_under_a_held_install_lock_is_stored(stores: Stores) -> None:
+    store, short_lived, _ = stores
+    with short_lived.install_lock("abc123", 30) as held:
+        race = InstallRace(0, None, 0, 60, held)
+        store.save_installation(installation("tok-new"), StoreUser(1, "owner@example.com"), race)
+    found = store.get_installation("abc123")
+    assert found is not None and found.access_token == "tok-new"
 
 
 def test_install_lock_of_a_dead_holder_expires_in_redis(

@@ -45,6 +45,10 @@ class BigCommerce:
         """The JSON body of a store API GET (`v2/...` or `v3/...`) within its rate limits."""
         return self._api.get(store_hash, token, path, **params)
 
+    def get_within(self, seconds: float, store_hash: str, token: str, path: str) -> Any:
+        """A GET that ends, retries included, after `seconds` (ApiError "deadline")."""
+        return self._api.call("GET", store_hash, token, path, within=seconds)
+
     def post(self, store_hash: str, token: str, path: str, body: Any) -> Any:
         """The JSON answer of a store API POST (sent again only after a 429)."""
         return self._api.call("POST", store_hash, token, path, body=body)

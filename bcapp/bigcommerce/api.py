@@ -17,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from bcapp.bigcommerce.budget import RateBudget
+from bcapp.bigcommerce.http import deadline as http_deadline
 from bcapp.bigcommerce.http import mount
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, RateLimited, TokenRejected
@@ -27,6 +28,8 @@ DEFAULT_MAX_WAIT_SECONDS = 5.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 MAX_RETRIES = 3
 BACKOFF_BASE_SECONDS = 0.5
+# method, store hash, token, path, query parameters, JSON body
+_Request = tuple[str, str, str, str, dict[str, str | int], Any]
 
 
 class StoreApi:
@@ -60,64 +63,80 @@ class StoreApi:
         path: str,
         params: dict[str, str | int] | None = None,
         body: Any = None,
+        within: float | None = None,
     ) -> Any:
         """The JSON answer (None when empty) of one call, within the store's budget.
 
         Waits for a spent window instead of earning a 429; a 429 (never processed) is waited
         out — `X-Retry-After` or the reset header, else a jittered backoff for platform load —
         and sent again, for any method; 5xx and connection failures are retried with jitter
-        for idempotent methods only. Every wait is bounded by `max_wait_seconds`.
+        for idempotent methods only. Every wait is bounded by `max_wait_seconds`. With
+        `within`, the whole call, retries and waits included, ends after that many seconds
+        (ApiError "deadline"), whatever the peer does (`http.deadline`).
         """
         if not _PATH.fullmatch(path):
             raise ValueError("path must look like v2/... or v3/...")
         request = (method, store_hash, token, path, params or {}, body)
+        if within is None:
+            return self._attempts(request, None)
+        if within <= 0:
+            raise ApiError("deadline")
+        with http_deadline(within) as cut:
+            try:
+                return self._attempts(request, self._clock.monotonic() + within)
+            except ApiError as exc:
+                if cut.expired and exc.reason != "deadline":
+                    raise ApiError("deadline") from exc
+                raise
+
+    def _attempts(self, request: _Request, stop_at: float | None) -> Any:
+        method, store_hash = request[0], request[1]
         retries, waited = 0, 0.0
         while True:
             wait = self._budget.reserve(store_hash)
             if wait > 0:
                 waited += wait
-                self._wait(waited, RateLimited("quota_spent"), wait)
+                self._wait(waited, RateLimited("quota_spent"), wait, stop_at)
                 continue
             try:
-                response = self._send(*request)
+                response = self._send(request)
             except ApiError:
                 if method not in IDEMPOTENT or retries >= MAX_RETRIES:
                     raise
                 retries += 1
-                self._wait(self._backoff(retries), ApiError("unreachable"))
+                self._wait(self._backoff(retries), ApiError("unreachable"), None, stop_at)
                 continue
             if response.status_code == 429 and retries < MAX_RETRIES:
                 retries += 1
                 wait = _retry_wait_seconds(response) or self._backoff(retries)
-                self._wait(wait, RateLimited("rate_limited"))
+                self._wait(wait, RateLimited("rate_limited"), None, stop_at)
                 continue
             if response.status_code >= 500 and method in IDEMPOTENT and retries < MAX_RETRIES:
                 retries += 1
-                self._wait(self._backoff(retries), ApiError(f"status_{response.status_code}"))
+                failed = ApiError(f"status_{response.status_code}")
+                self._wait(self._backoff(retries), failed, None, stop_at)
                 continue
             return _answer(response)
 
-    def _wait(self, seconds: float, too_long: ApiError, sleep: float | None = None) -> None:
+    def _wait(
+        self, seconds: float, too_long: ApiError, sleep: float | None, stop_at: float | None
+    ) -> None:
         """Sleep (`sleep`, else `seconds`) on the clock, or raise `too_long` when `seconds`
-        exceeds the caller's budget."""
+        exceeds the caller's budget (ApiError "deadline" when the sleep would pass `stop_at`)."""
         if seconds > self._max_wait:
             raise too_long
-        self._clock.sleep(seconds if sleep is None else sleep)
+        pause = seconds if sleep is None else sleep
+        if stop_at is not None and self._clock.monotonic() + pause >= stop_at:
+            raise ApiError("deadline") from too_long
+        self._clock.sleep(pause)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: 0.25-0.5 s, then 0.5-1 s, 1-2 s."""
         ceiling = BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)
         return self._random.uniform(ceiling / 2, ceiling)
 
-    def _send(
-        self,
-        method: str,
-        store_hash: str,
-        token: str,
-        path: str,
-        params: dict[str, str | int],
-        body: Any,
-    ) -> requests.Response:
+    def _send(self, request: _Request) -> requests.Response:
+        method, store_hash, token, path, params, body = request
         url = f"{self._base}/stores/{store_hash}/{path}"
         headers = {"X-Auth-Token": token, "Accept": "application/json"}
         try:

@@ -19,12 +19,24 @@ from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import NotInstalled
-from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, UninstallEvent
+from bcapp.models import (
+    AppOpened,
+    CallbackClaims,
+    Installation,
+    Opened,
+    SessionRef,
+    UninstallEvent,
+)
 from bcapp.service import access, api_accounts, callbacks, handoff, operations, webhooks
 from bcapp.service.api_accounts import ApiAccountCredentials
-from bcapp.service.install import InstallPolicy, InstallRequest, complete_install
+from bcapp.service.install import (
+    InstallPolicy,
+    InstallRequest,
+    announce_install,
+    complete_install,
+)
 from bcapp.service.limits import AbuseLimits, LimitPolicy
-from bcapp.service.loading import Loaded, Loader
+from bcapp.service.loading import Loader
 from bcapp.service.operations import RotationReport, StoreDetails
 from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.service.store_client import StoreClient
@@ -39,9 +51,9 @@ from bcapp.store.transfer import RedisTransfer
 from bcapp.store.wiring import redis_stores
 
 __all__ = [
+    "AppOpened",
     "AppService",
     "InstallRequest",
-    "Loaded",
     "ReconcileReport",
     "RotationReport",
     "StoreClient",
@@ -51,6 +63,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 WEBHOOKS_PATH = "/bigcommerce/webhooks"
+# Where the app opens after an install (the home page shows the "installed" welcome).
+HOME_AFTER_INSTALL = "/?installed=1"
 
 
 class AppService:
@@ -107,40 +121,53 @@ class AppService:
         callbacks.spend(claims, self.settings, self.clock, self._short_lived)
         return claims
 
-    def install(self, request: InstallRequest) -> Opened:
-        """Exchange the code under the store's install lock and store the grant."""
+    def install(self, request: InstallRequest) -> AppOpened:
+        """Exchange the code under the store's install lock, store the grant, open a session.
+
+        The install is announced (`app_installed`) once replicas acknowledged it; the session
+        and its handoff are then written in one round trip, as a load writes them.
+        """
         started_at = int(self.clock.now())
         self._limits.admit_store("auth", request.store_hash)
         policy = InstallPolicy.of(self.settings, self.settings.app_url + WEBHOOKS_PATH)
         stores = (self._store, self._short_lived, self._lifecycle)
-        opened = complete_install(request, self._bigcommerce, *stores, policy, started_at)
+        opened = complete_install(
+            request, self._bigcommerce, stores, policy, self.clock, started_at
+        )
         wait_for_replicas(self._redis, self.settings.redis_min_replicas)
-        return opened
+        announce_install(opened)
+        idle = self.settings.session_idle_seconds
+        ref, token = access.start_session(opened, self._short_lived, idle)
+        ancestors = operations.frame_ancestors(self.settings, opened.installation)
+        return AppOpened(ref, token, ancestors, HOME_AFTER_INSTALL)
 
     def external_install_url(self, outcome: str) -> str:
         """Where BigCommerce shows the result of an install started from the external link."""
         return f"{self.settings.login_url}/app/{self.settings.client_id}/install/{outcome}"
 
-    def load(self, jwt_payload: str | None, legacy_payload: str | None, address: str) -> Loaded:
+    def load(
+        self, jwt_payload: str | None, legacy_payload: str | None, address: str
+    ) -> AppOpened:
         """Load: verify, count, spend and open a session (bcapp/service/loading.py)."""
         return self._loader.load(jwt_payload, legacy_payload, address)
-
-    def start_session(self, opened: Opened) -> SessionRef:
-        """The reference a new session keeps (its idle timer started in Redis)."""
-        return access.start_session(opened, self._short_lived, self.settings.session_idle_seconds)
-
-    def handoff(self, ref: SessionRef) -> str:
-        """A one-time token that hands this session to a new tab (cookie blocked in the iframe)."""
-        return handoff.make(ref, self._short_lived)
 
     def redeem_handoff(self, token: str) -> tuple[SessionRef, Opened]:
         """The session a handoff token stands for, spent, and checked like any session."""
         ref = handoff.take(token, self._short_lived)
         return ref, self.resume_session(ref)
 
-    def resume_session(self, ref: SessionRef) -> Opened:
-        """The store and user of a session, checked against Redis on every request."""
-        return access.resume_session(ref, self._sessions, self.settings.session_idle_seconds)
+    def resume_session(self, ref: SessionRef, spend_handoff: str = "") -> Opened:
+        """The store and user of a session, checked against Redis on every request.
+
+        One round trip; on the first page after an open it also spends that open's handoff
+        (`spend_handoff`), which the returning cookie made unnecessary.
+        """
+        idle = self.settings.session_idle_seconds
+        opened = access.resume_session(ref, self._sessions, idle, spend_handoff)
+        store_of_token = handoff.store_of(spend_handoff)
+        if store_of_token is not None and store_of_token != ref.store_hash:
+            self._short_lived.take_handoff(store_of_token, spend_handoff)  # another store's
+        return opened
 
     def uninstall(self, claims: CallbackClaims) -> bool:
         """Mark the store uninstalled (kept for the grace period); True when it was installed."""

@@ -16,8 +16,10 @@ from bcapp import signals
 from bcapp.errors import NotInstalled, ReauthorizationRequired, Unauthorized
 from bcapp.models import CallbackClaims, Installation, Opened, SessionRef, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
+from bcapp.service import handoff
 from bcapp.store import (
     AccessRefused,
+    Handoff,
     InstallationStore,
     Lifecycle,
     SessionReads,
@@ -94,21 +96,29 @@ def _reinstate(
     return restored
 
 
-def start_session(opened: Opened, short_lived: ShortLivedRecords, idle_seconds: int) -> SessionRef:
-    """A fresh session for an opened app, its idle timer started."""
+def start_session(
+    opened: Opened, short_lived: ShortLivedRecords, idle_seconds: int
+) -> tuple[SessionRef, str]:
+    """A fresh session for an opened app and its one-time handoff token (one round trip)."""
     ref = SessionRef.of(opened, secrets.token_urlsafe(16))
-    short_lived.start_session(ref.store_hash, ref.session_id, idle_seconds)
-    return ref
+    token = handoff.new_token(ref.store_hash)
+    short_lived.start_session(ref, idle_seconds, Handoff(token, handoff.HANDOFF_SECONDS))
+    return ref, token
 
 
-def resume_session(ref: SessionRef, sessions: SessionReads, idle_seconds: int) -> Opened:
+def resume_session(
+    ref: SessionRef, sessions: SessionReads, idle_seconds: int, spend_handoff: str = ""
+) -> Opened:
     """The store and user a session names, if both still hold; else Unauthorized.
 
     A re-install or uninstall changes the installation's `install_id`, removing a user deletes
     their `access_id`, and a session unused for `idle_seconds` has no idle timer left: each
-    revokes the session at once (docs/security.md R3). One Redis round trip.
+    revokes the session at once (docs/security.md R3). One Redis round trip, which also spends
+    `spend_handoff` (the handoff of the first page after an open, which the cookie made
+    unnecessary) when it is a handoff token of the session's store.
     """
-    found = sessions.resume(ref.store_hash, ref.session_id, ref.user_id, idle_seconds)
+    spent = spend_handoff if handoff.store_of(spend_handoff) == ref.store_hash else None
+    found = sessions.resume(ref.store_hash, ref.session_id, ref.user_id, idle_seconds, spent)
     if found is None:
         raise Unauthorized("session_idle")
     installation, user = found

@@ -4,12 +4,12 @@ After an install or load, the redirect into the app carries a handoff token (`_b
 session cookie comes back, the token is spent at once. If it does not (the browser blocks even
 partitioned cookies inside the control panel), the page offers "Open the app in a new tab":
 there, first-party, the token is redeemed once, within two minutes, for the same session
-(docs/security.md R3).
+(docs/security.md R3). How a handoff is stored is the store's business
+(bcapp/store/ephemeral.py); this module knows the token.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 
@@ -26,21 +26,18 @@ def new_token(store_hash: str) -> str:
     return f"{store_hash}.{secrets.token_urlsafe(32)}"
 
 
-def make(ref: SessionRef, short_lived: ShortLivedRecords) -> str:
-    """A one-time token that stands for `ref` for two minutes."""
-    token = new_token(ref.store_hash)
-    value = json.dumps([ref.store_hash, ref.user_id, ref.install_id, ref.access_id, ref.session_id])
-    short_lived.put_handoff(ref.store_hash, token, value, HANDOFF_SECONDS)
-    return token
-
-
 def take(token: str, short_lived: ShortLivedRecords) -> SessionRef:
     """The session a token stands for, spending it; Unauthorized when unknown or spent."""
-    match = TOKEN.fullmatch(token)
-    if match is None:
+    store_hash = store_of(token)
+    if store_hash is None:
         raise Unauthorized("handoff_malformed")
-    value = short_lived.take_handoff(match.group(1), token)
-    if value is None:
+    ref = short_lived.take_handoff(store_hash, token)
+    if ref is None or ref.store_hash != store_hash:
         raise Unauthorized("handoff_unknown")
-    store_hash, user_id, install_id, access_id, session_id = json.loads(value)
-    return SessionRef(store_hash, int(user_id), install_id, access_id, session_id)
+    return ref
+
+
+def store_of(token: str) -> str | None:
+    """The store a well-formed handoff token belongs to; None for anything else."""
+    match = TOKEN.fullmatch(token)
+    return match.group(1) if match else None

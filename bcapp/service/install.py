@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bcapp import signals
 from bcapp.bigcommerce import BigCommerce, TokenGrant
+from bcapp.clock import Clock
 from bcapp.errors import ApiError, BadRequest, NotInstalled, ScopesMissing
 from bcapp.models import Installation, Opened, StoreUser
 from bcapp.scopes import ScopeSet
@@ -23,6 +24,8 @@ _ACCOUNT_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
 UNINSTALL_SCOPE = "store/app/uninstalled"
 # The install lock outlives the token exchange's own deadline by this much.
 LOCK_SLACK_SECONDS = 10.0
+# What an install keeps of its lock's time for the final write after its store-API call.
+WRITE_RESERVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,27 +89,34 @@ class InstallPolicy:
 def complete_install(
     request: InstallRequest,
     bigcommerce: BigCommerce,
-    store: InstallationStore,
-    short_lived: ShortLivedRecords,
-    lifecycle: Lifecycle,
+    stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
     policy: InstallPolicy,
+    clock: Clock,
     started_at: int,
 ) -> Opened:
     """Exchange the code, check the grant's scopes, and upsert the installation.
 
     `started_at` is when the request arrived: an uninstall recorded while the code was being
-    exchanged wins, and the grant is kept as uninstalled (docs/security.md R9).
+    exchanged wins, and the grant is kept as uninstalled (docs/security.md R9). The install
+    lock is a fence: the store-API call inside it ends before the lock can expire, and the
+    final write is refused (InstallSuperseded) if a newer install took the lock meanwhile.
+    The caller announces the install (`announce_install`) once it is acknowledged.
     """
+    store, short_lived, lifecycle = stores
     require_scopes(request.scopes, policy.required)
     store_hash = request.store_hash
-    with short_lived.install_lock(store_hash, policy.lock_seconds, policy.lock_wait_seconds):
+    lock = short_lived.install_lock(store_hash, policy.lock_seconds, policy.lock_wait_seconds)
+    with lock as held:
         marker = lifecycle.marker(store_hash)
-        race = InstallRace(started_at, marker, policy.leeway, policy.uninstalled_ttl)
+        race = InstallRace(started_at, marker, policy.leeway, policy.uninstalled_ttl, held)
         grant = bigcommerce.exchange_code(
             request.code, request.scope_text, request.context, request.account_uuid
         )
         require_scopes(grant.scopes, policy.required)
-        control_panel = control_panel_origin(bigcommerce, grant.store_hash, grant.access_token)
+        left = held.expires_at - clock.monotonic() - WRITE_RESERVE_SECONDS
+        control_panel = control_panel_origin(
+            bigcommerce, grant.store_hash, grant.access_token, left
+        )
         installer = StoreUser(id=grant.user.id, email=grant.user.email)
         installation = store.save_installation(_installation(grant, control_panel), installer, race)
     if not installation.is_installed:
@@ -120,8 +130,13 @@ def complete_install(
         subscribe_to_uninstalls(bigcommerce, installation, policy.webhook_destination)
     user = store.get_user(installation.store_hash, installer.id) or installer
     log.info("installed store=%s user=%s", installation.store_hash, user.id)
-    signals.app_installed.send(installation.store_hash, installation=installation, user=user)
     return Opened(installation, user)
+
+
+def announce_install(opened: Opened) -> None:
+    """Send `app_installed`: only once the install is stored and acknowledged by replicas."""
+    installation = opened.installation
+    signals.app_installed.send(installation.store_hash, installation=installation, user=opened.user)
 
 
 def _installation(grant: TokenGrant, control_panel: str | None) -> Installation:
@@ -171,14 +186,16 @@ def subscribe_to_uninstalls(
     return True
 
 
-def control_panel_origin(bigcommerce: BigCommerce, store_hash: str, token: str) -> str | None:
+def control_panel_origin(
+    bigcommerce: BigCommerce, store_hash: str, token: str, within: float
+) -> str | None:
     """The store's control-panel origin (`control_panel_base_url` of `GET /v2/store`), or None.
 
-    Best effort: the install goes on without it, and pages then allow the documented
-    `https://store-<hash>.mybigcommerce.com` (docs/security.md R11).
+    Best effort, ended after `within` seconds: the install goes on without it, and pages then
+    allow the documented `https://store-<hash>.mybigcommerce.com` (docs/security.md R11).
     """
     try:
-        info = bigcommerce.get(store_hash, token, "v2/store")
+        info = bigcommerce.get_within(within, store_hash, token, "v2/store")
     except ApiError as exc:
         log.warning("store information for store=%s unavailable: %s", store_hash, exc.reason)
         return None

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 
 from bcapp import signals
 from bcapp.clock import Clock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import BcappError, Unauthorized
-from bcapp.models import CallbackClaims, SessionRef
+from bcapp.models import AppOpened, CallbackClaims, SessionRef
 from bcapp.scopes import ScopeSet
 from bcapp.service import access, callbacks, handoff, operations
 from bcapp.service.limits import AbuseLimits, address_subject
@@ -32,16 +31,6 @@ from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
 ROUTE = "load"
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """An opened app: the session to keep, its one-time handoff, who may frame the page."""
-
-    ref: SessionRef
-    handoff: str
-    frame_ancestors: tuple[str, ...]
-    url: str  # the deep link inside the app that BigCommerce asked for
 
 
 class Loader:
@@ -63,7 +52,7 @@ class Loader:
         self._cipher = cipher
         self._store, self._short_lived, self._lifecycle = stores
 
-    def load(self, jwt_payload: str | None, legacy_payload: str | None, address: str) -> Loaded:
+    def load(self, jwt_payload: str | None, legacy_payload: str | None, address: str) -> AppOpened:
         """Verify, count, spend and open; 400/401/403/404/429 like every callback otherwise.
 
         A payload that does not verify still counts against its address (and is refused with
@@ -118,7 +107,7 @@ class Loader:
 
     def _confirm(
         self, claims: CallbackClaims, reply: LoadReply, session_id: str, token: str
-    ) -> Loaded | None:
+    ) -> AppOpened | None:
         """The opened app when the records the script read pass every reader's rules."""
         store_hash = claims.store_hash
         if reply.record is None or reply.user is None:
@@ -151,9 +140,9 @@ class Loader:
         ancestors = operations.store_frame_ancestors(
             self._settings, store_hash, panel if isinstance(panel, str) else None
         )
-        return Loaded(ref, token, ancestors, claims.url)
+        return AppOpened(ref, token, ancestors, claims.url)
 
-    def _open_fully(self, claims: CallbackClaims) -> Loaded:
+    def _open_fully(self, claims: CallbackClaims) -> AppOpened:
         """The full path: reinstatement, first-load provisioning and every exact refusal."""
         settings = self._settings
         opened = access.open_app(
@@ -164,8 +153,7 @@ class Loader:
             settings.multi_user,
             settings.jwt_leeway_seconds,
         )
-        ref = access.start_session(opened, self._short_lived, settings.session_idle_seconds)
-        token = handoff.make(ref, self._short_lived)
+        ref, token = access.start_session(opened, self._short_lived, settings.session_idle_seconds)
         ancestors = operations.frame_ancestors(settings, opened.installation)
-        return Loaded(ref, token, ancestors, claims.url)
+        return AppOpened(ref, token, ancestors, claims.url)
 

@@ -17,6 +17,14 @@ from bcapp.simulator.scopes import grant_covers
 from bcapp.simulator.state import SimHook, SimStore
 
 bp = Blueprint("sim_api", __name__)
+
+
+@bp.before_request
+def run_test_hook() -> None:
+    """Let a test act while a store-API call is in flight (`SimulatorState.on_api_request`)."""
+    hook = state().on_api_request
+    if hook is not None:
+        hook(request.path.split("/", 3)[-1])
 _PRODUCTS = [
     {"id": n, "name": f"Sample product {n}", "price": round(9.5 + n, 2), "sku": f"SKU-{n:03d}"}
     for n in range(1, 24)

@@ -110,6 +110,9 @@ class SimulatorState:
     # Runs when a token request arrives, before it is answered: lets a test change the world
     # at the one moment an exchange is in flight (e.g. stop the app's Redis).
     on_token_request: Callable[[], None] | None = field(default=None, repr=False)
+    # Runs when a store-API request arrives (with its path, e.g. "v2/store"), before it is
+    # answered: lets a test hold a call in flight or change the world meanwhile.
+    on_api_request: Callable[[str], None] | None = field(default=None, repr=False)
     # BigCommerce's clock: payload times and rate-limit windows (tests share a manual one).
     clock: Callable[[], float] = field(default=time.time, repr=False)
     # Every code and token ever handed out, so tests can prove none of them leaks.

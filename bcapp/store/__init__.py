@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bcapp.models import Installation, StoreUser, UninstallEvent
+from bcapp.models import Installation, SessionRef, StoreUser, UninstallEvent
 
 if TYPE_CHECKING:
     from bcapp.store.lifecycle import Uninstalled
@@ -31,6 +31,28 @@ class AccessRefused(enum.Enum):
 
 
 @dataclass(frozen=True)
+class LockHold:
+    """A held install lock: its key and token (the fence) and when it expires by itself.
+
+    `expires_at` is on the clock's monotonic scale; the final write checks, inside its
+    transaction, that the lock still holds `token`, so an install that outlived its lock
+    never overwrites the grant of the install that took the lock next.
+    """
+
+    key: str
+    token: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A one-time token that hands a fresh session to a new tab, and how long it lives."""
+
+    token: str
+    seconds: int
+
+
+@dataclass(frozen=True)
 class InstallRace:
     """What an install knew when it started, to detect an uninstall recorded while it ran."""
 
@@ -38,6 +60,7 @@ class InstallRace:
     marker_before: str | None  # the uninstall marker as the install read it before exchanging
     leeway: int
     uninstalled_ttl: int  # the TTL of a grant that lost the race
+    lock: LockHold | None = None  # the install lock the write must still hold
 
 
 class InstallationStore(Protocol):
@@ -115,9 +138,17 @@ class SessionReads(Protocol):
     """A session's idle timer restarted and its installation and user read, in one step."""
 
     def resume(
-        self, store_hash: str, session_id: str, user_id: int, idle_seconds: int
+        self,
+        store_hash: str,
+        session_id: str,
+        user_id: int,
+        idle_seconds: int,
+        spend_handoff: str | None = None,
     ) -> tuple[Installation | None, StoreUser | None] | None:
-        """The installation and user (None where unreadable); None when the session idled out."""
+        """The installation and user (None where unreadable); None when the session idled out.
+
+        With `spend_handoff` (a handoff token of the same store), that handoff is deleted in
+        the same step: the cookie came back, so the token is not needed."""
 
 
 class LoadPath(Protocol):
@@ -135,7 +166,7 @@ class ShortLivedRecords(Protocol):
 
     def install_lock(
         self, store_hash: str, hold_seconds: float, wait_seconds: float | None = None
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[LockHold]:
         """Hold the store's install lock for at most `hold_seconds`; wait `wait_seconds` for it."""
 
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
@@ -144,17 +175,14 @@ class ShortLivedRecords(Protocol):
     def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
         """When (payload time) the user's access was last removed, if recently."""
 
-    def start_session(self, store_hash: str, session_id: str, idle_seconds: int) -> None:
-        """Start a session's idle timer."""
+    def start_session(self, ref: SessionRef, idle_seconds: int, handoff: Handoff) -> None:
+        """Start a session's idle timer and keep its one-time handoff, in one step."""
 
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and has not expired."""
 
-    def put_handoff(self, store_hash: str, token: str, value: str, seconds: int) -> None:
-        """Keep a one-time handoff for `seconds`."""
-
-    def take_handoff(self, store_hash: str, token: str) -> str | None:
-        """The handoff's value, deleted as it is read, or None."""
+    def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
+        """The session a handoff stands for, deleted as it is read, or None."""
 
     def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
         """Take the store's `purpose` lease for `seconds`; False while another holds it."""

@@ -8,6 +8,7 @@ docs/security.md requires `maxmemory-policy noeviction`.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,16 @@ from redis.client import Pipeline
 
 from bcapp.clock import Clock
 from bcapp.errors import InstallInProgress
+from bcapp.models import SessionRef
+from bcapp.store import Handoff, LockHold
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.records import CorruptRecord, report_corrupt
 
 # A removed user's tombstone outlives any payload issued before the removal (24 h + slack).
 REMOVAL_MEMORY_SECONDS = 86400 + 3600
 LOCK_POLL_SECONDS = 0.05
+# Redis started the lock's TTL before SET answered: count its expiry this much earlier.
+LOCK_CLOCK_MARGIN_SECONDS = 0.5
 FOREVER = 2**62
 
 
@@ -37,14 +42,16 @@ class RedisShortLivedRecords:
     @contextmanager
     def install_lock(
         self, store_hash: str, hold_seconds: float, wait_seconds: float | None = None
-    ) -> Iterator[None]:
+    ) -> Iterator[LockHold]:
         """Serialise code exchange and write per store, so the newest token is the one kept.
 
         BigCommerce invalidates the previous token when it issues a new one; holding the lock
         across exchange and write makes the store's order of writes match the platform's
-        order of grants. The lock expires by itself (after `hold_seconds`) if its holder dies.
-        A caller waits at most `wait_seconds` (default: `hold_seconds`) for it, then gets
-        InstallInProgress (503), so requests cannot pile up behind a slow holder.
+        order of grants. The lock expires by itself (after `hold_seconds`) if its holder dies,
+        so it is a fence, not only a mutex: the install's final write checks the yielded
+        `LockHold` inside its transaction (`InstallRace.lock`) and is refused once another
+        install took the lock. A caller waits at most `wait_seconds` (default: `hold_seconds`)
+        for it, then gets InstallInProgress (503), so requests cannot pile up behind a slow holder.
         """
         key, token = self._keys.key(store_hash, "install-lock"), secrets.token_hex(16)
         wait = hold_seconds if wait_seconds is None else wait_seconds
@@ -55,8 +62,10 @@ class RedisShortLivedRecords:
                 if remaining <= 0:
                     raise InstallInProgress("install_lock_busy", retry_after=max(int(wait), 1))
                 self._clock.sleep(min(LOCK_POLL_SECONDS, remaining))
+        # Taken after SET answered: the lock expires in Redis no earlier than this.
+        expires_at = self._clock.monotonic() + hold_seconds - LOCK_CLOCK_MARGIN_SECONDS
         try:
-            yield
+            yield LockHold(key, token, expires_at)
         finally:
             with unavailable_on_redis_error("install_unlock"):
                 self._release(key, token)
@@ -78,18 +87,12 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
 
-    def put_handoff(self, store_hash: str, token: str, value: str, seconds: int) -> None:
-        """Keep a one-time handoff (a session reference) for `seconds`."""
-        key = handoff_key(self._keys, store_hash, token)
-        with unavailable_on_redis_error("put_handoff"):
-            self._redis.set(key, value, ex=max(seconds, 1))
-
-    def take_handoff(self, store_hash: str, token: str) -> str | None:
-        """The handoff's value, deleted in the same command (usable once), or None."""
+    def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
+        """The session a handoff stands for, deleted in the same command (usable once)."""
         key = handoff_key(self._keys, store_hash, token)
         with unavailable_on_redis_error("take_handoff"):
             value = self._redis.getdel(key)
-        return None if value is None else str(value)
+        return None if value is None else session_of_handoff(store_hash, value)
 
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and its record has not expired."""
@@ -106,11 +109,15 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("lease"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(seconds, 1)))
 
-    def start_session(self, store_hash: str, session_id: str, idle_seconds: int) -> None:
-        """A session's idle timer: it lives `idle_seconds` unless touched."""
-        key = session_key(self._keys, store_hash, session_id)
+    def start_session(self, ref: SessionRef, idle_seconds: int, handoff: Handoff) -> None:
+        """A session's idle timer (it lives `idle_seconds` unless touched) and its one-time
+        handoff, written in one round trip."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(session_key(self._keys, ref.store_hash, ref.session_id), "1", ex=idle_seconds)
+        key = handoff_key(self._keys, ref.store_hash, handoff.token)
+        pipe.set(key, handoff_value(ref), ex=max(handoff.seconds, 1))
         with unavailable_on_redis_error("start_session"):
-            self._redis.set(key, "1", ex=max(idle_seconds, 1))
+            pipe.execute()
 
     def tombstone_key(self, store_hash: str, user_id: int) -> str:
         """Where the removal time of a user is remembered."""
@@ -151,6 +158,23 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("count_hit"):
             _, hits = pipe.execute()
         return int(hits)
+
+
+def handoff_value(ref: SessionRef) -> str:
+    """How a handoff keeps its session: a JSON array (the load script writes the same)."""
+    return json.dumps([ref.store_hash, ref.user_id, ref.install_id, ref.access_id, ref.session_id])
+
+
+def session_of_handoff(store_hash: str, value: str | bytes) -> SessionRef | None:
+    """The session a stored handoff names; None (reported) when it does not parse."""
+    try:
+        stored, user_id, install_id, access_id, session_id = json.loads(value)
+        if not all(isinstance(part, str) for part in (stored, install_id, access_id, session_id)):
+            raise ValueError("not text")
+        return SessionRef(stored, int(user_id), install_id, access_id, session_id)
+    except (ValueError, TypeError):
+        report_corrupt("handoff", store_hash, CorruptRecord("not_a_session_reference"))
+        return None
 
 
 def nonce_key(keys: Keyspace, store_hash: str, nonce: str) -> str:

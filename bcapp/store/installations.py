@@ -19,6 +19,7 @@ from redis.client import Pipeline
 
 from bcapp.clock import Clock
 from bcapp.crypto import TokenCipher
+from bcapp.errors import InstallSuperseded
 from bcapp.models import Installation, StoreUser
 from bcapp.store import AccessRefused, InstallRace
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
@@ -69,13 +70,19 @@ class RedisInstallationStore:
 
         With `race`, an uninstall recorded while the install ran wins: the grant is stored
         uninstalled (with the race's TTL), since BigCommerce revoked it while the code was
-        being exchanged (docs/security.md R9).
+        being exchanged (docs/security.md R9). With `race.lock`, the write happens only while
+        that install lock is still held (InstallSuperseded otherwise): the lock expired and a
+        newer install, whose token invalidated this one, holds or has released it.
         """
         store_hash = installation.store_hash
         record_key, users_key = self._record_keys(store_hash)
         marker = self._keys.key(store_hash, MARKER)
+        lock = race.lock if race is not None else None
+        watched = (record_key, users_key, marker) + ((lock.key,) if lock else ())
 
         def write(pipe: Pipeline) -> Installation:
+            if lock is not None and pipe.get(lock.key) != lock.token:
+                raise InstallSuperseded("install_lock_lost")
             previous_raw = pipe.get(record_key)
             previous = self._time_field(store_hash, previous_raw, "installed_at")
             users = self._users_in(store_hash, pipe.hgetall(users_key))
@@ -124,7 +131,7 @@ class RedisInstallationStore:
             return current
 
         with unavailable_on_redis_error("save_installation"):
-            stored = transaction(self._redis, write, record_key, users_key, marker)
+            stored = transaction(self._redis, write, *watched)
         return stored
 
     def save_api_account(self, account: Installation) -> Installation:

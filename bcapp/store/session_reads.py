@@ -2,7 +2,8 @@
 
 Every request of an app page checks its session against Redis (docs/security.md R3): the idle
 timer is restarted (`EXPIRE`; gone means the session idled out) and the installation and the
-user are read (`GET`, `HGET`). The three commands touch one store's keys, so they go in one
+user are read (`GET`, `HGET`); on the first page after an open, the handoff the cookie made
+unnecessary is deleted too (`DEL`). The commands touch one store's keys, so they go in one
 pipeline: one round trip, on one node of a Cluster too. The records are read with every
 reader's rules (bcapp/store/records.py).
 """
@@ -14,7 +15,7 @@ import redis
 from bcapp.crypto import TokenCipher
 from bcapp.models import Installation, StoreUser
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
-from bcapp.store.ephemeral import session_key
+from bcapp.store.ephemeral import handoff_key, session_key
 from bcapp.store.records import read_installation, read_user
 
 
@@ -27,15 +28,25 @@ class RedisSessionReads:
         self._keys = keys
 
     def resume(
-        self, store_hash: str, session_id: str, user_id: int, idle_seconds: int
+        self,
+        store_hash: str,
+        session_id: str,
+        user_id: int,
+        idle_seconds: int,
+        spend_handoff: str | None = None,
     ) -> tuple[Installation | None, StoreUser | None] | None:
-        """Restart the idle timer and read both records; None when the session idled out."""
+        """Restart the idle timer and read both records; None when the session idled out.
+
+        `spend_handoff` (a handoff token of this store) is deleted in the same round trip.
+        """
         pipe = self._redis.pipeline(transaction=False)
         pipe.expire(session_key(self._keys, store_hash, session_id), max(idle_seconds, 1))
         pipe.get(self._keys.key(store_hash, "installation"))
         pipe.hget(self._keys.key(store_hash, "users"), str(user_id))
+        if spend_handoff is not None:
+            pipe.delete(handoff_key(self._keys, store_hash, spend_handoff))
         with unavailable_on_redis_error("resume_session"):
-            alive, record, user = pipe.execute()
+            alive, record, user, *_ = pipe.execute()
         if not alive:
             return None
         return read_installation(store_hash, record, self._cipher), read_user(store_hash, user)

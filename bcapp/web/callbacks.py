@@ -9,14 +9,14 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from bcapp.errors import BcappError
-from bcapp.models import CallbackClaims
+from bcapp.models import AppOpened, CallbackClaims
 from bcapp.service import InstallRequest
 from bcapp.web.context import service
 from bcapp.web.guards import signed_callback, signed_payloads
 from bcapp.web.pages import for_store, framed_by
 from bcapp.web.params import single
 from bcapp.web.routes import METHODS, WEBHOOK_HEADERS, callback_route
-from bcapp.web.sessions import HANDOFF_PARAM, adopt, open_session
+from bcapp.web.sessions import HANDOFF_PARAM, adopt
 
 bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
 
@@ -65,10 +65,9 @@ def auth() -> Response:
         if install.external_install:
             error.return_url = app_service.external_install_url("failed")
         raise
-    if install.external_install:
+    if install.external_install:  # BigCommerce shows the outcome; the app opens on a load
         return redirect(app_service.external_install_url("succeeded"))
-    handoff = open_session(opened)
-    return redirect(with_param(url_for("app.home", installed=1), HANDOFF_PARAM, handoff))
+    return into_the_app(opened)
 
 
 @bp.get("/load")
@@ -79,10 +78,18 @@ def load() -> Response:
     except BcappError:
         service().admit("load", client_address())  # counted like any request (429 first)
         raise
-    loaded = service().load(jwt_payload, legacy, client_address())
-    framed_by(loaded.frame_ancestors)
-    adopt(loaded.ref)
-    return redirect(with_param(loaded.url, HANDOFF_PARAM, loaded.handoff))
+    return into_the_app(service().load(jwt_payload, legacy, client_address()))
+
+
+def into_the_app(opened: AppOpened) -> Response:
+    """The fresh session in this browser's cookie, and the redirect into the app.
+
+    The redirect carries the one-time handoff (`_bcs`): the first page spends it in its one
+    Redis round trip when the cookie came back, and offers a new tab when it did not.
+    """
+    framed_by(opened.frame_ancestors)
+    adopt(opened.ref)
+    return redirect(with_param(opened.url, HANDOFF_PARAM, opened.handoff))
 
 
 @bp.get("/handoff")

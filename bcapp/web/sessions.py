@@ -9,7 +9,6 @@ cross-site iframe where browsers block unpartitioned third-party cookies (docs/s
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 
 from flask import Flask, request, session, url_for
@@ -44,20 +43,9 @@ def configure(app: Flask, settings: Settings) -> None:
 HANDOFF_PARAM = "_bcs"
 
 
-def open_session(opened: Opened) -> str:
-    """Start a fresh session for this store and user; nothing from an older one survives.
-
-    It carries a CSRF token of its own (docs/security.md R14) and an idle timer in Redis.
-    Returns the one-time handoff token the redirect into the app carries (`_bcs`).
-    """
-    ref = service().start_session(opened)
-    for_store(opened.installation)
-    adopt(ref)
-    return service().handoff(ref)
-
-
 def adopt(ref: SessionRef) -> None:
-    """Put `ref` in this browser's cookie, with a fresh CSRF token."""
+    """Put `ref` in this browser's cookie, with a fresh CSRF token; nothing of an older
+    session survives (docs/security.md R14)."""
     session.clear()
     session.permanent = True
     session.update(
@@ -86,12 +74,10 @@ def current_opened() -> Opened:
         if TOKEN.fullmatch(handoff):  # just opened, and the cookie did not come back
             raise CookieBlocked(url_for("callbacks.handoff", token=handoff))
         raise Unauthorized("no_session")
-    if handoff:  # the cookie works here: the handoff is not needed, spend it now
-        with contextlib.suppress(Unauthorized):
-            service().redeem_handoff(handoff)
     try:
         ref = SessionRef(store_hash, user_id, install_id, access_id, session_id)
-        opened = service().resume_session(ref)
+        # The cookie works here: a handoff on this page is not needed; spent in the same trip.
+        opened = service().resume_session(ref, handoff)
     except Unauthorized:
         session.clear()
         raise

@@ -79,7 +79,7 @@ def test_a_forged_uninstall_costs_the_merchant_only_until_the_next_open(
     heard: list[Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    session = service.start_session(install(service, sim))
+    session = install(service, sim).ref
     clock.advance(3600)  # the app has been installed for an hour
     forged = service.verify_callback(payload(clock, STAFF), None, "uninstall")
     assert service.uninstall(forged) is True

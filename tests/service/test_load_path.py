@@ -8,7 +8,6 @@ Round trips are counted with Redis's own MONITOR, which shows each command a cli
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -23,6 +22,7 @@ from bcapp.service import AppService, build_service
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.store.records import installation_fields
+from tests.helpers import Monitor
 from tests.service.test_service import ADDRESS, STAFF, install, payload
 
 
@@ -31,34 +31,6 @@ def service(settings: Settings, clock: ManualClock) -> Iterator[AppService]:
     made = build_service(settings, clock)
     yield made
     made.close()
-
-
-class Monitor:
-    """The commands clients send to Redis about this test's keys, while in a `with` block."""
-
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self._client, self._prefix = client, prefix
-        self.commands: list[str] = []
-        self._ready = threading.Event()
-
-    def __enter__(self) -> Monitor:
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._client.set(f"{self._prefix}:monitor-end", "1")
-        self._thread.join(5)
-
-    def _watch(self) -> None:
-        with self._client.monitor() as monitor:
-            self._ready.set()
-            for event in monitor.listen():
-                if event["command"].startswith("SET " + f"{self._prefix}:monitor-end"):
-                    return
-                if self._prefix in event["command"] and event.get("client_type") != "lua":
-                    self.commands.append(event["command"].split(" ", 1)[0])
 
 
 def keys_of(client: redis.Redis, prefix: str, kind: str) -> list[str]:
@@ -97,6 +69,10 @@ def test_resuming_a_session_is_one_round_trip_and_an_idle_one_is_refused(
     assert idle.value.reason == "session_idle"
 
 
+def sessions_and_handoffs(redis_client: Any, prefix: str) -> list[str]:
+    return keys_of(redis_client, prefix, "session:") + keys_of(redis_client, prefix, "handoff:")
+
+
 def test_a_first_load_takes_the_full_path_and_the_second_is_fast(
     service: AppService, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
 ) -> None:
@@ -113,12 +89,12 @@ def test_a_grant_missing_a_newly_required_scope_undoes_the_session(
     settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
 ) -> None:
     install(build_service(settings, clock), sim)
+    before = sessions_and_handoffs(redis_client, prefix)  # the install's own session
     wider = settings.required_scopes.parse(str(settings.required_scopes) + " store_v2_orders")
     demanding = build_service(replace(settings, required_scopes=wider), clock)
     with pytest.raises(ReauthorizationRequired):
         demanding.load(payload(clock), None, ADDRESS)
-    assert keys_of(redis_client, prefix, "session:") == []
-    assert keys_of(redis_client, prefix, "handoff:") == []
+    assert sessions_and_handoffs(redis_client, prefix) == before, "the load opened nothing"
     demanding.close()
 
 
@@ -126,14 +102,14 @@ def test_a_token_sealed_with_a_key_no_longer_held_is_not_installed(
     settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
 ) -> None:
     install(build_service(settings, clock), sim)
+    before = sessions_and_handoffs(redis_client, prefix)  # the install's own session
     record = redis_client.get(f"{prefix}:{{abc123}}:installation")
     sealed = installation_fields(record)["access_token"]
     assert TokenCipher(settings.token_keys).holds_key_for(sealed)
     rekeyed = build_service(replace(settings, token_keys=parse_keys(new_key_entry())), clock)
     with pytest.raises(NotInstalled):
         rekeyed.load(payload(clock), None, ADDRESS)
-    assert keys_of(redis_client, prefix, "session:") == []
-    assert keys_of(redis_client, prefix, "handoff:") == []
+    assert sessions_and_handoffs(redis_client, prefix) == before, "the load opened nothing"
     rekeyed.close()
 
 
@@ -150,13 +126,13 @@ def test_a_corrupt_record_the_script_accepted_is_not_installed_and_opens_nothing
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     install(service, sim)
+    before = sessions_and_handoffs(redis_client, prefix)  # the install's own session
     key = f"{prefix}:{{abc123}}:installation"
     record = json.loads(redis_client.get(key))
     redis_client.set(key, json.dumps(record | damage))
     with pytest.raises(NotInstalled):
         service.load(payload(clock), None, ADDRESS)
-    assert keys_of(redis_client, prefix, "session:") == []
-    assert keys_of(redis_client, prefix, "handoff:") == []
+    assert sessions_and_handoffs(redis_client, prefix) == before, "the load opened nothing"
     assert caplog.text.count("corrupt installation record for store=abc123") == 1, "logged once"
 
 

@@ -73,7 +73,7 @@ def test_importing_the_service_does_not_import_flask() -> None:
 def test_install_stores_the_grant_and_opens_for_the_installer(
     service: AppService, sim: SimulatorState
 ) -> None:
-    opened = install(service, sim)
+    opened = service.resume_session(install(service, sim).ref)
     assert opened.installation.access_token == sim.stores["abc123"].access_token
     assert opened.user.id == 1 and opened.user.is_owner
     assert service.list_stores() == ["abc123"]
@@ -230,7 +230,7 @@ def test_uninstall_marks_unless_a_newer_install_exists(
 def test_store_information_proves_the_token_and_survives_revocation(
     service: AppService, sim: SimulatorState
 ) -> None:
-    installation = install(service, sim).installation
+    installation = service.resume_session(install(service, sim).ref).installation
     assert service.store_information(installation) == {
         "name": "Store abc123",
         "domain": "abc123.mybigcommerce.example",
@@ -272,8 +272,7 @@ def test_a_session_unused_for_the_idle_time_ends(
     settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
 ) -> None:
     service = build_service(replace(settings, session_idle_seconds=60), clock)
-    opened = install(service, sim)
-    ref = service.start_session(opened)
+    ref = install(service, sim).ref
     assert service.resume_session(ref).user.id == 1
     timer = f"{prefix}:{{abc123}}:session:{ref.session_id}"
     assert 0 < redis_client.ttl(timer) <= 60, "each request restarts the idle timer"
