@@ -1,8 +1,9 @@
 """bcapp: the installation server for BigCommerce marketplace apps.
 
 - `bcapp.create_app()`: the Flask app (what `wsgi.py` serves);
-- `bcapp.connect()`: the application service for a worker process, from the same settings
-  (`installed_stores()`, `store_client(store_hash)`; lifecycle events in `bcapp.signals`).
+- `bcapp.connect()`: bcapp for a worker process, from the same settings: a context manager
+  whose `stores` has `installed()` and `client(store_hash)` (lifecycle events in
+  `bcapp.signals`); it builds nothing a worker never uses.
 
 Both are imported on first use, so a worker never imports Flask.
 """
@@ -12,19 +13,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bcapp.service import AppService
+    from bcapp.service.wiring import Bcapp
     from bcapp.settings import Settings
     from bcapp.web import create_app
 
 __all__ = ["connect", "create_app"]
 
 
-def connect(settings: Settings | None = None) -> AppService:
-    """The application service from `settings` (default: the environment and `.env`)."""
-    from bcapp.service import build_service
+def connect(settings: Settings | None = None) -> Bcapp:
+    """bcapp wired from `settings` (default: the environment and `.env`); close it when done."""
+    from bcapp.service.wiring import build
     from bcapp.settings import Settings
 
-    return build_service(settings or Settings.from_env())
+    return build(settings or Settings.from_env())
 
 
 def __getattr__(name: str) -> Any:

@@ -136,6 +136,11 @@ class Settings:
         """True when the app's public URL is https (cookies then get `Secure`/`__Host-`)."""
         return urlsplit(self.app_url).scheme == "https"
 
+    @property
+    def webhook_destination(self) -> str:
+        """Where BigCommerce delivers this app's webhooks."""
+        return self.app_url + "/bigcommerce/webhooks"
+
     def callback_urls(self) -> dict[str, str]:
         """The exact callback URLs to register in the Developer Portal."""
         base = self.app_url.rstrip("/")

@@ -15,8 +15,9 @@ from bcapp.crypto import TokenCipher, parse_keys
 from bcapp.models import Installation, StoreUser
 from bcapp.settings import Settings
 from bcapp.simulator.signing import jwt_claims, sign_jwt
-from bcapp.store.connection import connect
-from bcapp.store.wiring import redis_stores
+from bcapp.store.connection import Keyspace, connect
+from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.installations import RedisInstallationStore
 from benchmarks.serving import app_environment, free_port, gunicorn, measure, redis_server
 
 STORE_HASH = "benchstore"
@@ -47,7 +48,10 @@ def install_store(env: dict[str, str]) -> None:
     """The store and its owner, as an install leaves them."""
     client = connect(env["REDIS_URL"])
     cipher = TokenCipher(parse_keys(env["TOKEN_ENCRYPTION_KEYS"]))
-    store, _, _ = redis_stores(client, cipher, "bcapp", SystemClock())
+    store = RedisInstallationStore(
+        client, cipher, Keyspace("bcapp"), SystemClock(),
+        RedisShortLivedRecords(client, Keyspace("bcapp"), SystemClock()),
+    )
     store.save_installation(
         Installation(
             store_hash=STORE_HASH,

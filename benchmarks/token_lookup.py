@@ -17,7 +17,8 @@ from bcapp.models import Installation, StoreUser
 from bcapp.scopes import ScopeSet
 from bcapp.store import embedded
 from bcapp.store.connection import Keyspace, connect
-from bcapp.store.wiring import redis_stores
+from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.installations import RedisInstallationStore
 
 STORES = 2000
 LOOKUPS = 5000
@@ -30,7 +31,10 @@ def main() -> None:
         client = connect(embedded.ensure_running(instance))
         try:
             cipher = TokenCipher(parse_keys(new_key_entry()))
-            store, _, _ = redis_stores(client, cipher, "bcapp", SystemClock())
+            store = RedisInstallationStore(
+        client, cipher, Keyspace("bcapp"), SystemClock(),
+        RedisShortLivedRecords(client, Keyspace("bcapp"), SystemClock()),
+    )
             for n in range(STORES):
                 store.save_installation(_installation(f"s{n}"), StoreUser(n + 1, "o@example.com"))
 

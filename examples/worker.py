@@ -5,10 +5,10 @@ the local simulator):
 
     .venv/bin/python examples/worker.py
 
-It uses no Flask: `bcapp.connect()` builds the application service from the same settings as
-the server. The store client shares each store's request budget with every other process
-through Redis, waits out rate limits, retries safe calls, and flags a store whose token
-BigCommerce refuses.
+It uses no Flask: `bcapp.connect()` builds bcapp's services from the same settings as the
+server (and nothing a worker never uses: no load path, no callbacks). The store client shares
+each store's request budget with every other process through Redis, waits out rate limits,
+retries safe calls, and flags a store whose token BigCommerce refuses.
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ def on_reauthorization_needed(store_hash: str, **extra: object) -> None:
 def main() -> int:
     """Print up to 25 products of every installed store; 1 when a store failed."""
     signals.store_needs_reauthorization.connect(on_reauthorization_needed)
-    service = bcapp.connect()
     failed = 0
-    try:
-        for store_hash in service.installed_stores():
-            client = service.store_client(store_hash)
+    with bcapp.connect() as app:  # closes its Redis and HTTP connections on the way out
+        for store_hash in app.stores.installed():
+            client = app.stores.client(store_hash)
             try:
                 for number, product in enumerate(client.pages_v3("v3/catalog/products")):
                     if number == 25:
@@ -41,8 +40,6 @@ def main() -> int:
             except BcappError as error:
                 print(f"store {store_hash}: {error.reason}", file=sys.stderr)
                 failed += 1
-    finally:
-        service.close()
     return 1 if failed else 0
 
 

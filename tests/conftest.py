@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from bcapp.clock import Clock, ManualClock
 from bcapp.crypto import new_key_entry, parse_keys
-from bcapp.service import AppService
+from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
 from bcapp.store import embedded
@@ -163,6 +163,27 @@ def make_app(settings: Settings, redis_client: redis.Redis) -> Iterator[Callable
 
 
 @pytest.fixture
+def make_service(settings: Settings, clock: ManualClock) -> Iterator[Callable[..., Bcapp]]:
+    """A factory of bcapp's services on `settings` with overrides (no Flask), on the test's
+    manual clock; each is closed after the test."""
+    made: list[Bcapp] = []
+
+    def make(**overrides: Any) -> Bcapp:
+        made.append(build(replace(settings, **overrides), clock))
+        return made[-1]
+
+    yield make
+    for service in made:
+        service.close()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Bcapp]) -> Bcapp:
+    """bcapp's services on the test settings."""
+    return make_service()
+
+
+@pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     """The bcapp Flask app under test."""
     return make_app()
@@ -200,8 +221,8 @@ def no_secret_in_logs(sim: SimulatorState, caplog: pytest.LogCaptureFixture) -> 
         assert secret not in text
 
 
-def service_of(app: Flask) -> AppService:
-    """The AppService wired into `app`."""
+def service_of(app: Flask) -> Bcapp:
+    """The bcapp wired into `app`."""
     value = app.extensions[EXTENSION]
-    assert isinstance(value, AppService)
+    assert isinstance(value, Bcapp)
     return value

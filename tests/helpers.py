@@ -115,7 +115,7 @@ def installation_of(app: Flask, store_hash: str = "abc123") -> Installation | No
     """The stored installation of `store_hash`, read through the app's service."""
     from tests.conftest import service_of
 
-    details = service_of(app).show_store(store_hash)
+    details = service_of(app).operations.show_store(store_hash)
     return details.installation if details else None
 
 
@@ -123,7 +123,7 @@ def users_of(app: Flask, store_hash: str = "abc123") -> list[StoreUser]:
     """The users with access to `store_hash`, read through the app's service."""
     from tests.conftest import service_of
 
-    details = service_of(app).show_store(store_hash)
+    details = service_of(app).operations.show_store(store_hash)
     return details.users if details else []
 
 

@@ -82,7 +82,7 @@ def test_add_from_stdin_stores_the_account_encrypted(
     )
     assert result.exit_code == 0, result.output
     assert "stored the API account 'Mig' of store abc123" in result.output
-    details = service_of(app).show_store("abc123")
+    details = service_of(app).operations.show_store("abc123")
     assert details is not None and details.installation.kind == "api_account"
     assert details.installation.access_token == account.access_token
     assert details.installation.client_secret == account.client_secret
@@ -127,7 +127,7 @@ def test_add_from_a_credentials_file_in_any_layout(
     file.write_bytes(LAYOUTS[layout](account, api_path(bigcommerce)).encode())
     result = run(settings, tmp_path, ["stores", "add", "--from-file", str(file)])
     assert result.exit_code == 0, result.output
-    stored = service_of(app).show_store("abc123")
+    stored = service_of(app).operations.show_store("abc123")
     assert stored is not None and stored.installation.access_token == account.access_token
     assert account.access_token not in result.output
 
@@ -182,7 +182,7 @@ def test_missing_scopes_are_named_and_stored_only_when_allowed(
     allowed = run(settings, tmp_path, [*args, "--allow-missing-scopes"], stdin=narrow.access_token)
     assert allowed.exit_code == 0, allowed.output
     assert "warning: it lacks required scopes: store_v2_products_read_only" in allowed.output
-    stored = service_of(app).show_store("abc123")
+    stored = service_of(app).operations.show_store("abc123")
     assert (
         stored is not None and str(stored.installation.scopes) == "store_v2_information_read_only"
     )
@@ -269,8 +269,10 @@ def test_the_token_works_through_the_apps_lookup_and_client_and_rotates(
 ) -> None:
     text = credentials_text(account, api_path(bigcommerce))
     assert run(settings, tmp_path, ["stores", "add", "--from-file", "-"], stdin=text).exit_code == 0
-    installation = service_of(make_app()).show_store("abc123").installation  # type: ignore[union-attr]
-    assert service_of(make_app()).store_information(installation) == {
+    details = service_of(make_app()).operations.show_store("abc123")
+    assert details is not None
+    installation = details.installation
+    assert service_of(make_app()).stores.information(installation) == {
         "name": "Store abc123",
         "domain": "abc123.mybigcommerce.example",
     }
@@ -280,7 +282,7 @@ def test_the_token_works_through_the_apps_lookup_and_client_and_rotates(
     )
     rotated = run(settings, tmp_path, ["keys", "rotate"], TOKEN_ENCRYPTION_KEYS=both)
     assert rotated.exit_code == 0 and "re-sealed 1 token(s)" in rotated.output
-    only_new = service_of(make_app(token_keys=new)).show_store("abc123")
+    only_new = service_of(make_app(token_keys=new)).operations.show_store("abc123")
     assert only_new is not None and only_new.installation.client_secret == account.client_secret
 
 
@@ -302,9 +304,9 @@ def test_replacing_an_app_installation_asks_and_an_app_install_takes_precedence(
     assert "has an app installation here" in unconfirmed.output and "--yes" in unconfirmed.output
 
     assert run(settings, tmp_path, [*args, "--yes"], stdin=account.access_token).exit_code == 0
-    assert service_of(app).show_store("abc123").installation.kind == "api_account"  # type: ignore[union-attr]
+    assert service_of(app).operations.show_store("abc123").installation.kind == "api_account"  # type: ignore[union-attr]
     install(client, sim)
-    reinstalled = service_of(app).show_store("abc123")
+    reinstalled = service_of(app).operations.show_store("abc123")
     assert reinstalled is not None and reinstalled.installation.kind == "app"
 
 
@@ -321,7 +323,7 @@ def test_remove_forgets_and_says_how_to_revoke_for_good(
     removed = run(settings, tmp_path, ["stores", "remove", "abc123", "--yes"])
     assert removed.exit_code == 0
     assert "Store-level API accounts > delete 'Mig' (no undo)" in removed.output
-    assert service_of(app).show_store("abc123") is None
+    assert service_of(app).operations.show_store("abc123") is None
 
 
 # --- the simulator's side -----------------------------------------------------------------------

@@ -42,13 +42,14 @@ def test_the_whole_lifecycle_runs_on_a_cluster(
         load = client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
         assert load.status_code == 302
     assert client.get("/settings").status_code == 200
-    assert sorted(service_of(app).list_stores()) == ["abc123", "xyz789"], "SCAN over every node"
+    listed = service_of(app).operations.list_stores()
+    assert sorted(listed) == ["abc123", "xyz789"], "SCAN over every node"
     removal = client.get(f"/bigcommerce/remove-user?signed_payload_jwt={signed(user=STAFF)}")
     assert removal.status_code == 200 and user_of(app, "abc123", 2) is None
     assert client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}").status_code == 200
     stored = installation_of(app)
     assert stored is not None and not stored.is_installed
-    assert service_of(app).reconcile().probed == 1
+    assert service_of(app).operations.reconcile().probed == 1
     assert client.get("/readyz").status_code == 200
 
 

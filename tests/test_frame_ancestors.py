@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bcapp.clock import ManualClock
 from bcapp.simulator import ServedApp, SimulatorState
 from tests.helpers import install, installation_of, signed
 

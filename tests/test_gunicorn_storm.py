@@ -88,7 +88,7 @@ def check_invariants(
     client: redis.Redis,
     prefix: str,
 ) -> None:
-    details = service_of(app).show_store(store_hash)
+    details = service_of(app).operations.show_store(store_hash)
     assert details is not None, "the record is readable"
     installation = details.installation
     assert installation.access_token == sim.stores[store_hash].access_token, "newest token kept"
@@ -143,12 +143,12 @@ def test_lifecycle_storms_end_in_the_state_of_the_last_completed_operation(
 
             if run % 2 == 0:  # the last operation, completed alone: an uninstall
                 assert fire(url, sim, store_hash, "uninstall", 1).status == 200
-                final = service_of(app).show_store(store_hash)
+                final = service_of(app).operations.show_store(store_hash)
                 assert final is not None and not final.installation.is_installed, run
             else:  # or an install followed by a staff member's first open
                 assert fire(url, sim, store_hash, "install", 1).status == 302
                 assert fire(url, sim, store_hash, "load", 4).status == 302
-                final = service_of(app).show_store(store_hash)
+                final = service_of(app).operations.show_store(store_hash)
                 assert final is not None and final.installation.is_installed, run
                 assert final.installation.access_token == sim.stores[store_hash].access_token
                 assert 4 in {user.id for user in final.users}

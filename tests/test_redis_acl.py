@@ -61,7 +61,7 @@ def test_the_app_runs_as_an_acl_user(
     assert install(client, sim).status_code == 302
     assert client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code == 302
     assert client.get("/").status_code == 200, "the app page, its session and its API budget"
-    assert service_of(app).reconcile().probed == 1, "SCAN and the probe lease"
+    assert service_of(app).operations.reconcile().probed == 1, "SCAN and the probe lease"
     assert client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}").status_code == 200
     with pytest.raises(redis.exceptions.NoPermissionError):
         redis.Redis.from_url(acl_server).get(f"{prefix}:{{abc123}}:installation")

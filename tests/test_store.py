@@ -30,7 +30,6 @@ from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstal
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus, RedisLoadPath
 from bcapp.store.records import CorruptRecord
 from bcapp.store.session_reads import RedisSessionReads
-from bcapp.store.wiring import redis_stores
 from tests.conftest import client_cleaning_up
 from tests.topologies import Topology
 
@@ -57,10 +56,13 @@ def redis_client(store_url: str, prefix: str) -> Iterator[redis.Redis]:
 def make_stores(
     client: redis.Redis, prefix: str, cipher: TokenCipher | None = None, clock: object = None
 ) -> Stores:
-    """The three Redis stores on `client`, as build_service wires them."""
+    """The three Redis stores on `client`, as the composition root wires them."""
     chosen = clock if isinstance(clock, ManualClock) else SystemClock()
     cipher = cipher or TokenCipher(parse_keys(new_key_entry()))
-    return redis_stores(client, cipher, prefix, chosen)
+    keys = Keyspace(prefix)
+    short_lived = RedisShortLivedRecords(client, keys, chosen)
+    store = RedisInstallationStore(client, cipher, keys, chosen, short_lived)
+    return store, short_lived, RedisLifecycle(client, cipher, keys)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ import redis
 from bcapp import signals
 from bcapp.clock import ManualClock
 from bcapp.errors import NotInstalled, RateLimited, TokenRejected
-from bcapp.service import AppService, InstallRequest, build_service
+from bcapp.service.install import InstallRequest
+from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from tests.helpers import DEFAULT_SCOPE
@@ -25,23 +26,23 @@ from tests.servers import REPO, environment_for
 
 
 @pytest.fixture
-def service(settings: Settings, clock: ManualClock, sim: SimulatorState) -> Iterator[AppService]:
-    made = build_service(settings, clock)
+def service(make_service: Callable[..., Bcapp], sim: SimulatorState) -> Bcapp:
+    """Services with abc123 installed."""
+    made = make_service()
     code = sim.issue_code("abc123", 1, DEFAULT_SCOPE)
-    made.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
-    yield made
-    made.close()
+    made.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
+    return made
 
 
-def test_paging_helpers_walk_every_page(service: AppService) -> None:
-    client = service.store_client("abc123")
+def test_paging_helpers_walk_every_page(service: Bcapp) -> None:
+    client = service.stores.client("abc123")
     products = list(client.pages_v3("v3/catalog/products", limit=5))
     assert [product["id"] for product in products] == list(range(1, 24))
 
 
 def test_two_services_share_one_budget_and_wait_instead_of_earning_a_429(
     settings: Settings,
-    service: AppService,
+    service: Bcapp,
     sim: SimulatorState,
     redis_client: redis.Redis,
     prefix: str,
@@ -51,10 +52,10 @@ def test_two_services_share_one_budget_and_wait_instead_of_earning_a_429(
     sim.rate_limit_quota, sim.rate_limit_window_ms = 4, 500
     sim.stores["abc123"].window_started_ms = 0  # the next call opens a fresh window
     redis_client.delete(f"{prefix}:{{abc123}}:budget")
-    first, second = build_service(settings), build_service(settings)
+    first, second = build(settings), build(settings)
     for _ in range(6):
-        first.store_client("abc123").get("v2/time")
-        second.store_client("abc123").get("v2/time")
+        first.stores.client("abc123").get("v2/time")
+        second.stores.client("abc123").get("v2/time")
     first.close()
     second.close()
     assert sim.stores["abc123"].rejected == 0, "12 calls, 4 per window, and never a 429"
@@ -62,23 +63,23 @@ def test_two_services_share_one_budget_and_wait_instead_of_earning_a_429(
 
 
 def test_a_429_without_rate_limit_headers_backs_off_with_jitter(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     sim.platform_429s = 2
-    assert service.store_client("abc123").get("v2/time")["time"] > 0
+    assert service.stores.client("abc123").get("v2/time")["time"] > 0
     assert len(clock.slept) == 2 and 0.25 <= clock.slept[0] <= 0.5 <= clock.slept[1] <= 1.0
 
 
 def test_a_429_that_outlasts_the_budget_is_rate_limited(
-    service: AppService, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState
 ) -> None:
     sim.platform_429s = 10
     with pytest.raises(RateLimited):
-        service.store_client("abc123").get("v2/time")
+        service.stores.client("abc123").get("v2/time")
 
 
 def test_a_401_flags_the_store_once_until_the_next_install(
-    service: AppService, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState
 ) -> None:
     heard: list[str] = []
 
@@ -86,32 +87,32 @@ def test_a_401_flags_the_store_once_until_the_next_install(
         heard.append(store_hash)
 
     signals.store_needs_reauthorization.connect(receive)
-    client = service.store_client("abc123")
+    client = service.stores.client("abc123")
     sim.grant_token("abc123", DEFAULT_SCOPE)  # the token changed behind bcapp's back
     for _ in range(2):
         with pytest.raises(TokenRejected):
             client.get("v2/time")
     signals.store_needs_reauthorization.disconnect(receive)
     assert heard == ["abc123"]
-    details = service.show_store("abc123")
+    details = service.operations.show_store("abc123")
     assert details is not None and details.installation.token_rejected_at is not None
     code = sim.issue_code("abc123", 1, DEFAULT_SCOPE)
-    service.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
-    details = service.show_store("abc123")
+    service.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
+    details = service.operations.show_store("abc123")
     assert details is not None and details.installation.token_rejected_at is None
 
 
 def test_an_uninstalled_store_has_no_client(
-    service: AppService, settings: Settings, clock: ManualClock
+    service: Bcapp, settings: Settings, clock: ManualClock
 ) -> None:
     with pytest.raises(NotInstalled):
-        service.store_client("nothere1")
+        service.stores.client("nothere1")
 
 
 TWO_PROCESSES = textwrap.dedent(
     """
     import sys, bcapp
-    client = bcapp.connect().store_client("abc123")
+    client = bcapp.connect().stores.client("abc123")
     for _ in range(int(sys.argv[1])):
         client.get("v2/time")
     """
@@ -121,7 +122,7 @@ TWO_PROCESSES = textwrap.dedent(
 @pytest.mark.slow
 def test_two_processes_never_exceed_the_stores_quota(
     settings: Settings,
-    service: AppService,
+    service: Bcapp,
     sim: SimulatorState,
     tmp_path: Path,
     redis_client: redis.Redis,
@@ -142,7 +143,7 @@ def test_two_processes_never_exceed_the_stores_quota(
 
 
 def test_the_worker_example_prints_a_stores_products(
-    settings: Settings, service: AppService, tmp_path: Path
+    settings: Settings, service: Bcapp, tmp_path: Path
 ) -> None:
     env = {"PATH": "/usr/bin:/bin"} | environment_for(replace(settings))
     result = subprocess.run(

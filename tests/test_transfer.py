@@ -26,7 +26,7 @@ def populate(client: FlaskClient, sim: SimulatorState, app: Flask) -> None:
     install(client, sim)
     client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
     install(client, sim, store_hash="xyz789", user_id=7)
-    service_of(app).save_store_settings("abc123", {"greeting": "Moved"})
+    service_of(app).stores.save_app_settings("abc123", {"greeting": "Moved"})
     sim.revoke("xyz789")
     owner_of_xyz = {"id": 7, "email": "o@x.example"}
     client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed('xyz789', user=owner_of_xyz)}")
@@ -59,10 +59,10 @@ def test_export_then_import_moves_a_deployment_and_it_serves_loads(
     assert "imported 0 store(s); 2 unchanged" in again.output, "idempotent"
 
     moved = make_app(redis_prefix=target)
-    assert service_of(moved).store_settings("abc123") == {"greeting": "Moved"}
-    users = service_of(moved).show_store("abc123").users  # type: ignore[union-attr]
+    assert service_of(moved).stores.app_settings("abc123") == {"greeting": "Moved"}
+    users = service_of(moved).operations.show_store("abc123").users  # type: ignore[union-attr]
     assert [user.id for user in users] == [1, 2]
-    ended = service_of(moved).show_store("xyz789")
+    ended = service_of(moved).operations.show_store("xyz789")
     assert ended is not None and not ended.installation.is_installed
     assert redis_client.ttl(f"{target}:{{xyz789}}:installation") > 0, "the grace TTL moved too"
     opened = moved.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")

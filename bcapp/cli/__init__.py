@@ -48,7 +48,7 @@ def keys_new() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Re-seal every stored token with the first key of TOKEN_ENCRYPTION_KEYS."""
-    report = or_fail(service_or_exit().rotate_keys)
+    report = or_fail(service_or_exit().operations.rotate_keys)
     for store_hash in report.unreadable:
         echo(f"store {store_hash}: token could not be read (key not configured, or corrupt)")
     click.echo(f"re-sealed {report.rotated} token(s) with the primary key")
@@ -69,7 +69,7 @@ def check() -> None:
     click.echo(f"token endpoint: {settings.token_url}")
     click.echo(f"redis: {redis_location(settings)}")
     try:
-        found = service.redis_policy()
+        found = service.operations.redis_policy()
     except BcappError as exc:
         fail(f"redis does not answer ({exc.reason})")
     policy = found.get("maxmemory-policy")
@@ -113,7 +113,7 @@ def reconcile(limit: int, interval: int) -> None:
     Cron-friendly and safe on several machines at once: each store is probed by one run per
     interval. Exits 1 when a probe failed (the store is tried again next interval).
     """
-    report = or_fail(lambda: service_or_exit().reconcile(limit=limit, interval=interval))
+    report = or_fail(lambda: service_or_exit().operations.reconcile(limit=limit, interval=interval))
     click.echo(
         f"probed {report.probed}: {report.healthy} healthy, {report.ended} ended "
         f"(token refused); purged {report.purged}; skipped {report.skipped} "

@@ -11,16 +11,16 @@ import click
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.models import Installation
-from bcapp.service import AppService, build_service
+from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.validation import printable
 
 T = TypeVar("T")
 
 
-def service_or_exit() -> AppService:
+def service_or_exit() -> Bcapp:
     try:
-        return build_service(Settings.from_env())
+        return build(Settings.from_env())
     except ConfigurationError as exc:
         fail(str(exc))
 

@@ -34,8 +34,8 @@ def stores() -> None:
 def stores_list() -> None:
     """List stores with a record, and whether each is installed or in its grace period."""
     service = service_or_exit()
-    for store_hash in or_fail(service.list_stores):
-        details = or_fail(functools.partial(service.show_store, store_hash))
+    for store_hash in or_fail(service.operations.list_stores):
+        details = or_fail(functools.partial(service.operations.show_store, store_hash))
         if details is None:
             echo(f"{store_hash}  unreadable")
             continue
@@ -50,7 +50,7 @@ def stores_show(store_hash: str) -> None:
     if not STORE_HASH.fullmatch(store_hash):
         fail("a store hash holds only lowercase letters and digits")
     service = service_or_exit()
-    details = or_fail(lambda: service.show_store(store_hash))
+    details = or_fail(lambda: service.operations.show_store(store_hash))
     if details is None:
         fail(f"store {store_hash} is not installed")
     installation = details.installation
@@ -100,11 +100,13 @@ def stores_add(
     """
     account = _account(api_path, client_id, name, from_file)
     service = service_or_exit()
-    current = or_fail(lambda: service.show_store(account.store_hash))
+    current = or_fail(lambda: service.operations.show_store(account.store_hash))
     if current is not None:
         _confirm_replacing(current.installation, yes)
     try:
-        saved, missing = or_fail(lambda: service.add_api_account(account, allow_missing_scopes))
+        saved, missing = or_fail(
+            lambda: service.operations.add_api_account(account, allow_missing_scopes)
+        )
     except ApiAccountRefused as refused:  # checked against BigCommerce: nothing was stored
         fail(refused.detail)
     label = f" '{saved.name}'" if saved.name else ""
@@ -121,13 +123,13 @@ def stores_remove(store_hash: str, yes: bool) -> None:
     if not STORE_HASH.fullmatch(store_hash):
         fail("a store hash holds only lowercase letters and digits")
     service = service_or_exit()
-    details = or_fail(lambda: service.show_store(store_hash))
+    details = or_fail(lambda: service.operations.show_store(store_hash))
     if details is None:
         fail(f"store {store_hash} has no credentials here")
     kind = details.installation.kind
     if not yes:
         _ask(f"Forget the {KINDS.get(kind, kind)} of store {store_hash}?")
-    or_fail(lambda: service.forget_store(store_hash))
+    or_fail(lambda: service.operations.forget_store(store_hash))
     echo(f"forgot the credentials of store {store_hash}")
     if kind == "api_account":
         name = details.installation.name or "the API account"

@@ -20,7 +20,7 @@ def export_command() -> None:
     """
     service = service_or_exit()
     count = 0
-    for document in or_fail(lambda: list(service.export_stores())):
+    for document in or_fail(lambda: list(service.operations.export_stores())):
         click.echo(json.dumps(document, sort_keys=True))
         count += 1
     click.echo(f"exported {count} store(s)", err=True)
@@ -41,7 +41,7 @@ def import_command(dry_run: bool) -> None:
             continue
         try:
             document = json.loads(line)
-            changed = or_fail(functools.partial(service.import_store, document, dry_run))
+            changed = or_fail(functools.partial(service.operations.import_store, document, dry_run))
         except ValueError as exc:
             echo(f"line {number}: refused: {exc}")
             refused += 1

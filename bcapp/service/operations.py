@@ -1,4 +1,5 @@
-"""Operators' use cases: readiness, stores, key rotation, Redis policy, store information."""
+"""Operators' use cases (the CLI): readiness, stores, transfer, reconcile, key rotation, Redis
+policy; and who may frame a store's pages."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from typing import Any
 
 import redis
 
-from bcapp.errors import ApiError, StoreUnavailable, TokenRejected
+from bcapp.bigcommerce import BigCommerce
+from bcapp.clock import Clock
+from bcapp.errors import StoreUnavailable
 from bcapp.models import Installation, StoreUser
-from bcapp.service.store_client import StoreClient
+from bcapp.service import api_accounts
+from bcapp.service.api_accounts import ApiAccountCredentials
+from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.settings import Settings
-from bcapp.store import InstallationStore
+from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
 from bcapp.store.connection import server_policy
 from bcapp.store.records import CorruptRecord
 from bcapp.store.transfer import RedisTransfer
@@ -37,78 +42,109 @@ class StoreDetails:
     users: list[StoreUser]
 
 
-def ready(store: InstallationStore) -> bool:
-    """True when the store answers."""
-    try:
-        return store.ping()
-    except StoreUnavailable:
-        return False
+class Operations:
+    """What operators run (the CLI): readiness, stores, transfer, reconcile, keys, Redis policy."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+        bigcommerce: BigCommerce,
+        transfer: RedisTransfer,
+        redis_client: redis.Redis,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._stores = stores
+        self._installations = stores[0]
+        self._bigcommerce = bigcommerce
+        self._transfer = transfer
+        self._redis = redis_client
 
-def export_all(store: InstallationStore, transfer: RedisTransfer) -> Iterator[dict[str, Any]]:
-    """Every store's export document (tokens still encrypted)."""
-    for store_hash in store.list_store_hashes():
-        document = transfer.export_store(store_hash)
-        if document is not None:
-            yield document
-
-
-def installed_stores(store: InstallationStore) -> list[str]:
-    """Hashes of the stores whose record is readable and installed."""
-    found = []
-    for store_hash in store.list_store_hashes():
-        installation = store.get_installation(store_hash)
-        if installation is not None and installation.is_installed:
-            found.append(store_hash)
-    return found
-
-
-def show_store(store: InstallationStore, store_hash: str) -> StoreDetails | None:
-    """One installation (installed or in its grace period) and its users, or None."""
-    installation = store.get_installation(store_hash)
-    if installation is None:
-        return None
-    return StoreDetails(installation, store.list_users(store_hash))
-
-
-def rotate_keys(store: InstallationStore) -> RotationReport:
-    """Re-seal every stored token with the primary key; name the stores that cannot be read."""
-    rotated, unreadable = 0, []
-    for store_hash in store.list_store_hashes():
+    def ready(self) -> bool:
+        """True when the store answers."""
         try:
-            rotated += store.reencrypt(store_hash)
-        except CorruptRecord as error:
-            log.error("store=%s: token not re-sealed (%s)", store_hash, error.reason)
-            unreadable.append(store_hash)
-    return RotationReport(rotated, unreadable)
+            return self._installations.ping()
+        except StoreUnavailable:
+            return False
 
+    def list_stores(self) -> list[str]:
+        """Hashes of every store with a record (installed, or uninstalled within the grace)."""
+        return self._installations.list_store_hashes()
 
-def redis_policy(store: InstallationStore, client: redis.Redis) -> dict[str, str]:
-    """Redis persistence and eviction settings, or {} when CONFIG is denied (an ACL).
+    def show_store(self, store_hash: str) -> StoreDetails | None:
+        """One installation (installed or in its grace period) and its users, or None."""
+        installation = self._installations.get_installation(store_hash)
+        if installation is None:
+            return None
+        return StoreDetails(installation, self._installations.list_users(store_hash))
 
-    StoreUnavailable when Redis does not answer at all.
-    """
-    store.ping()
-    try:
-        return server_policy(client)
-    except redis.RedisError as exc:
-        log.warning("redis CONFIG GET refused: %s", type(exc).__name__)
-        return {}
+    def forget_store(self, store_hash: str) -> bool:
+        """Delete the store's local record and users (the credentials stay valid on BigCommerce)."""
+        return self._installations.forget(store_hash)
 
+    def add_api_account(
+        self, account: ApiAccountCredentials, allow_missing_scopes: bool = False
+    ) -> tuple[Installation, list[str]]:
+        """Check a store-level API account's token and store it; returns the scopes it lacks.
 
-def store_information(client: StoreClient) -> dict[str, str] | None:
-    """The store's name and domain from the API (proof the token works), or None."""
-    try:
-        info: Any = client.get("v2/store")
-    except TokenRejected:
-        log.warning("store=%s rejected its token: uninstalled or re-installed?", client.store_hash)
-        return None
-    except ApiError as exc:
-        log.warning("store API for store=%s failed: %s", client.store_hash, exc.reason)
-        return None
-    if not isinstance(info, dict):
-        return None
-    return {key: str(info.get(key, ""))[:200] for key in ("name", "domain")}
+        It replaces whatever the store had (the CLI confirms first); an app install of the same
+        store later replaces it in turn: installs take precedence.
+        """
+        return api_accounts.add_account(
+            self._bigcommerce,
+            self._installations,
+            account,
+            self._settings.required_scopes,
+            allow_missing_scopes,
+        )
+
+    def export_stores(self) -> Iterator[dict[str, Any]]:
+        """Every store's export document (tokens still encrypted), for `bcapp export`."""
+        for store_hash in self._installations.list_store_hashes():
+            document = self._transfer.export_store(store_hash)
+            if document is not None:
+                yield document
+
+    def import_store(self, document: object, dry_run: bool = False) -> bool:
+        """Import one document (ValueError when it cannot be); True when it changed anything."""
+        if dry_run:
+            self._transfer.check(document)
+            return False
+        assert isinstance(document, dict)
+        return self._transfer.import_store(document)
+
+    def reconcile(self, limit: int = 1000, interval: int = 86400) -> ReconcileReport:
+        """Probe tokens to find missed uninstalls; purge uninstalled stores past their grace."""
+        settings = self._settings
+        policy = ReconcilePolicy(
+            limit, interval, settings.uninstall_grace_seconds, settings.jwt_leeway_seconds
+        )
+        return reconcile(*self._stores, self._bigcommerce, self._clock, policy)
+
+    def rotate_keys(self) -> RotationReport:
+        """Re-seal every stored token with the primary key; name the stores that cannot be read."""
+        rotated, unreadable = 0, []
+        for store_hash in self._installations.list_store_hashes():
+            try:
+                rotated += self._installations.reencrypt(store_hash)
+            except CorruptRecord as error:
+                log.error("store=%s: token not re-sealed (%s)", store_hash, error.reason)
+                unreadable.append(store_hash)
+        return RotationReport(rotated, unreadable)
+
+    def redis_policy(self) -> dict[str, str]:
+        """Redis persistence and eviction settings, or {} when CONFIG is denied (an ACL).
+
+        StoreUnavailable when Redis does not answer at all.
+        """
+        self._installations.ping()
+        try:
+            return server_policy(self._redis)
+        except redis.RedisError as exc:
+            log.warning("redis CONFIG GET refused: %s", type(exc).__name__)
+            return {}
 
 
 def frame_ancestors(settings: Settings, installation: Installation | None) -> tuple[str, ...]:

@@ -86,6 +86,9 @@ class InstallationStore(Protocol):
     def get_installation(self, store_hash: str) -> Installation | None:
         """The installation of `store_hash`, or None."""
 
+    def installed_store_hashes(self) -> list[str]:
+        """Hashes of the stores installed now, without decrypting their tokens."""
+
     def reencrypt(self, store_hash: str) -> bool:
         """Re-seal the store's token with the primary key; True when it was sealed with another."""
 

@@ -256,6 +256,25 @@ class RedisInstallationStore:
             keys = list(self._redis.scan_iter(match=pattern, count=500))
         return sorted(Keyspace.store_hash_of(key) for key in keys)
 
+    def installed_store_hashes(self) -> list[str]:
+        """Hashes of the stores installed now, read in one pipeline without decrypting a token
+        (a corrupt record is logged and left out)."""
+        hashes = self.list_store_hashes()
+        pipe = self._redis.pipeline(transaction=False)
+        for store_hash in hashes:
+            pipe.get(self._keys.key(store_hash, "installation"))
+        with unavailable_on_redis_error("installed_store_hashes"):
+            records = pipe.execute() if hashes else []
+        return [h for h, raw in zip(hashes, records, strict=True) if self._installed(h, raw)]
+
+    def _installed(self, store_hash: str, raw: str | bytes | None) -> bool:
+        fields = readable("installation", store_hash, raw, installation_fields)
+        return (
+            fields is not None
+            and fields.get("uninstall") is None
+            and self._cipher.holds_key_for(fields["access_token"])
+        )
+
     def _record_keys(self, store_hash: str) -> tuple[str, str]:
         return self._keys.key(store_hash, "installation"), self._keys.key(store_hash, "users")
 

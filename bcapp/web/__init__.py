@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bcapp.clock import Clock
 from bcapp.errors import ConfigurationError
-from bcapp.service import AppService, build_service
+from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.validation import printable
 from bcapp.web import app_pages, callbacks, example, health, pages, sessions
@@ -34,11 +34,11 @@ MAX_QUERY_BYTES = 16 * 1024
 def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
-    service: AppService | None = None,
+    service: Bcapp | None = None,
 ) -> Flask:
     """Wire settings, the service, blueprints and error handlers; no network at import time."""
     if service is None:
-        service = build_service(settings or Settings.from_env(), clock)
+        service = build(settings or Settings.from_env(), clock)
     app = Flask("bcapp", template_folder=_template_folder(), static_folder=None)
     # bcapp never builds absolute URLs from the Host header: redirects are relative and the
     # token exchange's redirect_uri comes from settings. Werkzeug's slash merging and strict

@@ -18,6 +18,6 @@ def home() -> str:
         "app/home.html",
         installation=opened.installation,
         user=opened.user,
-        store_info=service().store_information(opened.installation),
+        store_info=service().stores.information(opened.installation),
         just_installed=request.args.get("installed") == "1",
     )

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from bcapp.errors import BcappError
 from bcapp.models import AppOpened, CallbackClaims
-from bcapp.service import InstallRequest
+from bcapp.service.install import InstallRequest
 from bcapp.web.context import service
 from bcapp.web.guards import signed_callback, signed_payloads
 from bcapp.web.pages import for_store, framed_by
@@ -28,7 +28,7 @@ def admit_client() -> None:
     """
     route = callback_route()
     if route is not None and request.endpoint != "callbacks.load":
-        service().admit(route, client_address())
+        service().callbacks.admit(route, client_address())
 
 
 def client_address() -> str:
@@ -60,13 +60,13 @@ def auth() -> Response:
         external_install=single("external_install", 64, required=False) is not None,
     )
     try:
-        opened = app_service.install(install)
+        opened = app_service.callbacks.install(install)
     except BcappError as error:
         if install.external_install:
-            error.return_url = app_service.external_install_url("failed")
+            error.return_url = app_service.callbacks.external_install_url("failed")
         raise
     if install.external_install:  # BigCommerce shows the outcome; the app opens on a load
-        return redirect(app_service.external_install_url("succeeded"))
+        return redirect(app_service.callbacks.external_install_url("succeeded"))
     return into_the_app(opened)
 
 
@@ -76,9 +76,9 @@ def load() -> Response:
     try:
         jwt_payload, legacy = signed_payloads()
     except BcappError:
-        service().admit("load", client_address())  # counted like any request (429 first)
+        service().callbacks.admit("load", client_address())  # counted like any request (429 first)
         raise
-    return into_the_app(service().load(jwt_payload, legacy, client_address()))
+    return into_the_app(service().callbacks.load(jwt_payload, legacy, client_address()))
 
 
 def into_the_app(opened: AppOpened) -> Response:
@@ -95,7 +95,7 @@ def into_the_app(opened: AppOpened) -> Response:
 @bp.get("/handoff")
 def handoff() -> Response:
     """The app in a new tab, for a browser that blocked the cookie inside the iframe."""
-    ref, opened = service().redeem_handoff(single("token", 200) or "")
+    ref, opened = service().sessions.redeem_handoff(single("token", 200) or "")
     adopt(ref)
     for_store(opened.installation)
     return redirect(url_for("app.home"))
@@ -112,19 +112,19 @@ def with_param(url: str, name: str, value: str) -> str:
 @signed_callback
 def uninstall(claims: CallbackClaims) -> Response:
     """Mark the store uninstalled (kept for the grace period); 200 also when it was already."""
-    return jsonify(status="uninstalled", changed=service().uninstall(claims))
+    return jsonify(status="uninstalled", changed=service().callbacks.uninstall(claims))
 
 
 @bp.get("/remove-user")
 @signed_callback
 def remove_user(claims: CallbackClaims) -> Response:
     """Revoke one user's access; 200 also when the user was unknown."""
-    return jsonify(status="removed", removed=service().remove_user(claims))
+    return jsonify(status="removed", removed=service().callbacks.remove_user(claims))
 
 
 @bp.post("/webhooks")
 def webhooks() -> Response:
     """A Standard Webhooks delivery from BigCommerce; 200 also for duplicates and other scopes."""
     headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}
-    outcome = service().receive_webhook(request.get_data(cache=False), headers)
+    outcome = service().callbacks.receive_webhook(request.get_data(cache=False), headers)
     return jsonify(status=outcome)

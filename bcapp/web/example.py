@@ -26,7 +26,7 @@ def settings_page(ctx: AppContext) -> str:
     return render_template(
         "app/settings.html",
         ctx=ctx,
-        values=service().store_settings(ctx.store_hash),
+        values=service().stores.app_settings(ctx.store_hash),
         saved=request.args.get("saved") == "1",
     )
 
@@ -41,7 +41,7 @@ def save_settings(ctx: AppContext) -> Response:
             "invalid_greeting", "The greeting must be 100 printable characters at most."
         )
     values = {"greeting": greeting, "show_prices": "1" if request.form.get("show_prices") else "0"}
-    service().save_store_settings(ctx.store_hash, values)
+    service().stores.save_app_settings(ctx.store_hash, values)
     return redirect(url_for("example.settings_page", saved=1))
 
 
@@ -52,7 +52,7 @@ def products_page(ctx: AppContext) -> str:
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     answer = ctx.api.get("v3/catalog/products", page=page, limit=PAGE_SIZE)
     pagination = answer.get("meta", {}).get("pagination", {}) if isinstance(answer, dict) else {}
-    settings = service().store_settings(ctx.store_hash)
+    settings = service().stores.app_settings(ctx.store_hash)
     return render_template(
         "app/products.html",
         ctx=ctx,

@@ -2,7 +2,7 @@
 
 It reads exactly one `signed_payload_jwt` (or a legacy `signed_payload`) from the query and
 hands it to the service, which verifies it and spends its nonce (docs/security.md R1, R2).
-Load reads the payload the same way and hands it to `AppService.load`, which verifies and spends
+Load reads the payload the same way and hands it to `AppCallbacks.load`, which verifies and spends
 it in its one round trip. Only a real GET gets that far: HEAD never spends a payload.
 """
 
@@ -38,7 +38,7 @@ def verified_callback() -> CallbackClaims:
     """Verify the current request's signed payload and burn its nonce; raise 400/401 otherwise."""
     jwt_payload, legacy = signed_payloads()
     route = (request.endpoint or "").rsplit(".", 1)[-1].replace("_", "-")
-    return service().verify_callback(jwt_payload, legacy, route)
+    return service().callbacks.verify(jwt_payload, legacy, route)
 
 
 def signed_callback(view: Callable[[CallbackClaims], R]) -> Callable[[], R]:

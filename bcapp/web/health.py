@@ -28,7 +28,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """200 when Redis answers, 503 otherwise."""
-    if not service().ready():
+    if not service().operations.ready():
         return jsonify(status="unavailable", redis="down"), 503
     return jsonify(status="ok", redis="up"), 200
 
@@ -42,6 +42,6 @@ def metrics_page() -> Response:
     if not expected or not hmac.compare_digest(expected.encode(), sent):
         raise NotFound()
     if time.monotonic() - _gauge_refreshed_at > GAUGE_REFRESH_SECONDS:
-        metrics.INSTALLATIONS.set(len(service().list_stores()))
+        metrics.INSTALLATIONS.set(len(service().operations.list_stores()))
         _gauge_refreshed_at = time.monotonic()
     return Response(metrics.exposition(), mimetype="text/plain; version=0.0.4")

@@ -32,7 +32,7 @@ from flask import request, session
 
 from bcapp.errors import CsrfRefused, Forbidden
 from bcapp.models import Installation, StoreUser
-from bcapp.service import StoreClient
+from bcapp.service.store_client import StoreClient
 from bcapp.web.context import service
 from bcapp.web.sessions import current_opened
 
@@ -56,7 +56,7 @@ def current_context() -> AppContext:
     """The AppContext of the current request's session (401 without a live session)."""
     opened = current_opened()
     installation = opened.installation
-    api = service().client_for(installation)  # the session check just read it
+    api = service().stores.client_for(installation)  # the session check just read it
     return AppContext(installation.store_hash, installation, opened.user, api)
 
 

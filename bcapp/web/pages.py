@@ -57,12 +57,12 @@ class RequestIdFilter(logging.Filter):
 def frame_ancestors() -> tuple[str, ...]:
     """Who may frame this response: the known store's control panel, else any control panel."""
     chosen: tuple[str, ...] | None = g.get("frame_ancestors")
-    return chosen if chosen is not None else service().frame_ancestors(None)
+    return chosen if chosen is not None else service().sessions.frame_ancestors(None)
 
 
 def for_store(installation: Installation) -> None:
     """This response belongs to `installation`'s store: only its control panel may frame it."""
-    framed_by(service().frame_ancestors(installation))
+    framed_by(service().sessions.frame_ancestors(installation))
 
 
 def framed_by(ancestors: tuple[str, ...]) -> None:

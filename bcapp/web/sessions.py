@@ -77,7 +77,7 @@ def current_opened() -> Opened:
     try:
         ref = SessionRef(store_hash, user_id, install_id, access_id, session_id)
         # The cookie works here: a handoff on this page is not needed; spent in the same trip.
-        opened = service().resume_session(ref, handoff)
+        opened = service().sessions.resume(ref, handoff)
     except Unauthorized:
         session.clear()
         raise

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -73,9 +74,18 @@ def test_a_planted_forbidden_import_fails_the_run(tmp_path: Path, name: str) -> 
     assert "BROKEN" in result.stdout and named in result.stdout
 
 
-def test_no_module_of_bcapp_is_over_300_lines() -> None:
+# About 300 lines is where a module is worth a second look (a smell, reported as a warning,
+# never a reason to split by line count); past 400 it holds more than one responsibility.
+SMELL_LINES, LIMIT_LINES = 300, 400
+
+
+@pytest.mark.filterwarnings("default::UserWarning")  # shown in the summary, not an error
+def test_no_module_of_bcapp_holds_several_responsibilities_by_its_length() -> None:
     sizes = {
         str(path.relative_to(REPO)): len(path.read_text().splitlines())
         for path in (REPO / "bcapp").rglob("*.py")
     }
-    assert {path: lines for path, lines in sizes.items() if lines > 300} == {}
+    for path, lines in sorted(sizes.items()):
+        if SMELL_LINES < lines <= LIMIT_LINES:
+            warnings.warn(f"{path} has {lines} lines: worth a look", stacklevel=1)
+    assert {path: lines for path, lines in sizes.items() if lines > LIMIT_LINES} == {}

@@ -7,7 +7,7 @@ to `clock.advance`, not a sleep.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +17,8 @@ import redis
 from bcapp import signals
 from bcapp.clock import ManualClock
 from bcapp.errors import BadRequest, NotInstalled, Unauthorized
-from bcapp.service import AppService, InstallRequest, build_service
+from bcapp.service.install import InstallRequest
+from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import jwt_claims, sign_jwt, standard_webhook_headers
@@ -32,10 +33,9 @@ GRACE = 3600
 
 
 @pytest.fixture
-def service(settings: Settings, clock: ManualClock) -> Iterator[AppService]:
-    made = build_service(replace(settings, uninstall_grace_seconds=GRACE), clock)
-    yield made
-    made.close()
+def service(make_service: Callable[..., Bcapp]) -> Bcapp:
+    """Services with a short grace period."""
+    return make_service(uninstall_grace_seconds=GRACE)
 
 
 @pytest.fixture
@@ -55,9 +55,9 @@ def heard() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
         getattr(signals, name).disconnect(receiver)
 
 
-def install(service: AppService, sim: SimulatorState, user_id: int = 1) -> Any:
+def install(service: Bcapp, sim: SimulatorState, user_id: int = 1) -> Any:
     code = sim.issue_code("abc123", user_id, DEFAULT_SCOPE)
-    return service.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
+    return service.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
 
 
 def payload(clock: ManualClock, user: dict[str, Any] = OWNER, owner: dict[str, Any] = OWNER) -> str:
@@ -73,7 +73,7 @@ def names(heard: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
 
 
 def test_a_forged_uninstall_costs_the_merchant_only_until_the_next_open(
-    service: AppService,
+    service: Bcapp,
     sim: SimulatorState,
     clock: ManualClock,
     heard: list[Any],
@@ -81,36 +81,36 @@ def test_a_forged_uninstall_costs_the_merchant_only_until_the_next_open(
 ) -> None:
     session = install(service, sim).ref
     clock.advance(3600)  # the app has been installed for an hour
-    forged = service.verify_callback(payload(clock, STAFF), None, "uninstall")
-    assert service.uninstall(forged) is True
+    forged = service.callbacks.verify(payload(clock, STAFF), None, "uninstall")
+    assert service.callbacks.uninstall(forged) is True
     with pytest.raises(Unauthorized) as revoked:
-        service.resume_session(session)
+        service.sessions.resume(session)
     assert revoked.value.reason == "session_install_revoked"
 
     clock.advance(60)  # the owner opens the app a minute later
-    reopened = service.resume_session(service.load(payload(clock), None, ADDRESS).ref)
+    reopened = service.sessions.resume(service.callbacks.load(payload(clock), None, ADDRESS).ref)
     assert reopened.installation.is_installed
-    assert service.store_information(reopened.installation) is not None, "the token still works"
+    assert service.stores.information(reopened.installation) is not None, "the token still works"
     assert names(heard) == ["app_uninstalled", "app_reinstated"]
     assert heard[-1][2] == {"user_id": 1, "uninstalled_by": 2}
     assert "SECURITY store=abc123 reinstated" in caplog.text and "by user=2" in caplog.text
 
 
 def test_a_payload_issued_before_a_genuine_uninstall_is_refused(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
     clock.advance(3600)
     kept = payload(clock)
     sim.revoke("abc123")  # BigCommerce uninstalls, then calls
-    assert service.uninstall(service.verify_callback(payload(clock), None, "uninstall"))
+    assert service.callbacks.uninstall(service.callbacks.verify(payload(clock), None, "uninstall"))
     clock.advance(5)
     with pytest.raises(NotInstalled):
-        service.load(kept, None, ADDRESS)
+        service.callbacks.load(kept, None, ADDRESS)
 
 
 def test_after_the_grace_reconcile_purges_once_and_nothing_remains(
-    service: AppService,
+    service: Bcapp,
     sim: SimulatorState,
     clock: ManualClock,
     heard: list[Any],
@@ -120,12 +120,12 @@ def test_after_the_grace_reconcile_purges_once_and_nothing_remains(
     install(service, sim)
     clock.advance(3600)
     sim.revoke("abc123")
-    service.uninstall(service.verify_callback(payload(clock), None, "uninstall"))
+    service.callbacks.uninstall(service.callbacks.verify(payload(clock), None, "uninstall"))
     clock.advance(GRACE - 1)
-    assert service.reconcile().purged == 0, "not before the grace ends"
+    assert service.operations.reconcile().purged == 0, "not before the grace ends"
     clock.advance(1)
-    assert service.reconcile().purged == 1
-    assert service.reconcile().purged == 0
+    assert service.operations.reconcile().purged == 1
+    assert service.operations.reconcile().purged == 0
     assert names(heard) == ["app_uninstalled", "installation_purged"]
     lasting = [
         key
@@ -133,25 +133,25 @@ def test_after_the_grace_reconcile_purges_once_and_nothing_remains(
         if redis_client.ttl(key) == -1 and ":hits:" not in key
     ]
     assert lasting == []
-    assert service.show_store("abc123") is None
+    assert service.operations.show_store("abc123") is None
 
 
 # --- 2. missed uninstalls: reconcile and the webhook -------------------------------------------
 
 
 def test_reconcile_ends_a_store_whose_token_was_revoked_and_leaves_healthy_ones(
-    service: AppService, sim: SimulatorState, clock: ManualClock, heard: list[Any]
+    service: Bcapp, sim: SimulatorState, clock: ManualClock, heard: list[Any]
 ) -> None:
     sim.add_store("xyz789", owner_id=7)
     install(service, sim)
     code = sim.issue_code("xyz789", 7, DEFAULT_SCOPE)
-    service.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/xyz789"))
+    service.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/xyz789"))
     sim.revoke("abc123")  # uninstalled on BigCommerce; the callback never came
 
-    report = service.reconcile()
+    report = service.operations.reconcile()
     assert (report.probed, report.healthy, report.ended, report.errors) == (2, 1, 1, [])
-    ended = service.show_store("abc123")
-    healthy = service.show_store("xyz789")
+    ended = service.operations.show_store("abc123")
+    healthy = service.operations.show_store("xyz789")
     assert ended is not None and ended.installation.uninstall is not None
     assert ended.installation.uninstall.source == "reconcile"
     assert healthy is not None and healthy.installation.is_installed
@@ -159,17 +159,17 @@ def test_reconcile_ends_a_store_whose_token_was_revoked_and_leaves_healthy_ones(
 
 
 def test_reconcile_is_bounded_resumable_and_done_once_by_concurrent_runs(
-    settings: Settings, service: AppService, sim: SimulatorState, clock: ManualClock
+    settings: Settings, service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     for store_hash in ("abc123", "bbb222", "ccc333"):
         if store_hash not in sim.stores:
             sim.add_store(store_hash, owner_id=1)
         code = sim.issue_code(store_hash, 1, DEFAULT_SCOPE)
-        service.install(InstallRequest.parse(code, DEFAULT_SCOPE, f"stores/{store_hash}"))
-    other = build_service(replace(settings, uninstall_grace_seconds=GRACE), clock)
-    first = service.reconcile(limit=2)
-    second = other.reconcile(limit=2)
-    third = service.reconcile(limit=2)
+        service.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, f"stores/{store_hash}"))
+    other = build(replace(settings, uninstall_grace_seconds=GRACE), clock)
+    first = service.operations.reconcile(limit=2)
+    second = other.operations.reconcile(limit=2)
+    third = service.operations.reconcile(limit=2)
     other.close()
     assert (first.probed, first.deferred) == (2, 1)
     assert (second.probed, second.skipped) == (1, 2), "the other run takes what is left"
@@ -177,11 +177,11 @@ def test_reconcile_is_bounded_resumable_and_done_once_by_concurrent_runs(
 
 
 def test_a_reconcile_failure_is_counted_not_fatal(
-    settings: Settings, service: AppService, sim: SimulatorState, clock: ManualClock
+    settings: Settings, service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
-    offline = build_service(replace(settings, api_url="http://127.0.0.1:9"), clock)
-    report = offline.reconcile()
+    offline = build(replace(settings, api_url="http://127.0.0.1:9"), clock)
+    report = offline.operations.reconcile()
     offline.close()
     assert report.errors == ["abc123"] and report.ended == 0
 
@@ -204,17 +204,17 @@ def webhook(
 
 
 def test_the_uninstalled_webhook_ends_the_installation_once(
-    service: AppService, sim: SimulatorState, clock: ManualClock, heard: list[Any]
+    service: Bcapp, sim: SimulatorState, clock: ManualClock, heard: list[Any]
 ) -> None:
     install(service, sim)
     clock.advance(60)
     body, headers = webhook(clock)
-    assert service.receive_webhook(body, headers) == "ended"
-    assert service.receive_webhook(body, headers) == "duplicate"
+    assert service.callbacks.receive_webhook(body, headers) == "ended"
+    assert service.callbacks.receive_webhook(body, headers) == "duplicate"
     assert names(heard) == ["app_uninstalled"]
     clock.advance(60)
     with pytest.raises(NotInstalled):  # a cancelled store is never reinstated by a load
-        service.load(payload(clock), None, ADDRESS)
+        service.callbacks.load(payload(clock), None, ADDRESS)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ def test_the_uninstalled_webhook_ends_the_installation_once(
     ],
 )
 def test_forged_or_stale_webhooks_change_nothing(
-    service: AppService,
+    service: Bcapp,
     sim: SimulatorState,
     clock: ManualClock,
     change: dict[str, Any],
@@ -237,15 +237,15 @@ def test_forged_or_stale_webhooks_change_nothing(
     before = snapshot()
     body, headers = webhook(clock, **change)
     with pytest.raises(error):
-        service.receive_webhook(body, headers)
+        service.callbacks.receive_webhook(body, headers)
     tampered = body.replace(b"abc123", b"abc124")
     with pytest.raises(Unauthorized):
-        service.receive_webhook(tampered, webhook(clock)[1])
+        service.callbacks.receive_webhook(tampered, webhook(clock)[1])
     assert snapshot() == before
 
 
 def test_a_subscription_to_the_uninstalled_webhook_follows_each_install(
-    service: AppService, sim: SimulatorState, settings: Settings
+    service: Bcapp, sim: SimulatorState, settings: Settings
 ) -> None:
     install(service, sim)
     install(service, sim)  # a re-install subscribes its new token once
@@ -274,60 +274,61 @@ class RemovalDuringFirstLoad(RedisShortLivedRecords):
 
 
 def test_a_removal_between_a_first_loads_check_and_write_wins(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
     first_load = payload(clock, STAFF)
     clock.advance(1)
-    removal = service.verify_callback(payload(clock, STAFF), None, "remove-user")
-    store = service._store
+    removal = service.callbacks.verify(payload(clock, STAFF), None, "remove-user")
+    store = service._installations
     store._short_lived = RemovalDuringFirstLoad(  # type: ignore[attr-defined]
         store._short_lived,
-        lambda: service.remove_user(removal),  # type: ignore[attr-defined]
+        lambda: service.callbacks.remove_user(removal),  # type: ignore[attr-defined]
     )
     with pytest.raises(Unauthorized) as refused:
-        service.load(first_load, None, ADDRESS)
+        service.callbacks.load(first_load, None, ADDRESS)
     assert refused.value.reason == "user_removed"
-    details = service.show_store("abc123")
+    details = service.operations.show_store("abc123")
     assert details is not None and [user.id for user in details.users] == [1]
 
 
 def test_an_uninstall_during_the_code_exchange_is_not_lost(
-    service: AppService, sim: SimulatorState, clock: ManualClock, heard: list[Any]
+    service: Bcapp, sim: SimulatorState, clock: ManualClock, heard: list[Any]
 ) -> None:
     install(service, sim)
     clock.advance(3600)
 
     def uninstall_now() -> None:
         sim.on_token_request = None
-        service.uninstall(service.verify_callback(payload(clock), None, "uninstall"))
+        service.callbacks.uninstall(service.callbacks.verify(payload(clock), None, "uninstall"))
 
     sim.on_token_request = uninstall_now
     with pytest.raises(NotInstalled) as refused:
         install(service, sim)
     assert refused.value.reason == "uninstalled_during_install"
-    details = service.show_store("abc123")
+    details = service.operations.show_store("abc123")
     assert details is not None and not details.installation.is_installed
     assert details.installation.access_token == sim.stores["abc123"].access_token
 
 
 def test_remove_user_follows_the_payloads_owner_not_a_stored_flag(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)  # user 1 installed and is stored as owner
-    service.load(payload(clock, STAFF), None, ADDRESS)
+    service.callbacks.load(payload(clock, STAFF), None, ADDRESS)
     new_owner = STAFF
-    former = service.verify_callback(payload(clock, OWNER, owner=new_owner), None, "remove-user")
-    assert service.remove_user(former) is True, "the former owner can be removed"
-    owner_now = service.verify_callback(payload(clock, STAFF, owner=new_owner), None, "remove-user")
-    assert service.remove_user(owner_now) is False, "the new owner cannot"
+    former = service.callbacks.verify(payload(clock, OWNER, owner=new_owner), None, "remove-user")
+    assert service.callbacks.remove_user(former) is True, "the former owner can be removed"
+    staff_payload = payload(clock, STAFF, owner=new_owner)
+    owner_now = service.callbacks.verify(staff_payload, None, "remove-user")
+    assert service.callbacks.remove_user(owner_now) is False, "the new owner cannot"
 
 
 def test_the_replay_guard_lives_as_long_as_the_payload_verifies(
-    service: AppService, redis_client: redis.Redis, prefix: str, clock: ManualClock
+    service: Bcapp, redis_client: redis.Redis, prefix: str, clock: ManualClock
 ) -> None:
     clock.advance(0.9)  # a fractional now: the TTL is rounded up, never down
-    claims = service.verify_callback(payload(clock), None)
+    claims = service.callbacks.verify(payload(clock), None)
     [guard] = list(redis_client.scan_iter(match=f"{prefix}:*:seen:*"))
     remaining = claims.expires_at + service.settings.jwt_leeway_seconds - clock.now()
     assert redis_client.ttl(guard) >= int(remaining)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +22,8 @@ from bcapp.errors import (
     ScopesMissing,
     Unauthorized,
 )
-from bcapp.service import AppService, InstallRequest, build_service
+from bcapp.service.install import InstallRequest
+from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import jwt_claims, legacy_payload_data, legacy_signed_payload, sign_jwt
@@ -35,22 +35,15 @@ STAFF = {"id": 2, "email": "staff@example.com"}
 ADDRESS = "192.0.2.1"
 
 
-@pytest.fixture
-def service(settings: Settings, clock: ManualClock) -> Iterator[AppService]:
-    made = build_service(settings, clock)
-    yield made
-    made.close()
-
-
 def install(
-    service: AppService,
+    service: Bcapp,
     sim: SimulatorState,
     user_id: int = 1,
     scope: str = DEFAULT_SCOPE,
     store_hash: str = "abc123",
 ) -> Any:
     code = sim.issue_code(store_hash, user_id, scope)
-    return service.install(InstallRequest.parse(code, scope, f"stores/{store_hash}"))
+    return service.callbacks.install(InstallRequest.parse(code, scope, f"stores/{store_hash}"))
 
 
 def payload(clock: ManualClock, user: dict[str, Any] = OWNER, ago: int = 0) -> str:
@@ -71,23 +64,23 @@ def test_importing_the_service_does_not_import_flask() -> None:
 
 
 def test_install_stores_the_grant_and_opens_for_the_installer(
-    service: AppService, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState
 ) -> None:
-    opened = service.resume_session(install(service, sim).ref)
+    opened = service.sessions.resume(install(service, sim).ref)
     assert opened.installation.access_token == sim.stores["abc123"].access_token
     assert opened.user.id == 1 and opened.user.is_owner
-    assert service.list_stores() == ["abc123"]
-    details = service.show_store("abc123")
+    assert service.operations.list_stores() == ["abc123"]
+    details = service.operations.show_store("abc123")
     assert details is not None and [user.id for user in details.users] == [1]
 
 
 def test_install_refuses_a_request_missing_a_required_scope_before_any_exchange(
-    service: AppService, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState
 ) -> None:
     with pytest.raises(ScopesMissing) as caught:
         install(service, sim, scope="store_v2_information_read_only")
     assert caught.value.missing == ["store_v2_products_read_only"]
-    assert sim.token_requests == [] and service.list_stores() == []
+    assert sim.token_requests == [] and service.operations.list_stores() == []
 
 
 @pytest.mark.parametrize(
@@ -99,106 +92,108 @@ def test_install_request_validation(code: str, scope: str, context: str) -> None
         InstallRequest.parse(code, scope, context)
 
 
-def test_verify_callback_spends_a_payload_once(service: AppService, clock: ManualClock) -> None:
+def test_verify_callback_spends_a_payload_once(service: Bcapp, clock: ManualClock) -> None:
     token = payload(clock)
-    claims = service.verify_callback(token, None)
+    claims = service.callbacks.verify(token, None)
     assert claims.store_hash == "abc123" and claims.user.id == 1
     with pytest.raises(Unauthorized) as caught:
-        service.verify_callback(token, None)
+        service.callbacks.verify(token, None)
     assert caught.value.reason == "replayed"
 
 
-def test_verify_callback_follows_the_clock(service: AppService, clock: ManualClock) -> None:
+def test_verify_callback_follows_the_clock(service: Bcapp, clock: ManualClock) -> None:
     token = payload(clock)
     clock.advance(86400 + 31)  # past exp and the 30 s leeway
     with pytest.raises(Unauthorized) as caught:
-        service.verify_callback(token, None)
+        service.callbacks.verify(token, None)
     assert caught.value.reason == "jwt_expired"
 
 
 def test_legacy_payloads_can_be_switched_off(settings: Settings, clock: ManualClock) -> None:
     data = legacy_payload_data("abc123", OWNER, OWNER, now=clock.now())
     legacy = legacy_signed_payload(data, CLIENT_SECRET)
-    strict = build_service(replace(settings, legacy_payloads=False), clock)
+    strict = build(replace(settings, legacy_payloads=False), clock)
     with pytest.raises(BadRequest):
-        strict.verify_callback(None, legacy)
+        strict.callbacks.verify(None, legacy)
     strict.close()
-    lenient = build_service(settings, clock)
-    assert lenient.verify_callback(None, legacy).user.id == 1
+    lenient = build(settings, clock)
+    assert lenient.callbacks.verify(None, legacy).user.id == 1
     lenient.close()
 
 
 def test_open_app_provisions_staff_and_refuses_unknown_stores(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     with pytest.raises(NotInstalled):
-        service.load(payload(clock), None, ADDRESS)
+        service.callbacks.load(payload(clock), None, ADDRESS)
     install(service, sim)
-    staff = service.resume_session(service.load(payload(clock, STAFF), None, ADDRESS).ref).user
+    loaded = service.callbacks.load(payload(clock, STAFF), None, ADDRESS)
+    staff = service.sessions.resume(loaded.ref).user
     assert staff.id == 2 and not staff.is_owner and staff.access_id
 
 
 def test_single_user_apps_refuse_staff(
     settings: Settings, sim: SimulatorState, clock: ManualClock
 ) -> None:
-    service = build_service(replace(settings, multi_user=False), clock)
+    service = build(replace(settings, multi_user=False), clock)
     install(service, sim)
     with pytest.raises(Unauthorized) as caught:
-        service.load(payload(clock, STAFF), None, ADDRESS)
+        service.callbacks.load(payload(clock, STAFF), None, ADDRESS)
     assert caught.value.reason == "user_without_access"
     service.close()
 
 
 def test_a_removed_user_cannot_come_back_with_an_older_payload(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
     older = payload(clock, STAFF)
     clock.advance(60)
-    removal = service.verify_callback(payload(clock, STAFF), None)
-    assert service.remove_user(removal) is False, "never provisioned, but the tombstone is kept"
+    removal = service.callbacks.verify(payload(clock, STAFF), None)
+    removed = service.callbacks.remove_user(removal)
+    assert removed is False, "never provisioned, but the tombstone is kept"
     with pytest.raises(Unauthorized) as caught:
-        service.load(older, None, ADDRESS)
+        service.callbacks.load(older, None, ADDRESS)
     assert caught.value.reason == "user_removed"
     clock.advance(60)
-    assert service.load(payload(clock, STAFF), None, ADDRESS).ref.user_id == 2
+    assert service.callbacks.load(payload(clock, STAFF), None, ADDRESS).ref.user_id == 2
 
 
 def test_the_owner_is_never_removed(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
-    assert service.remove_user(service.verify_callback(payload(clock), None)) is False
-    details = service.show_store("abc123")
+    assert service.callbacks.remove_user(service.callbacks.verify(payload(clock), None)) is False
+    details = service.operations.show_store("abc123")
     assert details is not None and [user.id for user in details.users] == [1]
 
 
 def test_sessions_are_revoked_by_reinstall_and_by_removal(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
-    owner = service.load(payload(clock), None, ADDRESS)
-    staff = service.load(payload(clock, STAFF), None, ADDRESS)
+    owner = service.callbacks.load(payload(clock), None, ADDRESS)
+    staff = service.callbacks.load(payload(clock, STAFF), None, ADDRESS)
     owner_ref, staff_ref = owner.ref, staff.ref
-    assert service.resume_session(staff_ref).user.id == 2
+    assert service.sessions.resume(staff_ref).user.id == 2
 
     clock.advance(1)
-    service.remove_user(service.verify_callback(payload(clock, STAFF), None))
+    service.callbacks.remove_user(service.callbacks.verify(payload(clock, STAFF), None))
     with pytest.raises(Unauthorized) as removed:
-        service.resume_session(staff_ref)
+        service.sessions.resume(staff_ref)
     assert removed.value.reason == "session_user_revoked"
 
-    assert service.resume_session(owner_ref).user.id == 1
+    assert service.sessions.resume(owner_ref).user.id == 1
     install(service, sim)
     with pytest.raises(Unauthorized) as reinstalled:
-        service.resume_session(owner_ref)
+        service.sessions.resume(owner_ref)
     assert reinstalled.value.reason == "session_install_revoked"
 
 
 def test_a_stored_grant_that_misses_a_scope_asks_for_reauthorisation(
     settings: Settings, sim: SimulatorState, clock: ManualClock
 ) -> None:
-    service = build_service(settings, clock)
+    service = build(settings, clock)
     install(service, sim, scope=DEFAULT_SCOPE)
     service.close()
     wider = replace(
@@ -207,77 +202,77 @@ def test_a_stored_grant_that_misses_a_scope_asks_for_reauthorisation(
             DEFAULT_SCOPE + " store_v2_orders_read_only"
         ),
     )
-    demanding = build_service(wider, clock)
+    demanding = build(wider, clock)
     with pytest.raises(ReauthorizationRequired):
-        demanding.load(payload(clock), None, ADDRESS)
+        demanding.callbacks.load(payload(clock), None, ADDRESS)
     demanding.close()
 
 
 def test_uninstall_marks_unless_a_newer_install_exists(
-    service: AppService, sim: SimulatorState, clock: ManualClock
+    service: Bcapp, sim: SimulatorState, clock: ManualClock
 ) -> None:
     install(service, sim)
     stale = payload(clock, ago=3600)
-    assert service.uninstall(service.verify_callback(stale, None)) is False
-    details = service.show_store("abc123")
+    assert service.callbacks.uninstall(service.callbacks.verify(stale, None)) is False
+    details = service.operations.show_store("abc123")
     assert details is not None and details.installation.is_installed
-    assert service.uninstall(service.verify_callback(payload(clock), None)) is True
-    details = service.show_store("abc123")
+    assert service.callbacks.uninstall(service.callbacks.verify(payload(clock), None)) is True
+    details = service.operations.show_store("abc123")
     assert details is not None and not details.installation.is_installed, "kept, marked"
-    assert service.uninstall(service.verify_callback(payload(clock), None)) is False
+    assert service.callbacks.uninstall(service.callbacks.verify(payload(clock), None)) is False
 
 
 def test_store_information_proves_the_token_and_survives_revocation(
-    service: AppService, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState
 ) -> None:
-    installation = service.resume_session(install(service, sim).ref).installation
-    assert service.store_information(installation) == {
+    installation = service.sessions.resume(install(service, sim).ref).installation
+    assert service.stores.information(installation) == {
         "name": "Store abc123",
         "domain": "abc123.mybigcommerce.example",
     }
     sim.revoke("abc123")
-    assert service.store_information(installation) is None
+    assert service.stores.information(installation) is None
 
 
 def test_rotate_keys_reseals_with_the_primary_key_and_names_unreadable_stores(
     settings: Settings, sim: SimulatorState, clock: ManualClock
 ) -> None:
-    old = build_service(settings, clock)
+    old = build(settings, clock)
     install(old, sim)
     old.close()
     new_key = parse_keys(new_key_entry())
-    rotating = build_service(replace(settings, token_keys=new_key + settings.token_keys), clock)
-    assert rotating.rotate_keys().rotated == 1
-    assert rotating.rotate_keys().rotated == 0
+    rotating = build(replace(settings, token_keys=new_key + settings.token_keys), clock)
+    assert rotating.operations.rotate_keys().rotated == 1
+    assert rotating.operations.rotate_keys().rotated == 0
     rotating.close()
-    only_new = build_service(replace(settings, token_keys=new_key), clock)
-    assert only_new.show_store("abc123") is not None, "the new key alone reads it"
+    only_new = build(replace(settings, token_keys=new_key), clock)
+    assert only_new.operations.show_store("abc123") is not None, "the new key alone reads it"
     only_new.close()
-    lost = build_service(replace(settings, token_keys=parse_keys(new_key_entry())), clock)
-    report = lost.rotate_keys()
+    lost = build(replace(settings, token_keys=parse_keys(new_key_entry())), clock)
+    report = lost.operations.rotate_keys()
     assert report.rotated == 0 and report.unreadable == ["abc123"]
     lost.close()
 
 
 def test_readiness_and_an_unreachable_redis(settings: Settings, clock: ManualClock) -> None:
-    alive = build_service(settings, clock)
-    assert alive.ready() is True
+    alive = build(settings, clock)
+    assert alive.operations.ready() is True
     alive.close()
-    dead = build_service(replace(settings, redis_url="redis://127.0.0.1:9/0"), clock)
-    assert dead.ready() is False
+    dead = build(replace(settings, redis_url="redis://127.0.0.1:9/0"), clock)
+    assert dead.operations.ready() is False
     dead.close()
 
 
 def test_a_session_unused_for_the_idle_time_ends(
     settings: Settings, sim: SimulatorState, clock: ManualClock, redis_client: Any, prefix: str
 ) -> None:
-    service = build_service(replace(settings, session_idle_seconds=60), clock)
+    service = build(replace(settings, session_idle_seconds=60), clock)
     ref = install(service, sim).ref
-    assert service.resume_session(ref).user.id == 1
+    assert service.sessions.resume(ref).user.id == 1
     timer = f"{prefix}:{{abc123}}:session:{ref.session_id}"
     assert 0 < redis_client.ttl(timer) <= 60, "each request restarts the idle timer"
     redis_client.delete(timer)  # what Redis does when the idle time runs out
     with pytest.raises(Unauthorized) as idle:
-        service.resume_session(ref)
+        service.sessions.resume(ref)
     assert idle.value.reason == "session_idle"
     service.close()

@@ -1,0 +1,120 @@
+"""BigCommerce's callbacks as use cases: install, load, uninstall, remove user, webhooks.
+
+Each method is what one callback view runs (bcapp/web/callbacks.py); the policy values come
+from the settings once, here, so views pass only what the request carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from bcapp.bigcommerce import BigCommerce
+from bcapp.clock import Clock
+from bcapp.models import AppOpened, CallbackClaims, UninstallEvent
+from bcapp.service import access, callbacks, operations, webhooks
+from bcapp.service.install import (
+    InstallPolicy,
+    InstallRequest,
+    announce_install,
+    complete_install,
+)
+from bcapp.service.limits import AbuseLimits
+from bcapp.service.loading import Loader
+from bcapp.settings import Settings
+from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
+
+# Where the app opens after an install (the home page shows the "installed" welcome).
+HOME_AFTER_INSTALL = "/?installed=1"
+
+
+class AppCallbacks:
+    """The callbacks' use cases, on injected stores, client and limits."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+        bigcommerce: BigCommerce,
+        limits: AbuseLimits,
+        loader: Loader,
+        acknowledge: Callable[[], None],
+        webhook_destination: str | None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._stores = stores
+        self._bigcommerce = bigcommerce
+        self._limits = limits
+        self._loader = loader
+        self._acknowledge = acknowledge  # waits for the replicas an install must reach
+        self._install_policy = InstallPolicy.of(settings, webhook_destination)
+
+    def admit(self, route: str, address: str) -> None:
+        """Count a request from a client address on a callback route (429 over the limit)."""
+        self._limits.admit_address(route, address)
+
+    def verify(
+        self, jwt_payload: str | None, legacy_payload: str | None, route: str = "load"
+    ) -> CallbackClaims:
+        """Verify a signed callback payload, count it for its store, and spend it.
+
+        400/401 when it does not verify, 429 over the store's limit (the payload stays
+        unspent), 401 when it was spent before.
+        """
+        settings = self._settings
+        claims = callbacks.verify_payload(jwt_payload, legacy_payload, settings, self._clock.now())
+        self._limits.admit_store(route, claims.store_hash)
+        callbacks.spend(claims, settings, self._clock, self._stores[1])
+        return claims
+
+    def install(self, request: InstallRequest) -> AppOpened:
+        """Exchange the code under the store's install lock, store the grant, open a session.
+
+        The install is announced (`app_installed`) once replicas acknowledged it; the session
+        and its handoff are then written in one round trip, as a load writes them.
+        """
+        started_at = int(self._clock.now())
+        self._limits.admit_store("auth", request.store_hash)
+        opened = complete_install(
+            request, self._bigcommerce, self._stores, self._install_policy, self._clock, started_at
+        )
+        self._acknowledge()
+        announce_install(opened)
+        idle = self._settings.session_idle_seconds
+        ref, token = access.start_session(opened, self._stores[1], idle)
+        ancestors = operations.frame_ancestors(self._settings, opened.installation)
+        return AppOpened(ref, token, ancestors, HOME_AFTER_INSTALL)
+
+    def external_install_url(self, outcome: str) -> str:
+        """Where BigCommerce shows the result of an install started from the external link."""
+        return f"{self._settings.login_url}/app/{self._settings.client_id}/install/{outcome}"
+
+    def load(
+        self, jwt_payload: str | None, legacy_payload: str | None, address: str
+    ) -> AppOpened:
+        """Load: verify, count, spend and open a session (bcapp/service/loading.py)."""
+        return self._loader.load(jwt_payload, legacy_payload, address)
+
+    def uninstall(self, claims: CallbackClaims) -> bool:
+        """Mark the store uninstalled (kept for the grace period); True when it was installed."""
+        event = UninstallEvent(claims.issued_at, "callback", int(self._clock.now()), claims.user.id)
+        return self._end(claims.store_hash, event)
+
+    def remove_user(self, claims: CallbackClaims) -> bool:
+        """Revoke one user's access; True when there was access to revoke."""
+        return access.remove_user(claims, self._stores[0])
+
+    def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> str:
+        """Verify a webhook delivery and act on it once: "ended", "ignored" or "duplicate"."""
+        secrets = [self._settings.client_secret, *self._settings.previous_client_secrets]
+        return webhooks.receive(body, headers, secrets, self._clock, self._stores[1], self._end)
+
+    def _end(self, store_hash: str, event: UninstallEvent) -> bool:
+        return access.end_installation(
+            store_hash,
+            event,
+            self._stores[2],
+            self._settings.uninstall_grace_seconds,
+            self._settings.jwt_leeway_seconds,
+        )

@@ -1,0 +1,139 @@
+"""The composition root: each collaborator of a deployment built once, and the services on them.
+
+`Bcapp` is the only place that constructs a Redis client, the token cipher, the stores and the
+BigCommerce client. Its four services, one per audience, are built on first use, so a worker
+that only calls `stores` never builds the load path (its script) or the callbacks:
+
+- `callbacks`: install, load, uninstall, remove user, webhooks (the callback views);
+- `sessions`: resume a session, spend a handoff (every app page);
+- `stores`: each installed store's API client and the app's data (app pages and workers);
+- `operations`: what the CLI runs.
+
+`bcapp.connect()` and `bcapp.init_app()` both build one (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cached_property
+from types import TracebackType
+
+import redis
+
+from bcapp.bigcommerce import BigCommerce
+from bcapp.clock import Clock, SystemClock
+from bcapp.crypto import TokenCipher
+from bcapp.service.app_callbacks import AppCallbacks
+from bcapp.service.limits import AbuseLimits, LimitPolicy
+from bcapp.service.loading import Loader
+from bcapp.service.operations import Operations
+from bcapp.service.sessions import Sessions
+from bcapp.service.stores import Stores
+from bcapp.settings import Settings
+from bcapp.store import embedded
+from bcapp.store.app_data import RedisAppData
+from bcapp.store.budget import RedisRateBudget
+from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error, wait_for_replicas
+from bcapp.store.ephemeral import RedisShortLivedRecords
+from bcapp.store.installations import RedisInstallationStore
+from bcapp.store.lifecycle import RedisLifecycle
+from bcapp.store.load_path import RedisLoadPath
+from bcapp.store.session_reads import RedisSessionReads
+from bcapp.store.transfer import RedisTransfer
+
+
+class Bcapp:
+    """One deployment's collaborators (built once) and its services (built on first use)."""
+
+    def __init__(self, settings: Settings, clock: Clock, redis_client: redis.Redis) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._redis = redis_client
+        self._keys = Keyspace(settings.redis_prefix)
+        self._cipher = TokenCipher(settings.token_keys)
+        self._short_lived = RedisShortLivedRecords(redis_client, self._keys, clock)
+        self._installations = RedisInstallationStore(
+            redis_client, self._cipher, self._keys, clock, self._short_lived
+        )
+        self._lifecycle = RedisLifecycle(redis_client, self._cipher, self._keys)
+        budget = RedisRateBudget(redis_client, self._keys)
+        self._bigcommerce = BigCommerce(settings, clock, budget=budget)
+
+    @cached_property
+    def callbacks(self) -> AppCallbacks:
+        """Install, load, uninstall, remove user and webhooks."""
+        settings = self.settings
+        limits = AbuseLimits(
+            self._short_lived,
+            LimitPolicy(
+                settings.rate_limit_per_address,
+                settings.rate_limit_per_store,
+                settings.rate_limit_window_seconds,
+            ),
+            self.clock,
+        )
+        stores = (self._installations, self._short_lived, self._lifecycle)
+        load_path = RedisLoadPath(self._redis, self._keys, self._short_lived)
+        loader = Loader(settings, self.clock, limits, load_path, self._cipher, stores)
+        return AppCallbacks(
+            settings,
+            self.clock,
+            stores,
+            self._bigcommerce,
+            limits,
+            loader,
+            lambda: wait_for_replicas(self._redis, settings.redis_min_replicas),
+            settings.webhook_destination,
+        )
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        """Sessions resumed on every app page, and one-time handoffs."""
+        reads = RedisSessionReads(self._redis, self._cipher, self._keys)
+        return Sessions(self.settings, reads, self._short_lived)
+
+    @cached_property
+    def stores(self) -> Stores:
+        """Installed stores' API clients and the app's per-store data."""
+        app_data = RedisAppData(self._redis, self._keys)
+        return Stores(
+            self._installations, self._lifecycle, app_data, self._bigcommerce, self.clock
+        )
+
+    @cached_property
+    def operations(self) -> Operations:
+        """What the CLI runs."""
+        transfer = RedisTransfer(self._redis, self._cipher, self._keys)
+        stores = (self._installations, self._short_lived, self._lifecycle)
+        return Operations(
+            self.settings, self.clock, stores, self._bigcommerce, transfer, self._redis
+        )
+
+    def close(self) -> None:
+        """Release Redis and HTTP connections."""
+        self._bigcommerce.close()
+        with unavailable_on_redis_error("close"):
+            self._redis.close()
+
+    def __enter__(self) -> Bcapp:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def build(settings: Settings, clock: Clock | None = None) -> Bcapp:
+    """Wire bcapp for `settings`; redis-py connects lazily, on first use.
+
+    Without REDIS_URL, development starts or joins the embedded Redis of the instance directory.
+    The modules of BCAPP_RECEIVERS are imported first, so their signal receivers are connected.
+    """
+    for module in settings.receiver_modules:
+        importlib.import_module(module)
+    url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
+    return Bcapp(settings, clock or SystemClock(), connect(url, tls=settings.redis_tls))
