@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bcapp import endpoints
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
 from bcapp.envvars import PLACEHOLDERS, as_flag, as_int, as_list, kept_secret, require_production
 from bcapp.errors import ConfigurationError
@@ -100,7 +101,7 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.auth_callback_url:
             object.__setattr__(
-                self, "auth_callback_url", self.app_url.rstrip("/") + "/bigcommerce/auth"
+                self, "auth_callback_url", self.app_url.rstrip("/") + endpoints.AUTH.path
             )
 
     @property
@@ -139,17 +140,17 @@ class Settings:
     @property
     def webhook_destination(self) -> str:
         """Where BigCommerce delivers this app's webhooks."""
-        return self.app_url + "/bigcommerce/webhooks"
+        return self.app_url.rstrip("/") + endpoints.WEBHOOKS.path
 
     def callback_urls(self) -> dict[str, str]:
-        """The exact callback URLs to register in the Developer Portal."""
+        """The exact callback URLs to register in the Developer Portal (bcapp/endpoints.py)."""
         base = self.app_url.rstrip("/")
-        return {
-            "Auth Callback URL": self.auth_callback_url,
-            "Load Callback URL": base + "/bigcommerce/load",
-            "Uninstall Callback URL": base + "/bigcommerce/uninstall",
-            "Remove User Callback URL": base + "/bigcommerce/remove-user",
+        urls = {
+            callback.portal_field: base + callback.path
+            for callback in endpoints.declared()
+            if callback.portal_field is not None
         }
+        return urls | {endpoints.AUTH.portal_field or "": self.auth_callback_url}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: str = ".env") -> Settings:

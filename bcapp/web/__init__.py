@@ -22,6 +22,7 @@ from bcapp.settings import Settings
 from bcapp.validation import printable
 from bcapp.web import app_pages, callbacks, example, health, pages, sessions
 from bcapp.web.context import EXTENSION, service
+from bcapp.web.routes import callback_route, register_callbacks
 
 __all__ = ["create_app"]
 
@@ -48,12 +49,7 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
-    # In this order, before any view: foreign hosts, wrong methods, oversized requests, then
-    # abuse limits.
-    app.before_request(refuse_foreign_hosts)
-    app.before_request(callbacks.refuse_other_methods)
-    app.before_request(refuse_oversized)
-    app.before_request(callbacks.admit_client)
+    app.before_request(guard_request)
     if service.settings.trusted_proxies:
         # The client address is the one the trusted proxies saw; the Host is never trusted.
         hops = service.settings.trusted_proxies
@@ -61,13 +57,27 @@ def create_app(
     sessions.configure(app, service.settings)
     app.extensions[EXTENSION] = service
     pages.install(app, service.settings)
-    app.register_blueprint(callbacks.bp)
+    register_callbacks(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(app_pages.bp)
     app.register_blueprint(example.bp)
     for name in service.settings.blueprints:  # the app built on bcapp (BCAPP_BLUEPRINTS)
         app.register_blueprint(_blueprint(name))
     return app
+
+
+def guard_request() -> None:
+    """Before any view, in this order: start the request's timer (so refusals are measured),
+    refuse foreign hosts, then, on a callback, other methods, oversized requests, and count the
+    client address (429). One hook: each request looks up its callback once."""
+    pages.start_clock()
+    refuse_foreign_hosts()
+    route = callback_route()
+    if route is not None:
+        callbacks.refuse_other_methods(route)
+    refuse_oversized()
+    if route is not None:
+        callbacks.admit_client(route)
 
 
 def refuse_foreign_hosts() -> None:

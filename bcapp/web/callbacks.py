@@ -1,13 +1,18 @@
-"""BigCommerce's app callbacks: auth (install), load, uninstall, remove-user."""
+"""BigCommerce's app callbacks: auth (install), load, uninstall, remove-user, webhooks, handoff.
+
+Each view names its declaration (bcapp/endpoints.py: path, method, counting); the routes and
+guards come from there (bcapp/web/routes.py).
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, redirect, request, url_for
+from flask import jsonify, redirect, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
+from bcapp.endpoints import LOAD, Callback
 from bcapp.errors import BcappError
 from bcapp.models import AppOpened, CallbackClaims
 from bcapp.service.install import InstallRequest
@@ -15,20 +20,17 @@ from bcapp.web.context import service
 from bcapp.web.guards import signed_callback, signed_payloads
 from bcapp.web.pages import for_store, framed_by
 from bcapp.web.params import single
-from bcapp.web.routes import METHODS, WEBHOOK_HEADERS, callback_route
+from bcapp.web.routes import WEBHOOK_HEADERS, callback
 from bcapp.web.sessions import HANDOFF_PARAM, adopt
 
-bp = Blueprint("callbacks", __name__, url_prefix="/bigcommerce")
 
-
-def admit_client() -> None:
+def admit_client(route: Callback) -> None:
     """Count a callback request against its client address before any other work (429).
 
     The load view counts its own requests, inside its one Redis round trip.
     """
-    route = callback_route()
-    if route is not None and request.endpoint != "callbacks.load":
-        service().callbacks.admit(route, client_address())
+    if route.counts_address_first:
+        service().callbacks.admit(route.name, client_address())
 
 
 def client_address() -> str:
@@ -36,19 +38,18 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def refuse_other_methods() -> None:
+def refuse_other_methods(route: Callback) -> None:
     """405 naming the one allowed method for any other on a callback, before anything runs.
 
     Flask answers HEAD and OPTIONS on GET routes by itself; on a callback HEAD would spend a
     code or a payload, so both are refused like POST (docs/security.md R2). Matched by endpoint
     (any spelling of the path that routes there) and by path (methods that do not route).
     """
-    route = callback_route()
-    if route is not None and request.method != METHODS[route]:
-        raise MethodNotAllowed(valid_methods=[METHODS[route]])
+    if request.method != route.method:
+        raise MethodNotAllowed(valid_methods=[route.method])
 
 
-@bp.get("/auth")
+@callback("auth")
 def auth() -> Response:
     """Install or re-authorise: exchange the code, store the installation, open the app."""
     app_service = service()
@@ -70,13 +71,14 @@ def auth() -> Response:
     return into_the_app(opened)
 
 
-@bp.get("/load")
+@callback("load")
 def load() -> Response:
     """Open the app for a verified user: fresh session, then the deep link inside the app."""
     try:
         jwt_payload, legacy = signed_payloads()
     except BcappError:
-        service().callbacks.admit("load", client_address())  # counted like any request (429 first)
+        # counted like any request (429 first)
+        service().callbacks.admit(LOAD.name, client_address())
         raise
     return into_the_app(service().callbacks.load(jwt_payload, legacy, client_address()))
 
@@ -92,7 +94,7 @@ def into_the_app(opened: AppOpened) -> Response:
     return redirect(with_param(opened.url, HANDOFF_PARAM, opened.handoff))
 
 
-@bp.get("/handoff")
+@callback("handoff")
 def handoff() -> Response:
     """The app in a new tab, for a browser that blocked the cookie inside the iframe."""
     ref, opened = service().sessions.redeem_handoff(single("token", 200) or "")
@@ -108,21 +110,21 @@ def with_param(url: str, name: str, value: str) -> str:
     return f"{address}{joiner}{urlencode({name: value})}{hash_mark}{fragment}"
 
 
-@bp.get("/uninstall")
+@callback("uninstall")
 @signed_callback
 def uninstall(claims: CallbackClaims) -> Response:
     """Mark the store uninstalled (kept for the grace period); 200 also when it was already."""
     return jsonify(status="uninstalled", changed=service().callbacks.uninstall(claims))
 
 
-@bp.get("/remove-user")
+@callback("remove-user")
 @signed_callback
 def remove_user(claims: CallbackClaims) -> Response:
     """Revoke one user's access; 200 also when the user was unknown."""
     return jsonify(status="removed", removed=service().callbacks.remove_user(claims))
 
 
-@bp.post("/webhooks")
+@callback("webhooks")
 def webhooks() -> Response:
     """A Standard Webhooks delivery from BigCommerce; 200 also for duplicates and other scopes."""
     headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}

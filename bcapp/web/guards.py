@@ -19,6 +19,7 @@ from bcapp.models import CallbackClaims
 from bcapp.signing import MAX_PAYLOAD_CHARS
 from bcapp.web.context import service
 from bcapp.web.params import single
+from bcapp.web.routes import callback_route
 
 R = TypeVar("R")
 
@@ -37,8 +38,9 @@ def signed_payloads() -> tuple[str | None, str | None]:
 def verified_callback() -> CallbackClaims:
     """Verify the current request's signed payload and burn its nonce; raise 400/401 otherwise."""
     jwt_payload, legacy = signed_payloads()
-    route = (request.endpoint or "").rsplit(".", 1)[-1].replace("_", "-")
-    return service().callbacks.verify(jwt_payload, legacy, route)
+    route = callback_route()
+    assert route is not None, "a signed callback's view is a declared callback"
+    return service().callbacks.verify(jwt_payload, legacy, route.name)
 
 
 def signed_callback(view: Callable[[CallbackClaims], R]) -> Callable[[], R]:

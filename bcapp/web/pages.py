@@ -78,15 +78,16 @@ def csp_nonce() -> str:
     return nonce
 
 
+def start_clock() -> None:
+    """Start this request's timer: the first thing every request does, refusals included."""
+    g.bcapp_started = time.perf_counter()
+
+
 def install(app: Flask, settings: Settings) -> None:
     """Register error handlers, security headers and template helpers on `app`."""
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["request_id"] = request_id
     app.jinja_env.globals["csrf_token"] = lambda: session.get("csrf", "")
-
-    @app.before_request
-    def start_clock() -> None:
-        g.bcapp_started = time.perf_counter()
 
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> Response:
@@ -145,7 +146,7 @@ def install(app: Flask, settings: Settings) -> None:
         if route is not None:
             ok = response.status_code < 400
             outcome = "ok" if ok else g.get("bcapp_outcome", f"status_{response.status_code}")
-            metrics.CALLBACKS.labels(route, outcome).inc()
+            metrics.CALLBACKS.labels(route.name, outcome).inc()
         return response
 
     @app.after_request
