@@ -1,11 +1,16 @@
 """bcapp: the installation server for BigCommerce marketplace apps.
 
-- `bcapp.create_app()`: the Flask app (what `wsgi.py` serves);
-- `bcapp.connect()`: bcapp for a worker process, from the same settings: a context manager
-  whose `stores` has `installed()` and `client(store_hash)` (lifecycle events in
-  `bcapp.signals`); it builds nothing a worker never uses.
+What apps built on bcapp use, in one place:
 
-Both are imported on first use, so a worker never imports Flask.
+- `bcapp.init_app(app)`: make a Flask app of your own a BigCommerce app (callbacks, sessions
+  in the iframe, error pages, health); `bcapp.create_app()` is bcapp's own app (`wsgi.py`);
+- `app_page` and `AppContext`: your pages inside the control panel (`bcapp.web.kit`);
+- `bcapp.connect()`: bcapp for a worker process, from the same settings: a context manager
+  whose `stores` has `installed()` and `client(store_hash)`, each a `StoreClient`; it builds
+  nothing a worker never uses;
+- `signals`: lifecycle events (`app_installed`, `app_uninstalled`, …).
+
+Everything is imported on first use, so a worker never imports Flask.
 """
 
 from __future__ import annotations
@@ -13,11 +18,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bcapp import signals
+    from bcapp.service.store_client import StoreClient
     from bcapp.service.wiring import Bcapp
     from bcapp.settings import Settings
-    from bcapp.web import create_app
+    from bcapp.web import create_app, init_app
+    from bcapp.web.kit import AppContext, app_page
 
-__all__ = ["connect", "create_app"]
+__all__ = [
+    "AppContext",
+    "StoreClient",
+    "app_page",
+    "connect",
+    "create_app",
+    "init_app",
+    "signals",
+]
+
+# name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    "AppContext": "bcapp.web.kit",
+    "app_page": "bcapp.web.kit",
+    "create_app": "bcapp.web",
+    "init_app": "bcapp.web",
+    "StoreClient": "bcapp.service.store_client",
+}
 
 
 def connect(settings: Settings | None = None) -> Bcapp:
@@ -29,8 +54,13 @@ def connect(settings: Settings | None = None) -> Bcapp:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from bcapp.web import create_app
+    if name == "signals":
+        import bcapp.signals
 
-        return create_app
-    raise AttributeError(f"module 'bcapp' has no attribute {name!r}")
+        return bcapp.signals
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bcapp' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -95,6 +95,9 @@ class Settings:
     log_format: str = "text"
     # `module:attribute` Flask blueprints of the app built on bcapp, registered by create_app.
     blueprints: tuple[str, ...] = ()
+    # The bundled example pages (/settings, /products) in `create_app`: on in development
+    # (`make run` shows them), off in production unless BCAPP_EXAMPLE_PAGES=true.
+    example_pages: bool = False
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
 
@@ -218,6 +221,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         receiver_modules=as_list(env, "BCAPP_RECEIVERS"),
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
+        example_pages=as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT),
         log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
         metrics_token=env.get("BCAPP_METRICS_TOKEN") or None,
         redis_min_replicas=as_int(env, "BCAPP_REDIS_MIN_REPLICAS", 0, low=0, high=10),

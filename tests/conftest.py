@@ -145,6 +145,7 @@ def settings(
         instance_dir=tmp_path,
         token_exchange_deadline=3.0,
         http_read_timeout=2.0,
+        example_pages=True,  # the tests drive the bundled example as `make run` shows it
     )
 
 

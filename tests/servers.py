@@ -64,14 +64,16 @@ def environment_for(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], log_path: Path, workers: int = 2) -> Iterator[str]:
-    """Serve wsgi:app with the project's gunicorn.conf.py; yield its base URL."""
+def gunicorn(
+    env: dict[str, str], log_path: Path, workers: int = 2, app: str = "wsgi:app"
+) -> Iterator[str]:
+    """Serve `app` (default wsgi:app) with the project's gunicorn.conf.py; yield its base URL."""
     port = free_port()
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("BC")}
     full_env |= env | {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
+            [sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py"],
             cwd=REPO,
             env=full_env,
             stdout=log,

@@ -1,4 +1,5 @@
-"""The web layer: the Flask app factory, blueprints, the callback guard, sessions and pages.
+"""The web layer: `init_app` (bcapp as a Flask extension), `create_app`, the callback guard,
+sessions and pages.
 
 The only package that imports Flask or Werkzeug; views parse the request, call one method of
 the application service and render or redirect (docs/architecture.md).
@@ -11,11 +12,12 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bcapp.clock import Clock
+from bcapp.endpoints import Callback
 from bcapp.errors import ConfigurationError
 from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
@@ -24,7 +26,7 @@ from bcapp.web import app_pages, callbacks, example, health, pages, sessions
 from bcapp.web.context import EXTENSION, service
 from bcapp.web.routes import callback_route, register_callbacks
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "init_app"]
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024
@@ -32,15 +34,28 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_QUERY_BYTES = 16 * 1024
 
 
-def create_app(
+def init_app(
+    app: Flask,
     settings: Settings | None = None,
+    *,
     clock: Clock | None = None,
     service: Bcapp | None = None,
-) -> Flask:
-    """Wire settings, the service, blueprints and error handlers; no network at import time."""
+    example_pages: bool = False,
+    home_page: bool = True,
+) -> Bcapp:
+    """Make `app` (a Flask app of the developer's own) a BigCommerce app; return bcapp's services.
+
+    Registers the callbacks (bcapp/endpoints.py) with their guards, bcapp's session cookie for
+    the control-panel iframe, the error pages, security headers and metrics, `/healthz`,
+    `/readyz` and `/metrics`, and (unless `home_page=False`) the landing page `/` that installs
+    and loads open. The bundled example pages come only with `example_pages=True`. For the
+    whole app: requests for a host other than APP_URL's are refused, queries over 16 KiB are
+    refused, bodies are capped at 64 KiB unless the app set its own MAX_CONTENT_LENGTH, and
+    routing never redirects (R4). No network at import time; Redis is reached on first use.
+    """
     if service is None:
         service = build(settings or Settings.from_env(), clock)
-    app = Flask("bcapp", template_folder=_template_folder(), static_folder=None)
+    settings = service.settings
     # bcapp never builds absolute URLs from the Host header: redirects are relative and the
     # token exchange's redirect_uri comes from settings. Werkzeug's slash merging and strict
     # slashes answer `//load?signed_payload_jwt=…` or `//` with an absolute redirect built from
@@ -48,19 +63,37 @@ def create_app(
     # a doubled slash inside a path is a 404, a trailing one is the same route (R4).
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
-    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default: no limit
+        app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.before_request(guard_request)
-    if service.settings.trusted_proxies:
+    if settings.trusted_proxies:
         # The client address is the one the trusted proxies saw; the Host is never trusted.
-        hops = service.settings.trusted_proxies
+        hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
-    sessions.configure(app, service.settings)
+    sessions.configure(app, settings)
     app.extensions[EXTENSION] = service
-    pages.install(app, service.settings)
+    pages.install(app, settings)
+    app.register_blueprint(Blueprint("bcapp", __name__, template_folder=_template_folder()))
     register_callbacks(app)
     app.register_blueprint(health.bp)
-    app.register_blueprint(app_pages.bp)
-    app.register_blueprint(example.bp)
+    if home_page:
+        app.register_blueprint(app_pages.bp)
+    if example_pages:
+        app.register_blueprint(example.bp)
+    return service
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    service: Bcapp | None = None,
+) -> Flask:
+    """bcapp's own Flask app (what `wsgi.py` serves): `init_app` on a fresh app, with the
+    example pages when BCAPP_EXAMPLE_PAGES says so and the blueprints of BCAPP_BLUEPRINTS."""
+    if service is None:
+        service = build(settings or Settings.from_env(), clock)
+    app = Flask("bcapp", template_folder=_template_folder(), static_folder=None)
+    init_app(app, service=service, example_pages=service.settings.example_pages)
     for name in service.settings.blueprints:  # the app built on bcapp (BCAPP_BLUEPRINTS)
         app.register_blueprint(_blueprint(name))
     return app
@@ -75,7 +108,7 @@ def guard_request() -> None:
     route = callback_route()
     if route is not None:
         callbacks.refuse_other_methods(route)
-    refuse_oversized()
+    refuse_oversized(route)
     if route is not None:
         callbacks.admit_client(route)
 
@@ -94,11 +127,13 @@ def refuse_foreign_hosts() -> None:
         raise BadRequest("Unknown host")
 
 
-def refuse_oversized() -> None:
-    """413/414 for a request larger than any BigCommerce sends, before any work is done."""
+def refuse_oversized(route: Callback | None) -> None:
+    """413/414 for a request larger than any BigCommerce sends, before any work is done: a
+    query over 16 KiB anywhere, a callback body over 64 KiB (other bodies: MAX_CONTENT_LENGTH)."""
     if len(request.query_string) > MAX_QUERY_BYTES:
         raise RequestURITooLarge()
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+    limit = MAX_REQUEST_BYTES if route is not None else current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from bcapp.web.context import service
 from bcapp.web.sessions import current_opened
@@ -20,4 +20,5 @@ def home() -> str:
         user=opened.user,
         store_info=service().stores.information(opened.installation),
         just_installed=request.args.get("installed") == "1",
+        example_pages="example" in current_app.blueprints,
     )
