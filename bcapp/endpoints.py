@@ -31,6 +31,7 @@ class Callback:
 
 
 _DECLARED: dict[str, Callback] = {}
+_BY_PATH: dict[str, Callback] = {}
 
 
 def declare(callback: Callback) -> Callback:
@@ -38,17 +39,25 @@ def declare(callback: Callback) -> Callback:
     if callback.name in _DECLARED:
         raise ValueError(f"callback {callback.name!r} is already declared")
     _DECLARED[callback.name] = callback
+    _BY_PATH[callback.path] = callback
     return callback
 
 
 def withdraw(name: str) -> None:
     """Remove a declared callback (tests that declare one of their own)."""
-    _DECLARED.pop(name, None)
+    callback = _DECLARED.pop(name, None)
+    if callback is not None:
+        _BY_PATH.pop(callback.path, None)
 
 
 def declared() -> tuple[Callback, ...]:
     """Every declared callback, in declaration order."""
     return tuple(_DECLARED.values())
+
+
+def at_path(path: str) -> Callback | None:
+    """The callback served at `path` (no trailing slash), or None."""
+    return _BY_PATH.get(path)
 
 
 def named(name: str) -> Callback | None:

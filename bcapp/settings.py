@@ -6,6 +6,7 @@ refuses to start on anything missing, naming the variable and how to make a valu
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -118,9 +119,10 @@ class Settings:
         simulator = (self.simulator_url,) if self.simulator_url else ()
         return self.frame_ancestors or UNKNOWN_STORE_FRAME_ANCESTORS + simulator
 
-    @property
+    @functools.cached_property
     def trusted_hosts(self) -> frozenset[str]:
-        """Host names a request may name: APP_URL's, loopback, and BCAPP_TRUSTED_HOSTS."""
+        """Host names a request may name: APP_URL's, loopback, and BCAPP_TRUSTED_HOSTS
+        (computed once: every request asks)."""
         app_host = (urlsplit(self.app_url).hostname or "").lower()
         return frozenset({app_host, *LOOPBACK_HOSTS, *self.extra_trusted_hosts})
 

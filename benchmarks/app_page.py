@@ -4,7 +4,10 @@ The app page `/` checks the session against Redis (idle timer, installation and 
 round trip), asks the store API for the store's name (the bundled page shows it) and renders
 the template; the stand-in BigCommerce answers at once (benchmarks/instant_bigcommerce.py).
 The example page `/settings` is what a page of your own built with `app_page` costs without an
-API call: the session check, one read of the store's settings, the template.
+API call: the session check, one read of the store's settings, the template. `/hello`
+(benchmarks/own_page.py, an `app_page` that only greets the user) is measured against the
+minimal session-checking view of benchmarks/minimal_load.py (one pipeline, both records
+parsed, the ids compared): the ratio is bcapp's per-request overhead on an app page.
 
 An install exchanges a code with the stand-in's token endpoint, reads the store's information,
 subscribes to uninstall webhooks and stores the grant, a new store each time. The baseline is
@@ -39,14 +42,23 @@ def main() -> None:
         bare_redirect = served("benchmarks.bare_app:app", env, ["/bigcommerce/load?x=1"])
         with gunicorn("wsgi:app", env, port) as url:
             cookie = {"Cookie": session_cookie(url, load_paths(env, 1)[0])}
+        with gunicorn("benchmarks.minimal_load:app", env, free_port()) as url:
+            minimal_cookie = {"Cookie": session_cookie(url, load_paths(env, 1, "page-")[0])}
         page = served("wsgi:app", env, ["/"], cookie)
         own_page = served("wsgi:app", env, ["/settings"], cookie)
+        minimal_hello = served("benchmarks.minimal_load:app", env, ["/hello"], minimal_cookie)
+        with_page = env | {"BCAPP_BLUEPRINTS": "benchmarks.own_page:bp"}
+        hello = served("wsgi:app", with_page, ["/hello"], cookie)
         installs = served("wsgi:app", env, install_paths(env, 20000), warm_up=2000)
     print(f"baseline bare Flask page: {bare_page:,.0f} req/s")
     print(f"app page / with a session: {page:,.0f} req/s  ratio to baseline "
           f"{page / bare_page:.2f}")
     print(f"example page /settings with a session (no API call): {own_page:,.0f} req/s  "
           f"ratio to baseline {own_page / bare_page:.2f}")
+    print(f"baseline minimal session-checking view: {minimal_hello:,.0f} req/s  ratio to bare "
+          f"{minimal_hello / bare_page:.2f}")
+    print(f"app_page /hello (session check, no API call): {hello:,.0f} req/s  ratio to bare "
+          f"{hello / bare_page:.2f}, to minimal {hello / minimal_hello:.2f}  (goal: 0.90)")
     print(f"baseline bare Flask redirect: {bare_redirect:,.0f} req/s")
     print(f"install (instant token endpoint, new store each): {installs:,.0f} req/s  "
           f"ratio to baseline {installs / bare_redirect:.2f}")

@@ -119,12 +119,13 @@ def refuse_foreign_hosts() -> None:
     bcapp builds no URL from the Host header, and this keeps it that way for code added later:
     a response is only ever produced for the host the app is registered under (R4).
     """
+    host = request.headers.get("Host", "").rsplit(":", 1)[0].strip("[]").lower()
+    if host in service().settings.trusted_hosts:
+        return
     if request.endpoint in ("health.healthz", "health.readyz"):
         return  # load balancers often probe by address
-    host = request.headers.get("Host", "").rsplit(":", 1)[0].strip("[]").lower()
-    if host not in service().settings.trusted_hosts:
-        log.warning("request for host %s refused; add it to BCAPP_TRUSTED_HOSTS", printable(host))
-        raise BadRequest("Unknown host")
+    log.warning("request for host %s refused; add it to BCAPP_TRUSTED_HOSTS", printable(host))
+    raise BadRequest("Unknown host")
 
 
 def refuse_oversized(route: Callback | None) -> None:

@@ -40,9 +40,18 @@ def request_id() -> str:
     """This request's correlation id: a sane `X-Request-ID` from the proxy, else a fresh one."""
     if "request_id" not in g:
         inbound = request.headers.get("X-Request-ID", "")
-        g.request_id = inbound if _REQUEST_ID.fullmatch(inbound) else secrets.token_hex(8)
+        g.request_id = inbound if _REQUEST_ID.fullmatch(inbound) else _fresh_randomness()[:16]
     value: str = g.request_id
     return value
+
+
+def _fresh_randomness() -> str:
+    """This request's one random draw (48 hex characters): the first 16 are its id, the other
+    32 (128 bits) its CSP nonce."""
+    if "bcapp_random" not in g:
+        g.bcapp_random = secrets.token_hex(24)
+    drawn: str = g.bcapp_random
+    return drawn
 
 
 class RequestIdFilter(logging.Filter):
@@ -71,11 +80,8 @@ def framed_by(ancestors: tuple[str, ...]) -> None:
 
 
 def csp_nonce() -> str:
-    """A per-request nonce for the page's inline <style>/<script> elements."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    nonce: str = g.csp_nonce
-    return nonce
+    """A per-request nonce for the page's inline <style>/<script> elements (128 random bits)."""
+    return _fresh_randomness()[16:]
 
 
 def start_clock() -> None:
@@ -136,8 +142,28 @@ def install(app: Flask, settings: Settings) -> None:
         )
         return render_error(500, "Something went wrong", "Please try again in a moment.")
 
+    fixed_headers = {
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    if settings.uses_https:
+        fixed_headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
     @app.after_request
-    def count(response: Response) -> Response:
+    def finish(response: Response) -> Response:
+        """Security headers on every response, then the request's metrics."""
+        nonce = csp_nonce()
+        headers = response.headers
+        headers["Content-Security-Policy"] = (
+            "default-src 'self'; "
+            f"script-src 'self' 'nonce-{nonce}' https://cdn.bigcommerce.com; "
+            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; "
+            f"frame-ancestors 'self' {' '.join(frame_ancestors())}"
+        )
+        headers["X-Request-ID"] = request_id()
+        headers.update(fixed_headers)
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         started = g.get("bcapp_started")
         if started is not None:
@@ -147,24 +173,6 @@ def install(app: Flask, settings: Settings) -> None:
             ok = response.status_code < 400
             outcome = "ok" if ok else g.get("bcapp_outcome", f"status_{response.status_code}")
             metrics.CALLBACKS.labels(route.name, outcome).inc()
-        return response
-
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        nonce = csp_nonce()
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; "
-            f"script-src 'self' 'nonce-{nonce}' https://cdn.bigcommerce.com; "
-            f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; "
-            f"frame-ancestors 'self' {' '.join(frame_ancestors())}"
-        )
-        response.headers["X-Request-ID"] = request_id()
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
-        if settings.uses_https:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
 

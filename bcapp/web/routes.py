@@ -9,9 +9,9 @@ per-address limit) and the metrics label find the current request's callback thr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask.typing import RouteCallable
 
 from bcapp import endpoints
@@ -20,11 +20,18 @@ from bcapp.endpoints import Callback
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 V = TypeVar("V", bound=RouteCallable)
 _VIEWS: dict[str, RouteCallable] = {}
+_UNKNOWN: Any = object()
+
+
+ENDPOINT_PREFIX = "callbacks."
+_ROUTE_NAMES: dict[str, str] = {}  # Flask endpoint -> callback name
 
 
 def endpoint_of(name: str) -> str:
     """The Flask endpoint of a callback ("callbacks.remove_user" for "remove-user")."""
-    return "callbacks." + name.replace("-", "_")
+    endpoint = ENDPOINT_PREFIX + name.replace("-", "_")
+    _ROUTE_NAMES[endpoint] = name
+    return endpoint
 
 
 def callback(name: str) -> Callable[[V], V]:
@@ -59,13 +66,19 @@ def register_callbacks(app: Flask) -> None:
 
 
 def callback_route() -> Callback | None:
-    """The declared callback the current request is for, or None.
+    """The declared callback the current request is for, or None (looked up once a request).
 
     Matched by endpoint (any spelling of the path that routes there), else by path (a method
     that did not route).
     """
-    endpoint, path = request.endpoint or "", request.path.rstrip("/")
-    for declared in endpoints.declared():
-        if endpoint == endpoint_of(declared.name) or path == declared.path:
-            return declared
-    return None
+    found: Callback | None = g.get("bcapp_callback", _UNKNOWN)
+    if found is _UNKNOWN:
+        endpoint = request.endpoint
+        if endpoint is None:  # a method or path that did not route
+            found = endpoints.at_path(request.path.rstrip("/"))
+        elif endpoint.startswith(ENDPOINT_PREFIX):
+            found = endpoints.named(_ROUTE_NAMES.get(endpoint, ""))
+        else:
+            found = None
+        g.bcapp_callback = found
+    return found
