@@ -537,3 +537,18 @@ def test_keys_refuse_anything_but_a_store_hash(
 ) -> None:
     with pytest.raises(ValueError):
         Keyspace("bcapp").key(store_hash, "installation")
+
+
+def test_forget_and_purge_end_every_record_kind_of_the_registry(
+    stores: Stores, redis_client: redis.Redis, prefix: str
+) -> None:
+    """A record kind added to bcapp/store/keys.py is ended by forget without touching it."""
+    from bcapp.store.keys import ENDED_WITH_STORE, RECORDS
+
+    store, _, _ = stores
+    store.save_installation(installation(), StoreUser(1, "owner@example.com"))
+    for kind in ENDED_WITH_STORE:
+        if kind not in (RECORDS[0], RECORDS[1]):  # the installation and users exist already
+            redis_client.set(kind.key(Keyspace(prefix), "abc123"), "x")
+    assert store.forget("abc123")
+    assert not any(redis_client.exists(k.key(Keyspace(prefix), "abc123")) for k in ENDED_WITH_STORE)

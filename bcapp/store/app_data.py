@@ -10,7 +10,7 @@ from __future__ import annotations
 import redis
 
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
-from bcapp.store.lifecycle import APP_DATA
+from bcapp.store.keys import APP_DATA
 
 
 class RedisAppData:
@@ -23,12 +23,12 @@ class RedisAppData:
     def get(self, store_hash: str) -> dict[str, str]:
         """Every setting of the store."""
         with unavailable_on_redis_error("app_data_get"):
-            raw = self._redis.hgetall(self._keys.key(store_hash, APP_DATA))
+            raw = self._redis.hgetall(APP_DATA.key(self._keys, store_hash))
         return {str(name): str(value) for name, value in raw.items()}
 
     def put(self, store_hash: str, values: dict[str, str]) -> None:
         """Replace the store's settings with `values` (keeping any TTL the store's records have)."""
-        key = self._keys.key(store_hash, APP_DATA)
+        key = APP_DATA.key(self._keys, store_hash)
         stale = set(self.get(store_hash)) - set(values)
         pipe = self._redis.pipeline(transaction=True)
         for name, value in values.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import redis
 
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
+from bcapp.store.keys import BUDGET, BUDGET_PROBE
 
 # 0: go (one request counted); otherwise ms to wait. While the window is unknown, one caller
 # at a time probes it (KEYS[2]); the others wait for its answer, so every request after the
@@ -65,7 +66,7 @@ class RedisRateBudget:
     def unknown(self, store_hash: str) -> None:
         """A call ended without rate-limit figures: another caller may probe the window."""
         with unavailable_on_redis_error("budget_unknown"):
-            self._client.delete(self._keys.key(store_hash, "budget-probe"))
+            self._client.delete(BUDGET_PROBE.key(self._keys, store_hash))
 
     def _budget_keys(self, store_hash: str) -> list[str]:
-        return [self._keys.key(store_hash, "budget"), self._keys.key(store_hash, "budget-probe")]
+        return [BUDGET.key(self._keys, store_hash), BUDGET_PROBE.key(self._keys, store_hash)]

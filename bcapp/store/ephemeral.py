@@ -21,6 +21,7 @@ from bcapp.errors import InstallInProgress
 from bcapp.models import SessionRef
 from bcapp.store import Handoff, LockHold
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
+from bcapp.store.keys import HANDOFF, INSTALL_LOCK, LEASE, REMOVED, SEEN, SESSION
 from bcapp.store.records import CorruptRecord, report_corrupt
 
 # A removed user's tombstone outlives any payload issued before the removal (24 h + slack).
@@ -53,7 +54,7 @@ class RedisShortLivedRecords:
         install took the lock. A caller waits at most `wait_seconds` (default: `hold_seconds`)
         for it, then gets InstallInProgress (503), so requests cannot pile up behind a slow holder.
         """
-        key, token = self._keys.key(store_hash, "install-lock"), secrets.token_hex(16)
+        key, token = INSTALL_LOCK.key(self._keys, store_hash), secrets.token_hex(16)
         wait = hold_seconds if wait_seconds is None else wait_seconds
         deadline = self._clock.monotonic() + wait
         with unavailable_on_redis_error("install_lock"):
@@ -105,7 +106,7 @@ class RedisShortLivedRecords:
         Never released early: it also says "done recently" (reconcile probes a store once per
         lease), so concurrent or repeated runs do the work once.
         """
-        key = self._keys.key(store_hash, f"lease:{purpose}")
+        key = LEASE.key(self._keys, store_hash, purpose)
         with unavailable_on_redis_error("lease"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(seconds, 1)))
 
@@ -121,7 +122,7 @@ class RedisShortLivedRecords:
 
     def tombstone_key(self, store_hash: str, user_id: int) -> str:
         """Where the removal time of a user is remembered."""
-        return self._keys.key(store_hash, f"removed:{user_id}")
+        return REMOVED.key(self._keys, store_hash, str(user_id))
 
     def write_tombstone(self, pipe: Pipeline, store_hash: str, user_id: int, at: int) -> None:
         """Queue the tombstone of a removed user on `pipe` (part of the removal's transaction)."""
@@ -179,14 +180,14 @@ def session_of_handoff(store_hash: str, value: str | bytes) -> SessionRef | None
 
 def nonce_key(keys: Keyspace, store_hash: str, nonce: str) -> str:
     """The replay guard of a payload's nonce (a digest: nonces are not stored)."""
-    return keys.key(store_hash, "seen:" + hashlib.sha256(nonce.encode()).hexdigest())
+    return SEEN.key(keys, store_hash, hashlib.sha256(nonce.encode()).hexdigest())
 
 
 def handoff_key(keys: Keyspace, store_hash: str, token: str) -> str:
     """Where a handoff token's session reference is kept (a digest: the token is not stored)."""
-    return keys.key(store_hash, "handoff:" + hashlib.sha256(token.encode()).hexdigest())
+    return HANDOFF.key(keys, store_hash, hashlib.sha256(token.encode()).hexdigest())
 
 
 def session_key(keys: Keyspace, store_hash: str, session_id: str) -> str:
     """A session's idle timer."""
-    return keys.key(store_hash, f"session:{session_id}")
+    return SESSION.key(keys, store_hash, session_id)

@@ -24,7 +24,8 @@ from bcapp.models import Installation, StoreUser
 from bcapp.store import AccessRefused, InstallRace
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.ephemeral import RedisShortLivedRecords
-from bcapp.store.lifecycle import APP_DATA, MARKER, raced_uninstall
+from bcapp.store.keys import ENDED_WITH_STORE, INSTALLATION, MARKER, USERS, keys_of
+from bcapp.store.lifecycle import raced_uninstall
 from bcapp.store.records import (
     installation_fields,
     installation_from_json,
@@ -76,7 +77,7 @@ class RedisInstallationStore:
         """
         store_hash = installation.store_hash
         record_key, users_key = self._record_keys(store_hash)
-        marker = self._keys.key(store_hash, MARKER)
+        marker = MARKER.key(self._keys, store_hash)
         lock = race.lock if race is not None else None
         watched = (record_key, users_key, marker) + ((lock.key,) if lock else ())
 
@@ -142,7 +143,7 @@ class RedisInstallationStore:
         """
         store_hash = account.store_hash
         record_key, users_key = self._record_keys(store_hash)
-        marker = self._keys.key(store_hash, MARKER)
+        marker = MARKER.key(self._keys, store_hash)
 
         def write(pipe: Pipeline) -> Installation:
             pipe.get(record_key)  # watched: a concurrent install makes this run again
@@ -160,17 +161,16 @@ class RedisInstallationStore:
         return saved
 
     def forget(self, store_hash: str) -> bool:
-        """Delete the store's record, users and uninstall marker; True when there was a record."""
-        record_key, users_key = self._record_keys(store_hash)
+        """Delete the store's records and uninstall marker (bcapp/store/keys.py); True when
+        there was anything."""
         with unavailable_on_redis_error("forget"):
-            marker, data = self._keys.key(store_hash, MARKER), self._keys.key(store_hash, APP_DATA)
-            deleted = self._redis.delete(record_key, users_key, marker, data)
+            deleted = self._redis.delete(*keys_of(self._keys, store_hash, ENDED_WITH_STORE))
         return bool(deleted)
 
     def get_installation(self, store_hash: str) -> Installation | None:
         """The installation of `store_hash`, or None (also when its record is corrupt)."""
         with unavailable_on_redis_error("get_installation"):
-            raw = self._redis.get(self._keys.key(store_hash, "installation"))
+            raw = self._redis.get(INSTALLATION.key(self._keys, store_hash))
         return read_installation(store_hash, raw, self._cipher)
 
     def reencrypt(self, store_hash: str) -> bool:
@@ -178,7 +178,7 @@ class RedisInstallationStore:
 
         CorruptRecord when the record cannot be read (for example its key is not configured).
         """
-        record_key = self._keys.key(store_hash, "installation")
+        record_key = INSTALLATION.key(self._keys, store_hash)
 
         def rotate(pipe: Pipeline) -> bool:
             raw = pipe.get(record_key)
@@ -198,7 +198,7 @@ class RedisInstallationStore:
     def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
         """A user with access, or None (also when the entry is corrupt)."""
         with unavailable_on_redis_error("get_user"):
-            raw = self._redis.hget(self._keys.key(store_hash, "users"), str(user_id))
+            raw = self._redis.hget(USERS.key(self._keys, store_hash), str(user_id))
         return self._user_or_none(store_hash, raw)
 
     def add_user(
@@ -237,7 +237,7 @@ class RedisInstallationStore:
     def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
         """Remove a user's access and keep a tombstone for as long as a payload can live."""
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hdel(self._keys.key(store_hash, "users"), str(user_id))
+        pipe.hdel(USERS.key(self._keys, store_hash), str(user_id))
         self._short_lived.write_tombstone(pipe, store_hash, user_id, removed_at)
         with unavailable_on_redis_error("remove_user"):
             removed, _ = pipe.execute()
@@ -246,12 +246,12 @@ class RedisInstallationStore:
     def list_users(self, store_hash: str) -> list[StoreUser]:
         """All readable users with access to the store, by id."""
         with unavailable_on_redis_error("list_users"):
-            raw = self._redis.hgetall(self._keys.key(store_hash, "users"))
+            raw = self._redis.hgetall(USERS.key(self._keys, store_hash))
         return sorted(self._users_in(store_hash, raw).values(), key=lambda user: user.id)
 
     def list_store_hashes(self) -> list[str]:
         """Hashes of all installed stores (SCAN, never KEYS)."""
-        pattern = self._keys.pattern("installation")
+        pattern = self._keys.pattern(INSTALLATION.name)
         with unavailable_on_redis_error("list_store_hashes"):
             keys = list(self._redis.scan_iter(match=pattern, count=500))
         return sorted(Keyspace.store_hash_of(key) for key in keys)
@@ -262,7 +262,7 @@ class RedisInstallationStore:
         hashes = self.list_store_hashes()
         pipe = self._redis.pipeline(transaction=False)
         for store_hash in hashes:
-            pipe.get(self._keys.key(store_hash, "installation"))
+            pipe.get(INSTALLATION.key(self._keys, store_hash))
         with unavailable_on_redis_error("installed_store_hashes"):
             records = pipe.execute() if hashes else []
         return [h for h, raw in zip(hashes, records, strict=True) if self._installed(h, raw)]
@@ -276,7 +276,7 @@ class RedisInstallationStore:
         )
 
     def _record_keys(self, store_hash: str) -> tuple[str, str]:
-        return self._keys.key(store_hash, "installation"), self._keys.key(store_hash, "users")
+        return INSTALLATION.key(self._keys, store_hash), USERS.key(self._keys, store_hash)
 
     def _time_field(self, store_hash: str, raw: str | bytes | None, name: str) -> int | None:
         """`installed_at` or `updated_at` of a readable record; None when absent or corrupt."""

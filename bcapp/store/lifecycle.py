@@ -22,6 +22,14 @@ from redis.client import Pipeline
 from bcapp.crypto import TokenCipher
 from bcapp.models import Installation, UninstallEvent
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
+from bcapp.store.keys import (
+    ENDED_WITH_STORE,
+    FOLLOWERS,
+    INSTALLATION,
+    MARKER,
+    USERS,
+    keys_of,
+)
 from bcapp.store.records import (
     CorruptRecord,
     event_from_json,
@@ -34,9 +42,6 @@ from bcapp.store.records import (
 # (which purges at the end of the grace and sends `installation_purged`) runs before Redis
 # expires them.
 PURGE_MARGIN_SECONDS = 86400
-MARKER = "uninstalled"  # the kind of the uninstall marker's key
-# Data the app keeps per store (bcapp/store/app_data.py): kept, expired and purged with it.
-APP_DATA = "settings"
 
 
 class Uninstalled(enum.Enum):
@@ -89,8 +94,8 @@ class RedisLifecycle:
                 return Uninstalled.ALREADY
             marked = replace(current, uninstall=event, install_id=secrets.token_urlsafe(12))
             pipe.set(record_key, installation_to_json(marked, self._cipher), ex=ttl)
-            pipe.expire(users_key, ttl)
-            pipe.expire(self._keys.key(store_hash, APP_DATA), ttl)
+            for follower in keys_of(self._keys, store_hash, FOLLOWERS):
+                pipe.expire(follower, ttl)
             return Uninstalled.NOW
 
         with unavailable_on_redis_error("mark_uninstalled"):
@@ -110,8 +115,8 @@ class RedisLifecycle:
                 return None  # issued before the uninstall: BigCommerce had it installed then
             restored = replace(current, uninstall=None, install_id=secrets.token_urlsafe(12))
             pipe.set(record_key, installation_to_json(restored, self._cipher))
-            pipe.persist(users_key)
-            pipe.persist(self._keys.key(store_hash, APP_DATA))
+            for follower in keys_of(self._keys, store_hash, FOLLOWERS):
+                pipe.persist(follower)
             pipe.delete(marker_key)
             return restored
 
@@ -126,7 +131,7 @@ class RedisLifecycle:
 
         Only while `install_id` is still the stored one: a re-install meanwhile has a new token.
         """
-        record_key = self._keys.key(store_hash, "installation")
+        record_key = INSTALLATION.key(self._keys, store_hash)
 
         def mark(pipe: Pipeline) -> bool:
             current = self._read(store_hash, pipe.get(record_key))
@@ -147,7 +152,7 @@ class RedisLifecycle:
     def marker(self, store_hash: str) -> str | None:
         """The current uninstall marker, as stored (an install compares it before saving)."""
         with unavailable_on_redis_error("uninstall_marker"):
-            raw = self._redis.get(self._keys.key(store_hash, MARKER))
+            raw = self._redis.get(MARKER.key(self._keys, store_hash))
         return None if raw is None else str(raw)
 
     def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
@@ -161,7 +166,7 @@ class RedisLifecycle:
                 return False
             if current.uninstall.recorded_at + grace_seconds > now:
                 return False
-            pipe.delete(record_key, users_key, marker_key, self._keys.key(store_hash, APP_DATA))
+            pipe.delete(*keys_of(self._keys, store_hash, ENDED_WITH_STORE))
             return True
 
         with unavailable_on_redis_error("purge"):
@@ -169,8 +174,8 @@ class RedisLifecycle:
         return purged
 
     def _keys_of(self, store_hash: str) -> tuple[str, str, str]:
-        key = self._keys.key
-        return key(store_hash, "installation"), key(store_hash, "users"), key(store_hash, MARKER)
+        record, users, marker = keys_of(self._keys, store_hash, (INSTALLATION, USERS, MARKER))
+        return record, users, marker
 
     def _read(self, store_hash: str, raw: str | bytes | None) -> Installation | None:
         return read_installation(store_hash, raw, self._cipher)

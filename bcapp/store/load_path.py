@@ -25,6 +25,7 @@ from redis.cluster import RedisCluster
 from bcapp.store import ShortLivedRecords
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.ephemeral import handoff_key, nonce_key, session_key
+from bcapp.store.keys import INSTALLATION, USERS
 
 # KEYS: store hits, nonce, installation, users, session, handoff[, address hits]
 # ARGV: store limit, window, nonce ttl, user id, idle seconds, handoff seconds, store hash,
@@ -124,8 +125,8 @@ class RedisLoadPath:
         keys = [
             self._keys.hits(store_hash, "load", attempt.window),
             nonce_key(self._keys, store_hash, attempt.nonce),
-            self._keys.key(store_hash, "installation"),
-            self._keys.key(store_hash, "users"),
+            INSTALLATION.key(self._keys, store_hash),
+            USERS.key(self._keys, store_hash),
             session_key(self._keys, store_hash, attempt.session_id),
             handoff_key(self._keys, store_hash, attempt.handoff_token),
         ]

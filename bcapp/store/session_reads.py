@@ -16,6 +16,7 @@ from bcapp.crypto import TokenCipher
 from bcapp.models import Installation, StoreUser
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.ephemeral import handoff_key, session_key
+from bcapp.store.keys import INSTALLATION, USERS
 from bcapp.store.records import read_installation, read_user
 
 
@@ -41,8 +42,8 @@ class RedisSessionReads:
         """
         pipe = self._redis.pipeline(transaction=False)
         pipe.expire(session_key(self._keys, store_hash, session_id), max(idle_seconds, 1))
-        pipe.get(self._keys.key(store_hash, "installation"))
-        pipe.hget(self._keys.key(store_hash, "users"), str(user_id))
+        pipe.get(INSTALLATION.key(self._keys, store_hash))
+        pipe.hget(USERS.key(self._keys, store_hash), str(user_id))
         if spend_handoff is not None:
             pipe.delete(handoff_key(self._keys, store_hash, spend_handoff))
         with unavailable_on_redis_error("resume_session"):

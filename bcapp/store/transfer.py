@@ -16,7 +16,7 @@ import redis
 
 from bcapp.crypto import TokenCipher
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
-from bcapp.store.lifecycle import APP_DATA
+from bcapp.store.keys import APP_DATA, INSTALLATION, USERS
 from bcapp.store.records import CorruptRecord, installation_from_json
 from bcapp.validation import STORE_HASH
 
@@ -33,13 +33,13 @@ class RedisTransfer:
 
     def export_store(self, store_hash: str) -> dict[str, Any] | None:
         """The store's document, or None when it has no record."""
-        record_key = self._keys.key(store_hash, "installation")
+        record_key = INSTALLATION.key(self._keys, store_hash)
         with unavailable_on_redis_error("export"):
             pipe = self._redis.pipeline(transaction=True)
             pipe.get(record_key)
             pipe.ttl(record_key)
-            pipe.hgetall(self._keys.key(store_hash, "users"))
-            pipe.hgetall(self._keys.key(store_hash, APP_DATA))
+            pipe.hgetall(USERS.key(self._keys, store_hash))
+            pipe.hgetall(APP_DATA.key(self._keys, store_hash))
             record, ttl, users, settings = pipe.execute()
         if record is None:
             return None
@@ -74,9 +74,9 @@ class RedisTransfer:
     def import_store(self, document: dict[str, Any]) -> bool:
         """Write a checked document; True when it changed what was stored."""
         store_hash = self.check(document)
-        record_key = self._keys.key(store_hash, "installation")
-        users_key = self._keys.key(store_hash, "users")
-        settings_key = self._keys.key(store_hash, APP_DATA)
+        record_key = INSTALLATION.key(self._keys, store_hash)
+        users_key = USERS.key(self._keys, store_hash)
+        settings_key = APP_DATA.key(self._keys, store_hash)
         if self.export_store(store_hash) == {**document, "expires_in": document.get("expires_in")}:
             return False
         expires = document.get("expires_in")

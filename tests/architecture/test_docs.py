@@ -80,3 +80,17 @@ def test_code_cites_only_files_the_repository_has(source: Path) -> None:
         if is_local(cited) and not resolves(cited)
     ]
     assert missing == [], f"{source.name} cites files outside the repository"
+
+
+def test_the_readme_redis_layout_is_the_key_registry() -> None:
+    """Every key kind of bcapp/store/keys.py is a row of the README's table, with its rule."""
+    from bcapp.store.keys import KINDS
+
+    readme = (REPO / "README.md").read_text()
+    layout = readme.split("### Redis layout", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in layout.splitlines() if line.startswith("| `")]
+    expected = [
+        f"| `{kind.name}{':<id>' if kind.per_id else ''}` | {kind.holds} | {kind.ttl} |"
+        for kind in KINDS
+    ]
+    assert rows == expected
