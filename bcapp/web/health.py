@@ -1,4 +1,5 @@
-"""Health endpoints for load balancers."""
+"""`/healthz` (the process answers), `/readyz` (Redis answers) and `/metrics` (Prometheus,
+only with the bearer token BCAPP_METRICS_TOKEN; 404 otherwise)."""
 
 from __future__ import annotations
 
