@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -22,6 +23,14 @@ from bcapp.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Ports are drawn below Linux's ephemeral range (32768 and up by default): the kernel hands
+# those to every outgoing connection and `bind(0)`, so a port found free there can be taken by
+# another test's client before a server started seconds later binds it (seen with PORT + 1
+# under pytest-xdist). Below it, only another draw can collide, and each draw is checked.
+_LOWEST, _HIGHEST = 10000, 32767
+_draws = random.Random()  # noqa: S311 - spreading test ports, not a secret
+
+
 def free_port(twin: int = 0) -> int:
     """A TCP port free on 127.0.0.1 right now; with `twin`, port + twin is free too.
 
@@ -29,19 +38,18 @@ def free_port(twin: int = 0) -> int:
     PORT + 1, a Cluster node's bus on port + 10000.
     """
     while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if not twin:
+        port = _draws.randint(_LOWEST, _HIGHEST - twin)
+        if all(_bindable(candidate) for candidate in {port, port + twin}):
             return port
-        if port + twin > 65535:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + twin))
-            except OSError:
-                continue
-        return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def environment_for(settings: Settings) -> dict[str, str]:
