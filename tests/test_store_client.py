@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import redis
 
+import bcapp
 from bcapp import signals
 from bcapp.clock import ManualClock
 from bcapp.errors import NotInstalled, RateLimited, TokenRejected
@@ -158,3 +160,23 @@ def test_the_worker_example_prints_a_stores_products(
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "abc123\t1\tSample product 1\t10.5" and len(lines) == 23
+
+
+def test_a_worker_builds_only_what_it_uses_and_lists_stores_without_decrypting(
+    settings: Settings, service: Bcapp, redis_client: redis.Redis, prefix: str
+) -> None:
+    with bcapp.connect(settings) as worker:
+        assert worker.stores.installed() == ["abc123"]
+        assert worker.stores.client("abc123").get("v2/store")["id"] == "abc123"
+        built = set(vars(worker))
+        assert {"callbacks", "sessions", "operations"}.isdisjoint(built), "no load path, no script"
+
+    key = f"{prefix}:{{abc123}}:installation"
+    record = json.loads(redis_client.get(key) or "{}")
+    sealed = record["access_token"]
+    record["access_token"] = sealed[:-6] + ("AAAAAA" if not sealed.endswith("AAAAAA") else "BBBBBB")
+    redis_client.set(key, json.dumps(record))
+    with bcapp.connect(settings) as worker:
+        assert worker.stores.installed() == ["abc123"], "listed from the record: nothing decrypted"
+        with pytest.raises(NotInstalled):
+            worker.stores.client("abc123")  # the one decryption, at use, finds the damage
