@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 import sys
@@ -21,22 +20,19 @@ from bcapp.simulator import SimulatorState
 from bcapp.store import embedded
 from tests.conftest import CLIENT_SECRET
 from tests.helpers import install, signed
+from tests.servers import environment_for
 
 
 def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    keys = ",".join(f"{k.kid}:{base64.b64encode(k.key).decode()}" for k in settings.token_keys)
-    return {
+    """The test settings for a CLI run (tests/servers.py::environment_for), with an instance
+    folder of its own and an https APP_URL, so `bcapp check` judges a production-like URL."""
+    env = environment_for(settings) | {
         "BCAPP_ENV": "development",
-        "BC_CLIENT_ID": settings.client_id,
-        "BC_CLIENT_SECRET": settings.client_secret,
-        "REDIS_URL": settings.redis_url or "",
-        "BCAPP_REDIS_PREFIX": settings.redis_prefix,
         "BCAPP_INSTANCE_DIR": str(tmp_path / "cli-instance"),
-        "TOKEN_ENCRYPTION_KEYS": keys,
         "APP_URL": "https://app.example.com",
-        "BC_API_URL": settings.api_url,
-        "BC_LOGIN_URL": settings.login_url,
     }
+    del env["SECRET_KEY"], env["BC_AUTH_CALLBACK_URL"]
+    return env
 
 
 def test_scopes_prints_one_per_line() -> None:
