@@ -116,7 +116,8 @@ def reconcile(limit: int, interval: int) -> None:
     report = or_fail(lambda: service_or_exit().operations.reconcile(limit=limit, interval=interval))
     click.echo(
         f"probed {report.probed}: {report.healthy} healthy, {report.ended} ended "
-        f"(token refused); purged {report.purged}; skipped {report.skipped} "
+        f"(token refused); purged {report.purged}; reinstated {report.reinstated} (uninstall "
+        f"callback not BigCommerce's); skipped {report.skipped} "
         f"(probed recently or by another run); deferred {report.deferred} (over --limit); "
         f"errors {len(report.errors)}"
     )

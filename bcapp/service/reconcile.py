@@ -5,6 +5,14 @@ with one cheap call (`GET /v2/time`) within the store's rate budget: a 401 ends 
 installation through the same path as an uninstall (source `reconcile`). Uninstalled stores
 whose grace has ended are purged, and `installation_purged` fires for each, once.
 
+A purge is never the consequence of one forgeable request (docs/security.md R9): a store whose
+uninstall came from an uninstall *callback* (a staff member's unused load payload verifies
+there too) is probed first. A token BigCommerce still honours proves the uninstall was not
+BigCommerce's: the store is reinstated (`app_reinstated`, a SECURITY log line). A 401 confirms
+it and the store is purged. Any other failure leaves it for the next run (its records keep
+their TTL, a day past the grace). Webhook uninstalls (BigCommerce's own signature) and
+reconcile's own (a 401 seen) are purged without a probe.
+
 Safe on several machines at once, bounded and resumable: a store is probed only by the run that
 takes its probe lease, which lasts `interval` seconds, so concurrent runs split the work and a
 run stopped half-way (or limited by `limit`) leaves the rest to the next one.
@@ -25,6 +33,8 @@ from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
 
 log = logging.getLogger(__name__)
 PROBE_PATH = "v2/time"
+# Uninstall sources a user of the store can produce: a purge waits for BigCommerce's word.
+FORGEABLE_SOURCES = frozenset({"callback"})
 
 
 @dataclass
@@ -35,6 +45,7 @@ class ReconcileReport:
     healthy: int = 0
     ended: int = 0
     purged: int = 0
+    reinstated: int = 0  # uninstalled by a callback, yet BigCommerce still honours the token
     skipped: int = 0  # probed recently, or being probed by another run
     deferred: int = 0  # over this run's limit: the next run takes them
     errors: list[str] = field(default_factory=list)  # store hashes whose probe failed
@@ -65,7 +76,7 @@ def reconcile(
         if installation is None:
             continue  # vanished meanwhile, or corrupt (logged by the store)
         if not installation.is_installed:
-            _purge_if_due(store_hash, lifecycle, clock, policy, report)
+            _purge_if_due(installation, lifecycle, bigcommerce, clock, policy, report)
         elif report.probed >= policy.limit:
             report.deferred += 1
         elif not short_lived.lease(store_hash, "probe", policy.interval):
@@ -74,11 +85,13 @@ def reconcile(
             report.probed += 1
             _probe(installation, lifecycle, bigcommerce, clock, policy, report)
     log.info(
-        "reconcile: probed %s healthy %s ended %s purged %s skipped %s deferred %s errors %s",
+        "reconcile: probed %s healthy %s ended %s purged %s reinstated %s skipped %s deferred %s "
+        "errors %s",
         report.probed,
         report.healthy,
         report.ended,
         report.purged,
+        report.reinstated,
         report.skipped,
         report.deferred,
         len(report.errors),
@@ -87,16 +100,57 @@ def reconcile(
 
 
 def _purge_if_due(
-    store_hash: str,
+    installation: Installation,
     lifecycle: Lifecycle,
+    bigcommerce: BigCommerce,
     clock: Clock,
     policy: ReconcilePolicy,
     report: ReconcileReport,
 ) -> None:
-    if lifecycle.purge_if_due(store_hash, int(clock.now()), policy.grace):
+    store_hash, event = installation.store_hash, installation.uninstall
+    now = int(clock.now())
+    if event is None or event.recorded_at + policy.grace > now:
+        return
+    if event.source in FORGEABLE_SOURCES and not _confirmed_gone(
+        installation, lifecycle, bigcommerce, report
+    ):
+        return
+    if lifecycle.purge_if_due(store_hash, now, policy.grace):
         report.purged += 1
         log.info("purged store=%s: its grace period after the uninstall ended", store_hash)
         signals.installation_purged.send(store_hash)
+
+
+def _confirmed_gone(
+    installation: Installation,
+    lifecycle: Lifecycle,
+    bigcommerce: BigCommerce,
+    report: ReconcileReport,
+) -> bool:
+    """True when BigCommerce refuses the token of a store uninstalled by a callback; a token
+    it honours reinstates the store; any other answer defers the purge to the next run."""
+    store_hash, event = installation.store_hash, installation.uninstall
+    assert event is not None
+    report.probed += 1
+    try:
+        bigcommerce.get(store_hash, installation.access_token, PROBE_PATH)
+    except TokenRejected:
+        return True
+    except ApiError as exc:
+        log.warning("reconcile: store=%s not purged, its token could not be probed: %s",
+                    store_hash, exc.reason)
+        report.errors.append(store_hash)
+        return False
+    if lifecycle.reinstate(store_hash, None, 0) is not None:
+        report.reinstated += 1
+        log.warning(
+            "SECURITY store=%s reinstated by reconcile: BigCommerce still honours its token, so "
+            "the uninstall callback sent by user=%s was not BigCommerce's",
+            store_hash,
+            event.user_id,
+        )
+        signals.app_reinstated.send(store_hash, user_id=None, uninstalled_by=event.user_id)
+    return False
 
 
 def _probe(

@@ -132,8 +132,11 @@ class Lifecycle(Protocol):
         """Mark the store uninstalled as of `event` unless installed after it (or, with
         `install_id`, unless that is no longer the stored installation)."""
 
-    def reinstate(self, store_hash: str, issued_at: int, leeway: int) -> Installation | None:
-        """Undo a soft uninstall for a payload issued after it; else None."""
+    def reinstate(
+        self, store_hash: str, issued_at: int | None, leeway: int
+    ) -> Installation | None:
+        """Undo a soft uninstall for a payload issued after it (None: BigCommerce confirmed
+        the installation); else None."""
 
     def marker(self, store_hash: str) -> str | None:
         """The current uninstall marker, as stored."""

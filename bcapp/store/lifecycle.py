@@ -102,8 +102,11 @@ class RedisLifecycle:
             outcome: Uninstalled = transaction(self._redis, mark, record_key, users_key, marker_key)
         return outcome
 
-    def reinstate(self, store_hash: str, issued_at: int, leeway: int) -> Installation | None:
-        """Undo a soft uninstall for a payload issued after it (beyond the leeway); else None."""
+    def reinstate(
+        self, store_hash: str, issued_at: int | None, leeway: int
+    ) -> Installation | None:
+        """Undo a soft uninstall for a payload issued after it (beyond the leeway), or, with
+        `issued_at` None, because BigCommerce still honours the token; else None."""
         record_key, users_key, marker_key = self._keys_of(store_hash)
 
         def undo(pipe: Pipeline) -> Installation | None:
@@ -111,7 +114,7 @@ class RedisLifecycle:
             pipe.multi()
             if current is None or current.uninstall is None:
                 return None
-            if issued_at <= current.uninstall.at + leeway:
+            if issued_at is not None and issued_at <= current.uninstall.at + leeway:
                 return None  # issued before the uninstall: BigCommerce had it installed then
             restored = replace(current, uninstall=None, install_id=secrets.token_urlsafe(12))
             pipe.set(record_key, installation_to_json(restored, self._cipher))

@@ -136,6 +136,45 @@ def test_after_the_grace_reconcile_purges_once_and_nothing_remains(
     assert service.operations.show_store("abc123") is None
 
 
+def test_a_forged_uninstall_nobody_undid_is_reinstated_by_reconcile_not_purged(
+    service: Bcapp,
+    sim: SimulatorState,
+    clock: ManualClock,
+    heard: list[Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """M1: a staff member's load payload sent to /uninstall, and nobody opens the app during
+    the grace: the token still works at BigCommerce, so reconcile reinstates instead of purging."""
+    install(service, sim)
+    clock.advance(3600)
+    forged = service.callbacks.verify(payload(clock, STAFF), None, "uninstall")
+    assert service.callbacks.uninstall(forged)
+    clock.advance(GRACE)
+    report = service.operations.reconcile()
+    assert (report.purged, report.reinstated) == (0, 1)
+    assert names(heard) == ["app_uninstalled", "app_reinstated"]
+    assert heard[-1][2] == {"user_id": None, "uninstalled_by": 2}
+    assert "SECURITY store=abc123 reinstated by reconcile" in caplog.text
+    details = service.operations.show_store("abc123")
+    assert details is not None and details.installation.is_installed and len(details.users) == 1
+    clock.advance(60)
+    assert service.callbacks.load(payload(clock), None, ADDRESS).ref.user_id == 1
+
+
+def test_a_forged_uninstall_is_not_purged_while_its_token_cannot_be_probed(
+    make_service: Callable[..., Bcapp], service: Bcapp, sim: SimulatorState, clock: ManualClock
+) -> None:
+    install(service, sim)
+    clock.advance(3600)
+    service.callbacks.uninstall(service.callbacks.verify(payload(clock, STAFF), None, "uninstall"))
+    clock.advance(GRACE)
+    offline = make_service(uninstall_grace_seconds=GRACE, api_url="http://127.0.0.1:9")
+    report = offline.operations.reconcile()
+    assert (report.purged, report.errors) == (0, ["abc123"]), "kept, and said so"
+    sim.revoke("abc123")  # BigCommerce really uninstalled it
+    assert service.operations.reconcile().purged == 1, "a 401 confirms it: purged"
+
+
 # --- 2. missed uninstalls: reconcile and the webhook -------------------------------------------
 
 
