@@ -76,6 +76,7 @@ class Settings:
     rate_limit_per_address: int = 120
     rate_limit_per_store: int = 60
     rate_limit_window_seconds: int = 60
+    rate_limit_auth_per_address: int = 10
     # How long an install waits for another install of the same store before a 503.
     install_lock_wait_seconds: float = 3.0
     # Reverse proxies in front of bcapp whose X-Forwarded-For names the client (0: none).
@@ -216,6 +217,9 @@ def _build(env: Mapping[str, str]) -> Settings:
         rate_limit_per_address=as_int(env, "BCAPP_RATE_LIMIT_PER_ADDRESS", 120, low=0, high=10**6),
         rate_limit_per_store=as_int(env, "BCAPP_RATE_LIMIT_PER_STORE", 60, low=0, high=10**6),
         rate_limit_window_seconds=as_int(env, "BCAPP_RATE_LIMIT_WINDOW", 60, low=1, high=86400),
+        rate_limit_auth_per_address=as_int(
+            env, "BCAPP_RATE_LIMIT_AUTH_PER_ADDRESS", 10, low=0, high=10**6
+        ),
         install_lock_wait_seconds=as_int(env, "BCAPP_INSTALL_LOCK_WAIT", 3, low=1, high=60),
         trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),

@@ -98,15 +98,45 @@ def test_limits_reset_with_the_next_window(
     assert from_address(app, "198.51.100.7", JUNK).status_code == 400
 
 
-def test_a_flood_of_installs_for_one_store_spares_the_others(
+def test_one_address_flooding_auth_cannot_block_a_stores_genuine_install(
     make_app: Callable[..., Flask], sim: SimulatorState, clock: ManualClock
 ) -> None:
-    sim.add_store("xyz789", owner_id=7)
-    app = make_app(clock, rate_limit_per_store=2)
-    client = app.test_client()
-    assert [install(client, sim).status_code for _ in range(3)] == [302, 302, 429]
-    assert len(sim.token_requests) == 2, "the refused install spent no token request"
-    assert install(client, sim, store_hash="xyz789", user_id=7).status_code == 302
+    """M2: bogus /auth requests for a store from one address, as fast as it can: it starts at
+    most BCAPP_RATE_LIMIT_AUTH_PER_ADDRESS token requests a window, and the merchant's genuine
+    install from another address goes through (nothing unauthenticated is counted per store)."""
+    app = make_app(clock, rate_limit_auth_per_address=10)
+    flood = "/bigcommerce/auth?code=bogus&scope=store_v2_information_read_only"
+    flood += "+store_v2_products_read_only&context=stores/abc123"
+    statuses = [from_address(app, "198.51.100.66", flood).status_code for _ in range(60)]
+    assert statuses[:10] == [400] * 10 and set(statuses[10:]) == {429}
+    assert len(sim.token_requests) == 10, "ten token requests, then none"
+    genuine = app.test_client().get(
+        "/bigcommerce/auth?" + auth_query(sim), environ_base={"REMOTE_ADDR": "203.0.113.5"}
+    )
+    assert genuine.status_code == 302
+
+
+def test_an_ipv6_network_and_every_spelling_of_an_address_share_one_budget(
+    make_app: Callable[..., Flask], clock: ManualClock
+) -> None:
+    """L6: 200 addresses of one /64, or one address written five ways, are one client."""
+    app = make_app(clock, rate_limit_per_address=5)
+    same_64 = [f"2001:db8:1:2::{n:x}" for n in range(1, 9)]
+    assert [from_address(app, address, JUNK).status_code for address in same_64] == (
+        [400] * 5 + [429] * 3
+    )
+    assert from_address(app, "2001:db8:1:3::1", JUNK).status_code == 400, "the next /64 is not"
+    spellings = [
+        "192.0.2.1",
+        "::ffff:192.0.2.1",
+        "::ffff:c000:201",
+        "192.0.2.1 ",
+        "0:0:0:0:0:ffff:c000:201",
+    ]
+    assert [from_address(app, address, JUNK).status_code for address in spellings] == (
+        [400] * 5
+    )
+    assert from_address(app, "192.0.2.1", JUNK).status_code == 429
 
 
 def test_only_verified_payloads_count_against_a_store(

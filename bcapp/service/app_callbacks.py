@@ -74,8 +74,7 @@ class AppCallbacks:
         The install is announced (`app_installed`) once replicas acknowledged it; the session
         and its handoff are then written in one round trip, as a load writes them.
         """
-        started_at = int(self._clock.now())
-        self._limits.admit_store("auth", request.store_hash)
+        started_at = int(self._clock.now())  # per address only: see bcapp/service/limits.py
         opened = complete_install(
             request, self._bigcommerce, self._stores, self._install_policy, self._clock, started_at
         )

@@ -69,6 +69,7 @@ class Bcapp:
                 settings.rate_limit_per_address,
                 settings.rate_limit_per_store,
                 settings.rate_limit_window_seconds,
+                settings.rate_limit_auth_per_address,
             ),
             self.clock,
         )
