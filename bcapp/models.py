@@ -50,6 +50,9 @@ class Installation:
     # When the store API refused this installation's token (401): it needs re-authorising
     # (an install or re-authorisation clears it).
     token_rejected_at: int | None = None
+    # When (a payload's `iat`) the current owner was last named by a verified payload; None:
+    # since the install (`updated_at`). Ownership follows only newer claims.
+    owner_since: int | None = None
     name: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)

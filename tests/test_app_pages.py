@@ -74,6 +74,35 @@ def test_staff_see_the_settings_but_cannot_change_them(installed: FlaskClient, a
     assert service_of(app).stores.app_settings("abc123")["greeting"] == "Welcome"
 
 
+def test_owner_only_follows_an_ownership_transfer_named_by_the_load_payload(
+    installed: FlaskClient, app: Flask
+) -> None:
+    """M3: the store's owner became user 2 at BigCommerce; loads now name them as `owner`."""
+    new_owner = {"id": 2, "email": "staff@example.com"}
+    staff_now_owner = installed.get(
+        f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF, owner=new_owner)}"
+    )
+    assert staff_now_owner.status_code == 302
+    token = csrf_of_session(installed)
+    saved = installed.post("/settings", data={"csrf_token": token, "greeting": "New owner"})
+    assert saved.status_code == 302, "the new owner may save"
+
+    former = installed.get(f"/bigcommerce/load?signed_payload_jwt={signed(owner=new_owner)}")
+    assert former.status_code == 302
+    token = csrf_of_session(installed)
+    refused = installed.post("/settings", data={"csrf_token": token, "greeting": "Old owner"})
+    assert refused.status_code == 403, "the former owner may not"
+    assert service_of(app).stores.app_settings("abc123")["greeting"] == "New owner"
+    details = service_of(app).operations.show_store("abc123")
+    assert details is not None and details.installation.owner_id == 2
+    assert {user.id: user.is_owner for user in details.users} == {1: False, 2: True}
+
+    stale = signed(user=STAFF, iat=details.installation.owner_since - 60)  # names owner 1
+    assert installed.get(f"/bigcommerce/load?signed_payload_jwt={stale}").status_code == 302
+    after = service_of(app).operations.show_store("abc123")
+    assert after is not None and after.installation.owner_id == 2, "an older claim never wins"
+
+
 def csrf_of_session(client: FlaskClient) -> str:
     with client.session_transaction() as session:
         token: str = session["csrf"]

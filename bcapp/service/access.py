@@ -47,6 +47,11 @@ def open_app(
         raise NotInstalled("store_not_installed")
     if installation.uninstall is not None:
         installation = _reinstate(claims, installation.uninstall, lifecycle, leeway)
+    owner = claims.owner
+    if owner is not None and owner.id != installation.owner_id:  # ownership was transferred
+        installation = lifecycle.follow_owner(claims.store_hash, owner, claims.issued_at) or (
+            installation
+        )
     user = store.get_user(claims.store_hash, claims.user.id)
     if user is None:
         user = _provision(claims, store, multi_user)

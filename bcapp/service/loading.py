@@ -119,6 +119,9 @@ class Loader:
             return None
         if user.id != claims.user.id:
             return None
+        owner = claims.owner
+        if owner is not None and fields.get("owner_id") != owner.id:
+            return None  # ownership was transferred: the full path follows it
         scope_text = fields.get("scopes")
         try:
             scopes = ScopeSet.parse(scope_text) if isinstance(scope_text, str) else None

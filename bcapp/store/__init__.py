@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from bcapp.models import Installation, SessionRef, StoreUser, UninstallEvent
+from bcapp.validation import Person
 
 if TYPE_CHECKING:
     from bcapp.store.lifecycle import Uninstalled
@@ -140,6 +141,9 @@ class Lifecycle(Protocol):
 
     def marker(self, store_hash: str) -> str | None:
         """The current uninstall marker, as stored."""
+
+    def follow_owner(self, store_hash: str, owner: Person, issued_at: int) -> Installation | None:
+        """Make `owner` the owner unless a newer claim named one; the installation after."""
 
     def mark_token_rejected(self, store_hash: str, install_id: str, at: int) -> bool:
         """Flag the installation whose token the API refused; True the first time only."""

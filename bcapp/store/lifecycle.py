@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import secrets
 from dataclasses import replace
 
@@ -36,7 +37,12 @@ from bcapp.store.records import (
     event_to_dict,
     installation_to_json,
     read_installation,
+    read_user,
+    user_to_json,
 )
+from bcapp.validation import Person
+
+log = logging.getLogger(__name__)
 
 # Records of an uninstalled store outlive the grace period by this much, so that `reconcile`
 # (which purges at the end of the grace and sends `installation_purged`) runs before Redis
@@ -179,6 +185,41 @@ class RedisLifecycle:
     def _keys_of(self, store_hash: str) -> tuple[str, str, str]:
         record, users, marker = keys_of(self._keys, store_hash, (INSTALLATION, USERS, MARKER))
         return record, users, marker
+
+    def follow_owner(self, store_hash: str, owner: Person, issued_at: int) -> Installation | None:
+        """Make `owner` the store's owner, named by a verified payload issued at `issued_at`,
+        unless a newer claim (or the install) named the owner since; every user's owner flag
+        follows, in the same transaction. The installation as stored afterwards, or None when
+        there is no installed record."""
+        record_key, users_key = keys_of(self._keys, store_hash, (INSTALLATION, USERS))
+
+        def follow(pipe: Pipeline) -> Installation | None:
+            current = self._read(store_hash, pipe.get(record_key))
+            users = pipe.hgetall(users_key)
+            pipe.multi()
+            if current is None or not current.is_installed:
+                return None
+            since = current.owner_since if current.owner_since is not None else current.updated_at
+            if current.owner_id == owner.id or issued_at < since:
+                return current
+            moved = replace(
+                current, owner_id=owner.id, owner_email=owner.email, owner_since=issued_at
+            )
+            pipe.set(record_key, installation_to_json(moved, self._cipher), keepttl=True)
+            for uid, raw in users.items():
+                user = read_user(store_hash, raw)
+                if user is not None and user.is_owner != (user.id == owner.id):
+                    flagged = replace(user, is_owner=user.id == owner.id)
+                    pipe.hset(users_key, uid, user_to_json(flagged))
+            return moved
+
+        with unavailable_on_redis_error("follow_owner"):
+            followed: Installation | None = transaction(
+                self._redis, follow, record_key, users_key
+            )
+        if followed is not None and followed.owner_since == issued_at:
+            log.warning("store=%s: ownership moved to user=%s", store_hash, owner.id)
+        return followed
 
     def _read(self, store_hash: str, raw: str | bytes | None) -> Installation | None:
         return read_installation(store_hash, raw, self._cipher)

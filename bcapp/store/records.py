@@ -91,6 +91,7 @@ def installation_to_json(installation: Installation, cipher: TokenCipher) -> str
         "uninstall": event_to_dict(installation.uninstall),
         "kind": installation.kind,
         "token_rejected_at": installation.token_rejected_at,
+        "owner_since": installation.owner_since,
         "name": installation.name,
         "client_id": installation.client_id,
         "client_secret": (
@@ -152,6 +153,7 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
             uninstall=event_from_dict(data.get("uninstall")),
             kind=data.get("kind", "app"),
             token_rejected_at=data.get("token_rejected_at"),
+            owner_since=data.get("owner_since"),
             name=data.get("name"),
             client_id=data.get("client_id"),
             client_secret=secret,
