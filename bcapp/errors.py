@@ -137,6 +137,16 @@ class Forbidden(BcappError):
     advice = "Ask the store owner, or open this page as the store owner."
 
 
+class HandoffRefused(Forbidden):
+    """A handoff link that did not come from the app's own page (403); nothing is spent."""
+
+    title = "Open the app from your control panel"
+    advice = (
+        "This link opens the app only from the app's own page. "
+        "Open the app again from your control panel."
+    )
+
+
 class CsrfRefused(BcappError):
     """A state-changing request without this session's CSRF token (403)."""
 

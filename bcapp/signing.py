@@ -14,12 +14,14 @@ import hashlib
 import hmac
 import json
 import logging
+import posixpath
 import re
 from typing import Any
 from urllib.parse import unquote
 
 import jwt
 
+from bcapp import endpoints
 from bcapp.errors import BadRequest, Unauthorized
 from bcapp.models import CallbackClaims
 from bcapp.validation import store_hash_from_context, user_and_owner
@@ -167,7 +169,17 @@ def deep_link(value: object) -> str:
         return "/"
     if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in decoded):
         return "/"  # an encoded space is a fine search term; an encoded line break is not
+    if _into_callbacks(decoded):
+        return "/"  # a deep link never re-enters bcapp's own callbacks (a handoff, a load)
     return value
+
+
+def _into_callbacks(decoded: str) -> bool:
+    """True when a decoded deep link's path lies under bcapp's callbacks (/bigcommerce/...),
+    however it is spelt: repeated slashes, dot segments and case do not hide it."""
+    path = decoded.split("?", 1)[0].split("#", 1)[0].split(";", 1)[0]
+    normal = posixpath.normpath("/" + path.lstrip("/")).lower()
+    return normal == endpoints.PREFIX or normal.startswith(endpoints.PREFIX + "/")
 
 
 def _fully_unquoted(value: str, rounds: int = 4) -> str | None:

@@ -203,6 +203,44 @@ def test_a_handoff_is_spent_as_soon_as_the_cookie_works(
     assert app.test_client().get(f"/bigcommerce/handoff?token={token}").status_code == 401
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site", "none"])
+def test_a_handoff_link_from_elsewhere_opens_nothing_and_stays_unspent(
+    client: FlaskClient, sim: SimulatorState, app: Flask, site: str
+) -> None:
+    """L1: a link to somebody's handoff on another site (or pasted into the address bar) would
+    sign the visitor in to their store: refused; the app's own new-tab link still works."""
+    from tests.helpers import install
+
+    token = handoff_of(install(client, sim))
+    victim = app.test_client()
+    refused = victim.get(f"/bigcommerce/handoff?token={token}", headers={"Sec-Fetch-Site": site})
+    assert refused.status_code == 403 and "Set-Cookie" not in refused.headers
+    assert "Open the app from your control panel" in refused.get_data(as_text=True)
+    assert victim.get("/").status_code == 401, "the visitor holds no session"
+    own = app.test_client().get(
+        f"/bigcommerce/handoff?token={token}", headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert own.status_code == 302, "the refusal spent nothing"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/bigcommerce/handoff?token=abc123.x",
+        "/bigcommerce/load?signed_payload_jwt=x",
+        "//bigcommerce/load",
+        "/./bigcommerce/../bigcommerce/auth",
+        "/BigCommerce/handoff",
+        "/%62igcommerce/handoff",
+        "/bigcommerce",
+    ],
+)
+def test_a_deep_link_never_enters_bcapps_own_callbacks(installed: FlaskClient, url: str) -> None:
+    response = installed.get(f"/bigcommerce/load?signed_payload_jwt={signed(url=url)}")
+    assert response.status_code == 302
+    assert response.headers["Location"].split("?", 1)[0] == "/"
+
+
 @pytest.mark.parametrize("token", ["", "x", "ABC.def", "abc123." + "a" * 10, "abc123." + "é" * 40])
 def test_malformed_handoffs_are_refused(client: FlaskClient, token: str) -> None:
     response = client.get(f"/bigcommerce/handoff?token={token}")

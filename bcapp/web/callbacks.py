@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from bcapp.endpoints import LOAD, Callback
-from bcapp.errors import BcappError
+from bcapp.errors import BcappError, HandoffRefused
 from bcapp.models import AppOpened, CallbackClaims
 from bcapp.service.install import InstallRequest
 from bcapp.web.context import service
@@ -96,7 +96,16 @@ def into_the_app(opened: AppOpened) -> Response:
 
 @callback("handoff")
 def handoff() -> Response:
-    """The app in a new tab, for a browser that blocked the cookie inside the iframe."""
+    """The app in a new tab, for a browser that blocked the cookie inside the iframe.
+
+    Only a tab the app's own page opened may spend a handoff (Fetch Metadata says
+    `Sec-Fetch-Site: same-origin`): a link elsewhere to somebody's handoff would sign the
+    visitor in to that somebody's store (login CSRF), so it is refused and nothing is spent.
+    A browser that sends no Fetch Metadata is let through (docs/security.md R3).
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        raise HandoffRefused("handoff_not_from_the_app")
     ref, opened = service().sessions.redeem_handoff(single("token", 200) or "")
     adopt(ref)
     for_store(opened.installation)
