@@ -24,8 +24,13 @@ Snapshot = Callable[[], dict[str, Any]]
 
 
 def delivery(
-    secret: str = CLIENT_SECRET, webhook_id: str = "msg_a", age: int = 0, store: str = "abc123"
+    secret: str = CLIENT_SECRET,
+    webhook_id: str = "msg_a",
+    age: int = 0,
+    store: str = "abc123",
+    event_age: int = 0,
 ) -> tuple[bytes, dict[str, str]]:
+    """A signed delivery `age` seconds old, of an event that happened `event_age` seconds ago."""
     now = int(time.time())
     body = json.dumps(
         {
@@ -33,7 +38,7 @@ def delivery(
             "store_id": "1",
             "data": {"type": "store", "id": 0},
             "hash": "0" * 40,
-            "created_at": now,
+            "created_at": now - event_age,
             "producer": f"stores/{store}",
         }
     )
@@ -62,6 +67,7 @@ def test_a_valid_delivery_ends_the_installation_and_a_duplicate_is_acknowledged(
     [
         (lambda: delivery(secret="wrong-secret-0123456789"), 401),
         (lambda: delivery(age=600), 400),
+        (lambda: delivery(secret="wrong-secret-0123456789", age=600), 401),  # no clock told
         (lambda: (b'{"scope": "store/app/uninstalled"}', delivery()[1]), 401),
         (lambda: (delivery()[0], {"webhook-id": "x"}), 400),
         (lambda: (delivery()[0], delivery()[1] | {"webhook-signature": "v1,%%%"}), 401),
@@ -79,6 +85,19 @@ def test_forged_stale_or_malformed_deliveries_change_nothing(
     assert response.status_code == status
     assert "<html" in response.get_data(as_text=True)
     assert snapshot() == before
+
+
+def test_a_retried_uninstall_webhook_never_ends_a_later_reinstall(
+    installed: FlaskClient, app: Flask
+) -> None:
+    """L2: the event happened two minutes ago, its first delivery failed, the merchant
+    re-installed meanwhile; the retry (signed now) is judged by the event's `created_at`."""
+    body, headers = delivery(webhook_id="msg_retry", event_age=120)
+    response = post(installed, body, headers)
+    assert response.status_code == 200 and response.json == {"status": "ignored"}
+    stored = installation_of(app)
+    assert stored is not None and stored.is_installed, "the newer installation stands"
+    assert installed.get("/").status_code == 200
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT"])

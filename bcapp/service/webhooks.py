@@ -43,9 +43,10 @@ class Delivery:
     """A verified webhook delivery."""
 
     webhook_id: str
-    timestamp: int
+    timestamp: int  # when this attempt was signed (a retry is signed anew)
     scope: str
     store_hash: str
+    created_at: int  # when the event happened: the payload's `created_at` (else `timestamp`)
 
 
 def verify_delivery(
@@ -63,11 +64,12 @@ def verify_delivery(
     if not timestamp_text.isdigit() or len(timestamp_text) > 12:
         raise BadRequest("webhook_timestamp")
     timestamp = int(timestamp_text)
+    # The signature first: an unsigned request learns nothing, not even the server's clock.
+    if not any(_signed_by(secret, webhook_id, timestamp, body, signatures) for secret in secrets):
+        raise Unauthorized("webhook_signature")
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         log.warning("webhook timestamp %.0f s away from now; refused", timestamp - now)
         raise BadRequest("webhook_stale")
-    if not any(_signed_by(secret, webhook_id, timestamp, body, signatures) for secret in secrets):
-        raise Unauthorized("webhook_signature")
     data = _json_object(body)
     scope = data.get("scope")
     try:
@@ -76,7 +78,10 @@ def verify_delivery(
         raise BadRequest("webhook_producer") from exc
     if not isinstance(scope, str):
         raise BadRequest("webhook_scope")
-    return Delivery(webhook_id, timestamp, scope, store_hash)
+    created_at = data.get("created_at")
+    if type(created_at) is not int or not 0 < created_at <= timestamp + TOLERANCE_SECONDS:
+        created_at = timestamp  # absent or implausible: the attempt's own time
+    return Delivery(webhook_id, timestamp, scope, store_hash, created_at)
 
 
 def _signed_by(secret: str, webhook_id: str, timestamp: int, body: bytes, signatures: str) -> bool:
@@ -130,7 +135,9 @@ def receive(
         return "duplicate"
     outcome = "ignored"
     if delivery.scope == UNINSTALLED_SCOPE:
-        event = UninstallEvent(delivery.timestamp, "webhook", int(clock.now()))
+        # The event's own time, not the attempt's: a retry delivered after a re-install must
+        # not end the newer installation (L2 of the third review).
+        event = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
         outcome = "ended" if end(delivery.store_hash, event) else "ignored"
     short_lived.burn_once(delivery.store_hash, nonce, DEDUPLICATE_SECONDS)
     return outcome
