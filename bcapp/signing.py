@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import posixpath
 import re
 from typing import Any
@@ -247,9 +248,11 @@ def verify_legacy_signed_payload(
         store_hash=store_hash,
         user=user,
         owner=owner,
-        issued_at=int(timestamp),
+        issued_at=math.floor(timestamp),
         nonce="legacy:" + hashlib.sha256(body).hexdigest(),
-        expires_at=int(timestamp) + max_age,
+        # Rounded up: the replay guard must outlive the last instant the payload verifies
+        # (a fractional timestamp truncated let it verify once more, L4 of the third review).
+        expires_at=math.ceil(timestamp) + max_age,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -119,6 +120,28 @@ def test_legacy_payloads_can_be_switched_off(settings: Settings, clock: ManualCl
     lenient = build(settings, clock)
     assert lenient.callbacks.verify(None, legacy).user.id == 1
     lenient.close()
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.95])
+def test_a_legacy_payloads_replay_guard_outlives_its_last_valid_instant(
+    make_service: Callable[..., Bcapp],
+    clock: ManualClock,
+    redis_client: Any,
+    prefix: str,
+    fraction: float,
+) -> None:
+    """L4: with no leeway, a payload stamped 1000.95 verifies until 1600.95; spent at 1599.5,
+    its guard must live past that, not until 1600.5 (a truncated timestamp)."""
+    service = make_service(jwt_leeway_seconds=0)
+    stamped = int(clock.now()) - 600 + fraction
+    data = legacy_payload_data("abc123", OWNER, OWNER, now=stamped) | {"timestamp": stamped}
+    legacy = legacy_signed_payload(data, CLIENT_SECRET)
+    clock.advance(stamped + 600 - 1.5 - clock.now())  # 1.5 s before it stops verifying
+    service.callbacks.verify(None, legacy, "uninstall")
+    guards = list(redis_client.scan_iter(match=f"{prefix}:{{abc123}}:seen:*"))
+    assert len(guards) == 1
+    still_valid_ms = (stamped + 600 - clock.now()) * 1000
+    assert redis_client.pttl(guards[0]) >= still_valid_ms, "no window for a replay"
 
 
 def test_open_app_provisions_staff_and_refuses_unknown_stores(
