@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -96,3 +98,74 @@ def test_import_refuses_records_for_keys_it_does_not_hold(
         and "3 refused" in result.output
     )
     assert not list(redis_client.scan_iter(match=f"{target}:*"))
+
+
+def tampered(line: str, change: Callable[[dict[str, Any]], None]) -> str:
+    document = json.loads(line)
+    change(document)
+    return json.dumps(document)
+
+
+def set_field(path: tuple[str, ...], value: object) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        target = document
+        for name in path[:-1]:
+            target = target[name]
+        target[path[-1]] = value
+
+    return change
+
+
+def swap_users(document: dict[str, Any]) -> None:
+    users = document["users"]
+    users["1"], users["2"] = users["2"], users["1"]  # staff's record filed as the owner's
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        set_field(("installation", "control_panel_url"), "*"),
+        set_field(
+            ("installation", "control_panel_url"),
+            "https://a.example; report-uri https://evil.example; sandbox allow-scripts",
+        ),
+        set_field(("installation", "control_panel_url"), "https://a.example\r\nX-Evil: 1"),
+        set_field(("installation", "owner_email"), "o@x.example\r\nSet-Cookie: a=b"),
+        set_field(("users", "2", "is_owner"), True),
+        swap_users,
+        set_field(("settings", "greeting"), ["not", "text"]),
+    ],
+    ids=["wildcard", "csp-injection", "crlf-panel", "crlf-email", "staff-owner", "swapped", "set"],
+)
+def test_import_refuses_fields_bcapp_would_never_write_and_stores_nothing(
+    client: FlaskClient,
+    sim: SimulatorState,
+    app: Flask,
+    settings: Settings,
+    tmp_path: Path,
+    redis_client: Any,
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    """L3: the sealed token is not the only field a header or a page trusts."""
+    populate(client, sim, app)
+    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
+    line = next(line for line in exported.splitlines() if '"abc123"' in line)
+    target = "h" + settings.redis_prefix[1:]
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+    result = CliRunner().invoke(main, ["import"], input=tampered(line, change) + "\n", env=env)
+    assert result.exit_code == 1 and "1 refused" in result.output, result.output
+    assert not list(redis_client.scan_iter(match=f"{target}:*")), "nothing stored"
+
+
+def test_a_stored_control_panel_that_is_no_origin_never_reaches_the_csp(
+    installed: FlaskClient, redis_client: Any, prefix: str
+) -> None:
+    """Defence in depth for L3: whatever Redis holds, frame-ancestors names only origins."""
+    key = f"{prefix}:{{abc123}}:installation"
+    record = json.loads(redis_client.get(key))
+    record["control_panel_url"] = "https://a.example; sandbox allow-scripts\r\n"
+    redis_client.set(key, json.dumps(record))
+    loaded = installed.get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    assert loaded.status_code == 302
+    policy = loaded.headers["Content-Security-Policy"]
+    assert "sandbox" not in policy and "https://store-abc123.mybigcommerce.com" in policy

@@ -133,7 +133,7 @@ def resume_session(
         or installation.install_id != ref.install_id
     ):
         raise Unauthorized("session_install_revoked")
-    if user is None or user.access_id != ref.access_id:
+    if user is None or user.id != ref.user_id or user.access_id != ref.access_id:
         raise Unauthorized("session_user_revoked")
     return Opened(installation, user)
 

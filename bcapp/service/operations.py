@@ -22,6 +22,7 @@ from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
 from bcapp.store.connection import server_policy
 from bcapp.store.records import CorruptRecord
 from bcapp.store.transfer import RedisTransfer
+from bcapp.validation import exact_origin
 
 log = logging.getLogger(__name__)
 
@@ -165,5 +166,7 @@ def store_frame_ancestors(
     """Who may frame a page of one store, given its control-panel origin from the install."""
     if settings.frame_ancestors:
         return settings.frame_ancestors
-    panel = control_panel_url or f"https://store-{store_hash}.mybigcommerce.com"
+    # Judged again on every use: a stored value reaches a header, so nothing but an exact
+    # https origin ever does, whatever was written to Redis.
+    panel = exact_origin(control_panel_url) or f"https://store-{store_hash}.mybigcommerce.com"
     return (panel, settings.login_origin)

@@ -15,10 +15,11 @@ from typing import Any
 import redis
 
 from bcapp.crypto import TokenCipher
+from bcapp.models import Installation
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.keys import APP_DATA, INSTALLATION, USERS
-from bcapp.store.records import CorruptRecord, installation_from_json
-from bcapp.validation import STORE_HASH
+from bcapp.store.records import CorruptRecord, installation_from_json, user_from_json
+from bcapp.validation import STORE_HASH, exact_origin
 
 FORMAT = "bcapp-export/1"
 
@@ -60,15 +61,17 @@ class RedisTransfer:
         if not isinstance(store_hash, str) or not STORE_HASH.fullmatch(store_hash):
             raise ValueError("no valid store hash")
         try:
-            installation_from_json(json.dumps(document["installation"]), store_hash, self._cipher)
-        except (CorruptRecord, KeyError, TypeError) as exc:
+            installation = installation_from_json(
+                json.dumps(document["installation"]), store_hash, self._cipher
+            )
+        except (CorruptRecord, KeyError, TypeError, ValueError) as exc:
             raise ValueError(
                 f"store {store_hash}: its record does not decrypt with TOKEN_ENCRYPTION_KEYS"
             ) from exc
-        if not isinstance(document.get("users"), dict) or not isinstance(
-            document.get("settings"), dict
-        ):
+        users, settings = document.get("users"), document.get("settings")
+        if not isinstance(users, dict) or not isinstance(settings, dict):
             raise ValueError(f"store {store_hash}: users or settings malformed")
+        _refuse_unsafe_fields(store_hash, installation, users, settings)
         return store_hash
 
     def import_store(self, document: dict[str, Any]) -> bool:
@@ -93,3 +96,43 @@ class RedisTransfer:
         with unavailable_on_redis_error("import"):
             pipe.execute()
         return True
+
+
+def _refuse_unsafe_fields(
+    store_hash: str, installation: Installation, users: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    """ValueError unless every field is what bcapp itself would have written (L3 of the third
+    review): the sealed token is not the only field a page or a header trusts."""
+    texts = [
+        installation.installer_email,
+        installation.owner_email,
+        installation.account_uuid,
+        installation.install_id,
+        installation.name,
+        installation.client_id,
+        installation.control_panel_url,
+    ]
+    if any(text is not None and not _plain(text) for text in texts):
+        raise ValueError(f"store {store_hash}: a field holds control characters or is too long")
+    panel = installation.control_panel_url
+    if panel is not None and exact_origin(panel) != panel:
+        raise ValueError(f"store {store_hash}: control_panel_url is not an https origin")
+    owner_id = installation.owner_id if installation.owner_id is not None else (
+        installation.installer_id
+    )
+    for uid, record in users.items():
+        try:
+            user = user_from_json(json.dumps(record))
+        except CorruptRecord as exc:
+            raise ValueError(f"store {store_hash}: user {uid} malformed") from exc
+        if str(user.id) != uid or not _plain(user.email) or not _plain(user.access_id):
+            raise ValueError(f"store {store_hash}: user {uid} is filed under another id")
+        if user.is_owner != (user.id == owner_id):
+            raise ValueError(f"store {store_hash}: user {uid}'s owner flag contradicts the owner")
+    if not all(isinstance(key, str) and isinstance(value, str) for key, value in settings.items()):
+        raise ValueError(f"store {store_hash}: settings must map text to text")
+
+
+def _plain(text: object, limit: int = 512) -> bool:
+    """Printable text of a sane length: nothing that could break a header or a page."""
+    return isinstance(text, str) and len(text) <= limit and text.isprintable()
