@@ -52,6 +52,23 @@ def test_json_lines_carry_the_known_fields() -> None:
     assert line["time"].endswith("Z")
 
 
+@pytest.mark.parametrize(
+    ("message", "args"),
+    [
+        ("%s %s -> %s %s", ("GET", "/bigcommerce/nothing/store=victim42/user=31337", 404, "x")),
+        ("refused %s", ("store=victim42 user=31337",)),
+        ("store=%s user=%s", ("not a store!", "12ab")),
+    ],
+)
+def test_json_lines_take_store_and_user_from_the_call_never_from_text(
+    message: str, args: tuple[object, ...]
+) -> None:
+    """L7: a path or any other argument that merely contains `store=` names no store."""
+    record = logging.LogRecord("bcapp.x", logging.WARNING, __file__, 1, message, args, None)
+    line = json.loads(JsonFormatter().format(record))
+    assert "store_hash" not in line and "user_id" not in line
+
+
 def test_log_format_is_text_or_json(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
         Settings.from_env({"LOG_FORMAT": "xml", "BCAPP_INSTANCE_DIR": str(tmp_path)}, dotenv="")
