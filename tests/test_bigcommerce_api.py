@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -114,11 +115,28 @@ def test_a_call_within_a_deadline_ends_at_it_whatever_the_api_does(
 
 
 def test_app_page_shows_store_details_and_survives_a_revoked_token(
-    client: FlaskClient, sim: SimulatorState
+    client: FlaskClient, sim: SimulatorState, redis_client: Any, prefix: str
 ) -> None:
     install(client, sim)
     assert "Store abc123" in client.get("/").get_data(as_text=True)
     sim.revoke("abc123")
+    for key in redis_client.scan_iter(match=f"{prefix}:{{abc123}}:cache:*"):
+        redis_client.delete(key)  # what Redis does once the 5 minutes are over
     page = client.get("/")
     assert page.status_code == 200
     assert "details unavailable" in page.get_data(as_text=True)
+
+
+def test_the_home_page_asks_the_store_api_once_however_often_it_is_viewed(
+    client: FlaskClient, sim: SimulatorState, redis_client: Any, prefix: str
+) -> None:
+    """L5: the store's quota is shared by every app on it; one session reloading the home page
+    must not spend it. The answer is remembered per store and installation for 5 minutes."""
+    install(client, sim)
+    calls: list[str] = []
+    sim.on_api_request = calls.append
+    pages = [client.get("/").get_data(as_text=True) for _ in range(50)]
+    sim.on_api_request = None
+    assert calls == ["v2/store"] and all("Store abc123" in page for page in pages)
+    cached = list(redis_client.scan_iter(match=f"{prefix}:{{abc123}}:cache:*"))
+    assert len(cached) == 1 and 0 < redis_client.ttl(cached[0]) <= 300

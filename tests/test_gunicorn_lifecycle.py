@@ -20,6 +20,7 @@ import requests
 
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
+from bcapp.store.keys import KINDS, Lifetime
 from tests.helpers import OWNER, STAFF, auth_query, future, signed
 from tests.servers import REPO, environment_for, gunicorn
 
@@ -105,5 +106,5 @@ def test_a_forged_uninstall_is_undone_and_a_genuine_one_purged_after_the_grace(
     assert purge_log.read_text().splitlines() == ["installation_purged abc123"], "fired once"
     remaining = snapshot()
     assert all(redis_client.ttl(key) > 0 for key in remaining), "nothing without a TTL"
-    short_lived = (":seen:", ":lease:", ":session:", ":handoff:")
+    short_lived = tuple(f":{kind.name}" for kind in KINDS if kind.lifetime is Lifetime.SHORT)
     assert all(any(kind in key for kind in short_lived) for key in remaining), remaining.keys()

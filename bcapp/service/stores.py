@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,10 +12,13 @@ from bcapp.clock import Clock
 from bcapp.errors import ApiError, NotInstalled, TokenRejected
 from bcapp.models import Installation
 from bcapp.service.store_client import StoreClient
-from bcapp.store import InstallationStore, Lifecycle
+from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
 from bcapp.store.app_data import RedisAppData
 
 log = logging.getLogger(__name__)
+INFORMATION = "store-information"
+INFORMATION_SECONDS = 300
+FAILURE_SECONDS = 30
 
 
 class Stores:
@@ -24,12 +28,14 @@ class Stores:
         self,
         installations: InstallationStore,
         lifecycle: Lifecycle,
+        short_lived: ShortLivedRecords,
         app_data: RedisAppData,
         bigcommerce: BigCommerce,
         clock: Clock,
     ) -> None:
         self._installations = installations
         self._lifecycle = lifecycle
+        self._short_lived = short_lived
         self._app_data = app_data
         self._bigcommerce = bigcommerce
         self._clock = clock
@@ -51,7 +57,25 @@ class Stores:
         return StoreClient(installation, self._bigcommerce, self._token_rejected)
 
     def information(self, installation: Installation) -> dict[str, str] | None:
-        """The store's name and domain from the API (proof the token works), or None."""
+        """The store's name and domain from the API (proof the token works), or None.
+
+        Remembered per store for 5 minutes (a failure for 30 s): every view of the home page
+        would otherwise spend a request of the store's quota, which every app on the store
+        shares, so one session reloading the page could starve them all (L5 of the third
+        review).
+        """
+        store_hash = installation.store_hash
+        entry = f"{INFORMATION}-{installation.install_id}"  # a re-install asks afresh
+        remembered = self._short_lived.recall(store_hash, entry)
+        if remembered is not None:
+            known: dict[str, str] | None = json.loads(remembered) or None
+            return known
+        info = self._information_from_api(installation)
+        seconds = INFORMATION_SECONDS if info is not None else FAILURE_SECONDS
+        self._short_lived.remember(store_hash, entry, json.dumps(info or {}), seconds)
+        return info
+
+    def _information_from_api(self, installation: Installation) -> dict[str, str] | None:
         client = self.client_for(installation)
         store_hash = client.store_hash
         try:

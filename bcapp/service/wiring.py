@@ -98,7 +98,12 @@ class Bcapp:
         """Installed stores' API clients and the app's per-store data."""
         app_data = RedisAppData(self._redis, self._keys)
         return Stores(
-            self._installations, self._lifecycle, app_data, self._bigcommerce, self.clock
+            self._installations,
+            self._lifecycle,
+            self._short_lived,
+            app_data,
+            self._bigcommerce,
+            self.clock,
         )
 
     @cached_property

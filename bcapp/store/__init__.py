@@ -202,6 +202,12 @@ class ShortLivedRecords(Protocol):
     def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
         """The session a handoff stands for, deleted as it is read, or None."""
 
+    def remember(self, store_hash: str, name: str, value: str, seconds: int) -> None:
+        """Keep a short-lived cache entry of the store."""
+
+    def recall(self, store_hash: str, name: str) -> str | None:
+        """A cache entry of the store, or None."""
+
     def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
         """Take the store's `purpose` lease for `seconds`; False while another holds it."""
 

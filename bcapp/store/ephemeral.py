@@ -21,7 +21,7 @@ from bcapp.errors import InstallInProgress
 from bcapp.models import SessionRef
 from bcapp.store import Handoff, LockHold
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
-from bcapp.store.keys import HANDOFF, INSTALL_LOCK, LEASE, REMOVED, SEEN, SESSION
+from bcapp.store.keys import CACHE, HANDOFF, INSTALL_LOCK, LEASE, REMOVED, SEEN, SESSION
 from bcapp.store.records import CorruptRecord, report_corrupt
 
 # A removed user's tombstone outlives any payload issued before the removal (24 h + slack).
@@ -109,6 +109,17 @@ class RedisShortLivedRecords:
         key = LEASE.key(self._keys, store_hash, purpose)
         with unavailable_on_redis_error("lease"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(seconds, 1)))
+
+    def remember(self, store_hash: str, name: str, value: str, seconds: int) -> None:
+        """Keep `value` under the store's cache entry `name` for `seconds`."""
+        with unavailable_on_redis_error("remember"):
+            self._redis.set(CACHE.key(self._keys, store_hash, name), value, ex=max(seconds, 1))
+
+    def recall(self, store_hash: str, name: str) -> str | None:
+        """The store's cache entry `name`, or None when absent or expired."""
+        with unavailable_on_redis_error("recall"):
+            value = self._redis.get(CACHE.key(self._keys, store_hash, name))
+        return None if value is None else str(value)
 
     def start_session(self, ref: SessionRef, idle_seconds: int, handoff: Handoff) -> None:
         """A session's idle timer (it lives `idle_seconds` unless touched) and its one-time

@@ -82,6 +82,10 @@ LEASE = KeyKind(
     "lease", "reconcile's once-per-interval claim on a store", "the reconcile interval",
     Lifetime.SHORT, per_id=True
 )
+CACHE = KeyKind(
+    "cache", "a store-API answer the app pages show (the store's name and domain)",
+    "5 minutes (30 s for a failure)", Lifetime.SHORT, per_id=True
+)
 BUDGET = KeyKind(
     "budget", "the store API requests left in the current window", "the window's reset",
     Lifetime.SHORT
@@ -92,7 +96,7 @@ BUDGET_PROBE = KeyKind(
 
 KINDS = (
     INSTALLATION, USERS, APP_DATA, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION, REMOVED, LEASE,
-    BUDGET, BUDGET_PROBE,
+    CACHE, BUDGET, BUDGET_PROBE,
 )
 RECORDS = tuple(kind for kind in KINDS if kind.lifetime is Lifetime.RECORD)
 # What purge and forget delete: the records and the uninstall marker.

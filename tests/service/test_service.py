@@ -246,7 +246,7 @@ def test_uninstall_marks_unless_a_newer_install_exists(
 
 
 def test_store_information_proves_the_token_and_survives_revocation(
-    service: Bcapp, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState, redis_client: Any, prefix: str
 ) -> None:
     installation = service.sessions.resume(install(service, sim).ref).installation
     assert service.stores.information(installation) == {
@@ -254,6 +254,9 @@ def test_store_information_proves_the_token_and_survives_revocation(
         "domain": "abc123.mybigcommerce.example",
     }
     sim.revoke("abc123")
+    assert service.stores.information(installation) is not None, "remembered for 5 minutes"
+    for key in redis_client.scan_iter(match=f"{prefix}:{{abc123}}:cache:*"):
+        redis_client.delete(key)  # the 5 minutes are over
     assert service.stores.information(installation) is None
 
 
