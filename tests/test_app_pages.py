@@ -246,3 +246,33 @@ def test_malformed_handoffs_are_refused(client: FlaskClient, token: str) -> None
     response = client.get(f"/bigcommerce/handoff?token={token}")
     assert response.status_code in (400, 401)
     assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [{"pagination": {"total_pages": "abc"}}, {"pagination": {"total_pages": None}}, [], "x"],
+    ids=["text", "null", "list", "string"],
+)
+def test_a_malformed_pagination_from_the_api_is_no_500(
+    make_app: Callable[..., Flask], sim: SimulatorState, meta: object
+) -> None:
+    """Info item of the third review: the example page and pages_v3 judge the API's shapes."""
+    from flask import jsonify
+
+    from bcapp.simulator import ServedApp
+    from tests.helpers import install
+
+    odd_api = Flask("odd_api")
+
+    @odd_api.get("/stores/<store_hash>/v3/catalog/products")
+    def products(store_hash: str) -> object:
+        return jsonify(data=[{"id": 1, "name": "One", "price": 1.5, "sku": "S1"}], meta=meta)
+
+    with ServedApp(odd_api) as served:
+        app = make_app(api_url=served.url)
+        client = app.test_client()
+        assert install(client, sim).status_code == 302
+        page = client.get("/products")
+        assert page.status_code == 200 and "One" in page.get_data(as_text=True)
+        listed = list(service_of(app).stores.client("abc123").pages_v3("v3/catalog/products"))
+        assert listed == [{"id": 1, "name": "One", "price": 1.5, "sku": "S1"}]

@@ -55,11 +55,8 @@ class StoreClient:
         """Every item of a v3 collection, page by page (`meta.pagination.total_pages`)."""
         for page in range(1, MAX_PAGES + 1):
             answer = self.get(path, page=page, limit=limit, **params)
-            yield from answer.get("data", []) if isinstance(answer, dict) else []
-            pagination = (
-                answer.get("meta", {}).get("pagination", {}) if isinstance(answer, dict) else {}
-            )
-            if page >= int(pagination.get("total_pages", page)):
+            yield from items_of(answer)
+            if page >= (total_pages(answer) or page):
                 return
 
     def pages_v2(
@@ -67,7 +64,9 @@ class StoreClient:
     ) -> Iterator[Any]:
         """Every item of a v2 collection: pages until one comes back short or empty."""
         for page in range(1, MAX_PAGES + 1):
-            items = self.get(path, page=page, limit=limit, **params) or []
+            items = self.get(path, page=page, limit=limit, **params)
+            if not isinstance(items, list):
+                return  # empty (204) or not a collection: nothing more to read
             yield from items
             if len(items) < limit:
                 return
@@ -82,3 +81,18 @@ class StoreClient:
         except TokenRejected:
             self._on_rejected(self._installation)
             raise
+
+
+def items_of(answer: Any) -> list[Any]:
+    """The `data` list of a v3 answer; [] for any other shape."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    return data if isinstance(data, list) else []
+
+
+def total_pages(answer: Any) -> int | None:
+    """`meta.pagination.total_pages` of a v3 answer when it is a whole number, else None
+    (an API answer of another shape must not become a 500)."""
+    meta = answer.get("meta") if isinstance(answer, dict) else None
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    pages = pagination.get("total_pages") if isinstance(pagination, dict) else None
+    return pages if type(pages) is int and pages >= 0 else None

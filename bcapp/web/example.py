@@ -11,6 +11,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bcapp.errors import BadRequest
+from bcapp.service.store_client import items_of, total_pages
 from bcapp.web.context import service
 from bcapp.web.kit import AppContext, app_page
 
@@ -51,13 +52,12 @@ def products_page(ctx: AppContext) -> str:
     """One page of the store's products, with links to the previous and next pages."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     answer = ctx.api.get("v3/catalog/products", page=page, limit=PAGE_SIZE)
-    pagination = answer.get("meta", {}).get("pagination", {}) if isinstance(answer, dict) else {}
     settings = service().stores.app_settings(ctx.store_hash)
     return render_template(
         "app/products.html",
         ctx=ctx,
-        products=answer.get("data", []) if isinstance(answer, dict) else [],
+        products=items_of(answer),
         page=page,
-        pages=int(pagination.get("total_pages", 1)),
+        pages=total_pages(answer) or 1,
         show_prices=settings.get("show_prices", "1") == "1",
     )
