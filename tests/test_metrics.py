@@ -32,7 +32,10 @@ def sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong-token-0123456789", f"Basic {TOKEN}", ""])
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer wrong-token-0123456789", f"Basic {TOKEN}", "", TOKEN, f"Token {TOKEN}"],
+)
 def test_metrics_are_404_without_the_bearer_token(
     make_app: Callable[..., Flask], header: str | None
 ) -> None:

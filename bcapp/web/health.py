@@ -39,8 +39,11 @@ def metrics_page() -> Response:
     """Prometheus metrics, only with BCAPP_METRICS_TOKEN as a bearer token (404 otherwise)."""
     global _gauge_refreshed_at
     expected = service().settings.metrics_token
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-    if not expected or not hmac.compare_digest(expected.encode(), sent):
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    # The scheme is part of the credential (any case, RFC 7235): a bare token is refused.
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(
+        expected.encode(), sent.encode("utf-8", "replace")
+    ):
         raise NotFound()
     if time.monotonic() - _gauge_refreshed_at > GAUGE_REFRESH_SECONDS:
         metrics.INSTALLATIONS.set(len(service().operations.list_stores()))
