@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -98,6 +99,29 @@ def test_a_retried_uninstall_webhook_never_ends_a_later_reinstall(
     stored = installation_of(app)
     assert stored is not None and stored.is_installed, "the newer installation stands"
     assert installed.get("/").status_code == 200
+
+
+def test_a_chunked_delivery_over_64_kib_is_413_and_one_below_is_read_whole(
+    installed: FlaskClient, app: Flask, snapshot: Snapshot
+) -> None:
+    """Info item of the third review: a body without a length was cut at 64 KiB in silence
+    (a signed 70 KiB delivery got 401)."""
+    before = snapshot()
+    big = installed.post(
+        "/bigcommerce/webhooks",
+        input_stream=io.BytesIO(b"x" * 70_000),
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert big.status_code == 413 and snapshot() == before
+    body, headers = delivery(webhook_id="msg_chunked")
+    whole = installed.post(
+        "/bigcommerce/webhooks",
+        input_stream=io.BytesIO(body),
+        headers=headers | {"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert whole.status_code == 200 and whole.json == {"status": "ended"}
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT"])

@@ -8,6 +8,7 @@ the application service and render or redirect (docs/architecture.md).
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 from importlib import resources
 from pathlib import Path
@@ -136,6 +137,23 @@ def refuse_oversized(route: Callback | None) -> None:
     limit = MAX_REQUEST_BYTES if route is not None else current_app.config["MAX_CONTENT_LENGTH"]
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()
+    if route is not None and request.content_length is None:
+        _read_chunked_body(limit or MAX_REQUEST_BYTES)
+
+
+def _read_chunked_body(limit: int) -> None:
+    """A callback's body sent without a length (chunked): read it whole, up to `limit`, so an
+    oversized one is a 413 and never a body cut short at the limit without a word."""
+    environ = request.environ
+    if not environ.get("wsgi.input_terminated"):
+        return  # no length and no terminated stream: WSGI reads no body at all
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("wsgi.input_terminated", None)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)  # the body is now one of known length
 
 
 def _blueprint(name: str) -> Blueprint:
