@@ -28,6 +28,7 @@ PRODUCTION = "production"
 DEVELOPMENT = "development"
 _DEV_CLIENT_ID = "bcapp-local-client"
 MIN_CLIENT_SECRET_CHARS = 16
+MIN_DISTINCT_CHARS = 8
 # An origin: scheme, host (optionally a leading `*.` label) and port; nothing that could end a
 # CSP directive or add a path.
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
@@ -265,29 +266,50 @@ def validate(settings: Settings) -> None:
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     _validate_secret_lists(settings)
-    if settings.metrics_token is not None and len(settings.metrics_token) < 16:
-        raise ConfigurationError("BCAPP_METRICS_TOKEN must be at least 16 characters")
+    token = settings.metrics_token
+    if token is not None and (len(token) < 16 or guessable(token)):
+        raise ConfigurationError(
+            "BCAPP_METRICS_TOKEN must be a random token of at least 16 characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     if settings.log_format not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
     for origin in settings.frame_ancestors:
-        if not _ORIGIN.fullmatch(origin):
+        if not _ORIGIN.fullmatch(origin) or not _framing_origin_allowed(origin, settings):
             raise ConfigurationError(
                 "BCAPP_FRAME_ANCESTORS takes only origins such as "
-                "https://store-abc.mybigcommerce.com (scheme, host, optional port; space-separated)"
+                "https://store-abc.mybigcommerce.com (https, a host or *.domain.tld, optional "
+                "port; space-separated; http only for loopback hosts in production)"
             )
     if not settings.redis_prefix.replace("-", "").replace("_", "").isalnum():
         raise ConfigurationError("BCAPP_REDIS_PREFIX may hold only letters, digits, '-' and '_'")
 
 
+def _framing_origin_allowed(origin: str, settings: Settings) -> bool:
+    """A wildcard covers subdomains of a registrable-looking domain (`*.example.com`, never
+    `*.com`); production takes http only for loopback hosts."""
+    scheme, _, rest = origin.partition("://")
+    host = rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+    if host.startswith("*.") and host.count(".") < 2:
+        return False
+    return not (settings.is_production and scheme == "http" and host not in LOOPBACK_HOSTS)
+
+
+def guessable(secret: str) -> bool:
+    """A placeholder, or text with too few distinct characters to be a random secret
+    (`changemechangeme` has seven); issued secrets and generated keys have dozens."""
+    return secret.lower() in PLACEHOLDERS or len(set(secret)) < MIN_DISTINCT_CHARS
+
+
 def _validate_secret_lists(settings: Settings) -> None:
     """Former secrets are keys too: a weak one opens the app like a weak current one."""
     for fallback in settings.secret_key_fallbacks:
-        if len(fallback) < 32 or fallback.lower() in PLACEHOLDERS:
+        if len(fallback) < 32 or guessable(fallback):
             raise ConfigurationError(
                 "SECRET_KEY_FALLBACKS entries must be former SECRET_KEYs of at least 32 characters"
             )
     for previous in settings.previous_client_secrets:
-        if len(previous) < MIN_CLIENT_SECRET_CHARS or previous.lower() in PLACEHOLDERS:
+        if len(previous) < MIN_CLIENT_SECRET_CHARS or guessable(previous):
             raise ConfigurationError(
                 "BC_CLIENT_SECRET_PREVIOUS entries must be former client secrets as the Developer "
                 f"Portal issued them (at least {MIN_CLIENT_SECRET_CHARS} characters)"

@@ -112,7 +112,7 @@ def test_flags_parse_and_refuse_junk(tmp_path: Path) -> None:
 
 
 OLD1, OLD2 = "old-client-secret-1-abcdef", "old-client-secret-2-abcdef"
-KEY_A, KEY_B = "a" * 32, "b" * 40
+KEY_A, KEY_B = "k3Zp9-former-key-A-8Qw2LmX7vT4rYb6N", "Hs5q2-former-key-B-0Pz9KcV3nW8jEu1DfG"
 
 
 def test_lists_of_previous_secrets(tmp_path: Path) -> None:
@@ -132,6 +132,10 @@ def test_lists_of_previous_secrets(tmp_path: Path) -> None:
         ("BC_CLIENT_SECRET_PREVIOUS", "secret"),  # a load forged with `secret` opened the app
         ("BC_CLIENT_SECRET_PREVIOUS", f"{OLD1},short"),
         ("BC_CLIENT_SECRET_PREVIOUS", "changeme-changeme".upper()[:8]),
+        ("BC_CLIENT_SECRET_PREVIOUS", "changemechangeme"),  # 16 characters, seven distinct
+        ("SECRET_KEY_FALLBACKS", "ab" * 20),
+        ("BCAPP_METRICS_TOKEN", "changemechangeme"),
+        ("BCAPP_METRICS_TOKEN", "x" * 16),
         ("SECRET_KEY_FALLBACKS", "secret"),
         ("SECRET_KEY_FALLBACKS", f"{KEY_A},tooshort"),
         ("BC_CLIENT_SECRET", "secret-value"),
@@ -159,6 +163,8 @@ def test_weak_former_secrets_are_refused_like_current_ones(
         "javascript:alert(1)",
         "https://a.example 'unsafe-inline'",
         "*",
+        "https://*.com",
+        "http://panel.example.com",
     ],
 )
 def test_frame_ancestors_take_only_origins(tmp_path: Path, value: str) -> None:
