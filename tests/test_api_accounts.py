@@ -348,3 +348,22 @@ def test_the_simulator_shows_credentials_once_and_deleting_revokes_at_once(
     assert requests.get(store_api, headers=headers, timeout=10).status_code == 200
     requests.post(bigcommerce.url + f"/stores/abc123/api-accounts/{account.id}/delete", timeout=10)
     assert requests.get(store_api, headers=headers, timeout=10).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe\x00not text", b"{" + b'"a":[' * 100_000 + b"]" * 100_000 + b"}"],
+    ids=["invalid-utf8", "deeply-nested"],
+)
+def test_a_credentials_file_that_is_no_text_or_nested_too_deeply_is_refused_cleanly(
+    settings: Settings, tmp_path: Path, snapshot: Snapshot, content: bytes
+) -> None:
+    """Info item of the third review: these crashed `stores add --from-file` with a traceback."""
+    file = tmp_path / "credentials.txt"
+    file.write_bytes(content[: 60 * 1024])
+    before = snapshot()
+    result = run(settings, tmp_path, ["stores", "add", "--from-file", str(file)])
+    assert_refused(result, snapshot, before)
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), "no crash"
+    assert "error:" in result.output

@@ -169,3 +169,33 @@ def test_a_stored_control_panel_that_is_no_origin_never_reaches_the_csp(
     assert loaded.status_code == 302
     policy = loaded.headers["Content-Security-Policy"]
     assert "sandbox" not in policy and "https://store-abc123.mybigcommerce.com" in policy
+
+
+def test_one_bad_line_is_refused_and_the_run_goes_on(
+    client: FlaskClient,
+    sim: SimulatorState,
+    app: Flask,
+    settings: Settings,
+    tmp_path: Path,
+    redis_client: Any,
+) -> None:
+    """Info item of the third review: a deeply nested line or `expires_in: "abc"` stopped the
+    whole import."""
+    populate(client, sim, app)
+    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
+    good = next(line for line in exported.splitlines() if '"abc123"' in line)
+    odd_expiry = tampered(good, set_field(("expires_in",), "abc"))
+    nested = "[" * 100_000 + "]" * 100_000
+    target = "n" + settings.redis_prefix[1:]
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+    result = CliRunner().invoke(
+        main, ["import"], input="\n".join([nested, odd_expiry, good]) + "\n", env=env
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit), "no crash"
+    assert "imported 1 store(s)" in result.output and "2 refused" in result.output
+    assert "line 1: refused: nested too deeply" in result.output
+    assert "expires_in must be a positive whole number" in result.output
+    assert redis_client.exists(f"{target}:{{abc123}}:installation")
+    for key in redis_client.scan_iter(match=f"{target}:*"):
+        redis_client.delete(key)

@@ -151,7 +151,11 @@ def _account(
         fail("give either --api-path URL (the token on standard input) or --from-file FILE")
     try:
         if from_file is not None:
-            account = parse_credentials_file(from_file.read(MAX_FILE_CHARS))
+            try:
+                text = from_file.read(MAX_FILE_CHARS)
+            except UnicodeDecodeError:
+                fail("the credentials file is not UTF-8 text: use the .txt or .json downloaded")
+            account = parse_credentials_file(text)
             return replace(
                 account, name=name or account.name, client_id=client_id or account.client_id
             )

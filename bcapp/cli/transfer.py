@@ -42,6 +42,10 @@ def import_command(dry_run: bool) -> None:
         try:
             document = json.loads(line)
             changed = or_fail(functools.partial(service.operations.import_store, document, dry_run))
+        except RecursionError:
+            echo(f"line {number}: refused: nested too deeply to be an export line")
+            refused += 1
+            continue
         except ValueError as exc:
             echo(f"line {number}: refused: {exc}")
             refused += 1

@@ -165,7 +165,7 @@ def _from_lines(text: str) -> dict[str, str]:
 def _from_json(text: str) -> dict[str, str]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested beyond Python's stack
         raise ApiAccountRefused(
             "file_json", "The file looks like JSON but does not parse."
         ) from exc

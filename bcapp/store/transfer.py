@@ -68,6 +68,9 @@ class RedisTransfer:
             raise ValueError(
                 f"store {store_hash}: its record does not decrypt with TOKEN_ENCRYPTION_KEYS"
             ) from exc
+        expires = document.get("expires_in")
+        if expires is not None and (type(expires) is not int or expires <= 0):
+            raise ValueError(f"store {store_hash}: expires_in must be a positive whole number")
         users, settings = document.get("users"), document.get("settings")
         if not isinstance(users, dict) or not isinstance(settings, dict):
             raise ValueError(f"store {store_hash}: users or settings malformed")
