@@ -21,7 +21,7 @@ class Callback:
     method: str  # the one method BigCommerce sends it with; any other is a 405
     portal_field: str | None = None  # the Developer Portal field it is registered in
     # Counted against the client address before the view runs (load counts its requests in
-    # its own one-round-trip script instead).
+    # its own one-round-trip script instead; webhooks count only deliveries that fail).
     counts_address_first: bool = True
 
     @property
@@ -69,5 +69,6 @@ AUTH = declare(Callback("auth", "GET", "Auth Callback URL"))
 LOAD = declare(Callback("load", "GET", "Load Callback URL", counts_address_first=False))
 UNINSTALL = declare(Callback("uninstall", "GET", "Uninstall Callback URL"))
 REMOVE_USER = declare(Callback("remove-user", "GET", "Remove User Callback URL"))
-WEBHOOKS = declare(Callback("webhooks", "POST"))
+# Webhooks count an address only when a delivery fails to verify (bcapp/service/app_callbacks.py).
+WEBHOOKS = declare(Callback("webhooks", "POST", counts_address_first=False))
 HANDOFF = declare(Callback("handoff", "GET"))

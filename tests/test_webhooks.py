@@ -159,3 +159,28 @@ def test_cancel_store_in_the_simulator_delivers_the_webhook_to_the_app(
         assert stored is not None and stored.uninstall is not None
         assert stored.uninstall.source == "webhook"
         service_of(app).close()
+
+
+def test_genuine_deliveries_from_one_address_never_meet_a_429_and_forged_ones_do(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    """Info item of the third review: BigCommerce sends every store's webhooks from a few
+    addresses; only deliveries that fail to verify count against an address."""
+    app = make_app(rate_limit_per_address=3)
+    client = app.test_client()
+    install(client, sim)
+    sender = {"REMOTE_ADDR": "192.0.2.200"}
+    for number in range(6):
+        body, headers = delivery(webhook_id=f"msg_{number}")
+        genuine = client.post(
+            "/bigcommerce/webhooks", data=body, headers=headers, environ_base=sender
+        )
+        assert genuine.status_code == 200
+    forged_statuses = []
+    for _ in range(5):
+        body, headers = delivery(secret="wrong-secret-0123456789", webhook_id="msg_forged")
+        response = client.post(
+            "/bigcommerce/webhooks", data=body, headers=headers, environ_base=sender
+        )
+        forged_statuses.append(response.status_code)
+    assert forged_statuses == [401, 401, 401, 429, 429]

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 
 from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock
+from bcapp.endpoints import WEBHOOKS
+from bcapp.errors import BadRequest, Unauthorized
 from bcapp.models import AppOpened, CallbackClaims, UninstallEvent
 from bcapp.service import access, callbacks, operations, webhooks
 from bcapp.service.install import (
@@ -104,10 +106,24 @@ class AppCallbacks:
         """Revoke one user's access; True when there was access to revoke."""
         return access.remove_user(claims, self._stores[0])
 
-    def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> str:
-        """Verify a webhook delivery and act on it once: "ended", "ignored" or "duplicate"."""
+    def receive_webhook(
+        self, body: bytes, headers: Mapping[str, str], address: str | None = None
+    ) -> str:
+        """Verify a webhook delivery and act on it once: "ended", "ignored" or "duplicate".
+
+        Only a delivery that does not verify counts against its client `address`: BigCommerce
+        sends every store's webhooks from a few addresses, faster than any per-address limit
+        meant for people, and a genuine delivery must never meet a 429.
+        """
         secrets = [self._settings.client_secret, *self._settings.previous_client_secrets]
-        return webhooks.receive(body, headers, secrets, self._clock, self._stores[1], self._end)
+        try:
+            return webhooks.receive(
+                body, headers, secrets, self._clock, self._stores[1], self._end
+            )
+        except (BadRequest, Unauthorized):
+            if address is not None:
+                self._limits.admit_address(WEBHOOKS.name, address)
+            raise
 
     def _end(self, store_hash: str, event: UninstallEvent) -> bool:
         return access.end_installation(

@@ -137,5 +137,6 @@ def remove_user(claims: CallbackClaims) -> Response:
 def webhooks() -> Response:
     """A Standard Webhooks delivery from BigCommerce; 200 also for duplicates and other scopes."""
     headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}
-    outcome = service().callbacks.receive_webhook(request.get_data(cache=False), headers)
+    body = request.get_data(cache=False)
+    outcome = service().callbacks.receive_webhook(body, headers, client_address())
     return jsonify(status=outcome)
