@@ -552,3 +552,25 @@ def test_forget_and_purge_end_every_record_kind_of_the_registry(
             redis_client.set(kind.key(Keyspace(prefix), "abc123"), "x")
     assert store.forget("abc123")
     assert not any(redis_client.exists(k.key(Keyspace(prefix), "abc123")) for k in ENDED_WITH_STORE)
+
+
+def test_embedded_redis_serves_from_an_instance_path_too_long_for_a_socket(
+    tmp_path: Path,
+) -> None:
+    """A 150-character instance path (a deep checkout, a long TMPDIR as on macOS): the socket
+    moves to this user's private folder, and a second start finds the same server."""
+    instance = tmp_path / ("deep-" + "x" * max(150 - len(str(tmp_path)), 10)) / "instance"
+    assert len(str(instance)) >= 150
+    try:
+        url = embedded.ensure_running(instance)
+        socket = embedded.socket_path(instance)
+        assert len(str(socket)) <= embedded.MAX_SOCKET_PATH_BYTES
+        assert socket.parent == embedded.private_socket_folder()
+        assert socket.parent.stat().st_mode & 0o777 == 0o700
+        assert embedded.ensure_running(instance) == url, "the same server, found again"
+        client = connect(url)
+        assert client.ping()
+        client.close()
+    finally:
+        embedded.stop(instance)
+    assert not embedded.is_running(instance)

@@ -3,13 +3,22 @@
 One server per instance directory, reached over a private unix socket and shared by every
 process that asks for it (gunicorn workers, the CLI, tests). It persists with AOF under the
 instance directory and never evicts. Production refuses it (settings).
+
+A unix socket's path holds at most 104 bytes (macOS; 108 on Linux). When the instance
+directory is deeper than that allows (a long checkout path, a long `TMPDIR`), the socket moves
+to a private folder of this user (`/tmp/bcapp-<uid>`, mode 700, checked to be ours), named by a
+digest of the instance directory, so every process still finds the same server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
+import os
+import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -23,11 +32,36 @@ log = logging.getLogger(__name__)
 
 SOCKET_NAME = "redis.sock"
 _START_TIMEOUT_SECONDS = 10.0
+# The longest socket path used as is: sun_path is 104 bytes on macOS, 108 on Linux, NUL included.
+MAX_SOCKET_PATH_BYTES = 100
+SHORT_SOCKET_ROOT = Path("/tmp")  # noqa: S108 - a private, owner-checked folder below it
 
 
 def socket_path(instance_dir: Path) -> Path:
-    """Where the embedded server listens."""
-    return instance_dir.resolve() / SOCKET_NAME
+    """Where the embedded server listens: in the instance directory when that path is short
+    enough for a unix socket, else in this user's private socket folder."""
+    directory = instance_dir.resolve()
+    preferred = directory / SOCKET_NAME
+    if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH_BYTES:
+        return preferred
+    digest = hashlib.sha256(os.fsencode(directory)).hexdigest()[:16]
+    return private_socket_folder() / f"{digest}.sock"
+
+
+def private_socket_folder() -> Path:
+    """`/tmp/bcapp-<uid>`: created with mode 700 and refused unless it is a folder of this user
+    that nobody else may enter (another user could otherwise plant a socket there)."""
+    folder = SHORT_SOCKET_ROOT / f"bcapp-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    status = folder.lstat()
+    if (
+        not stat.S_ISDIR(status.st_mode)
+        or status.st_uid != os.getuid()
+        or status.st_mode & 0o077
+    ):
+        raise RuntimeError(f"{folder} is not a private folder of this user; remove it")
+    return folder
 
 
 def url_for(instance_dir: Path) -> str:
@@ -110,6 +144,13 @@ def _start(instance_dir: Path) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_SECONDS
     while not is_running(instance_dir):
         if time.monotonic() > deadline:
+            _kill_started(directory / "redis.pid")  # a failed start leaves nothing running
             raise RuntimeError(f"embedded redis did not start; see {directory / 'redis.log'}")
         time.sleep(0.05)
     log.info("embedded redis started at %s", path)
+
+
+def _kill_started(pid_file: Path) -> None:
+    """Stop the redis-server a failed start left behind (its pid file names it)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)

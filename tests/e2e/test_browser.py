@@ -45,6 +45,15 @@ FLAGS = [
 ]
 
 
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium, headless. Its singleton socket lives in its TMPDIR, and a unix
+    socket's path must stay short, so it gets /tmp whatever TMPDIR the tests run with."""
+    environment = {**os.environ, "TMPDIR": "/tmp"}
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=FLAGS, env=environment
+    )
+
+
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[str]:
     """`make run` with no configuration; yields the URL it prints."""
@@ -133,7 +142,7 @@ def test_install_and_open_app_inside_the_control_panel_iframe(
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser = launch_chromium(playwright)
         context = browser.new_context()
         page = context.new_page()
         owner_row, app = install_as_owner(page, make_run)
@@ -175,9 +184,7 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
         sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
         wsgi["app"], wsgi["sim"] = app, create_simulator(sim)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=FLAGS
-            )
+            browser = launch_chromium(playwright)
             page = browser.new_page()
             page.goto(panel_url + "/")
             page.locator("tr[data-user='1']").get_by_role(
@@ -209,7 +216,7 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser = launch_chromium(playwright)
         context = browser.new_context()
         page = context.new_page()
         _, app = install_as_owner(page, make_run)
