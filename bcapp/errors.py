@@ -23,7 +23,9 @@ class BcappError(Exception):
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.detail = detail or self.advice
+        # A reason with a page of its own says what happened and what to do about it.
+        self.title, advice = PAGES.get(reason, (self.title, self.advice))
+        self.detail = detail or advice
         # Where the merchant goes next (external installs return to BigCommerce).
         self.return_url: str | None = None
         # Seconds after which trying again makes sense (sent as Retry-After).
@@ -122,7 +124,12 @@ class ApiError(UpstreamError):
 
 
 class TokenRejected(ApiError):
-    """401 from the store API: the stored token no longer works (uninstalled or replaced)."""
+    """401 from the store API: the stored token no longer works (uninstalled or replaced).
+
+    Answered 403 with the re-authorisation page: trying again cannot help.
+    """
+
+    status = 403
 
 
 class RateLimited(ApiError):
@@ -168,3 +175,58 @@ class CookieBlocked(Unauthorized):
     def __init__(self, new_tab_url: str) -> None:
         super().__init__("cookie_blocked")
         self.new_tab_url = new_tab_url
+
+
+# Pages of their own for the reasons a merchant meets most: what happened, what to do.
+OPEN_AGAIN = "Open the app again from your BigCommerce control panel."
+PAGES: dict[str, tuple[str, str]] = {
+    "session_idle": (
+        "Your session ended",
+        "The app was not used for a while, so it signed you out. " + OPEN_AGAIN,
+    ),
+    "no_session": ("You are not signed in to the app", OPEN_AGAIN),
+    "session_install_revoked": (
+        "The app was uninstalled or installed again",
+        "Your session belonged to an installation that no longer exists. If the app is "
+        "installed, open it again from your control panel; otherwise install it from the "
+        "BigCommerce App Marketplace.",
+    ),
+    "session_user_revoked": (
+        "Your access to this app was removed",
+        "The store owner removed your access. Ask them to give it back, then open the app "
+        "again from your control panel.",
+    ),
+    "user_removed": (
+        "Your access to this app was removed",
+        "The store owner removed your access. Ask them to give it back, then open the app "
+        "again from your control panel.",
+    ),
+    "user_without_access": (
+        "Only the store owner can use this app",
+        "This app is for the store owner only. Ask the owner to open it.",
+    ),
+    "jwt_expired": (
+        "This link to the app has expired",
+        "Links from the control panel work for a short time only. " + OPEN_AGAIN
+        + " If this keeps happening, check that this server's clock is right.",
+    ),
+    "jwt_not_yet_valid": (
+        "This link to the app is not valid yet",
+        "The link says it was made in the future: this server's clock, or BigCommerce's, is "
+        "off. Check the server's clock (NTP), then open the app again.",
+    ),
+    "legacy_stale": (
+        "This link to the app has expired",
+        OPEN_AGAIN + " If this keeps happening, check that this server's clock is right.",
+    ),
+    "replayed": (
+        "This link to the app was already used",
+        "Each link from the control panel opens the app once. " + OPEN_AGAIN,
+    ),
+    "token_rejected": (
+        "The app needs to be re-authorised",
+        "BigCommerce no longer accepts this app's access to the store (it was uninstalled, or "
+        "installed again elsewhere). The store owner can re-authorise it from Apps > My Apps "
+        "in the control panel, or install it again.",
+    ),
+}

@@ -276,3 +276,47 @@ def test_a_malformed_pagination_from_the_api_is_no_500(
         assert page.status_code == 200 and "One" in page.get_data(as_text=True)
         listed = list(service_of(app).stores.client("abc123").pages_v3("v3/catalog/products"))
         assert listed == [{"id": 1, "name": "One", "price": 1.5, "sku": "S1"}]
+
+
+def test_each_refusal_says_what_happened_and_what_to_do(
+    make_app: Callable[..., Flask], sim: SimulatorState, redis_client: Any, prefix: str
+) -> None:
+    """Issue 20, Build 2: a removed user, an uninstalled app, an idle session, an expired
+    link and a refused token each get a page of their own."""
+    from tests.helpers import future, install
+
+    app = make_app(simulator_url="http://127.0.0.1:8001")
+    owner = app.test_client()
+    install(owner, sim)
+    staff = app.test_client()
+    staff.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
+
+    def heading(response: Any) -> str:
+        match = re.search(r"<h1>(.*?)</h1>", response.get_data(as_text=True))
+        assert match is not None
+        return match.group(1)
+
+    expired = owner.get(f"/bigcommerce/load?signed_payload_jwt={signed(**future(-90000))}")
+    assert (expired.status_code, heading(expired)) == (401, "This link to the app has expired")
+    ahead = owner.get(f"/bigcommerce/load?signed_payload_jwt={signed(**future(3600))}")
+    assert heading(ahead) == "This link to the app is not valid yet"
+
+    for key in redis_client.scan_iter(match=f"{prefix}:{{abc123}}:session:*"):
+        redis_client.delete(key)  # both sessions idled out
+    idle = staff.get("/")
+    assert (idle.status_code, heading(idle)) == (401, "Your session ended")
+    assert 'data-testid="simulator"' in idle.get_data(as_text=True), "development: where to go"
+
+    owner.get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    staff.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
+    owner.get(f"/bigcommerce/remove-user?signed_payload_jwt={signed(user=STAFF)}")
+    assert heading(staff.get("/")) == "Your access to this app was removed"
+
+    sim.revoke("abc123")  # the token no longer works at BigCommerce
+    refused = owner.get("/products")
+    assert (refused.status_code, heading(refused)) == (403, "The app needs to be re-authorised")
+    assert 'data-testid="home"' in refused.get_data(as_text=True), "a way back into the app"
+
+    owner.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}")
+    gone = owner.get("/")
+    assert heading(gone) == "The app was uninstalled or installed again"

@@ -15,6 +15,7 @@ import time
 from flask import (
     Flask,
     Response,
+    current_app,
     g,
     has_request_context,
     make_response,
@@ -184,7 +185,11 @@ def render_error(
     return_url: str | None = None,
     new_tab_url: str | None = None,
 ) -> tuple[str, int]:
-    """The friendly error page; it shows only the fixed texts it is given."""
+    """The friendly error page; it shows only the fixed texts it is given, a way home for a
+    signed-in user, and in development the simulator's control panel for anyone signed out."""
+    signed_in = isinstance(session.get("store"), str) and status not in (401, 500)
+    home_url = "/" if signed_in and "app" in current_app.blueprints else None
+    simulator = service().settings.simulator_url if status == 401 else None
     page = render_template(
         "errors/error.html",
         status=status,
@@ -193,5 +198,7 @@ def render_error(
         missing=missing or [],
         return_url=return_url,
         new_tab_url=new_tab_url,
+        home_url=home_url,
+        simulator_url=simulator,
     )
     return page, status

@@ -266,5 +266,5 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
         ).click()
         expect(other.locator("#events")).to_contain_text("uninstall demo1234", timeout=15000)
         frame.goto(frame.url.split("?")[0].rsplit("/", 1)[0] + "/settings")
-        expect(app.get_by_text("could not confirm")).to_be_visible(timeout=15000)
+        expect(app.get_by_text("The app was uninstalled")).to_be_visible(timeout=15000)
         browser.close()
