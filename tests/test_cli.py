@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bcapp.cli import main
 from bcapp.crypto import parse_keys
+from bcapp.errors import TokenRejected
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.store import embedded
-from tests.conftest import CLIENT_SECRET
+from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install, signed
 from tests.servers import environment_for
 
@@ -90,6 +92,22 @@ def test_stores_list_and_show_never_print_tokens(
     )
     token = sim.stores["abc123"].access_token
     assert token and token not in shown.output + listed.output
+
+
+def test_stores_show_human_times_and_the_reauthorisation_flag(
+    client: FlaskClient, app: Flask, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 20, Build 3: ISO 8601 UTC times, and the flag the README promises."""
+    install(client, sim)
+    sim.revoke("abc123")
+    with pytest.raises(TokenRejected):
+        service_of(app).stores.client("abc123").get("v2/store")  # the API refuses the token
+    env = cli_env(settings, tmp_path)
+    listed = CliRunner().invoke(main, ["stores", "list"], env=env).output.splitlines()
+    shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=env).output
+    assert listed[0].startswith("abc123  installed, needs re-authorising (the API refused")
+    assert re.search(r"installed at: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  updated at: ", shown)
+    assert "needs re-authorising" in shown
 
 
 @pytest.mark.parametrize("store_hash", ["nope00", "BAD!"])

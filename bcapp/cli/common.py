@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -49,12 +50,26 @@ def redis_location(settings: Settings) -> str:
 
 
 def status(installation: Installation) -> str:
-    """`installed`, or how and when it was uninstalled (kept for the grace period)."""
+    """`installed` (and whether it needs re-authorising), or how and when it was uninstalled
+    (kept for the grace period)."""
     event = installation.uninstall
     if event is None:
+        if installation.token_rejected_at is not None:
+            return (
+                f"installed, needs re-authorising (the API refused its token at "
+                f"{moment(installation.token_rejected_at)})"
+            )
         return "installed"
     by = f" by user {event.user_id}" if event.user_id is not None else ""
-    return f"uninstalled ({event.source}{by}) at {event.recorded_at}, kept for the grace period"
+    return (
+        f"uninstalled ({event.source}{by}) at {moment(event.recorded_at)}, "
+        "kept for the grace period"
+    )
+
+
+def moment(epoch_seconds: int) -> str:
+    """A stored time as people read it: ISO 8601 in UTC (`2026-12-02T12:57:13Z`)."""
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def echo(line: str) -> None:

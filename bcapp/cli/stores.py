@@ -9,7 +9,7 @@ from typing import TextIO
 
 import click
 
-from bcapp.cli.common import echo, fail, or_fail, service_or_exit, status
+from bcapp.cli.common import echo, fail, moment, or_fail, service_or_exit, status
 from bcapp.models import Installation
 from bcapp.service.api_accounts import (
     API_PATH_FORM,
@@ -66,7 +66,10 @@ def stores_show(store_hash: str) -> None:
         echo(f"owner: {installation.owner_id} {installation.owner_email or ''}".rstrip())
         echo(f"installed by: {installation.installer_id} {installation.installer_email}")
         echo(f"account uuid: {installation.account_uuid or '-'}")
-    echo(f"installed at: {installation.installed_at}  updated at: {installation.updated_at}")
+    echo(
+        f"installed at: {moment(installation.installed_at)}  "
+        f"updated at: {moment(installation.updated_at)}"
+    )
     echo(f"status: {status(installation)}")
     echo("access token: (encrypted at rest, not shown)")
     for user in details.users:
