@@ -117,6 +117,19 @@ def test_products_page_through_the_shared_client(installed: FlaskClient) -> None
     assert "Sample product 23" in third and "Next" not in third
 
 
+@pytest.mark.parametrize("page", ["4", "0", "-1", "99999999999999999999", "abc"])
+def test_a_page_past_the_end_or_no_page_at_all_is_404(installed: FlaskClient, page: str) -> None:
+    """Issue 20, Build 5: no more "page 4 of 3" or "page 99999999999999999999 of 3"."""
+    response = installed.get(f"/products?page={page}")
+    assert response.status_code == 404 and "<html" in response.get_data(as_text=True)
+
+
+def test_prices_are_shown_as_money(installed: FlaskClient) -> None:
+    page = installed.get("/products").get_data(as_text=True)
+    prices = re.findall(r'data-testid="price">([^<]*)<', page)
+    assert prices[:2] == ["10.50", "11.50"], "two decimals, never the raw 10.5"
+
+
 def test_own_pages_need_a_live_session(client: FlaskClient) -> None:
     for path in ("/settings", "/products"):
         assert client.get(path).status_code == 401

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from bcapp.errors import BadRequest
@@ -18,6 +19,7 @@ from bcapp.web.kit import AppContext, app_page
 bp = Blueprint("example", __name__)
 GREETING_CHARS = 100
 PAGE_SIZE = 10
+MAX_PAGE = 10_000  # BigCommerce pages further than this are not browsed one by one
 
 
 @bp.get("/settings")
@@ -49,15 +51,31 @@ def save_settings(ctx: AppContext) -> Response:
 @bp.get("/products")
 @app_page
 def products_page(ctx: AppContext) -> str:
-    """One page of the store's products, with links to the previous and next pages."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    """One page of the store's products, with links to the previous and next pages; a page
+    past the last is a 404, as is one that is no page number at all."""
+    raw = request.args.get("page", "1")
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
+    if not 1 <= page <= MAX_PAGE:
+        raise NotFound()
     answer = ctx.api.get("v3/catalog/products", page=page, limit=PAGE_SIZE)
+    pages = max(total_pages(answer) or 1, 1)
+    if page > pages:
+        raise NotFound()
     settings = service().stores.app_settings(ctx.store_hash)
     return render_template(
         "app/products.html",
         ctx=ctx,
-        products=items_of(answer),
+        products=[priced(product) for product in items_of(answer)],
         page=page,
-        pages=total_pages(answer) or 1,
+        pages=pages,
         show_prices=settings.get("show_prices", "1") == "1",
     )
+
+
+def priced(product: object) -> object:
+    """A product with its price shown as money (`10.50`), whatever number the API sent."""
+    if not isinstance(product, dict):
+        return product
+    price = product.get("price")
+    number = isinstance(price, int | float) and not isinstance(price, bool)
+    return product | {"price_shown": f"{price:,.2f}" if number else ""}
