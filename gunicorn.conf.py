@@ -17,7 +17,10 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 5)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30  # above the token-exchange deadline (20 s)
-graceful_timeout = 30
+# Production lets in-flight requests finish (a token exchange takes up to 20 s); `make run`
+# stops within a few seconds of Ctrl-C, whatever a worker is doing.
+_PRODUCTION = os.environ.get("BCAPP_ENV", "").strip().lower() == "production"
+graceful_timeout = 30 if _PRODUCTION else 3
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
