@@ -243,3 +243,43 @@ def test_two_concurrent_reconcile_runs_do_the_work_once(
     assert probed == 2, outputs
     assert sim.stores["abc123"].requests_left == quota_before - 1, "one probe of the healthy store"
     assert all(run.returncode == 0 for run in runs)
+
+
+def test_a_command_stops_the_embedded_redis_it_started_and_leaves_make_runs_alone(
+    tmp_path: Path,
+) -> None:
+    """Issue 20, Build 3: `bcapp check` without `make run` left its redis-server running."""
+    from bcapp.store import embedded
+
+    instance = tmp_path / "instance"
+    env = {"BCAPP_INSTANCE_DIR": str(instance), "REDIS_URL": "", "BC_CLIENT_ID": ""}
+    result = CliRunner().invoke(main, ["check"], env=env)
+    assert "redis: embedded" in result.output, result.output
+    assert not embedded.is_running(instance), "the command stopped what it started"
+
+    embedded.ensure_running(instance)  # `make run` is running
+    try:
+        CliRunner().invoke(main, ["check"], env=env)
+        assert embedded.is_running(instance), "a running server is left alone"
+    finally:
+        embedded.stop(instance)
+
+
+def test_commands_are_quiet_unless_asked_and_log_to_stderr(tmp_path: Path) -> None:
+    """Issue 20, Build 3: INFO lines were mixed into command output; `-v` brings them back."""
+    import subprocess
+    import sys
+
+    from tests.servers import REPO
+
+    env = {"BCAPP_INSTANCE_DIR": str(tmp_path / "instance"), "PATH": "/usr/bin:/bin"}
+    quiet = subprocess.run(
+        [sys.executable, "-m", "bcapp.cli", "check"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    verbose = subprocess.run(
+        [sys.executable, "-m", "bcapp.cli", "-v", "check"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert " INFO " not in quiet.stdout + quiet.stderr
+    assert " INFO bcapp" in verbose.stderr and " INFO " not in verbose.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 import click
@@ -17,9 +18,13 @@ from bcapp.settings import Settings
 
 
 @click.group()
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="also print bcapp's INFO log lines (stderr)")
+def main(verbose: bool) -> None:
     """bcapp: the installation server for BigCommerce apps."""
     configure_process()
+    if not verbose:  # a command's output is its answer; warnings and errors still show
+        for name in ("bcapp", "werkzeug"):  # werkzeug: the demo's in-process simulator
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 main.add_command(stores)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,10 +21,18 @@ T = TypeVar("T")
 
 
 def service_or_exit() -> Bcapp:
+    """bcapp for this command; closed when the command exits, and an embedded Redis that only
+    this command needed stops with it."""
     try:
-        return build(Settings.from_env())
+        service = build(Settings.from_env(), stop_what_it_starts=True)
     except ConfigurationError as exc:
         fail(str(exc))
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(service.close)  # when the command ends, in or out of a test
+    else:
+        atexit.register(service.close)
+    return service
 
 
 def or_fail(call: Callable[[], T]) -> T:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 
 import redis
@@ -45,10 +46,18 @@ from bcapp.store.transfer import RedisTransfer
 class Bcapp:
     """One deployment's collaborators (built once) and its services (built on first use)."""
 
-    def __init__(self, settings: Settings, clock: Clock, redis_client: redis.Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        redis_client: redis.Redis,
+        embedded_to_stop: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self._redis = redis_client
+        # The instance directory of an embedded Redis this process started and stops on close.
+        self._embedded_to_stop = embedded_to_stop
         self._keys = Keyspace(settings.redis_prefix)
         self._cipher = TokenCipher(settings.token_keys)
         self._short_lived = RedisShortLivedRecords(redis_client, self._keys, clock)
@@ -116,10 +125,13 @@ class Bcapp:
         )
 
     def close(self) -> None:
-        """Release Redis and HTTP connections."""
+        """Release Redis and HTTP connections (and stop an embedded Redis it was asked to)."""
         self._bigcommerce.close()
         with unavailable_on_redis_error("close"):
             self._redis.close()
+        if self._embedded_to_stop is not None:
+            embedded.stop(self._embedded_to_stop)
+            self._embedded_to_stop = None
 
     def __enter__(self) -> Bcapp:
         return self
@@ -133,13 +145,25 @@ class Bcapp:
         self.close()
 
 
-def build(settings: Settings, clock: Clock | None = None) -> Bcapp:
+def build(
+    settings: Settings, clock: Clock | None = None, *, stop_what_it_starts: bool = False
+) -> Bcapp:
     """Wire bcapp for `settings`; redis-py connects lazily, on first use.
 
-    Without REDIS_URL, development starts or joins the embedded Redis of the instance directory.
+    Without REDIS_URL, development starts or joins the embedded Redis of the instance directory;
+    with `stop_what_it_starts` (a command), an embedded Redis it had to start stops on `close`,
+    while one that was running (`make run`'s) is left alone.
     The modules of BCAPP_RECEIVERS are imported first, so their signal receivers are connected.
     """
     for module in settings.receiver_modules:
         importlib.import_module(module)
-    url = settings.redis_url or embedded.ensure_running(settings.instance_dir)
-    return Bcapp(settings, clock or SystemClock(), connect(url, tls=settings.redis_tls))
+    to_stop = None
+    if settings.redis_url is None:
+        instance = settings.instance_dir
+        if stop_what_it_starts and not embedded.is_running(instance):
+            to_stop = instance
+        url = embedded.ensure_running(instance)
+    else:
+        url = settings.redis_url
+    client = connect(url, tls=settings.redis_tls)
+    return Bcapp(settings, clock or SystemClock(), client, to_stop)
