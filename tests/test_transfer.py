@@ -58,6 +58,9 @@ def test_export_then_import_moves_a_deployment_and_it_serves_loads(
     first = CliRunner().invoke(main, ["import"], input=exported.stdout, env=env)
     again = CliRunner().invoke(main, ["import"], input=exported.stdout, env=env)
     assert "imported 2 store(s); 0 unchanged" in first.output
+    dry_again = CliRunner().invoke(main, ["import", "--dry-run"], input=exported.stdout, env=env)
+    again_says = again.output.split("imported ", 1)[1].splitlines()[0]
+    assert f"would import {again_says}" in dry_again.output, "a dry run counts as the import"
     assert "imported 0 store(s); 2 unchanged" in again.output, "idempotent"
 
     moved = make_app(redis_prefix=target)

@@ -53,9 +53,6 @@ def import_command(dry_run: bool) -> None:
         written += changed
         unchanged += not changed
     verb = "would import" if dry_run else "imported"
-    echo(
-        f"{verb} {written if not dry_run else written + unchanged} store(s); "
-        f"{unchanged if not dry_run else 0} unchanged; {refused} refused"
-    )
+    echo(f"{verb} {written} store(s); {unchanged} unchanged; {refused} refused")
     if refused:
         fail(f"{refused} line(s) refused")

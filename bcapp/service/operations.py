@@ -109,10 +109,10 @@ class Operations:
                 yield document
 
     def import_store(self, document: object, dry_run: bool = False) -> bool:
-        """Import one document (ValueError when it cannot be); True when it changed anything."""
+        """Import one document (ValueError when it cannot be); True when it changed anything
+        (with `dry_run`: when it would, writing nothing)."""
         if dry_run:
-            self._transfer.check(document)
-            return False
+            return self._transfer.would_change(document)
         assert isinstance(document, dict)
         return self._transfer.import_store(document)
 

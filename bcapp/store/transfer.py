@@ -77,14 +77,22 @@ class RedisTransfer:
         _refuse_unsafe_fields(store_hash, installation, users, settings)
         return store_hash
 
+    def would_change(self, document: object) -> bool:
+        """Check a document (ValueError naming why it cannot be imported); True when importing
+        it would change what is stored, False when the store holds exactly it already."""
+        store_hash = self.check(document)
+        assert isinstance(document, dict)
+        stored = self.export_store(store_hash)
+        return stored != {**document, "expires_in": document.get("expires_in")}
+
     def import_store(self, document: dict[str, Any]) -> bool:
         """Write a checked document; True when it changed what was stored."""
-        store_hash = self.check(document)
+        if not self.would_change(document):
+            return False
+        store_hash = document["store_hash"]
         record_key = INSTALLATION.key(self._keys, store_hash)
         users_key = USERS.key(self._keys, store_hash)
         settings_key = APP_DATA.key(self._keys, store_hash)
-        if self.export_store(store_hash) == {**document, "expires_in": document.get("expires_in")}:
-            return False
         expires = document.get("expires_in")
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(record_key, users_key, settings_key)
