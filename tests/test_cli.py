@@ -210,6 +210,10 @@ def test_reconcile_ends_a_revoked_store_and_leaves_a_healthy_one(
     assert listed[1].startswith("xyz789  uninstalled (reconcile)")
     again = CliRunner().invoke(main, ["reconcile"], env=env)
     assert "probed 0" in again.output and "skipped 1" in again.output
+    now = CliRunner().invoke(main, ["reconcile", "--store", "abc123"], env=env)
+    assert "probed 1: 1 healthy" in now.output, "one store, now, its lease ignored"
+    bad = CliRunner().invoke(main, ["reconcile", "--store", "NOT-A-HASH"], env=env)
+    assert bad.exit_code == 1 and "store hash" in bad.output
 
 
 def test_reconcile_exits_non_zero_when_a_probe_fails(

@@ -15,6 +15,7 @@ from bcapp.errors import BcappError, ConfigurationError
 from bcapp.process import configure_process
 from bcapp.scopes import required_scopes
 from bcapp.settings import Settings
+from bcapp.validation import STORE_HASH
 
 
 @click.group()
@@ -112,13 +113,20 @@ def check() -> None:
     show_default=True,
     help="seconds before a store is probed again",
 )
-def reconcile(limit: int, interval: int) -> None:
+@click.option("--store", "store_hash", help="probe this one store now (its lease is ignored)")
+def reconcile(limit: int, interval: int, store_hash: str | None) -> None:
     """Find uninstalls BigCommerce never announced; purge uninstalled stores past their grace.
 
     Cron-friendly and safe on several machines at once: each store is probed by one run per
-    interval. Exits 1 when a probe failed (the store is tried again next interval).
+    interval. Exits 1 when a probe failed (the store is tried again next interval). With
+    --store HASH, that store alone is checked at once, however recently it was.
     """
-    report = or_fail(lambda: service_or_exit().operations.reconcile(limit=limit, interval=interval))
+    if store_hash is not None and not STORE_HASH.fullmatch(store_hash):
+        fail("a store hash holds only lowercase letters and digits")
+    service = service_or_exit()
+    report = or_fail(
+        lambda: service.operations.reconcile(limit=limit, interval=interval, only=store_hash)
+    )
     click.echo(
         f"probed {report.probed}: {report.healthy} healthy, {report.ended} ended "
         f"(token refused); purged {report.purged}; reinstated {report.reinstated} (uninstall "

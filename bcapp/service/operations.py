@@ -116,11 +116,14 @@ class Operations:
         assert isinstance(document, dict)
         return self._transfer.import_store(document)
 
-    def reconcile(self, limit: int = 1000, interval: int = 86400) -> ReconcileReport:
-        """Probe tokens to find missed uninstalls; purge uninstalled stores past their grace."""
+    def reconcile(
+        self, limit: int = 1000, interval: int = 86400, only: str | None = None
+    ) -> ReconcileReport:
+        """Probe tokens to find missed uninstalls; purge uninstalled stores past their grace.
+        With `only`, that store alone, now, whatever its lease says."""
         settings = self._settings
         policy = ReconcilePolicy(
-            limit, interval, settings.uninstall_grace_seconds, settings.jwt_leeway_seconds
+            limit, interval, settings.uninstall_grace_seconds, settings.jwt_leeway_seconds, only
         )
         return reconcile(*self._stores, self._bigcommerce, self._clock, policy)
 

@@ -59,6 +59,7 @@ class ReconcilePolicy:
     interval: int  # seconds before a store is probed again
     grace: int  # uninstalled stores older than this are purged
     leeway: int
+    only: str | None = None  # this store alone, now (its probe lease is ignored)
 
 
 def reconcile(
@@ -71,7 +72,8 @@ def reconcile(
 ) -> ReconcileReport:
     """One run over every store with a record."""
     report = ReconcileReport()
-    for store_hash in store.list_store_hashes():
+    hashes = [policy.only] if policy.only is not None else store.list_store_hashes()
+    for store_hash in hashes:
         installation = store.get_installation(store_hash)
         if installation is None:
             continue  # vanished meanwhile, or corrupt (logged by the store)
@@ -79,7 +81,7 @@ def reconcile(
             _purge_if_due(installation, lifecycle, bigcommerce, clock, policy, report)
         elif report.probed >= policy.limit:
             report.deferred += 1
-        elif not short_lived.lease(store_hash, "probe", policy.interval):
+        elif policy.only is None and not short_lived.lease(store_hash, "probe", policy.interval):
             report.skipped += 1
         else:
             report.probed += 1
