@@ -367,3 +367,18 @@ def test_a_credentials_file_that_is_no_text_or_nested_too_deeply_is_refused_clea
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit), "no crash"
     assert "error:" in result.output
+
+
+def test_a_wrong_token_over_an_existing_account_is_refused_before_any_word_of_replacing(
+    settings: Settings, tmp_path: Path, bigcommerce: ServedApp, account: SimApiAccount
+) -> None:
+    """Issue 20, Build 3: it printed "It is replaced" and then refused."""
+    path = api_path(bigcommerce)
+    token = f"{account.access_token}\n"
+    stored = run(settings, tmp_path, ["stores", "add", "--api-path", path], stdin=token)
+    assert stored.exit_code == 0, stored.output
+    wrong = run(
+        settings, tmp_path, ["stores", "add", "--api-path", path, "--yes"], stdin="wrong-token\n"
+    )
+    assert wrong.exit_code == 1 and "not valid for store abc123" in wrong.output
+    assert "replace" not in wrong.output.lower()

@@ -103,15 +103,16 @@ def stores_add(
     """
     account = _account(api_path, client_id, name, from_file)
     service = service_or_exit()
+    try:  # checked against BigCommerce before anything is said about replacing
+        missing = or_fail(
+            lambda: service.operations.check_api_account(account, allow_missing_scopes)
+        )
+    except ApiAccountRefused as refused:  # nothing was stored
+        fail(refused.detail)
     current = or_fail(lambda: service.operations.show_store(account.store_hash))
     if current is not None:
         _confirm_replacing(current.installation, yes)
-    try:
-        saved, missing = or_fail(
-            lambda: service.operations.add_api_account(account, allow_missing_scopes)
-        )
-    except ApiAccountRefused as refused:  # checked against BigCommerce: nothing was stored
-        fail(refused.detail)
+    saved = or_fail(lambda: service.operations.store_api_account(account, missing))
     label = f" '{saved.name}'" if saved.name else ""
     echo(f"stored the API account{label} of store {saved.store_hash} (encrypted; never shown)")
     if missing:
@@ -191,7 +192,8 @@ def _confirm_replacing(current: Installation, yes: bool) -> None:
     if current.kind == "api_account":
         what = (
             f"Store {store_hash} already has an API account here ('{current.name or '-'}'). "
-            "It is replaced; it stays valid on BigCommerce until you delete it there."
+            "The new one (checked: it works) replaces it; the old one stays valid on BigCommerce "
+            "until you delete it there."
         )
     else:
         what = (

@@ -221,14 +221,14 @@ def as_installation(account: ApiAccountCredentials) -> Installation:
     )
 
 
-def add_account(
+def check_account(
     bigcommerce: BigCommerce,
-    store: InstallationStore,
     account: ApiAccountCredentials,
     required: ScopeSet,
     allow_missing_scopes: bool,
-) -> tuple[Installation, list[str]]:
-    """Check the token, then store the account; ApiAccountRefused (nothing stored) otherwise."""
+) -> list[str]:
+    """Check the token against the store; the required scopes it lacks (allowed only with
+    `allow_missing_scopes`), or ApiAccountRefused. Nothing is stored."""
     store_hash = account.store_hash
     try:
         missing = missing_scopes(bigcommerce, account, required)
@@ -251,7 +251,18 @@ def add_account(
             + ". Add them to the API account in the control panel, or pass "
             "--allow-missing-scopes to store it anyway.",
         )
+    return missing
+
+
+def store_account(
+    store: InstallationStore, account: ApiAccountCredentials, required: ScopeSet, missing: list[str]
+) -> Installation:
+    """Keep a checked account (`check_account`) in place of whatever the store had."""
     granted = ScopeSet(required.names - set(missing))
     saved = store.save_api_account(replace(as_installation(account), scopes=granted))
-    log.info("stored API account for store=%s (missing scopes: %s)", store_hash, missing or "none")
-    return saved, missing
+    log.info(
+        "stored API account for store=%s (missing scopes: %s)",
+        account.store_hash,
+        missing or "none",
+    )
+    return saved

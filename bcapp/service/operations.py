@@ -85,21 +85,19 @@ class Operations:
         """Delete the store's local record and users (the credentials stay valid on BigCommerce)."""
         return self._installations.forget(store_hash)
 
-    def add_api_account(
+    def check_api_account(
         self, account: ApiAccountCredentials, allow_missing_scopes: bool = False
-    ) -> tuple[Installation, list[str]]:
-        """Check a store-level API account's token and store it; returns the scopes it lacks.
-
-        It replaces whatever the store had (the CLI confirms first); an app install of the same
-        store later replaces it in turn: installs take precedence.
-        """
-        return api_accounts.add_account(
-            self._bigcommerce,
-            self._installations,
-            account,
-            self._settings.required_scopes,
-            allow_missing_scopes,
+    ) -> list[str]:
+        """Check a store-level API account's token against the store; the scopes it lacks
+        (ApiAccountRefused when it cannot be kept). Nothing is stored."""
+        return api_accounts.check_account(
+            self._bigcommerce, account, self._settings.required_scopes, allow_missing_scopes
         )
+
+    def store_api_account(self, account: ApiAccountCredentials, missing: list[str]) -> Installation:
+        """Keep an account `check_api_account` passed, in place of whatever the store had."""
+        required = self._settings.required_scopes
+        return api_accounts.store_account(self._installations, account, required, missing)
 
     def export_stores(self) -> Iterator[dict[str, Any]]:
         """Every store's export document (tokens still encrypted), for `bcapp export`."""
