@@ -382,3 +382,16 @@ def test_a_wrong_token_over_an_existing_account_is_refused_before_any_word_of_re
     )
     assert wrong.exit_code == 1 and "not valid for store abc123" in wrong.output
     assert "replace" not in wrong.output.lower()
+
+
+def test_a_real_api_path_says_which_store_api_is_asked(
+    settings: Settings, tmp_path: Path, account: SimApiAccount
+) -> None:
+    """Issue 20, Build 3: the README's own path was sent to the simulator without a word."""
+    path = "https://api.bigcommerce.com/stores/abc123/v3/"
+    result = run(
+        settings, tmp_path, ["stores", "add", "--api-path", path], stdin=f"{account.access_token}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "note: the store API at 127.0.0.1:" in result.output
+    assert "is asked, not api.bigcommerce.com" in result.output

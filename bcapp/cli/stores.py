@@ -6,6 +6,7 @@ import functools
 import sys
 from dataclasses import replace
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import click
 
@@ -103,6 +104,12 @@ def stores_add(
     """
     account = _account(api_path, client_id, name, from_file)
     service = service_or_exit()
+    asked = urlsplit(service.settings.api_url).netloc
+    if urlsplit(account.api_path).netloc != asked:
+        echo(  # the API path names the store; calls go where this deployment sends them
+            f"note: the store API at {asked} is asked, not {urlsplit(account.api_path).netloc}"
+            + (" (development: the local simulator)" if service.settings.simulator_url else "")
+        )
     try:  # checked against BigCommerce before anything is said about replacing
         missing = or_fail(
             lambda: service.operations.check_api_account(account, allow_missing_scopes)
