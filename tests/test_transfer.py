@@ -100,6 +100,8 @@ def test_import_refuses_records_for_keys_it_does_not_hold(
         "does not decrypt with TOKEN_ENCRYPTION_KEYS" in result.output
         and "3 refused" in result.output
     )
+    assert "line 3: refused: not JSON: each line of an export is one JSON object" in result.output
+    assert "Expecting value" not in result.output
     assert not list(redis_client.scan_iter(match=f"{target}:*"))
 
 

@@ -40,7 +40,10 @@ def import_command(dry_run: bool) -> None:
         if not line.strip():
             continue
         try:
-            document = json.loads(line)
+            try:
+                document = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError("not JSON: each line of an export is one JSON object") from exc
             changed = or_fail(functools.partial(service.operations.import_store, document, dry_run))
         except RecursionError:
             echo(f"line {number}: refused: nested too deeply to be an export line")
