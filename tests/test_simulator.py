@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -243,3 +244,30 @@ def test_panel_external_install_lands_on_the_succeeded_page(
     assert (
         requests.get(bigcommerce.url + "/app/other/install/succeeded", timeout=5).status_code == 404
     )
+
+
+def test_the_simulator_keeps_its_world_across_a_restart(
+    sim: SimulatorState, tmp_path: Path
+) -> None:
+    """Issue 20, Build 4: after a restart of `make run`, the panel said "not installed" for
+    stores the app's Redis still listed as installed. The world is now kept, token included."""
+    from bcapp.simulator import persistence
+
+    kept = tmp_path / "simulator.json"
+    with ServedApp(create_simulator(sim, kept)) as served:
+        exchanged = requests.post(served.url + "/oauth2/token", data=token_body(sim), timeout=5)
+        assert exchanged.status_code == 200
+        panel = create_simulator(sim, kept).test_client()
+        panel.post("/stores", data={"hash": "second1"})
+    token = sim.stores["abc123"].access_token
+    assert token and kept.stat().st_mode & 0o777 == 0o600
+
+    restarted = SimulatorState(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert persistence.load(restarted, kept)
+    assert set(restarted.stores) == {"abc123", "second1"}
+    assert restarted.stores["abc123"].access_token == token, "still installed, same token"
+    assert restarted.stores["abc123"].users.keys() == sim.stores["abc123"].users.keys()
+
+    kept.write_text("not json")
+    assert not persistence.load(restarted, kept), "an unreadable file changes nothing"
+    assert set(restarted.stores) == {"abc123", "second1"}

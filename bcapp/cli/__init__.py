@@ -144,7 +144,7 @@ def reconcile(limit: int, interval: int, store_hash: str | None) -> None:
 @click.option("--port", type=int, default=None, help="port (default: from BCAPP_SIMULATOR_URL)")
 def simulator(port: int | None) -> None:
     """Run the local BigCommerce simulator for this app's settings."""
-    from bcapp.simulator import ServedApp, create_simulator, seeded_state
+    from bcapp.simulator import ServedApp, create_simulator, persistence, seeded_state
 
     try:
         settings = Settings.from_env()
@@ -159,8 +159,13 @@ def simulator(port: int | None) -> None:
         app_scopes=str(settings.required_scopes),
         control_panel_url=f"http://localhost:{chosen}",
     )
-    server = ServedApp(create_simulator(state), port=chosen)
+    kept = settings.instance_dir / "simulator.json"
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    restored = persistence.load(state, kept)  # the stores of the last run, installs included
+    server = ServedApp(create_simulator(state, kept), port=chosen)
     click.echo(f"BigCommerce simulator: open http://localhost:{chosen}/")
+    if restored:
+        click.echo(f"  (its stores as they were, from {kept})")
     click.echo(f"  (playing BigCommerce for the app at {settings.app_url})")
     server.serve_forever()
 

@@ -20,9 +20,13 @@ from bcapp.simulator.state import SimulatorState
 __all__ = ["ServedApp", "SimulatorState", "create_simulator", "seeded_state"]
 
 
-def create_simulator(state: SimulatorState) -> Flask:
-    """A Flask app that plays BigCommerce for `state`: login service, store API, control panel."""
-    from bcapp.simulator import api, control_panel, login
+def create_simulator(state: SimulatorState, state_file: Path | None = None) -> Flask:
+    """A Flask app that plays BigCommerce for `state`: login service, store API, control panel.
+
+    With `state_file`, the world is kept there after every request that changed it
+    (bcapp/simulator/persistence.py).
+    """
+    from bcapp.simulator import api, control_panel, login, persistence
 
     templates = Path(__file__).resolve().parent / "templates"
     app = Flask(__name__, template_folder=str(templates), static_folder=None)
@@ -30,6 +34,16 @@ def create_simulator(state: SimulatorState) -> Flask:
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(control_panel.bp)
+    if state_file is not None:
+        kept = {"text": persistence.snapshot(state)}
+
+        @app.teardown_request
+        def keep_the_world(error: BaseException | None) -> None:
+            text = persistence.snapshot(state)
+            if text != kept["text"]:
+                persistence.save(state, state_file, text)
+                kept["text"] = text
+
     return app
 
 

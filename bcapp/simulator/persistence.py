@@ -1,0 +1,65 @@
+"""The simulator's world kept across restarts: stores, users, tokens, hooks and API accounts.
+
+`make run` restarts the simulator with the app, and the app's Redis remembers its installs; a
+simulator that forgot its stores showed "not installed" for stores the app lists as installed.
+So the durable part of the world is written to `instance/simulator.json` (mode 600: it holds the
+simulated stores' tokens) after every request that changed it, atomically, and read back at
+start. Rate-limit windows and pending codes are not kept: they are minutes long anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bcapp.simulator.state import SimApiAccount, SimHook, SimStore, SimulatorState, SimUser
+
+_TRANSIENT = ("requests_left", "window_started_ms", "rejected")
+
+
+def snapshot(state: SimulatorState) -> str:
+    """The durable world as JSON text (stable: equal worlds give equal text)."""
+    with state.lock:
+        stores = [
+            {key: value for key, value in asdict(store).items() if key not in _TRANSIENT}
+            for store in state.stores.values()
+        ]
+    return json.dumps({"version": 1, "stores": stores}, sort_keys=True)
+
+
+def save(state: SimulatorState, path: Path, text: str | None = None) -> None:
+    """Write the world to `path` atomically, readable by this user only."""
+    text = snapshot(state) if text is None else text
+    partial = path.with_suffix(".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    os.replace(partial, path)
+
+
+def load(state: SimulatorState, path: Path) -> bool:
+    """Replace the world's stores with those kept at `path`; False when there is none to read
+    (a missing or unreadable file leaves the world as it is)."""
+    try:
+        kept = json.loads(path.read_text())
+        stores = {store["hash"]: _store(store) for store in kept["stores"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    with state.lock:
+        state.stores = stores
+    return True
+
+
+def _store(data: dict[str, Any]) -> SimStore:
+    return SimStore(
+        hash=data["hash"],
+        owner=SimUser(**data["owner"]),
+        users={int(uid): SimUser(**user) for uid, user in data["users"].items()},
+        access_token=data["access_token"],
+        scopes=data["scopes"],
+        hooks=[SimHook(**hook) for hook in data["hooks"]],
+        api_accounts=[SimApiAccount(**account) for account in data["api_accounts"]],
+    )
