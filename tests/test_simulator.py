@@ -227,7 +227,13 @@ def test_panel_add_user_and_store(panel: FlaskClient, sim: SimulatorState) -> No
     ],
 )
 def test_panel_refuses_bad_input(panel: FlaskClient, path: str, data: dict[str, str]) -> None:
-    assert panel.post(path, data=data).status_code in (400, 404)
+    """Issue 20, Build 4: each refusal is a page in the panel's style saying what was wrong."""
+    response = panel.post(path, data=data)
+    assert response.status_code in (400, 404)
+    page = response.get_data(as_text=True)
+    assert "BigCommerce simulator" in page and "Back to the control panel" in page
+    detail = re.search(r'data-testid="error-detail">([^<]+)<', page)
+    assert detail is not None and "The browser (or proxy) sent a request" not in detail.group(1)
 
 
 def test_panel_external_install_lands_on_the_succeeded_page(
@@ -271,3 +277,31 @@ def test_the_simulator_keeps_its_world_across_a_restart(
     kept.write_text("not json")
     assert not persistence.load(restarted, kept), "an unreadable file changes nothing"
     assert set(restarted.stores) == {"abc123", "second1"}
+
+
+def test_a_cancelled_store_is_marked_and_cannot_install_again(
+    panel: FlaskClient, sim: SimulatorState
+) -> None:
+    """Issue 20, Build 4: a cancelled store stayed listed as installable."""
+    from bcapp.simulator import driver
+
+    sim.grant_token("abc123", DEFAULT_SCOPE)
+    driver.cancel_store(sim, "abc123")
+    page = panel.get("/").get_data(as_text=True)
+    assert 'data-testid="cancelled"' in page
+    refused = panel.post("/stores/abc123/install", data={"user_id": "1"})
+    assert refused.status_code == 400 and "was cancelled" in refused.get_data(as_text=True)
+
+
+def test_the_panel_lists_each_hook_once(panel: FlaskClient, sim: SimulatorState) -> None:
+    """Issue 20, Build 4: a re-authorisation subscribes again (its new token sees none of the
+    old hooks), and the panel listed the webhook twice."""
+    from bcapp.simulator.state import SimHook
+
+    sim.grant_token("abc123", DEFAULT_SCOPE)
+    for number, token in enumerate(("old-token", "new-token"), start=1):
+        hook = SimHook(number, "store/app/uninstalled", "https://app.example/hooks", True, token)
+        sim.stores["abc123"].hooks.append(hook)
+    page = panel.get("/").get_data(as_text=True)
+    listed = re.search(r'data-testid="hooks">(.*?)</p>', page, re.S)
+    assert listed is not None and listed.group(1).count("store/app/uninstalled") == 1

@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 from wsgiref.types import WSGIApplication
 
-from flask import Flask
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from bcapp.simulator.state import SimulatorState
@@ -34,6 +35,18 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(control_panel.bp)
+
+    @app.errorhandler(HTTPException)
+    def friendly(error: HTTPException) -> tuple[str, int]:
+        """A page in the panel's style that says what was wrong, with the way back."""
+        page = render_template(
+            "simulator/error.html",
+            sim=app.extensions["bcapp_simulator"],
+            title=error.name,
+            detail=error.description or "",
+        )
+        return page, error.code or 500
+
     if state_file is not None:
         kept = {"text": persistence.snapshot(state)}
 

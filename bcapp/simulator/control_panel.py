@@ -25,13 +25,22 @@ def home() -> str:
         sim=sim,
         faults=TOKEN_FAULTS,
         needs_authorisation=lambda h: driver.needs_authorisation(sim, h),
+        hooks_of=hooks_listed,
     )
+
+
+def hooks_listed(store: SimStore) -> list[tuple[str, str]]:
+    """The store's active hooks as (scope, destination), each once: a re-authorisation's new
+    token sees none of the old token's hooks, so the app subscribes again (as on BigCommerce)."""
+    return sorted({(hook.scope, hook.destination) for hook in store.hooks if hook.is_active})
 
 
 @bp.post("/stores/<store_hash>/install")
 def install(store_hash: str) -> str:
     """Open the app's auth callback inside the control-panel iframe, with a fresh code."""
     user_id = _user_id(store_hash)
+    if _store(store_hash).cancelled:
+        abort(400, f"Store {store_hash} was cancelled: no app can be installed there.")
     external = request.form.get("external") == "1"
     how = " (external link)" if external else ""
     state().record(f"install {store_hash} as user {user_id}{how}")
@@ -73,7 +82,7 @@ def create_api_account(store_hash: str) -> str:
         chosen = " ".join(scopes.split(request.form.get("scopes", "")))
         account = state().create_api_account(store_hash, name, chosen)
     except ValueError:
-        abort(400)
+        abort(400, "Pick scopes from the list; an API account needs at least one.")
     api_path = f"{request.host_url.rstrip('/')}/stores/{store_hash}/v3/"
     text = credentials_text(account, api_path)
     download = secrets.token_urlsafe(16)
@@ -96,7 +105,7 @@ def download_credentials(download: str) -> Response:
     with state().lock:
         text = state().pending_downloads.pop(download, None)
     if text is None:
-        abort(404)
+        abort(404, "Credentials are shown once, right after the account is created.")
     response = Response(text, mimetype="text/plain")
     response.headers["Content-Disposition"] = "attachment; filename=credentials.txt"
     return response
@@ -107,7 +116,7 @@ def delete_api_account(store_hash: str, account_id: int) -> Response:
     """Delete an API account: its token answers 401 at once; there is no undo."""
     _store(store_hash)
     if not state().delete_api_account(store_hash, account_id):
-        abort(404)
+        abort(404, f"Store {store_hash} has no API account {account_id}.")
     state().record(f"API account {account_id} of {store_hash} deleted")
     return redirect(url_for("sim_panel.home"))
 
@@ -128,7 +137,7 @@ def remove_user(store_hash: str, user_id: int) -> Response:
     """Revoke a staff user's access (server-to-server callback)."""
     store = _store(store_hash)
     if user_id == store.owner.id or user_id not in store.users:
-        abort(400)
+        abort(400, "The store owner cannot be removed, and only the store's users can be.")
     driver.remove_user(state(), store_hash, user_id)
     return redirect(url_for("sim_panel.home"))
 
@@ -148,8 +157,10 @@ def add_user(store_hash: str) -> Response:
 def add_store() -> Response:
     """Create another store with its owner."""
     store_hash = request.form.get("hash", "").strip().lower()
-    if not STORE_HASH.fullmatch(store_hash) or store_hash in state().stores:
-        abort(400)
+    if not STORE_HASH.fullmatch(store_hash):
+        abort(400, "A store hash is 1 to 32 lowercase letters and digits, such as store123.")
+    if store_hash in state().stores:
+        abort(400, f"There is a store {store_hash} already; pick another hash.")
     owner_id = 1000 * (len(state().stores) + 1) + 1
     state().add_store(store_hash, owner_id, f"owner@{store_hash}.example")
     return redirect(url_for("sim_panel.home"))
@@ -163,10 +174,10 @@ def settings() -> Response:
         skew = int(request.form.get("clock_skew", "0"))
         app_scopes = " ".join(scopes.split(request.form.get("app_scopes", sim.app_scopes)))
     except ValueError:
-        abort(400)
+        abort(400, "The clock skew is a whole number of seconds, such as -120.")
     fault = request.form.get("fault", "") or None
     if fault not in TOKEN_FAULTS:
-        abort(400)
+        abort(400, "Pick one of the token-endpoint faults the form offers.")
     sim.fault = fault
     sim.clock_skew_seconds = max(min(skew, 86400), -86400)
     sim.legacy_payloads = request.form.get("legacy") == "on"
@@ -187,7 +198,7 @@ def _frame(store_hash: str, src: str, title: str) -> str:
 def _store(store_hash: str) -> SimStore:
     store = state().stores.get(store_hash)
     if store is None:
-        abort(404)
+        abort(404, f"There is no store {store_hash} in this simulator.")
     return store
 
 
@@ -195,5 +206,5 @@ def _user_id(store_hash: str) -> int:
     store = _store(store_hash)
     user_id = request.form.get("user_id", type=int)
     if user_id is None or user_id not in store.users:
-        abort(400)
+        abort(400, f"Store {store_hash} has no such user.")
     return user_id

@@ -127,6 +127,7 @@ def cancel_store(sim: SimulatorState, store_hash: str) -> list[CallbackResult]:
     ]:
         results.append(deliver(sim, hook.destination, body, now))
     sim.revoke(store_hash)
+    store.cancelled = True
     sim.record(f"store {store_hash} cancelled: {len(results)} webhook(s) delivered")
     return results
 

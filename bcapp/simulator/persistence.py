@@ -62,4 +62,5 @@ def _store(data: dict[str, Any]) -> SimStore:
         scopes=data["scopes"],
         hooks=[SimHook(**hook) for hook in data["hooks"]],
         api_accounts=[SimApiAccount(**account) for account in data["api_accounts"]],
+        cancelled=bool(data.get("cancelled", False)),
     )

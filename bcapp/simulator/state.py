@@ -38,6 +38,7 @@ class SimStore:
     hooks: list[SimHook] = field(default_factory=list)
     rejected: int = 0  # 429s this store's API answered
     api_accounts: list[SimApiAccount] = field(default_factory=list)
+    cancelled: bool = False  # the merchant closed the store: no app installs there any more
 
 
 @dataclass
