@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -284,6 +285,23 @@ def test_token_endpoint_faults_are_502_and_store_nothing(
         sim.stores["abc123"].access_token or "",
     )
     assert len(sim.token_requests) == 1, "a code exchange is never retried"
+
+
+def test_an_abandoned_slow_exchange_never_invalidates_the_next_installs_token(
+    app: Flask, sim: SimulatorState
+) -> None:
+    """Issue 20, Build 4: the simulator's "slow" fault finished the abandoned exchange later
+    and minted a token that silently replaced the next successful install's."""
+    sim.fault, sim.slow_seconds = "slow", 3.0  # past the app's 2 s read timeout
+    assert app.test_client().get("/bigcommerce/auth?" + auth_query(sim)).status_code == 502
+    sim.fault = None
+    assert app.test_client().get("/bigcommerce/auth?" + auth_query(sim)).status_code == 302
+    for _ in range(100):  # until the abandoned exchange has answered (about a second)
+        if "token endpoint: slow answer sent" in sim.events:
+            break
+        time.sleep(0.05)
+    assert "token endpoint: slow answer sent" in sim.events
+    assert stored_token(app) == sim.stores["abc123"].access_token, "the newest token is current"
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,21 @@ def token() -> ResponseReturnValue:
         sim.token_requests.append(body)
     if sim.on_token_request is not None:
         sim.on_token_request()
+    if sim.fault == "slow":
+        # The code is exchanged (and a token minted) at once, the answer is late: an app that
+        # gives up and installs again gets the newer token, as the platform orders its grants.
+        answer = _exchange(sim, body)
+        time.sleep(sim.slow_seconds)
+        sim.record("token endpoint: slow answer sent")
+        return answer
     faulty = _fault(sim)
     if faulty is not None:
         return faulty
+    return _exchange(sim, body)
+
+
+def _exchange(sim: SimulatorState, body: dict[str, str]) -> ResponseReturnValue:
+    """Check the request and the code; the grant, or the documented error."""
     if any(not body.get(name) for name in _FIELDS) or body["grant_type"] != "authorization_code":
         return jsonify(error="invalid_request"), 400
     if body["client_id"] != sim.client_id or body["client_secret"] != sim.client_secret:
@@ -96,9 +108,6 @@ def _grant(sim: SimulatorState, store_hash: str, user_id: int, scope: str) -> di
 def _fault(sim: SimulatorState) -> ResponseReturnValue | None:
     """A deliberately broken answer, when a fault is switched on."""
     fault = sim.fault
-    if fault == "slow":
-        time.sleep(sim.slow_seconds)
-        return None
     if fault == "500":
         return jsonify(error="server_error"), 500
     if fault == "html":
