@@ -163,6 +163,27 @@ def test_panel_open_frames_load_or_reauthorises(
     assert src.startswith(CALLBACK_URL + "?code="), "a scope change re-authorises"
 
 
+def test_removing_a_scope_re_authorises_too(
+    panel: FlaskClient, sim: SimulatorState, client: FlaskClient
+) -> None:
+    """Issue 20, Build 4: the knob re-authorised only when a scope was added."""
+    install(client, sim)
+    fewer = {"app_scopes": "store_v2_information_read_only", "clock_skew": "0"}
+    panel.post("/settings", data=fewer)
+    src = iframe_src(panel.post("/stores/abc123/open", data={"user_id": "1"}).get_data(True))
+    assert src.startswith(CALLBACK_URL + "?code="), "any change re-authorises"
+
+
+def test_the_panel_offers_every_fault_the_readme_lists(panel: FlaskClient) -> None:
+    from bcapp.simulator.control_panel import TOKEN_FAULTS
+
+    page = panel.get("/").get_data(as_text=True)
+    for fault in filter(None, TOKEN_FAULTS):
+        assert f'value="{fault}"' in page, fault
+    for fault in filter(None, TOKEN_FAULTS):
+        assert panel.post("/settings", data={"clock_skew": "0", "fault": fault}).status_code == 302
+
+
 def test_panel_legacy_knob_sends_signed_payload(
     panel: FlaskClient, sim: SimulatorState, client: FlaskClient
 ) -> None:
@@ -247,6 +268,9 @@ def test_panel_external_install_lands_on_the_succeeded_page(
     assert answer.status_code == 302
     landing = requests.get(answer.headers["Location"], timeout=5)
     assert landing.status_code == 200 and "Installation succeeded" in landing.text
+    assert "Stores and the app" not in landing.text and "<nav" not in landing.text, (
+        "a page of its own, not the whole simulator inside the installer's frame"
+    )
     assert (
         requests.get(bigcommerce.url + "/app/other/install/succeeded", timeout=5).status_code == 404
     )

@@ -12,8 +12,10 @@ from bcapp.simulator.login import state
 from bcapp.simulator.state import STORE_HASH, SimApiAccount, SimStore
 
 bp = Blueprint("sim_panel", __name__)
-# Token-endpoint faults the panel offers (the tests switch on the rest directly).
-TOKEN_FAULTS = (None, "500", "malformed", "slow")
+# Every token-endpoint fault the README lists, all offered by the panel.
+TOKEN_FAULTS = (
+    None, "500", "malformed", "html", "slow", "drip", "redirect", "wrong_context", "legacy_shape",
+)
 
 
 @bp.get("/")

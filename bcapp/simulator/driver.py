@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from bcapp.simulator.scopes import grant_covers
+from bcapp.simulator.scopes import grant_covers, split
 from bcapp.simulator.signing import (
     jwt_claims,
     legacy_payload_data,
@@ -58,9 +58,12 @@ def install_url(sim: SimulatorState, store_hash: str, user_id: int, external: bo
 
 
 def needs_authorisation(sim: SimulatorState, store_hash: str) -> bool:
-    """True when the store never approved the app's current scopes (install or scope change)."""
+    """True when the store never approved the app's current scopes: not installed, or the
+    scopes the app asks for changed in any way since (added or removed, as the README says)."""
     granted = sim.stores[store_hash].scopes
-    return not granted or not grant_covers(granted, sim.app_scopes)
+    if not granted or not grant_covers(granted, sim.app_scopes):
+        return True
+    return set(split(granted)) != set(split(sim.app_scopes))
 
 
 def open_url(sim: SimulatorState, store_hash: str, user_id: int, url: str = "/") -> str:
