@@ -17,6 +17,16 @@ from bcapp.simulator.scopes import grant_covers
 from bcapp.simulator.state import SimHook, SimStore
 
 bp = Blueprint("sim_api", __name__)
+_ORDERS = [
+    {
+        "id": 100 + n,
+        "date_created": f"Tue, {30 - n:02d} Nov 2026 10:00:00 +0000",
+        "status": ("Awaiting Fulfillment", "Shipped", "Completed")[n % 3],
+        "total_inc_tax": f"{20 + 3.5 * n:.4f}",
+        "currency_code": "USD",
+    }
+    for n in range(1, 26)
+]
 
 
 @bp.before_request
@@ -69,6 +79,21 @@ def products(store_hash: str) -> ResponseReturnValue:
         }
     }
     return _with_limits(jsonify(data=items, meta=meta), store)
+
+
+@bp.get("/stores/<store_hash>/v2/orders")
+def orders(store_hash: str) -> ResponseReturnValue:
+    """v2 orders, newest first, with page/limit paging; a page past the end is 204 No Content,
+    as v2 collections answer (`sort` and other filters are accepted and not applied)."""
+    store = _authorised(store_hash, "store_v2_orders_read_only")
+    if isinstance(store, Response):
+        return store
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 250)
+    items = _ORDERS[(page - 1) * limit : page * limit]
+    if not items:
+        return _with_limits(Response(status=204), store)
+    return _with_limits(jsonify(items), store)
 
 
 @bp.get("/stores/<store_hash>/v2/time")
