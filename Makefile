@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# Test processes: most tests wait on gunicorn, Redis and the simulator rather than compute, so
+# twice this machine's cores keeps both busy (pytest-xdist; override with PYTEST_WORKERS=n).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run test test-fast lint typecheck check bench clean
 
@@ -29,12 +32,12 @@ test: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py
 	$(BIN)/mypy bcapp benchmarks
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -n auto --cov --cov-report=term-missing:skip-covered
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
 # The quick lane while working: no lint, no coverage, no test marked `slow` (real servers,
 # gunicorn, Sentinel, Cluster, browsers). `make test` runs everything and is what CI runs.
 test-fast: $(STAMP)
-	$(BIN)/pytest -n auto -q -m "not slow"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py

@@ -292,7 +292,7 @@ def test_an_abandoned_slow_exchange_never_invalidates_the_next_installs_token(
 ) -> None:
     """Issue 20, Build 4: the simulator's "slow" fault finished the abandoned exchange later
     and minted a token that silently replaced the next successful install's."""
-    sim.fault, sim.slow_seconds = "slow", 3.0  # past the app's 2 s read timeout
+    sim.fault, sim.slow_seconds = "slow", 2.4  # past the app's 2 s read timeout
     assert app.test_client().get("/bigcommerce/auth?" + auth_query(sim)).status_code == 502
     sim.fault = None
     assert app.test_client().get("/bigcommerce/auth?" + auth_query(sim)).status_code == 302
