@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from bcapp.errors import ConfigurationError
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
-from tests.helpers import STAFF, signed
+from tests.helpers import STAFF, future, signed
 
 Snapshot = Callable[[], dict[str, Any]]
 
@@ -97,7 +97,8 @@ def test_owner_only_follows_an_ownership_transfer_named_by_the_load_payload(
     assert details is not None and details.installation.owner_id == 2
     assert {user.id: user.is_owner for user in details.users} == {1: False, 2: True}
 
-    stale = signed(user=STAFF, iat=details.installation.owner_since - 60)  # names owner 1
+    assert details.installation.owner_since is not None
+    stale = signed(user=STAFF, **future(-61))  # issued before the transfer; names owner 1
     assert installed.get(f"/bigcommerce/load?signed_payload_jwt={stale}").status_code == 302
     after = service_of(app).operations.show_store("abc123")
     assert after is not None and after.installation.owner_id == 2, "an older claim never wins"
