@@ -143,17 +143,13 @@ def swap_users(document: dict[str, Any]) -> None:
     ids=["wildcard", "csp-injection", "crlf-panel", "crlf-email", "staff-owner", "swapped", "set"],
 )
 def test_import_refuses_fields_bcapp_would_never_write_and_stores_nothing(
-    client: FlaskClient,
-    sim: SimulatorState,
-    app: Flask,
+    exported: str,
     settings: Settings,
     tmp_path: Path,
     redis_client: Any,
     change: Callable[[dict[str, Any]], None],
 ) -> None:
     """L3: the sealed token is not the only field a header or a page trusts."""
-    populate(client, sim, app)
-    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
     line = next(line for line in exported.splitlines() if '"abc123"' in line)
     target = "h" + settings.redis_prefix[1:]
     env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
@@ -176,18 +172,20 @@ def test_a_stored_control_panel_that_is_no_origin_never_reaches_the_csp(
     assert "sandbox" not in policy and "https://store-abc123.mybigcommerce.com" in policy
 
 
+@pytest.fixture
+def exported(
+    client: FlaskClient, sim: SimulatorState, app: Flask, settings: Settings, tmp_path: Path
+) -> str:
+    """`bcapp export` of the populated deployment."""
+    populate(client, sim, app)
+    return str(CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout)
+
+
 def test_one_bad_line_is_refused_and_the_run_goes_on(
-    client: FlaskClient,
-    sim: SimulatorState,
-    app: Flask,
-    settings: Settings,
-    tmp_path: Path,
-    redis_client: Any,
+    exported: str, settings: Settings, tmp_path: Path, redis_client: Any
 ) -> None:
     """Info item of the third review: a deeply nested line or `expires_in: "abc"` stopped the
     whole import."""
-    populate(client, sim, app)
-    exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
     good = next(line for line in exported.splitlines() if '"abc123"' in line)
     odd_expiry = tampered(good, set_field(("expires_in",), "abc"))
     nested = "[" * 100_000 + "]" * 100_000

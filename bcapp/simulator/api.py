@@ -7,6 +7,7 @@ every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, request
@@ -65,9 +66,7 @@ def products(store_hash: str) -> ResponseReturnValue:
     store = _authorised(store_hash, "store_v2_products_read_only")
     if isinstance(store, Response):
         return store
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 250)
-    items = _PRODUCTS[(page - 1) * limit : page * limit]
+    page, limit, items = _requested_page(_PRODUCTS)
     pages = -(-len(_PRODUCTS) // limit)
     meta = {
         "pagination": {
@@ -88,9 +87,7 @@ def orders(store_hash: str) -> ResponseReturnValue:
     store = _authorised(store_hash, "store_v2_orders_read_only")
     if isinstance(store, Response):
         return store
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 250)
-    items = _ORDERS[(page - 1) * limit : page * limit]
+    _, _, items = _requested_page(_ORDERS)
     if not items:
         return _with_limits(Response(status=204), store)
     return _with_limits(jsonify(items), store)
@@ -160,6 +157,13 @@ def _deliverable(destination: str) -> bool:
     parts = urlsplit(destination)
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     return parts.scheme == "https" or (parts.scheme == "http" and loopback)
+
+
+def _requested_page(collection: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
+    """The `page` and `limit` the request asks for (as BigCommerce bounds them) and that page."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 250)
+    return page, limit, collection[(page - 1) * limit : page * limit]
 
 
 def _authorised(store_hash: str, scope: str | None = None) -> SimStore | Response:
