@@ -226,6 +226,9 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
         app.get_by_test_id("next").click()
         expect(app.get_by_test_id("page")).to_have_text("page 2 of 3", timeout=15000)
         expect(app.get_by_text("Sample product 11")).to_be_visible()
+        app.get_by_test_id("next").click()
+        expect(app.get_by_test_id("page")).to_have_text("page 3 of 3", timeout=15000)
+        expect(app.get_by_test_id("next")).to_have_count(0)  # the pager's end
 
         simulator_port = int(make_run.rstrip("/").rsplit(":", 1)[1])
         worker = subprocess.run(  # same checkout, same instance/: the settings make run uses
@@ -258,6 +261,28 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
             " f.querySelector('[name=greeting]').value = 'forged'; f.submit(); }"
         )
         expect(app.get_by_text("This form has expired")).to_be_visible(timeout=15000)
+        app.get_by_test_id("home").click()  # the error page's way back into the app
+        expect(app.get_by_test_id("store-hash")).to_have_text("demo1234", timeout=15000)
+
+        staff = browser.new_context().new_page()  # another browser: the staff user's
+        staff.goto(make_run)
+        staff.locator("section[data-store=demo1234] tr[data-user='1002']").get_by_role(
+            "button", name="Open app"
+        ).click()
+        staff_app = staff.frame_locator("iframe#app")
+        expect(staff_app.get_by_test_id("store-hash")).to_have_text("demo1234", timeout=15000)
+        panel = context.new_page()  # the owner, in the control panel
+        panel.goto(make_run)
+        panel.locator("section[data-store=demo1234] tr[data-user='1002']").get_by_role(
+            "button", name="Remove user"
+        ).click()
+        expect(panel.locator("#events")).to_contain_text("remove", timeout=15000)
+        staff_frame = staff.locator("iframe#app").element_handle().content_frame()
+        assert staff_frame is not None
+        staff_frame.goto(staff_frame.url.split("?")[0].rsplit("/", 1)[0] + "/settings")
+        expect(staff_app.get_by_text("Your access to this app was removed")).to_be_visible(
+            timeout=15000
+        )
 
         other = context.new_page()
         other.goto(make_run)
