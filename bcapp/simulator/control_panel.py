@@ -75,6 +75,16 @@ def cancel_store(store_hash: str) -> Response:
     return redirect(url_for("sim_panel.home"))
 
 
+@bp.post("/stores/<store_hash>/rotate-token")
+def rotate_token(store_hash: str) -> Response:
+    """Give the app's grant a token the app never saw: its store-API calls answer 401 and the
+    app must be re-authorised (what an install of the same app from elsewhere does)."""
+    _store(store_hash)
+    state().rotate_token(store_hash)
+    state().record(f"token of {store_hash} rotated: the app's calls now answer 401")
+    return redirect(url_for("sim_panel.home"))
+
+
 @bp.post("/stores/<store_hash>/api-accounts")
 def create_api_account(store_hash: str) -> str:
     """Create a store-level API account: the credentials are shown this once."""

@@ -168,6 +168,12 @@ class SimulatorState:
             self.stores[store_hash].scopes = ""
             self.stores[store_hash].hooks.clear()
 
+    def rotate_token(self, store_hash: str) -> None:
+        """Replace the app's token with one the app never received (as an install of the app
+        from elsewhere would): the stored token answers 401, the app stays installed."""
+        with self.lock:
+            self.stores[store_hash].access_token = "rotated-" + secrets.token_hex(16)
+
     def create_api_account(self, store_hash: str, name: str, scopes: str) -> SimApiAccount:
         """Create a store-level API account (at most 50 per store, as on BigCommerce)."""
         with self.lock:

@@ -284,6 +284,13 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
             timeout=15000
         )
 
+        panel.locator("section[data-store=demo1234]").get_by_role(
+            "button", name="Rotate the app's token"
+        ).click()
+        expect(panel.locator("#events")).to_contain_text("token of demo1234 rotated")
+        frame.goto(frame.url.split("?")[0].rsplit("/", 1)[0] + "/products")
+        expect(app.get_by_text("The app needs to be re-authorised")).to_be_visible(timeout=15000)
+
         other = context.new_page()
         other.goto(make_run)
         other.locator("section[data-store=demo1234] tr[data-user='1001']").get_by_role(
