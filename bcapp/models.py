@@ -134,3 +134,7 @@ class AppOpened:
     handoff: str
     frame_ancestors: tuple[str, ...]
     url: str
+    # Where and how the user opened the app (load only): the channel (None from the Apps menu)
+    # and the user's locale, as the signed payload said.
+    channel_id: int | None = None
+    locale: str | None = None

@@ -14,3 +14,10 @@ bp = Blueprint("own_pages", __name__)
 def hello(ctx: AppContext) -> str:
     """Greets the signed-in user."""
     return f"hello {ctx.user.email}"
+
+
+@bp.get("/context")
+@app_page
+def context(ctx: AppContext) -> str:
+    """Where and how the user opened the app."""
+    return f"channel={ctx.channel_id} locale={ctx.locale}"

@@ -334,3 +334,19 @@ def test_each_refusal_says_what_happened_and_what_to_do(
     owner.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}")
     gone = owner.get("/")
     assert heading(gone) == "The app was uninstalled or installed again"
+
+
+def test_app_pages_know_the_channel_and_locale_the_load_named(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    """The CONTRACT's AppContext: `channel_id` (None from the Apps menu) and `locale`."""
+    from tests.helpers import install
+
+    client = make_app(blueprints=("tests.own_pages:bp",)).test_client()
+    install(client, sim)
+    assert client.get("/context").get_data(as_text=True) == "channel=None locale=None"
+    load = client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF, channel_id=7)}")
+    assert load.status_code == 302
+    assert client.get("/context").get_data(as_text=True) == "channel=7 locale=en-US"
+    client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}")  # from the Apps menu
+    assert client.get("/context").get_data(as_text=True) == "channel=None locale=None"

@@ -143,7 +143,9 @@ class Loader:
         ancestors = operations.store_frame_ancestors(
             self._settings, store_hash, panel if isinstance(panel, str) else None
         )
-        return AppOpened(ref, token, ancestors, claims.url)
+        return AppOpened(
+            ref, token, ancestors, claims.url, claims.channel_id, claims.locale
+        )
 
     def _open_fully(self, claims: CallbackClaims) -> AppOpened:
         """The full path: reinstatement, first-load provisioning and every exact refusal."""
@@ -158,5 +160,7 @@ class Loader:
         )
         ref, token = access.start_session(opened, self._short_lived, settings.session_idle_seconds)
         ancestors = operations.frame_ancestors(settings, opened.installation)
-        return AppOpened(ref, token, ancestors, claims.url)
+        return AppOpened(
+            ref, token, ancestors, claims.url, claims.channel_id, claims.locale
+        )
 

@@ -50,6 +50,10 @@ class AppContext:
     installation: Installation
     user: StoreUser
     api: StoreClient
+    # From the load that opened the session: the storefront channel the app was opened for
+    # (None from the Apps menu) and the user's locale (e.g. "fr-FR"), when the payload said.
+    channel_id: int | None = None
+    locale: str | None = None
 
 
 def current_context() -> AppContext:
@@ -57,7 +61,15 @@ def current_context() -> AppContext:
     opened = current_opened()
     installation = opened.installation
     api = service().stores.client_for(installation)  # the session check just read it
-    return AppContext(installation.store_hash, installation, opened.user, api)
+    channel, locale = session.get("channel"), session.get("locale")
+    return AppContext(
+        installation.store_hash,
+        installation,
+        opened.user,
+        api,
+        channel if type(channel) is int else None,
+        locale if isinstance(locale, str) else None,
+    )
 
 
 def csrf_token() -> str:

@@ -43,7 +43,7 @@ def configure(app: Flask, settings: Settings) -> None:
 HANDOFF_PARAM = "_bcs"
 
 
-def adopt(ref: SessionRef) -> None:
+def adopt(ref: SessionRef, channel_id: int | None = None, locale: str | None = None) -> None:
     """Put `ref` in this browser's cookie, with a fresh CSRF token; nothing of an older
     session survives (docs/security.md R14)."""
     session.clear()
@@ -56,6 +56,10 @@ def adopt(ref: SessionRef) -> None:
         sid=ref.session_id,
         csrf=secrets.token_urlsafe(32),
     )
+    if channel_id is not None:
+        session["channel"] = channel_id
+    if locale is not None:
+        session["locale"] = locale
 
 
 def current_opened() -> Opened:
