@@ -10,6 +10,7 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -98,10 +99,14 @@ class Settings:
     # The bundled example pages (/settings, /products) in `create_app`: on in development
     # (`make run` shows them), off in production unless BCAPP_EXAMPLE_PAGES=true.
     example_pages: bool = False
+    # Sent as User-Agent on every call to BigCommerce, as it asks apps to name themselves.
+    user_agent: str = ""
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.user_agent:
+            object.__setattr__(self, "user_agent", f"bcapp/{_version()} (+{self.app_url})")
         if not self.auth_callback_url:
             object.__setattr__(
                 self, "auth_callback_url", self.app_url.rstrip("/") + endpoints.AUTH.path
@@ -226,6 +231,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
         example_pages=as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT),
+        user_agent=" ".join(env.get("BCAPP_USER_AGENT", "").split())[:200],
         log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
         metrics_token=env.get("BCAPP_METRICS_TOKEN") or None,
         redis_min_replicas=as_int(env, "BCAPP_REDIS_MIN_REPLICAS", 0, low=0, high=10),
@@ -234,3 +240,11 @@ def _build(env: Mapping[str, str]) -> Settings:
     )
     validate(settings)
     return settings
+
+
+def _version() -> str:
+    """bcapp's installed version (`0` when run from a tree that was never installed)."""
+    try:
+        return metadata.version("bcapp")
+    except metadata.PackageNotFoundError:
+        return "0"

@@ -6,6 +6,7 @@ what lets the simulator's rate-limit window pass, so no test sleeps or measures 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -140,3 +141,16 @@ def test_the_home_page_asks_the_store_api_once_however_often_it_is_viewed(
     assert calls == ["v2/store"] and all("Store abc123" in page for page in pages)
     cached = list(redis_client.scan_iter(match=f"{prefix}:{{abc123}}:cache:*"))
     assert len(cached) == 1 and 0 < redis_client.ttl(cached[0]) <= 300
+
+
+def test_every_call_to_bigcommerce_names_the_app(
+    client: FlaskClient, sim: SimulatorState, settings: Settings
+) -> None:
+    """BigCommerce asks apps to name themselves: `bcapp/<version> (+APP_URL)` by default,
+    BCAPP_USER_AGENT otherwise (issue 19, Build 1 in part)."""
+    install(client, sim)  # a token request, GET v2/store, GET and POST v3/hooks
+    assert len(sim.user_agents) >= 4
+    assert set(sim.user_agents) == {settings.user_agent}
+    assert re.fullmatch(r"bcapp/[0-9][^ ]* \(\+http://127\.0\.0\.1:8000\)", settings.user_agent)
+    chosen = Settings.from_env({"BCAPP_USER_AGENT": "Acme Labels/2.1 (+https://acme.example)"})
+    assert chosen.user_agent == "Acme Labels/2.1 (+https://acme.example)"

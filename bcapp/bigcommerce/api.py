@@ -50,6 +50,7 @@ class StoreApi:
         self._budget = budget
         self._session = mount(requests.Session(), adapter)
         self._random = random.Random()  # noqa: S311 - jitter, not a secret
+        self._user_agent = settings.user_agent
 
     def get(self, store_hash: str, token: str, path: str, **params: str | int) -> Any:
         """The JSON body of GET `path` (e.g. ``v2/store``) for the store."""
@@ -138,7 +139,11 @@ class StoreApi:
     def _send(self, request: _Request) -> requests.Response:
         method, store_hash, token, path, params, body = request
         url = f"{self._base}/stores/{store_hash}/{path}"
-        headers = {"X-Auth-Token": token, "Accept": "application/json"}
+        headers = {
+            "X-Auth-Token": token,
+            "Accept": "application/json",
+            "User-Agent": self._user_agent,
+        }
         try:
             response = self._session.request(
                 method,

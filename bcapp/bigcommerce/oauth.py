@@ -73,6 +73,7 @@ class TokenExchange:
             redirect_uri=settings.auth_callback_url,
         )
         mount(session, self._adapter)
+        session.headers["User-Agent"] = settings.user_agent
         clock = self._clock
         session.register_compliance_hook(
             "access_token_response", lambda response: _read_bounded(response, deadline, clock)

@@ -33,6 +33,7 @@ _ORDERS = [
 @bp.before_request
 def run_test_hook() -> None:
     """Let a test act while a store-API call is in flight (`SimulatorState.on_api_request`)."""
+    state().user_agents.append(request.headers.get("User-Agent", ""))
     hook = state().on_api_request
     if hook is not None:
         hook(request.path.split("/", 3)[-1])

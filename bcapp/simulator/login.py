@@ -32,6 +32,7 @@ def token() -> ResponseReturnValue:
         return jsonify(error="Invalid format."), 406
     with sim.lock:
         sim.token_requests.append(body)
+        sim.user_agents.append(request.headers.get("User-Agent", ""))
     if sim.on_token_request is not None:
         sim.on_token_request()
     if sim.fault == "slow":

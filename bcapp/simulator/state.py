@@ -116,6 +116,9 @@ class SimulatorState:
     on_api_request: Callable[[str], None] | None = field(default=None, repr=False)
     # BigCommerce's clock: payload times and rate-limit windows (tests share a manual one).
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    # The User-Agent of every token and store-API request (BigCommerce asks apps to name
+    # themselves there).
+    user_agents: list[str] = field(default_factory=list)
     # Every code and token ever handed out, so tests can prove none of them leaks.
     issued_secrets: list[str] = field(default_factory=list)
 
