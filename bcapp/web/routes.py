@@ -19,19 +19,15 @@ from bcapp.endpoints import Callback
 
 WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 V = TypeVar("V", bound=RouteCallable)
-_VIEWS: dict[str, RouteCallable] = {}
-_UNKNOWN: Any = object()
-
-
 ENDPOINT_PREFIX = "callbacks."
-_ROUTE_NAMES: dict[str, str] = {}  # Flask endpoint -> callback name
+_VIEWS: dict[str, RouteCallable] = {}  # callback name -> its view
+_ROUTE_NAMES: dict[str, str] = {}  # Flask endpoint of a routed callback -> callback name
+_UNKNOWN: Any = object()
 
 
 def endpoint_of(name: str) -> str:
     """The Flask endpoint of a callback ("callbacks.remove_user" for "remove-user")."""
-    endpoint = ENDPOINT_PREFIX + name.replace("-", "_")
-    _ROUTE_NAMES[endpoint] = name
-    return endpoint
+    return ENDPOINT_PREFIX + name.replace("-", "_")
 
 
 def callback(name: str) -> Callable[[V], V]:
@@ -57,12 +53,11 @@ def register_callbacks(app: Flask) -> None:
     for declared in endpoints.declared():
         view = _VIEWS.get(declared.name)
         if view is not None:
+            endpoint = endpoint_of(declared.name)
             app.add_url_rule(
-                declared.path,
-                endpoint=endpoint_of(declared.name),
-                view_func=view,
-                methods=[declared.method],
+                declared.path, endpoint=endpoint, view_func=view, methods=[declared.method]
             )
+            _ROUTE_NAMES[endpoint] = declared.name
 
 
 def callback_route() -> Callback | None:
