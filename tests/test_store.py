@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -574,3 +575,17 @@ def test_embedded_redis_serves_from_an_instance_path_too_long_for_a_socket(
     finally:
         embedded.stop(instance)
     assert not embedded.is_running(instance)
+
+
+def test_installed_stores_are_listed_in_one_pipeline_without_decrypting(
+    stores: Stores, redis_client: redis.Redis, prefix: str
+) -> None:
+    """On every topology (a Cluster spreads the stores over its nodes)."""
+    store, _, lifecycle = stores
+    for store_hash in ("abc123", "xyz789", "qrs456"):
+        store.save_installation(
+            replace(installation(), store_hash=store_hash), StoreUser(1, "owner@example.com")
+        )
+    later = int(time.time()) + 10  # an uninstall after the install
+    lifecycle.mark_uninstalled("qrs456", UninstallEvent(later, "webhook", later), 60, 0)
+    assert store.installed_store_hashes() == ["abc123", "xyz789"]
