@@ -275,6 +275,10 @@ def test_the_token_works_through_the_apps_lookup_and_client_and_rotates(
     assert service_of(make_app()).stores.information(installation) == {
         "name": "Store abc123",
         "domain": "abc123.mybigcommerce.example",
+        "currency": "USD",
+        "currency_symbol": "$",
+        "currency_symbol_location": "left",
+        "decimal_places": "2",
     }
     new = parse_keys(new_key_entry())
     both = ",".join(

@@ -128,7 +128,7 @@ def test_a_page_past_the_end_or_no_page_at_all_is_404(installed: FlaskClient, pa
 def test_prices_are_shown_as_money(installed: FlaskClient) -> None:
     page = installed.get("/products").get_data(as_text=True)
     prices = re.findall(r'data-testid="price">([^<]*)<', page)
-    assert prices[:2] == ["10.50", "11.50"], "two decimals, never the raw 10.5"
+    assert prices[:2] == ["$10.50", "$11.50"], "as the store writes money, never the raw 10.5"
 
 
 def test_own_pages_need_a_live_session(client: FlaskClient) -> None:

@@ -17,6 +17,10 @@ from bcapp.store.app_data import RedisAppData
 
 log = logging.getLogger(__name__)
 INFORMATION = "store-information"
+# What pages show of `GET /v2/store`: the store, and how it writes money.
+INFORMATION_FIELDS = (
+    "name", "domain", "currency", "currency_symbol", "currency_symbol_location", "decimal_places",
+)
 INFORMATION_SECONDS = 300
 FAILURE_SECONDS = 30
 
@@ -88,7 +92,7 @@ class Stores:
             return None
         if not isinstance(info, dict):
             return None
-        return {key: str(info.get(key, ""))[:200] for key in ("name", "domain")}
+        return {key: str(info.get(key, ""))[:200] for key in INFORMATION_FIELDS}
 
     def app_settings(self, store_hash: str) -> dict[str, str]:
         """The app's settings for one store (the bundled example feature keeps its own here)."""

@@ -55,6 +55,10 @@ def store_information(store_hash: str) -> ResponseReturnValue:
         name=f"Store {store.hash}",
         admin_email=store.owner.email,
         plan_name="Sandbox",
+        currency="USD",
+        currency_symbol="$",
+        currency_symbol_location="left",
+        decimal_places=2,
         # Where this store's control panel lives: the simulator's own panel.
         control_panel_base_url=state().control_panel_url or request.host_url.rstrip("/"),
     )

@@ -62,20 +62,28 @@ def products_page(ctx: AppContext) -> str:
     if page > pages:
         raise NotFound()
     settings = service().stores.app_settings(ctx.store_hash)
+    money = service().stores.information(ctx.installation) or {}
     return render_template(
         "app/products.html",
         ctx=ctx,
-        products=[priced(product) for product in items_of(answer)],
+        products=[priced(product, money) for product in items_of(answer)],
         page=page,
         pages=pages,
         show_prices=settings.get("show_prices", "1") == "1",
     )
 
 
-def priced(product: object) -> object:
-    """A product with its price shown as money (`10.50`), whatever number the API sent."""
+def priced(product: object, money: dict[str, str]) -> object:
+    """A product with its price written as the store writes money (`$10.50`, `10,50 €` is the
+    store's symbol and side; two decimals unless the store says otherwise)."""
     if not isinstance(product, dict):
         return product
     price = product.get("price")
-    number = isinstance(price, int | float) and not isinstance(price, bool)
-    return product | {"price_shown": f"{price:,.2f}" if number else ""}
+    if not isinstance(price, int | float) or isinstance(price, bool):
+        return product | {"price_shown": ""}
+    places = money.get("decimal_places", "2")
+    amount = f"{price:,.{int(places) if places.isdigit() and int(places) <= 4 else 2}f}"
+    symbol = money.get("currency_symbol", "")
+    on_the_right = money.get("currency_symbol_location") == "right"
+    shown = f"{amount} {symbol}" if on_the_right else symbol + amount
+    return product | {"price_shown": shown.strip()}

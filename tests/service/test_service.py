@@ -252,6 +252,10 @@ def test_store_information_proves_the_token_and_survives_revocation(
     assert service.stores.information(installation) == {
         "name": "Store abc123",
         "domain": "abc123.mybigcommerce.example",
+        "currency": "USD",
+        "currency_symbol": "$",
+        "currency_symbol_location": "left",
+        "decimal_places": "2",
     }
     sim.revoke("abc123")
     assert service.stores.information(installation) is not None, "remembered for 5 minutes"
