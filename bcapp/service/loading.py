@@ -20,13 +20,12 @@ from bcapp.clock import Clock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import BcappError, Unauthorized
 from bcapp.models import AppOpened, CallbackClaims, SessionRef
-from bcapp.scopes import ScopeSet
 from bcapp.service import access, callbacks, handoff, operations
 from bcapp.service.limits import AbuseLimits, address_subject
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, LoadPath, ShortLivedRecords
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus
-from bcapp.store.records import CorruptRecord, installation_fields, user_from_json
+from bcapp.store.records import CorruptRecord, sealed_installation, user_from_json
 from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
@@ -113,35 +112,23 @@ class Loader:
         if reply.record is None or reply.user is None:
             return None
         try:  # a fault is left to the full path, whose reader logs it once
-            fields = installation_fields(reply.record)
+            record = sealed_installation(reply.record, store_hash)
             user = user_from_json(reply.user)
         except CorruptRecord:
             return None
-        if user.id != claims.user.id:
-            return None
         owner = claims.owner
-        if owner is not None and fields.get("owner_id") != owner.id:
-            return None  # ownership was transferred: the full path follows it
-        scope_text = fields.get("scopes")
-        try:
-            scopes = ScopeSet.parse(scope_text) if isinstance(scope_text, str) else None
-        except ValueError:
-            scopes = None
-        if scopes is None:
-            return None  # the full path reports the record as corrupt
-        install_id = fields.get("install_id")
         if (
-            fields.get("store_hash") != store_hash
-            or not isinstance(install_id, str)
-            or not self._cipher.holds_key_for(fields["access_token"])
-            or not scopes.covers(self._settings.required_scopes)
+            user.id != claims.user.id
+            or not record.installed
+            or (owner is not None and record.owner_id != owner.id)  # ownership moved
+            or not self._cipher.holds_key_for(record.sealed_token)
+            or not record.scopes.covers(self._settings.required_scopes)
         ):
             return None
-        ref = SessionRef(store_hash, user.id, install_id, user.access_id, session_id)
+        ref = SessionRef(store_hash, user.id, record.install_id, user.access_id, session_id)
         signals.app_loaded.send(store_hash, user=user, path=claims.url)
-        panel = fields.get("control_panel_url")
         ancestors = operations.store_frame_ancestors(
-            self._settings, store_hash, panel if isinstance(panel, str) else None
+            self._settings, store_hash, record.control_panel_url
         )
         return AppOpened(
             ref, token, ancestors, claims.url, claims.channel_id, claims.locale

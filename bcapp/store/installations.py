@@ -33,6 +33,7 @@ from bcapp.store.records import (
     read_installation,
     read_user,
     readable,
+    sealed_installation,
     user_to_json,
 )
 
@@ -268,11 +269,13 @@ class RedisInstallationStore:
         return [h for h, raw in zip(hashes, records, strict=True) if self._installed(h, raw)]
 
     def _installed(self, store_hash: str, raw: str | bytes | None) -> bool:
-        fields = readable("installation", store_hash, raw, installation_fields)
+        record = readable(
+            "installation", store_hash, raw, lambda text: sealed_installation(text, store_hash)
+        )
         return (
-            fields is not None
-            and fields.get("uninstall") is None
-            and self._cipher.holds_key_for(fields["access_token"])
+            record is not None
+            and record.installed
+            and self._cipher.holds_key_for(record.sealed_token)
         )
 
     def _record_keys(self, store_hash: str) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bcapp.crypto import CLIENT_SECRET, DecryptionError, TokenCipher
@@ -121,6 +122,46 @@ def installation_fields(raw: str | bytes) -> dict[str, Any]:
     if type(data.get("updated_at")) is not int or type(data.get("installed_at")) is not int:
         raise CorruptRecord("times")
     return data
+
+
+@dataclass(frozen=True)
+class SealedInstallation:
+    """A stored installation read without decrypting its token: what the load's fast path
+    and the list of installed stores need, under the same rules as every other reader."""
+
+    install_id: str
+    scopes: ScopeSet
+    sealed_token: str
+    installed: bool
+    owner_id: int | None
+    control_panel_url: str | None
+
+
+def sealed_installation(raw: str | bytes, store_hash: str) -> SealedInstallation:
+    """The record of `store_hash`, its token left sealed; CorruptRecord on any fault."""
+    data = installation_fields(raw)
+    install_id, scope_text, panel = (
+        data.get("install_id"),
+        data.get("scopes"),
+        data.get("control_panel_url"),
+    )
+    owner_id = data.get("owner_id")
+    if data.get("store_hash") != store_hash or not isinstance(install_id, str):
+        raise CorruptRecord("fields")
+    if not isinstance(scope_text, str) or (owner_id is not None and type(owner_id) is not int):
+        raise CorruptRecord("fields")
+    try:
+        scopes = ScopeSet.parse(scope_text)
+    except ValueError as exc:
+        raise CorruptRecord("fields") from exc
+    return SealedInstallation(
+        install_id=install_id,
+        scopes=scopes,
+        sealed_token=data["access_token"],
+        installed=data.get("uninstall") is None,
+        owner_id=owner_id,
+        control_panel_url=panel if isinstance(panel, str) else None,
+    )
 
 
 def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCipher) -> Installation:
