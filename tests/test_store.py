@@ -589,3 +589,13 @@ def test_installed_stores_are_listed_in_one_pipeline_without_decrypting(
     later = int(time.time()) + 10  # an uninstall after the install
     lifecycle.mark_uninstalled("qrs456", UninstallEvent(later, "webhook", later), 60, 0)
     assert store.installed_store_hashes() == ["abc123", "xyz789"]
+
+
+def test_a_failed_embedded_start_says_why_and_leaves_nothing_running(tmp_path: Path) -> None:
+    """Issue 20, Build 6: "embedded redis did not start" after ten seconds, with no reason."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "appendonly.aof").write_text("garbage\n*3\n$3\nSET\n")  # damaged dev data
+    with pytest.raises(RuntimeError, match="Bad file format reading the append only file"):
+        embedded.ensure_running(instance)
+    assert not embedded.is_running(instance)

