@@ -106,6 +106,7 @@ def app_environment(redis_url: str, port: int) -> dict[str, str]:
         # Counted as in production, but never refused: the benchmark is one address and store.
         "BCAPP_RATE_LIMIT_PER_ADDRESS": "1000000",
         "BCAPP_RATE_LIMIT_PER_STORE": "1000000",
+        "BCAPP_RATE_LIMIT_AUTH_PER_ADDRESS": "0",  # the general per-address limit only
     }
 
 
