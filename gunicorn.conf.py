@@ -40,6 +40,7 @@ if os.environ.get("BCAPP_METRICS_TOKEN") and not os.environ.get("PROMETHEUS_MULT
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 _simulator: "subprocess.Popen[bytes] | None" = None
+_worker: "subprocess.Popen[bytes] | None" = None
 _settings = None  # the master's Settings, built once in on_starting
 
 
@@ -57,9 +58,17 @@ def on_starting(server: object) -> None:
 
 
 def when_ready(server: object) -> None:
-    """Without BigCommerce credentials (development), start the local simulator beside the app."""
-    global _simulator
-    if _settings is None or _settings.simulator_url is None:
+    """In development, start one task worker beside the app (`make run` runs webhook handlers
+    offline; production runs the Procfile's `worker:` line instead), and without BigCommerce
+    credentials the local simulator too."""
+    global _simulator, _worker
+    if _settings is None:
+        return
+    if not _settings.is_production and os.environ.get("BCAPP_WORKER") != "off":
+        _worker = subprocess.Popen(
+            [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency", "2"],
+        )
+    if _settings.simulator_url is None:
         return
     if os.environ.get("BCAPP_SIMULATOR") == "off":
         return
@@ -72,14 +81,20 @@ def when_ready(server: object) -> None:
 
 
 def on_exit(server: object) -> None:
-    """Stop the simulator and the embedded development Redis this server started."""
+    """Stop the simulator, the worker and the embedded development Redis this server started."""
     from bcapp.store import embedded
 
     if _metrics_dir is not None:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
-    if _simulator is not None:
-        _simulator.terminate()
-        _simulator.wait(timeout=10)
+    for child in (_simulator, _worker):
+        if child is None:
+            continue
+        child.terminate()  # the worker finishes the handlers it runs (Celery's warm shutdown)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()  # its unfinished tasks run again after the visibility timeout
+            child.wait()
     if _settings is not None and _settings.redis_url is None:
         embedded.stop(_settings.instance_dir)
 

@@ -65,6 +65,19 @@ def as_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: i
     return value
 
 
+def as_float(
+    env: Mapping[str, str], name: str, default: float, *, low: float, high: float
+) -> float:
+    """A number of seconds (fractions allowed) within [low, high]."""
+    try:
+        value = float(env.get(name, str(default)))
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number of seconds, such as 10 or 0.5") from exc
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigurationError(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
 def require_production(env: Mapping[str, str]) -> None:
     """ConfigurationError naming each production variable left unset or a placeholder."""
     portal = "copy it from the BigCommerce Developer Portal (My Apps > View Client ID)"

@@ -37,6 +37,24 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25),
 )
 
+WEBHOOKS = Counter(
+    "bcapp_webhooks_total",
+    "Webhook events by scope and outcome: received (queued or acted on), duplicate, handled, "
+    "retried, dead.",
+    ["scope", "outcome"],
+)
+TASK_SECONDS = Histogram(
+    "bcapp_task_seconds",
+    "Background tasks: seconds from queueing to the start of a run (wait) and of the run itself.",
+    ["task", "phase"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+QUEUE_DEPTH = Gauge(
+    "bcapp_queue_depth",
+    "Tasks waiting in bcapp's queue, as a worker last saw it.",
+    multiprocess_mode="mostrecent",
+)
+
 
 def exposition() -> bytes:
     """Every metric in Prometheus text format, summed over workers in multiprocess mode."""

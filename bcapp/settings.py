@@ -18,7 +18,14 @@ from dotenv import dotenv_values
 
 from bcapp import endpoints
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
-from bcapp.envvars import as_flag, as_int, as_list, kept_secret, require_production
+from bcapp.envvars import (
+    as_flag,
+    as_float,
+    as_int,
+    as_list,
+    kept_secret,
+    require_production,
+)
 from bcapp.errors import ConfigurationError
 from bcapp.redis_tls import RedisTls, redis_tls_from
 from bcapp.scopes import ScopeSet, required_scopes
@@ -103,6 +110,14 @@ class Settings:
     user_agent: str = ""
     # Set in development without credentials: the local BigCommerce simulator's base URL.
     simulator_url: str | None = None
+    # BCAPP_BROKER_URL: Celery's broker for webhook events and background work; None: the
+    # app's own Redis (bcapp/broker.py). A task unacknowledged this long runs again.
+    broker_url: str | None = field(default=None, repr=False)
+    task_visibility_timeout: int = 3600
+    # Retries of a failed task: full-jitter backoff from this base (seconds), at most this many
+    # attempts in all before the event is kept as a dead letter.
+    task_retry_base: float = 10.0
+    task_max_attempts: int = 10
 
     def __post_init__(self) -> None:
         if not self.user_agent:
@@ -237,6 +252,12 @@ def _build(env: Mapping[str, str]) -> Settings:
         redis_min_replicas=as_int(env, "BCAPP_REDIS_MIN_REPLICAS", 0, low=0, high=10),
         redis_tls=redis_tls_from(env, env.get("REDIS_URL") or None),
         simulator_url=simulator_url,
+        broker_url=env.get("BCAPP_BROKER_URL") or None,
+        task_visibility_timeout=as_int(
+            env, "BCAPP_TASK_VISIBILITY_TIMEOUT", 3600, low=1, high=7 * 86400
+        ),
+        task_retry_base=as_float(env, "BCAPP_TASK_RETRY_BASE", 10.0, low=0.0, high=3600.0),
+        task_max_attempts=as_int(env, "BCAPP_TASK_MAX_ATTEMPTS", 10, low=1, high=100),
     )
     validate(settings)
     return settings

@@ -18,6 +18,11 @@ from bcapp.validation import LOOPBACK_HOSTS
 if TYPE_CHECKING:
     from bcapp.settings import Settings
 
+# Celery's transports bcapp documents (bcapp/broker.py), and Redis URLs as REDIS_URL writes them.
+BROKER_SCHEMES = (
+    "redis", "rediss", "unix", "redis+socket", "redis+sentinel", "rediss+sentinel", "sentinel",
+    "amqp", "amqps", "pyamqp", "sqs",
+)
 MIN_CLIENT_SECRET_CHARS = 16
 MIN_DISTINCT_CHARS = 8
 _ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
@@ -55,6 +60,20 @@ def validate(settings: Settings) -> None:
         raise ConfigurationError(
             "BCAPP_METRICS_TOKEN must be a random token of at least 16 characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if settings.broker_url is None and (settings.redis_url or "").startswith(
+        ("redis+cluster://", "rediss+cluster://")
+    ):
+        raise ConfigurationError(
+            "BCAPP_BROKER_URL must name Celery's broker when REDIS_URL is a Redis Cluster "
+            "(Celery's Redis transport needs one server or Sentinel): e.g. redis://host:6379/1 "
+            "or amqp://user:password@host:5672//"
+        )
+    broker_scheme = urlsplit(settings.broker_url or "").scheme
+    if settings.broker_url is not None and broker_scheme not in BROKER_SCHEMES:
+        raise ConfigurationError(
+            "BCAPP_BROKER_URL must be a broker URL Celery reaches: "
+            + ", ".join(f"{scheme}://" for scheme in BROKER_SCHEMES)
         )
     if settings.log_format not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")

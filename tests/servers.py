@@ -78,7 +78,8 @@ def gunicorn(
     """Serve `app` (default wsgi:app) with the project's gunicorn.conf.py; yield its base URL."""
     port = free_port()
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("BC")}
-    full_env |= env | {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+    # No task worker beside gunicorn unless a test asks (BCAPP_WORKER=on): most tests use none.
+    full_env |= {"BCAPP_WORKER": "off"} | env | {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py"],

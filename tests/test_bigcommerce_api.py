@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bcapp.bigcommerce import BigCommerce
@@ -20,7 +21,9 @@ from bcapp.clock import ManualClock
 from bcapp.errors import ApiError, RateLimited, TokenRejected, UpstreamError
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
 from tests.helpers import DEFAULT_SCOPE, install
+from tests.workers import running_worker, wait_until
 
 
 @pytest.fixture
@@ -144,11 +147,13 @@ def test_the_home_page_asks_the_store_api_once_however_often_it_is_viewed(
 
 
 def test_every_call_to_bigcommerce_names_the_app(
-    client: FlaskClient, sim: SimulatorState, settings: Settings
+    client: FlaskClient, app: Flask, sim: SimulatorState, settings: Settings
 ) -> None:
     """BigCommerce asks apps to name themselves: `bcapp/<version> (+APP_URL)` by default,
     BCAPP_USER_AGENT otherwise (issue 19, Build 1 in part)."""
-    install(client, sim)  # a token request, GET v2/store, GET and POST v3/hooks
+    with running_worker(service_of(app)):
+        install(client, sim)  # a token request, GET v2/store; the worker: GET and POST v3/hooks
+        wait_until(lambda: sim.stores["abc123"].hooks, what="the subscription task")
     assert len(sim.user_agents) >= 4
     assert set(sim.user_agents) == {settings.user_agent}
     assert re.fullmatch(r"bcapp/[0-9][^ ]* \(\+http://127\.0\.0\.1:8000\)", settings.user_agent)

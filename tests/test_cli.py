@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,29 @@ def test_check_reports_redis_and_callback_urls(settings: Settings, tmp_path: Pat
     assert "Uninstall Callback URL: https://app.example.com/bigcommerce/uninstall" in result.output
     assert "redis persistence:" in result.output
     assert CLIENT_SECRET not in result.output
+
+
+def test_check_fails_in_production_when_app_url_is_not_on_port_443(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """BigCommerce delivers webhooks only to port 443 (issue 18, Build 2)."""
+    production = cli_env(settings, tmp_path) | {
+        "BCAPP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+    }
+    env = production | {"APP_URL": "https://app.example.com:8443"}
+    result = CliRunner().invoke(main, ["check"], env=env)
+    assert result.exit_code == 1
+    assert "APP_URL is on port 8443" in result.output and "443" in result.output
+    explicit = production | {"APP_URL": "https://app.example.com:443"}
+    assert CliRunner().invoke(main, ["check"], env=explicit).exit_code == 0
+    assert CliRunner().invoke(main, ["check"], env=production).exit_code == 0
+
+
+def test_a_cluster_deployment_must_name_a_broker(settings: Settings, tmp_path: Path) -> None:
+    env = cli_env(settings, tmp_path) | {"REDIS_URL": "redis+cluster://127.0.0.1:7000"}
+    result = CliRunner().invoke(main, ["check"], env=env)
+    assert result.exit_code == 1 and "BCAPP_BROKER_URL must name" in result.output
 
 
 def test_check_fails_when_redis_is_down(settings: Settings, tmp_path: Path) -> None:
@@ -245,7 +269,10 @@ def test_two_concurrent_reconcile_runs_do_the_work_once(
     outputs = [run.communicate(timeout=60)[0] for run in runs]
     probed = sum(int(re.search(r"probed (\d+)", output).group(1)) for output in outputs)  # type: ignore[union-attr]
     assert probed == 2, outputs
-    assert sim.stores["abc123"].requests_left == quota_before - 1, "one probe of the healthy store"
+    # One probe of the healthy store, then its webhooks made true once: list, create the
+    # uninstall hook (no worker ran the install's task here), and the admin read.
+    assert sim.stores["abc123"].requests_left == quota_before - 4, "one probe, one hook sync"
+    assert len(sim.stores["abc123"].hooks) == 1
     assert all(run.returncode == 0 for run in runs)
 
 

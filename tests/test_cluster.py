@@ -30,11 +30,17 @@ def cluster(cluster_url: str) -> str:
     return cluster_url
 
 
+@pytest.fixture
+def broker(redis_url: str) -> str:
+    """Celery's broker beside a cluster (its transport cannot use one): the test Redis."""
+    return redis_url
+
+
 def test_the_whole_lifecycle_runs_on_a_cluster(
-    make_app: Callable[..., Flask], sim: SimulatorState, cluster: str
+    make_app: Callable[..., Flask], sim: SimulatorState, cluster: str, broker: str
 ) -> None:
     sim.add_store("xyz789", owner_id=7)
-    app = make_app(redis_url=cluster)
+    app = make_app(redis_url=cluster, broker_url=broker)
     client = app.test_client()
     assert install(client, sim).status_code == 302
     assert install(client, sim, store_hash="xyz789", user_id=7).status_code == 302
@@ -54,15 +60,15 @@ def test_the_whole_lifecycle_runs_on_a_cluster(
 
 
 def test_on_a_cluster_the_address_limit_is_counted_on_its_own_node(
-    make_app: Callable[..., Flask], sim: SimulatorState, cluster: str
+    make_app: Callable[..., Flask], sim: SimulatorState, cluster: str, broker: str
 ) -> None:
-    client = make_app(redis_url=cluster, rate_limit_per_address=2).test_client()
+    client = make_app(redis_url=cluster, broker_url=broker, rate_limit_per_address=2).test_client()
     assert install(client, sim).status_code == 302  # the address's first request on auth
     assert client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code == 302
     assert client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}").status_code == 302
     kept = signed()
     assert client.get(f"/bigcommerce/load?signed_payload_jwt={kept}").status_code == 429
-    other = make_app(redis_url=cluster).test_client()
+    other = make_app(redis_url=cluster, broker_url=broker).test_client()
     assert other.get(f"/bigcommerce/load?signed_payload_jwt={kept}").status_code == 302, "unspent"
 
 
@@ -73,13 +79,14 @@ def test_export_import_moves_a_deployment_into_the_cluster(
     tmp_path: Path,
     make_app: Callable[..., Flask],
     cluster: str,
+    broker: str,
 ) -> None:
     source = make_app().test_client()
     install(source, sim)
     exported = CliRunner().invoke(main, ["export"], env=cli_env(settings, tmp_path)).stdout
-    env = cli_env(settings, tmp_path) | {"REDIS_URL": cluster}
+    env = cli_env(settings, tmp_path) | {"REDIS_URL": cluster, "BCAPP_BROKER_URL": broker}
     imported = CliRunner().invoke(main, ["import"], input=exported, env=env)
     assert imported.exit_code == 0 and "imported 1 store(s)" in imported.output
-    moved = make_app(redis_url=cluster)
+    moved = make_app(redis_url=cluster, broker_url=broker)
     response = moved.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
     assert response.status_code == 302, "the cluster deployment serves loads"

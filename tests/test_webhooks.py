@@ -20,6 +20,7 @@ from bcapp.simulator.signing import standard_webhook_headers
 from bcapp.web import create_app
 from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install, installation_of
+from tests.workers import running_worker, wait_until
 
 Snapshot = Callable[[], dict[str, Any]]
 
@@ -148,7 +149,9 @@ def test_cancel_store_in_the_simulator_delivers_the_webhook_to_the_app(
         )
         wsgi["app"] = app = create_app(app_settings)
         sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
-        assert install(app.test_client(), sim).status_code == 302
+        with running_worker(service_of(app)):
+            assert install(app.test_client(), sim).status_code == 302
+            wait_until(lambda: sim.stores["abc123"].hooks, what="the subscription task")
         [hook] = sim.stores["abc123"].hooks
         assert hook.destination == app_server.url + "/bigcommerce/webhooks"
 

@@ -1,4 +1,5 @@
-"""The `bcapp` command line: scopes, keys, configuration check, stores, reconcile."""
+"""The `bcapp` command line: scopes, keys, configuration check, stores, reconcile, worker,
+webhooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exit
 from bcapp.cli.stores import stores
+from bcapp.cli.tasks import webhooks, worker
 from bcapp.cli.transfer import export_command, import_command
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
@@ -31,6 +33,8 @@ def main(verbose: bool) -> None:
 main.add_command(stores)
 main.add_command(export_command)
 main.add_command(import_command)
+main.add_command(worker)
+main.add_command(webhooks)
 
 
 @main.command()
@@ -91,6 +95,12 @@ def check() -> None:
     for label, url in settings.callback_urls().items():
         click.echo(f"  {label}: {url}")
     click.echo("required scopes: " + str(settings.required_scopes))
+    port = urlsplit(settings.app_url).port
+    if settings.is_production and port not in (None, 443):
+        fail(
+            f"APP_URL is on port {port}: BigCommerce delivers webhooks only to port 443; "
+            "serve the app on https://host/ behind a proxy"
+        )
     if found and policy != "noeviction":
         fail(
             f"maxmemory-policy is {policy}: Redis may evict replay guards and tombstones "
@@ -127,13 +137,11 @@ def reconcile(limit: int, interval: int, store_hash: str | None) -> None:
     report = or_fail(
         lambda: service.operations.reconcile(limit=limit, interval=interval, only=store_hash)
     )
-    click.echo(
-        f"probed {report.probed}: {report.healthy} healthy, {report.ended} ended "
-        f"(token refused); purged {report.purged}; reinstated {report.reinstated} (uninstall "
-        f"callback not BigCommerce's); skipped {report.skipped} "
-        f"(probed recently or by another run); deferred {report.deferred} (over --limit); "
-        f"errors {len(report.errors)}"
-    )
+    click.echo(report.summary())
+    for line in report.hooks:
+        echo(f"{line} (webhooks)")
+    for destination in sorted(report.blocked):
+        echo(f"BigCommerce blocks webhooks to {destination} for now (too many failed deliveries)")
     for store_hash in report.errors:
         echo(f"store {store_hash}: probe failed")
     if report.errors:

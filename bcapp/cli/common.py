@@ -20,11 +20,12 @@ from bcapp.validation import printable
 T = TypeVar("T")
 
 
-def service_or_exit() -> Bcapp:
+def service_or_exit(stop_what_it_starts: bool = True) -> Bcapp:
     """bcapp for this command; closed when the command exits, and an embedded Redis that only
-    this command needed stops with it."""
+    this command needed stops with it (unless the command is a server beside others, as
+    `bcapp worker` beside gunicorn: the embedded Redis is then theirs too)."""
     try:
-        service = build(Settings.from_env(), stop_what_it_starts=True)
+        service = build(Settings.from_env(), stop_what_it_starts=stop_what_it_starts)
     except ConfigurationError as exc:
         fail(str(exc))
     context = click.get_current_context(silent=True)

@@ -6,12 +6,15 @@ from the settings once, here, so views pass only what the request carries.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from bcapp.bigcommerce import BigCommerce
+from bcapp.broker import SYNC_HOOKS
 from bcapp.clock import Clock
 from bcapp.endpoints import WEBHOOKS
-from bcapp.errors import BadRequest, Unauthorized
+from bcapp.errors import BadRequest, StoreUnavailable, Unauthorized
 from bcapp.models import AppOpened, CallbackClaims, UninstallEvent
 from bcapp.service import access, callbacks, operations, webhooks
 from bcapp.service.install import (
@@ -24,6 +27,9 @@ from bcapp.service.limits import AbuseLimits
 from bcapp.service.loading import Loader
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
+
+log = logging.getLogger(__name__)
+Publish = Callable[[str, dict[str, Any], str | None], None]  # task, JSON kwargs, task id
 
 # Where the app opens after an install (the home page shows the "installed" welcome).
 HOME_AFTER_INSTALL = "/?installed=1"
@@ -41,7 +47,7 @@ class AppCallbacks:
         limits: AbuseLimits,
         loader: Loader,
         acknowledge: Callable[[], None],
-        webhook_destination: str | None,
+        publish: Publish,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -50,7 +56,8 @@ class AppCallbacks:
         self._limits = limits
         self._loader = loader
         self._acknowledge = acknowledge  # waits for the replicas an install must reach
-        self._install_policy = InstallPolicy.of(settings, webhook_destination)
+        self._publish = publish  # queues a background task (bcapp/broker.py)
+        self._install_policy = InstallPolicy.of(settings)
 
     def admit(self, route: str, address: str) -> None:
         """Count a request from a client address on a callback route (429 over the limit)."""
@@ -82,10 +89,19 @@ class AppCallbacks:
         )
         self._acknowledge()
         announce_install(opened)
+        self._queue_hook_sync(opened.installation.store_hash)
         idle = self._settings.session_idle_seconds
         ref, token = access.start_session(opened, self._stores[1], idle)
         ancestors = operations.frame_ancestors(self._settings, opened.installation)
         return AppOpened(ref, token, ancestors, HOME_AFTER_INSTALL)
+
+    def _queue_hook_sync(self, store_hash: str) -> None:
+        """Subscribe the store to its webhooks in a task, not in the install request; a broker
+        failure leaves it to the next `bcapp reconcile` (the install itself succeeded)."""
+        try:
+            self._publish(SYNC_HOOKS, {"store_hash": store_hash}, None)
+        except StoreUnavailable:
+            log.warning("store=%s: webhook subscriptions wait for the next reconcile", store_hash)
 
     def external_install_url(self, outcome: str) -> str:
         """Where BigCommerce shows the result of an install started from the external link."""
@@ -109,7 +125,8 @@ class AppCallbacks:
     def receive_webhook(
         self, body: bytes, headers: Mapping[str, str], address: str | None = None
     ) -> str:
-        """Verify a webhook delivery and act on it once: "ended", "ignored" or "duplicate".
+        """Verify a webhook delivery, act on it once and queue its handlers: "ended", "queued",
+        "ignored" or "duplicate" (BrokerUnavailable, 503, when the queue is down).
 
         Only a delivery that does not verify counts against its client `address`: BigCommerce
         sends every store's webhooks from a few addresses, faster than any per-address limit
@@ -118,7 +135,7 @@ class AppCallbacks:
         secrets = [self._settings.client_secret, *self._settings.previous_client_secrets]
         try:
             return webhooks.receive(
-                body, headers, secrets, self._clock, self._stores[1], self._end
+                body, headers, secrets, self._clock, self._stores[1], self._end, self._publish
             )
         except (BadRequest, Unauthorized):
             if address is not None:

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 _CODE = re.compile(r"[A-Za-z0-9._~-]{1,256}")
 _ACCOUNT_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
-UNINSTALL_SCOPE = "store/app/uninstalled"
 # The install lock outlives the token exchange's own deadline by this much.
 LOCK_SLACK_SECONDS = 10.0
 # What an install keeps of its lock's time for the final write after its store-API call.
@@ -71,10 +70,9 @@ class InstallPolicy:
     lock_wait_seconds: float  # the longest an install waits for it
     leeway: int  # clock leeway between BigCommerce's payload times and bcapp's clock
     uninstalled_ttl: int  # how long records of an uninstalled store are kept
-    webhook_destination: str | None  # where store/app/uninstalled webhooks go (None: none)
 
     @classmethod
-    def of(cls, settings: Settings, webhook_destination: str | None) -> InstallPolicy:
+    def of(cls, settings: Settings) -> InstallPolicy:
         """The policy `settings` configure."""
         return cls(
             required=settings.required_scopes,
@@ -82,7 +80,6 @@ class InstallPolicy:
             lock_wait_seconds=settings.install_lock_wait_seconds,
             leeway=settings.jwt_leeway_seconds,
             uninstalled_ttl=settings.uninstall_grace_seconds + PURGE_MARGIN_SECONDS,
-            webhook_destination=webhook_destination,
         )
 
 
@@ -126,8 +123,6 @@ def complete_install(
             "The app was uninstalled while it was being installed. "
             "Install it again from the BigCommerce App Marketplace if you want to use it.",
         )
-    if policy.webhook_destination:
-        subscribe_to_uninstalls(bigcommerce, installation, policy.webhook_destination)
     user = store.get_user(installation.store_hash, installer.id) or installer
     log.info("installed store=%s user=%s", installation.store_hash, user.id)
     return Opened(installation, user)
@@ -151,39 +146,6 @@ def _installation(grant: TokenGrant, control_panel: str | None) -> Installation:
         account_uuid=grant.account_uuid,
         control_panel_url=control_panel,
     )
-
-
-def subscribe_to_uninstalls(
-    bigcommerce: BigCommerce, installation: Installation, destination: str
-) -> bool:
-    """Subscribe to `store/app/uninstalled` (sent when a store is cancelled) unless subscribed.
-
-    Best effort: a failure is logged and the install goes on; the uninstall callback and
-    `bcapp reconcile` still end the installation.
-    """
-    store_hash, token = installation.store_hash, installation.access_token
-    try:
-        listed = bigcommerce.get(store_hash, token, "v3/hooks")
-        hooks = listed.get("data", []) if isinstance(listed, dict) else []
-        if any(
-            isinstance(hook, dict)
-            and hook.get("scope") == UNINSTALL_SCOPE
-            and hook.get("destination") == destination
-            and hook.get("is_active")
-            for hook in hooks
-        ):
-            return False
-        bigcommerce.post(
-            store_hash,
-            token,
-            "v3/hooks",
-            {"scope": UNINSTALL_SCOPE, "destination": destination, "is_active": True},
-        )
-    except ApiError as exc:
-        log.warning("webhook subscription for store=%s failed: %s", store_hash, exc.reason)
-        return False
-    log.info("subscribed store=%s to %s", store_hash, UNINSTALL_SCOPE)
-    return True
 
 
 def control_panel_origin(

@@ -17,6 +17,8 @@ from bcapp.models import Installation, StoreUser
 from bcapp.service import api_accounts
 from bcapp.service.api_accounts import ApiAccountCredentials
 from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
+from bcapp.service.store_client import StoreClient
+from bcapp.service.subscriptions import blocked_domains, sync_hooks, wanted_scopes
 from bcapp.settings import Settings
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
 from bcapp.store.connection import server_policy
@@ -123,7 +125,15 @@ class Operations:
         policy = ReconcilePolicy(
             limit, interval, settings.uninstall_grace_seconds, settings.jwt_leeway_seconds, only
         )
-        return reconcile(*self._stores, self._bigcommerce, self._clock, policy)
+        return reconcile(
+            *self._stores, self._bigcommerce, self._clock, policy, self._keep_hooks
+        )
+
+    def _keep_hooks(self, installation: Installation) -> tuple[str, list[dict[str, Any]]]:
+        """Make a healthy store's webhook subscriptions true; BigCommerce's blocked domains."""
+        api = StoreClient(installation, self._bigcommerce, lambda _installation: None)
+        changes = sync_hooks(api, self._settings.webhook_destination, wanted_scopes())
+        return (changes.summary() if changes else ""), blocked_domains(api)
 
     def rotate_keys(self) -> RotationReport:
         """Re-seal every stored token with the primary key; name the stores that cannot be read."""

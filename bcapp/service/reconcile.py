@@ -16,12 +16,18 @@ reconcile's own (a 401 seen) are purged without a probe.
 Safe on several machines at once, bounded and resumable: a store is probed only by the run that
 takes its probe lease, which lasts `interval` seconds, so concurrent runs split the work and a
 run stopped half-way (or limited by `limit`) leaves the rest to the next one.
+
+A store whose token proves healthy also gets its webhook subscriptions made true
+(`keep_hooks`: bcapp/service/subscriptions.py), and the domains BigCommerce reports blocked
+(`GET /v3/hooks/admin`) are collected for the report.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bcapp import signals
 from bcapp.bigcommerce import BigCommerce
@@ -49,6 +55,23 @@ class ReconcileReport:
     skipped: int = 0  # probed recently, or being probed by another run
     deferred: int = 0  # over this run's limit: the next run takes them
     errors: list[str] = field(default_factory=list)  # store hashes whose probe failed
+    hooks: list[str] = field(default_factory=list)  # "store abc: created store/order/created"
+    blocked: set[str] = field(default_factory=set)  # destinations BigCommerce blocks for now
+
+    def summary(self) -> str:
+        """One line: what the run did."""
+        return (
+            f"probed {self.probed}: {self.healthy} healthy, {self.ended} ended (token refused); "
+            f"purged {self.purged}; reinstated {self.reinstated} (uninstall callback not "
+            f"BigCommerce's); skipped {self.skipped} (probed recently or by another run); "
+            f"deferred {self.deferred} (over --limit); webhooks changed in {len(self.hooks)} "
+            f"store(s); errors {len(self.errors)}"
+        )
+
+
+# Makes one healthy installation's hooks true: what changed ("" for nothing), and the
+# destinations BigCommerce reports blocked.
+KeepHooks = Callable[[Installation], tuple[str, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,7 @@ def reconcile(
     bigcommerce: BigCommerce,
     clock: Clock,
     policy: ReconcilePolicy,
+    keep_hooks: KeepHooks | None = None,
 ) -> ReconcileReport:
     """One run over every store with a record."""
     report = ReconcileReport()
@@ -85,20 +109,25 @@ def reconcile(
             report.skipped += 1
         else:
             report.probed += 1
-            _probe(installation, lifecycle, bigcommerce, clock, policy, report)
-    log.info(
-        "reconcile: probed %s healthy %s ended %s purged %s reinstated %s skipped %s deferred %s "
-        "errors %s",
-        report.probed,
-        report.healthy,
-        report.ended,
-        report.purged,
-        report.reinstated,
-        report.skipped,
-        report.deferred,
-        len(report.errors),
-    )
+            if _probe(installation, lifecycle, bigcommerce, clock, policy, report) and keep_hooks:
+                _keep_hooks(installation, keep_hooks, report)
+    log.info("reconcile: %s", report.summary())
+    for destination in sorted(report.blocked):
+        log.warning("reconcile: BigCommerce blocks webhooks to %s for now", destination)
     return report
+
+
+def _keep_hooks(installation: Installation, keep_hooks: KeepHooks, report: ReconcileReport) -> None:
+    store_hash = installation.store_hash
+    try:
+        changed, blocked = keep_hooks(installation)
+    except ApiError as exc:
+        log.warning("reconcile: webhooks of store=%s not checked: %s", store_hash, exc.reason)
+        report.errors.append(store_hash)
+        return
+    if changed:
+        report.hooks.append(f"store {store_hash}: {changed}")
+    report.blocked.update(str(entry.get("destination", "")) for entry in blocked)
 
 
 def _purge_if_due(
@@ -162,7 +191,8 @@ def _probe(
     clock: Clock,
     policy: ReconcilePolicy,
     report: ReconcileReport,
-) -> None:
+) -> bool:
+    """Probe one installed store's token; True when it is healthy."""
     store_hash = installation.store_hash
     try:
         bigcommerce.get(store_hash, installation.access_token, PROBE_PATH)
@@ -175,9 +205,10 @@ def _probe(
         report.ended += ended
         if not ended:
             report.healthy += 1  # replaced by a re-install while probing
-        return
+        return False
     except ApiError as exc:
         log.warning("reconcile: probing store=%s failed: %s", store_hash, exc.reason)
         report.errors.append(store_hash)
-        return
+        return False
     report.healthy += 1
+    return True

@@ -12,6 +12,7 @@ from bcapp.clock import Clock
 from bcapp.errors import ApiError, NotInstalled, TokenRejected
 from bcapp.models import Installation
 from bcapp.service.store_client import StoreClient
+from bcapp.service.subscriptions import HookChanges, sync_hooks, wanted_scopes
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
 from bcapp.store.app_data import RedisAppData
 
@@ -59,6 +60,13 @@ class Stores:
     def client_for(self, installation: Installation) -> StoreClient:
         """The API client of an installation already read (no second lookup)."""
         return StoreClient(installation, self._bigcommerce, self._token_rejected)
+
+    def sync_hooks(self, store_hash: str, destination: str) -> HookChanges:
+        """Make the store's webhook subscriptions the declared ones (subscriptions.py)."""
+        changes = sync_hooks(self.client(store_hash), destination, wanted_scopes())
+        if changes:
+            log.info("store=%s webhooks: %s", store_hash, changes.summary())
+        return changes
 
     def information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None.

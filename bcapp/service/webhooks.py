@@ -1,17 +1,24 @@
-"""BigCommerce webhooks: Standard Webhooks signatures, timestamps, de-duplication.
+"""BigCommerce webhooks: Standard Webhooks signatures, timestamps, de-duplication, intake.
 
 BigCommerce signs deliveries as Standard Webhooks keyed with the app's client secret; its own
 samples base64-encode the secret before handing it to the library, which decodes it, so the
 HMAC key is the secret's raw bytes (docs/protocol.md "Webhooks"). The signature scheme is the
 `standardwebhooks` library's own `sign`; the timestamp is checked here, against bcapp's clock,
-so tests can move time. Only `store/app/uninstalled` (a cancelled store) acts: it ends the
-installation like an uninstall, once per `webhook-id` (docs/security.md R13).
+so tests can move time.
+
+A verified delivery is claimed once by its `webhook-id` and by its event's `hash` (a retry of
+one event may come with a new id), then `store/app/uninstalled` ends the installation like an
+uninstall (docs/security.md R13) and each declared handler of the scope is queued as a task
+(bcapp/webhooks.py); the answer does not wait for any handler. A failure to queue releases the
+claim and answers 503, so BigCommerce's retry does it again; a process lost between claim and
+queue leaves a claim that expires in `CLAIM_SECONDS`, before BigCommerce's first retry.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import logging
@@ -22,8 +29,11 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from bcapp import webhook_scopes, webhooks
+from bcapp.broker import HANDLE_EVENT
 from bcapp.clock import Clock
 from bcapp.errors import BadRequest, Unauthorized
+from bcapp.metrics import WEBHOOKS
 from bcapp.models import UninstallEvent
 from bcapp.store import ShortLivedRecords
 from bcapp.validation import store_hash_from_context
@@ -33,7 +43,10 @@ log = logging.getLogger(__name__)
 TOLERANCE_SECONDS = 300  # the Standard Webhooks default
 # BigCommerce retries a failed delivery for about 48 h; ids are remembered a day longer.
 DEDUPLICATE_SECONDS = 3 * 86400
+# How long a claim lasts before its delivery is queued (BigCommerce retries after 60 s first).
+CLAIM_SECONDS = 30
 MAX_ID_CHARS = 256
+MAX_HASH_CHARS = 128
 MAX_SIGNATURE_CHARS = 4096
 UNINSTALLED_SCOPE = "store/app/uninstalled"
 
@@ -47,6 +60,24 @@ class Delivery:
     scope: str
     store_hash: str
     created_at: int  # when the event happened: the payload's `created_at` (else `timestamp`)
+    data: dict[str, Any]  # the payload's `data` object ({} when absent)
+    event_hash: str  # the payload's `hash`: equal for every delivery of one event ("" if none)
+
+    @property
+    def scope_label(self) -> str:
+        """The scope as a metrics label."""
+        return webhook_scopes.label(self.scope)
+
+    def as_event(self) -> dict[str, Any]:
+        """What a handler task carries (JSON; never a token)."""
+        return {
+            "id": self.webhook_id,
+            "store_hash": self.store_hash,
+            "scope": self.scope,
+            "data": self.data,
+            "hash": self.event_hash,
+            "created_at": self.created_at,
+        }
 
 
 def verify_delivery(
@@ -81,7 +112,19 @@ def verify_delivery(
     created_at = data.get("created_at")
     if type(created_at) is not int or not 0 < created_at <= timestamp + TOLERANCE_SECONDS:
         created_at = timestamp  # absent or implausible: the attempt's own time
-    return Delivery(webhook_id, timestamp, scope, store_hash, created_at)
+    event_data = data.get("data")
+    event_hash = data.get("hash")
+    if not isinstance(event_hash, str) or len(event_hash) > MAX_HASH_CHARS:
+        event_hash = ""
+    return Delivery(
+        webhook_id,
+        timestamp,
+        scope,
+        store_hash,
+        created_at,
+        event_data if isinstance(event_data, dict) else {},
+        event_hash,
+    )
 
 
 def _signed_by(secret: str, webhook_id: str, timestamp: int, body: bytes, signatures: str) -> bool:
@@ -123,21 +166,50 @@ def receive(
     clock: Clock,
     short_lived: ShortLivedRecords,
     end: Callable[[str, UninstallEvent], bool],
+    publish: Callable[[str, dict[str, Any], str | None], None],
 ) -> str:
-    """Verify a delivery and act on it once: "ended", "ignored" or "duplicate".
+    """Verify a delivery, claim it, act on it: "ended", "queued", "ignored" or "duplicate".
 
-    The webhook id is burned after acting: a failure in between leaves BigCommerce's retry to
-    do it again (ending an installation twice changes nothing).
+    `publish(task, kwargs, task_id)` queues a task; its failure (BrokerUnavailable, 503)
+    releases the claim, so BigCommerce's retry is not taken for a duplicate.
     """
     delivery = verify_delivery(body, headers, secrets, clock.now())
-    nonce = "webhook:" + delivery.webhook_id
-    if short_lived.seen(delivery.store_hash, nonce):
+    store_hash = delivery.store_hash
+    nonces = ["webhook:" + delivery.webhook_id]
+    if delivery.event_hash:
+        nonces.append("webhook-hash:" + delivery.event_hash)
+    if not short_lived.claim(store_hash, nonces, CLAIM_SECONDS):
+        WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
         return "duplicate"
-    outcome = "ignored"
-    if delivery.scope == UNINSTALLED_SCOPE:
-        # The event's own time, not the attempt's: a retry delivered after a re-install must
-        # not end the newer installation (L2 of the third review).
-        event = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
-        outcome = "ended" if end(delivery.store_hash, event) else "ignored"
-    short_lived.burn_once(delivery.store_hash, nonce, DEDUPLICATE_SECONDS)
+    try:
+        outcome = "ignored"
+        if delivery.scope == UNINSTALLED_SCOPE:
+            # The event's own time, not the attempt's: a retry delivered after a re-install
+            # must not end the newer installation (L2 of the third review).
+            event = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
+            outcome = "ended" if end(store_hash, event) else "ignored"
+        if queue_handlers(delivery, publish) and outcome == "ignored":
+            outcome = "queued"
+    except BaseException:
+        short_lived.release(store_hash, nonces)
+        raise
+    short_lived.settle(store_hash, nonces, DEDUPLICATE_SECONDS)
+    WEBHOOKS.labels(delivery.scope_label, "received").inc()
     return outcome
+
+
+def queue_handlers(
+    delivery: Delivery, publish: Callable[[str, dict[str, Any], str | None], None]
+) -> int:
+    """Queue one task per declared handler that receives the delivery's scope; how many."""
+    handlers = webhooks.handlers_for(delivery.scope)
+    event = delivery.as_event()
+    for handler in handlers:
+        run_id = run_id_of(delivery.event_hash or delivery.webhook_id, handler.name)
+        publish(HANDLE_EVENT, {"run_id": run_id, "handler": handler.name, "event": event}, run_id)
+    return len(handlers)
+
+
+def run_id_of(event_key: str, handler_name: str) -> str:
+    """One handler's run of one event: the same for every delivery of the event."""
+    return hashlib.sha256(f"{event_key}\n{handler_name}".encode()).hexdigest()[:32]

@@ -22,9 +22,11 @@ from types import TracebackType
 import redis
 
 from bcapp.bigcommerce import BigCommerce
+from bcapp.broker import TaskQueue, celery_app
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
 from bcapp.service.app_callbacks import AppCallbacks
+from bcapp.service.dead_letters import DeadLetters
 from bcapp.service.limits import AbuseLimits, LimitPolicy
 from bcapp.service.loading import Loader
 from bcapp.service.operations import Operations
@@ -40,6 +42,7 @@ from bcapp.store.installations import RedisInstallationStore
 from bcapp.store.lifecycle import RedisLifecycle
 from bcapp.store.load_path import RedisLoadPath
 from bcapp.store.session_reads import RedisSessionReads
+from bcapp.store.task_records import RedisTaskRecords
 from bcapp.store.transfer import RedisTransfer
 
 
@@ -52,10 +55,13 @@ class Bcapp:
         clock: Clock,
         redis_client: redis.Redis,
         embedded_to_stop: Path | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self._redis = redis_client
+        # The Redis as reached (the embedded one's socket included): the default broker.
+        self._redis_url = redis_url or settings.redis_url or ""
         # The instance directory of an embedded Redis this process started and stops on close.
         self._embedded_to_stop = embedded_to_stop
         self._keys = Keyspace(settings.redis_prefix)
@@ -93,7 +99,7 @@ class Bcapp:
             limits,
             loader,
             lambda: wait_for_replicas(self._redis, settings.redis_min_replicas),
-            settings.webhook_destination,
+            lambda task, kwargs, task_id: self.queue.publish(task, kwargs, task_id),
         )
 
     @cached_property
@@ -124,8 +130,26 @@ class Bcapp:
             self.settings, self.clock, stores, self._bigcommerce, transfer, self._redis
         )
 
+    @cached_property
+    def queue(self) -> TaskQueue:
+        """Celery, to queue background tasks (webhook handlers, subscriptions)."""
+        return TaskQueue(celery_app(self.settings, self._redis_url))
+
+    @cached_property
+    def task_records(self) -> RedisTaskRecords:
+        """What workers keep: handled runs and dead letters."""
+        return RedisTaskRecords(self._redis, self._keys, self.settings.uninstall_grace_seconds)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        """Webhook events whose handler failed for good: list and replay."""
+        return DeadLetters(self.task_records, self.queue)
+
     def close(self) -> None:
-        """Release Redis and HTTP connections (and stop an embedded Redis it was asked to)."""
+        """Release Redis, broker and HTTP connections (and stop an embedded Redis it was asked
+        to)."""
+        if "queue" in self.__dict__:
+            self.queue.close()
         self._bigcommerce.close()
         with unavailable_on_redis_error("close"):
             self._redis.close()
@@ -166,4 +190,4 @@ def build(
     else:
         url = settings.redis_url
     client = connect(url, tls=settings.redis_tls)
-    return Bcapp(settings, clock or SystemClock(), client, to_stop)
+    return Bcapp(settings, clock or SystemClock(), client, to_stop, url)

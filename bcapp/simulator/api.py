@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from bcapp.simulator import events
 from bcapp.simulator.login import state
 from bcapp.simulator.scopes import grant_covers
 from bcapp.simulator.state import SimHook, SimStore
@@ -135,10 +136,17 @@ def create_hook(store_hash: str) -> ResponseReturnValue:
         refusal = jsonify(status=422, title="Invalid scope or destination")
         refusal.status_code = 422
         return _with_limits(refusal, store)
+    token = request.headers.get("X-Auth-Token", "")
+    if any(
+        h.token == token and h.scope == scope and h.destination == destination
+        for h in store.hooks
+    ):  # one hook per store, app, scope and destination
+        return _with_limits(_refusal(422, "A webhook for this scope and destination exists"), store)
     sim = state()
     with sim.lock:
+        sim.hook_counter += 1
         hook = SimHook(
-            id=len(store.hooks) + 1,
+            id=sim.hook_counter,
             scope=scope,
             destination=destination,
             is_active=bool(body.get("is_active", True)) if isinstance(body, dict) else True,
@@ -147,6 +155,51 @@ def create_hook(store_hash: str) -> ResponseReturnValue:
         store.hooks.append(hook)
     sim.record(f"webhook subscription {scope} for {store_hash}")
     return _with_limits(jsonify(data=_hook_json(hook), meta={}), store)
+
+
+@bp.get("/stores/<store_hash>/v3/hooks/admin")
+def hooks_admin(store_hash: str) -> ResponseReturnValue:
+    """The token's hooks and the domains blocked now (`GET /v3/hooks/admin`)."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    token = request.headers.get("X-Auth-Token", "")
+    return _with_limits(jsonify(data=events.admin_info(state(), token), meta={}), store)
+
+
+@bp.route("/stores/<store_hash>/v3/hooks/<int:hook_id>", methods=["GET", "PUT", "DELETE"])
+def one_hook(store_hash: str, hook_id: int) -> ResponseReturnValue:
+    """Read, update (`is_active`, `destination`) or delete one of this token's hooks."""
+    store = _authorised(store_hash)
+    if isinstance(store, Response):
+        return store
+    token = request.headers.get("X-Auth-Token", "")
+    hook = next((h for h in store.hooks if h.id == hook_id and h.token == token), None)
+    if hook is None:
+        return _with_limits(_refusal(404, "Webhook not found"), store)
+    sim = state()
+    if request.method == "DELETE":
+        with sim.lock:
+            store.hooks.remove(hook)
+        sim.record(f"webhook {hook.scope} of {store_hash} deleted")
+    elif request.method == "PUT":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not body:
+            return _with_limits(_refusal(422, "At least one field is required"), store)
+        destination = body.get("destination", hook.destination)
+        if not isinstance(destination, str) or not _deliverable(destination):
+            return _with_limits(_refusal(422, "Invalid destination"), store)
+        with sim.lock:
+            hook.destination = destination
+            hook.is_active = bool(body.get("is_active", hook.is_active))
+        sim.record(f"webhook {hook.scope} of {store_hash} updated (active: {hook.is_active})")
+    return _with_limits(jsonify(data=_hook_json(hook), meta={}), store)
+
+
+def _refusal(status: int, title: str) -> Response:
+    refusal = jsonify(status=status, title=title)
+    refusal.status_code = status
+    return refusal
 
 
 def _hook_json(hook: SimHook) -> dict[str, object]:

@@ -7,7 +7,7 @@ import secrets
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from bcapp.simulator import driver, scopes
+from bcapp.simulator import driver, events, scopes
 from bcapp.simulator.login import state
 from bcapp.simulator.state import STORE_HASH, SimApiAccount, SimStore
 
@@ -28,13 +28,21 @@ def home() -> str:
         faults=TOKEN_FAULTS,
         needs_authorisation=lambda h: driver.needs_authorisation(sim, h),
         hooks_of=hooks_listed,
+        duplicates=events.DUPLICATES,
+        panel_events=events.PANEL_EVENTS,
     )
 
 
-def hooks_listed(store: SimStore) -> list[tuple[str, str]]:
-    """The store's active hooks as (scope, destination), each once: a re-authorisation's new
-    token sees none of the old token's hooks, so the app subscribes again (as on BigCommerce)."""
-    return sorted({(hook.scope, hook.destination) for hook in store.hooks if hook.is_active})
+def hooks_listed(store: SimStore) -> list[tuple[str, str, str]]:
+    """The store's hooks as (scope, destination, state), each once: a re-authorisation's new
+    token sees none of the old token's hooks, so the app subscribes again (as on BigCommerce);
+    a pair active under any token is listed active."""
+    states: dict[tuple[str, str], str] = {}
+    for hook in store.hooks:
+        pair = (hook.scope, hook.destination)
+        if hook.is_active or pair not in states:
+            states[pair] = "active" if hook.is_active else "deactivated"
+    return sorted((scope, destination, how) for (scope, destination), how in states.items())
 
 
 @bp.post("/stores/<store_hash>/install")
@@ -72,6 +80,31 @@ def cancel_store(store_hash: str) -> Response:
     """Cancel the store: the app hears of it only through its store/app/uninstalled webhook."""
     _store(store_hash)
     driver.cancel_store(state(), store_hash)
+    return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/stores/<store_hash>/events/<kind>")
+def store_event(store_hash: str, kind: str) -> Response:
+    """Something happens in the store (an order is created, a product or customer updated):
+    BigCommerce sends the event to the app's hooks of that scope (bcapp/simulator/events.py)."""
+    _store(store_hash)
+    if kind not in events.PANEL_EVENTS:
+        abort(404, "The panel offers order, product and customer events.")
+    scope, data_type = events.PANEL_EVENTS[kind]
+    events.emit(state(), store_hash, scope, data_type)
+    return redirect(url_for("sim_panel.home"))
+
+
+@bp.post("/stores/<store_hash>/hooks/<int:hook_id>/deactivate")
+def deactivate_hook(store_hash: str, hook_id: int) -> Response:
+    """Deactivate a hook as BigCommerce does after 48 h of failed deliveries."""
+    store = _store(store_hash)
+    hook = next((hook for hook in store.hooks if hook.id == hook_id), None)
+    if hook is None:
+        abort(404, f"Store {store_hash} has no hook {hook_id}.")
+    with state().lock:
+        hook.is_active = False
+    state().record(f"hook {hook_id} ({hook.scope}) of {store_hash} deactivated")
     return redirect(url_for("sim_panel.home"))
 
 
@@ -190,13 +223,18 @@ def settings() -> Response:
     fault = request.form.get("fault", "") or None
     if fault not in TOKEN_FAULTS:
         abort(400, "Pick one of the token-endpoint faults the form offers.")
+    duplicates = request.form.get("duplicates", "none")
+    if duplicates not in events.DUPLICATES:
+        abort(400, "Duplicate deliveries are none, same-id or new-id.")
     sim.fault = fault
+    sim.duplicate_deliveries = duplicates
     sim.clock_skew_seconds = max(min(skew, 86400), -86400)
     sim.legacy_payloads = request.form.get("legacy") == "on"
     sim.app_scopes = app_scopes or sim.app_scopes
     sim.record(
         f"settings: skew {sim.clock_skew_seconds}s, legacy {sim.legacy_payloads}, "
-        f"scopes {sim.app_scopes}, token endpoint fault {sim.fault or 'none'}"
+        f"scopes {sim.app_scopes}, token endpoint fault {sim.fault or 'none'}, "
+        f"duplicate webhooks {sim.duplicate_deliveries}"
     )
     return redirect(url_for("sim_panel.home"))
 

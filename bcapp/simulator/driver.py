@@ -135,9 +135,12 @@ def cancel_store(sim: SimulatorState, store_hash: str) -> list[CallbackResult]:
     return results
 
 
-def deliver(sim: SimulatorState, destination: str, body: str, now: int) -> CallbackResult:
-    """POST one webhook delivery, signed with the app's client secret."""
-    headers = standard_webhook_headers(sim.client_secret, f"msg_{uuid.uuid4().hex}", now, body)
+def deliver(
+    sim: SimulatorState, destination: str, body: str, now: int, webhook_id: str | None = None
+) -> CallbackResult:
+    """POST one webhook delivery (attempt), signed with the app's client secret."""
+    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+    headers = standard_webhook_headers(sim.client_secret, webhook_id, now, body)
     try:
         response = requests.post(
             destination, data=body.encode(), headers=headers, timeout=CALLBACK_TIMEOUT_SECONDS

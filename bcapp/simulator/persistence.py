@@ -50,6 +50,9 @@ def load(state: SimulatorState, path: Path) -> bool:
         return False
     with state.lock:
         state.stores = stores
+        state.hook_counter = max(
+            (hook.id for store in stores.values() for hook in store.hooks), default=0
+        )
     return True
 
 

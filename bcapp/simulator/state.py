@@ -108,6 +108,14 @@ class SimulatorState:
     pending_downloads: dict[str, str] = field(default_factory=dict, repr=False)
     # Every webhook delivery made: (destination, status answered).
     deliveries: list[tuple[str, int]] = field(default_factory=list)
+    # Webhook knobs (bcapp/simulator/events.py): events sent so far, BigCommerce's retry
+    # intervals multiplied by this (0.001: 60 s pass in 60 ms), duplicate deliveries ("none",
+    # "same-id", "new-id"), and destinations reported blocked by GET /v3/hooks/admin.
+    event_counter: int = 0
+    hook_counter: int = 0  # hook ids are unique in the whole simulator, as on BigCommerce
+    webhook_time_scale: float = 0.001
+    duplicate_deliveries: str = "none"
+    blocked_domains: set[str] = field(default_factory=set)
     # Runs when a token request arrives, before it is answered: lets a test change the world
     # at the one moment an exchange is in flight (e.g. stop the app's Redis).
     on_token_request: Callable[[], None] | None = field(default=None, repr=False)

@@ -190,6 +190,15 @@ class ShortLivedRecords(Protocol):
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """Record `nonce` for `ttl_seconds`; True the first time, False when already seen."""
 
+    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> bool:
+        """Burn all `nonces` for `ttl_seconds`, or none (False) when one was burned before."""
+
+    def settle(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> None:
+        """Keep claimed nonces for `ttl_seconds` from now."""
+
+    def release(self, store_hash: str, nonces: list[str]) -> None:
+        """Unburn claimed nonces."""
+
     def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
         """When (payload time) the user's access was last removed, if recently."""
 

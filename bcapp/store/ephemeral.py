@@ -30,6 +30,14 @@ LOCK_POLL_SECONDS = 0.05
 # Redis started the lock's TTL before SET answered: count its expiry this much earlier.
 LOCK_CLOCK_MARGIN_SECONDS = 0.5
 FOREVER = 2**62
+# SET NX EX for every key, or for none when one exists (keys of one store: one Cluster slot).
+_CLAIM = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then return 0 end
+end
+for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end
+return 1
+"""
 
 
 class RedisShortLivedRecords:
@@ -39,6 +47,7 @@ class RedisShortLivedRecords:
         self._redis = client
         self._keys = keys
         self._clock = clock
+        self._claim = client.register_script(_CLAIM)
 
     @contextmanager
     def install_lock(
@@ -87,6 +96,27 @@ class RedisShortLivedRecords:
         key = nonce_key(self._keys, store_hash, nonce)
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
+
+    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> bool:
+        """Burn every nonce for `ttl_seconds` in one step, or none when any was burned before
+        (False): a delivery is claimed by its id and its event's hash at once."""
+        keys = [nonce_key(self._keys, store_hash, nonce) for nonce in nonces]
+        with unavailable_on_redis_error("claim"):
+            return bool(self._claim(keys=keys, args=[max(ttl_seconds, 1)]))
+
+    def settle(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> None:
+        """Keep claimed nonces for `ttl_seconds` from now (the claim's work is done)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for nonce in nonces:
+            pipe.expire(nonce_key(self._keys, store_hash, nonce), max(ttl_seconds, 1))
+        with unavailable_on_redis_error("settle"):
+            pipe.execute()
+
+    def release(self, store_hash: str, nonces: list[str]) -> None:
+        """Unburn claimed nonces (their work failed: a retry must be able to do it)."""
+        keys = [nonce_key(self._keys, store_hash, nonce) for nonce in nonces]
+        with unavailable_on_redis_error("release"):
+            self._redis.delete(*keys)
 
     def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
         """The session a handoff stands for, deleted in the same command (usable once)."""

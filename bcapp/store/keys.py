@@ -86,6 +86,14 @@ CACHE = KeyKind(
     "cache", "a store-API answer the app pages show (the store's name and domain)",
     "5 minutes (30 s for a failure)", Lifetime.SHORT, per_id=True
 )
+HANDLED = KeyKind(
+    "handled", "a webhook handler that finished an event (a redelivery runs nothing)",
+    "3 days", Lifetime.SHORT, per_id=True
+)
+DEAD = KeyKind(
+    "dead", "JSON: a webhook event whose handler used every attempt, with its last error",
+    "the grace period (BCAPP_UNINSTALL_GRACE)", Lifetime.SHORT, per_id=True
+)
 BUDGET = KeyKind(
     "budget", "the store API requests left in the current window", "the window's reset",
     Lifetime.SHORT
@@ -96,7 +104,7 @@ BUDGET_PROBE = KeyKind(
 
 KINDS = (
     INSTALLATION, USERS, APP_DATA, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION, REMOVED, LEASE,
-    CACHE, BUDGET, BUDGET_PROBE,
+    CACHE, HANDLED, DEAD, BUDGET, BUDGET_PROBE,
 )
 RECORDS = tuple(kind for kind in KINDS if kind.lifetime is Lifetime.RECORD)
 # What purge and forget delete: the records and the uninstall marker.

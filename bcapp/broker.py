@@ -1,0 +1,164 @@
+"""Celery for bcapp: the application object, its broker, and publishing tasks by name.
+
+Web processes only publish (`TaskQueue`): they never import the task bodies, which live in
+the worker (bcapp/worker.py). The broker is `BCAPP_BROKER_URL`, else the app's own Redis:
+a single server or unix socket as it is, Sentinel in Celery's `sentinel://` form, the embedded
+development Redis over its socket; a Redis Cluster must name a broker (Celery's Redis transport
+cannot use one). Broker keys start with `<BCAPP_REDIS_PREFIX>:broker:`, so deployments (and
+tests) sharing a Redis do not share queues.
+
+Delivery is at least once: a task is acknowledged when it ends (`acks_late`), and a task a
+lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from celery import Celery
+from kombu.exceptions import KombuError, OperationalError
+
+from bcapp.errors import ConfigurationError, StoreUnavailable
+from bcapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = "bcapp"
+HANDLE_EVENT = "bcapp.handle_event"
+SYNC_HOOKS = "bcapp.sync_hooks"
+RUN_SIGNAL = "bcapp.run_signal"
+RECONCILE = "bcapp.reconcile"
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+class BrokerUnavailable(StoreUnavailable):
+    """The broker refused or did not answer: the caller answers 503 (BigCommerce retries)."""
+
+
+def broker_url(settings: Settings, redis_url: str) -> tuple[str, dict[str, Any]]:
+    """The broker URL and its extra transport options for `settings` (`redis_url`: the app's
+    Redis as reached, the embedded one's socket included)."""
+    url = settings.broker_url or redis_url
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        raise ConfigurationError("BCAPP_BROKER_URL must name a broker for a Redis Cluster")
+    if url.startswith("unix://"):  # bcapp's spelling of a Redis socket; Celery's is this one
+        return "redis+socket://" + url.removeprefix("unix://"), {}
+    if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
+        return _sentinel_form(url)
+    return url, {}
+
+
+def _sentinel_form(url: str) -> tuple[str, dict[str, Any]]:
+    """`redis+sentinel://[user:pw@]h1:p1,h2:p2/service[/db]` as Celery writes it:
+    `sentinel://[user:pw@]h1:p1/db;sentinel://…` with the service as `master_name`."""
+    parts = urlsplit(url)
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    path = [segment for segment in parts.path.split("/") if segment]
+    service, db = path[0], (path[1] if len(path) > 1 else "0")
+    auth = credentials + "@" if credentials else ""
+    scheme = "sentinel"
+    joined = ";".join(f"{scheme}://{auth}{host}/{db}" for host in hosts.split(","))
+    options: dict[str, Any] = {"master_name": service}
+    if parts.password:
+        options["sentinel_kwargs"] = {"password": unquote(parts.password)}
+    if parts.scheme.startswith("rediss"):
+        options["ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return joined, options
+
+
+def celery_app(settings: Settings, redis_url: str) -> Celery:
+    """The Celery application of one deployment (its tasks are registered by the worker)."""
+    url, extra = broker_url(settings, redis_url)
+    app = Celery("bcapp", broker=url, set_as_current=False)
+    visibility = settings.task_visibility_timeout
+    transport: dict[str, Any] = {
+        "visibility_timeout": visibility,
+        "global_keyprefix": f"{settings.redis_prefix}:broker:",
+        "socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS,
+        "socket_timeout": 10.0,
+        # Look for abandoned tasks often enough to honour a short visibility timeout.
+        "unacked_restore_interval": max(1, min(10, visibility // 4)),
+        "unacked_restore_throttle": 1,
+        **extra,
+    }
+    use_ssl = _broker_tls(settings, url)
+    app.conf.update(
+        broker_transport_options=transport,
+        broker_connection_timeout=PUBLISH_TIMEOUT_SECONDS,
+        broker_connection_retry_on_startup=True,
+        broker_use_ssl=use_ssl,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        # A publish fails fast: the intake answers 503 and BigCommerce retries the delivery.
+        task_publish_retry_policy={
+            "max_retries": 1,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.3,
+        },
+    )
+    return app
+
+
+def _broker_tls(settings: Settings, url: str) -> dict[str, Any] | None:
+    """TLS options for a `rediss://` broker: the server's certificate is verified, against
+    BCAPP_REDIS_TLS_CA_FILE when given, with the client certificate when given."""
+    if not url.startswith("rediss://"):
+        return None
+    options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    tls = settings.redis_tls
+    if tls is not None:
+        options.update(
+            {
+                name: value
+                for name, value in (
+                    ("ssl_ca_certs", tls.ca_file),
+                    ("ssl_certfile", tls.cert_file),
+                    ("ssl_keyfile", tls.key_file),
+                )
+                if value
+            }
+        )
+    return options
+
+
+class TaskQueue:
+    """Publishes bcapp's tasks by name (the web side never imports their bodies)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def publish(self, task: str, kwargs: dict[str, Any], task_id: str | None = None) -> None:
+        """Queue `task` with JSON `kwargs` (and `queued_at`, for the wait metric);
+        BrokerUnavailable (503) when the broker fails."""
+        sent = {**kwargs, "queued_at": time.time()}
+        try:
+            self.app.send_task(task, kwargs=sent, queue=QUEUE, task_id=task_id)
+        except (KombuError, OperationalError, OSError) as exc:
+            log.error("broker publish of %s failed: %s", task, type(exc).__name__)
+            raise BrokerUnavailable("broker_unavailable") from exc
+
+    def depth(self) -> int | None:
+        """Tasks waiting in bcapp's queue (None when the broker cannot say)."""
+        try:
+            with self.app.connection_for_write() as connection:
+                declared = connection.default_channel.queue_declare(QUEUE, passive=True)
+                return int(declared.message_count)
+        except (KombuError, OperationalError, OSError):
+            return None
+
+    def close(self) -> None:
+        """Release the broker connections of this process."""
+        self.app.close()

@@ -1,0 +1,92 @@
+"""`bcapp worker` (Celery) and `bcapp webhooks failed|replay` (dead letters)."""
+
+from __future__ import annotations
+
+import click
+
+from bcapp.cli.common import echo, fail, moment, or_fail, service_or_exit
+from bcapp.errors import BcappError
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--beat", is_flag=True, help="also run `bcapp reconcile` on a schedule (one per deployment)"
+)
+@click.option(
+    "--reconcile-every",
+    type=click.IntRange(60),
+    default=3600,
+    show_default=True,
+    help="seconds between reconcile runs with --beat",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="handlers run at once (threads)",
+)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(
+    beat: bool, reconcile_every: int, concurrency: int, celery_args: tuple[str, ...]
+) -> None:
+    """Run a Celery worker for bcapp's tasks: webhook handlers, subscriptions (and reconcile
+    with --beat). Arguments after `--` go to `celery worker` (e.g. `-- --pool prefork`)."""
+    from bcapp.worker import application
+
+    service = service_or_exit(stop_what_it_starts=False)
+    try:
+        app = application(service, reconcile_every if beat else None)
+    except BcappError as exc:
+        fail(str(exc))
+    argv = [
+        "worker",
+        "--loglevel=INFO",
+        "--pool=threads",
+        f"--concurrency={concurrency}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if beat:
+        argv.append("--beat")
+    app.worker_main([*argv, *celery_args])
+
+
+@click.group()
+def webhooks() -> None:
+    """Webhook events whose handler failed every attempt (dead letters)."""
+
+
+@webhooks.command("failed")
+def webhooks_failed() -> None:
+    """List the dead letters, oldest first: id, store, scope, handler, attempts, error."""
+    letters = or_fail(service_or_exit().dead_letters.failed)
+    for letter in letters:
+        echo(
+            f"{letter.run_id}  store {letter.store_hash}  {letter.scope}  {letter.handler}  "
+            f"{letter.attempts} attempts, last at {moment(letter.failed_at)}: {letter.error}"
+        )
+    click.echo(
+        f"{len(letters)} failed event(s)"
+        + ("; replay with: bcapp webhooks replay ID|--all" if letters else "")
+    )
+
+
+@webhooks.command("replay")
+@click.argument("run_id", required=False)
+@click.option("--all", "every", is_flag=True, help="queue every dead letter again")
+def webhooks_replay(run_id: str | None, every: bool) -> None:
+    """Queue a dead letter (by the id `failed` prints) or all of them again, from attempt 1."""
+    if (run_id is None) == (not every):
+        fail("name one dead letter's id, or --all")
+    service = service_or_exit()
+    try:
+        replayed = or_fail(lambda: service.dead_letters.replay(None if every else run_id))
+    except BcappError as exc:
+        fail(f"the broker is unavailable ({exc.reason}); nothing was replayed")
+    if run_id is not None and not replayed:
+        fail(f"no dead letter {run_id} (see: bcapp webhooks failed)")
+    for letter in replayed:
+        echo(f"queued {letter.run_id} ({letter.scope} for store {letter.store_hash})")
+    click.echo(f"{len(replayed)} event(s) queued again")

@@ -1,0 +1,102 @@
+"""Handlers of BigCommerce webhook events, declared by the app built on bcapp.
+
+In a module named in `BCAPP_RECEIVERS` (every bcapp process imports it at start)::
+
+    from bcapp import webhooks
+
+    @webhooks.on("store/order/created")
+    def order_created(event: webhooks.Event) -> None:
+        order = event.api.get(f"v2/orders/{event.data['id']}")
+
+bcapp subscribes every installed store to the declared scopes (and `store/app/uninstalled`),
+acknowledges each delivery within milliseconds, and runs each handler whose scope receives the
+event in a Celery worker (`bcapp worker`), with retries and dead letters (docs/webhooks.md).
+Delivery is at least once and in no guaranteed order: a handler must be idempotent. A scope
+BigCommerce does not offer stops the process at import, naming the handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bcapp import webhook_scopes
+from bcapp.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from bcapp.service.store_client import StoreClient
+
+__all__ = ["Event", "Handler", "declared", "on", "scopes"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One webhook event, as a handler receives it."""
+
+    id: str  # the delivery's `webhook-id`
+    store_hash: str
+    scope: str  # e.g. "store/order/created"
+    data: dict[str, Any]  # the payload's `data`, e.g. {"type": "order", "id": 173331}
+    hash: str  # BigCommerce's digest of the event: equal for every delivery of one event
+    created_at: int  # when the event happened (epoch seconds)
+    attempt: int  # 1 for the first run of this handler, 2 for its first retry, ...
+    api: StoreClient  # the store's API client (shared rate budget, the token decrypted)
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A declared handler: the scope it receives and the function that runs."""
+
+    scope: str
+    function: Callable[[Event], object]
+
+    @property
+    def name(self) -> str:
+        """`module:qualname`: how tasks and dead letters name the handler."""
+        return f"{self.function.__module__}:{self.function.__qualname__}"
+
+
+_declared: dict[str, Handler] = {}
+
+
+def on(scope: str) -> Callable[[Callable[[Event], object]], Callable[[Event], object]]:
+    """Declare the decorated function a handler of `scope` (wildcards as BigCommerce offers
+    them, e.g. ``store/order/*``)."""
+
+    def declare(function: Callable[[Event], object]) -> Callable[[Event], object]:
+        handler = Handler(scope, function)
+        try:
+            webhook_scopes.check(scope)
+        except ValueError as exc:
+            raise ConfigurationError(f"@webhooks.on in {handler.name}: {exc}") from None
+        _declared[handler.name] = handler
+        return function
+
+    return declare
+
+
+def declared() -> tuple[Handler, ...]:
+    """Every declared handler, in declaration order."""
+    return tuple(_declared.values())
+
+
+def scopes() -> frozenset[str]:
+    """The scopes the declared handlers receive (what each store is subscribed to, with
+    `store/app/uninstalled`)."""
+    return frozenset(handler.scope for handler in _declared.values())
+
+
+def handlers_for(scope: str) -> list[Handler]:
+    """The handlers that receive an event of `scope`."""
+    return [h for h in _declared.values() if webhook_scopes.receives(h.scope, scope)]
+
+
+def named(name: str) -> Handler | None:
+    """The handler declared as `name` (`module:qualname`), if it still is."""
+    return _declared.get(name)
+
+
+def withdraw(name: str) -> None:
+    """Forget a declaration (tests, and apps that declare handlers conditionally)."""
+    _declared.pop(name, None)

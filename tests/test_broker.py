@@ -1,0 +1,75 @@
+"""Which broker Celery is given (issue 18, Build 4): the app's Redis in each of its forms, a
+named broker, and a Cluster refused; and webhook handlers running over a real Sentinel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from bcapp import webhooks
+from bcapp.broker import broker_url
+from bcapp.errors import ConfigurationError
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from tests.conftest import service_of
+from tests.helpers import install
+from tests.test_webhook_intake import deliver, order_event
+from tests.topologies import Topology
+from tests.workers import running_worker, wait_until
+
+
+def test_the_broker_is_the_apps_redis_in_celerys_spelling(settings: Settings) -> None:
+    assert broker_url(settings, "unix:///tmp/r/redis.sock") == (
+        "redis+socket:///tmp/r/redis.sock",
+        {},
+    )
+    assert broker_url(settings, "rediss://:pw@cache.example:6380/2") == (
+        "rediss://:pw@cache.example:6380/2",
+        {},
+    )
+    url, options = broker_url(settings, "redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26380/main/3")
+    assert url == "sentinel://:pw@10.0.0.1:26379/3;sentinel://:pw@10.0.0.2:26380/3"
+    assert options == {"master_name": "main", "sentinel_kwargs": {"password": "pw"}}
+    named = replace(settings, broker_url="amqp://guest:guest@127.0.0.1:5672//")
+    assert broker_url(named, "redis+cluster://127.0.0.1:7000") == (
+        "amqp://guest:guest@127.0.0.1:5672//",
+        {},
+    )
+    with pytest.raises(ConfigurationError, match="BCAPP_BROKER_URL"):
+        broker_url(settings, "redis+cluster://127.0.0.1:7000")
+
+
+def test_a_broker_url_celery_cannot_reach_stops_start_up() -> None:
+    with pytest.raises(ConfigurationError, match="BCAPP_BROKER_URL must be a broker URL"):
+        Settings.from_env({"BCAPP_BROKER_URL": "kafka://127.0.0.1:9092"})
+
+
+@pytest.fixture
+def declared_handler() -> Iterator[list[int]]:
+    runs: list[int] = []
+
+    def count_orders(event: webhooks.Event) -> None:
+        runs.append(event.data["id"])
+
+    webhooks.on("store/order/created")(count_orders)
+    yield runs
+    webhooks.withdraw(f"{__name__}:{count_orders.__qualname__}")
+
+
+@pytest.mark.slow
+def test_handlers_run_with_a_sentinel_deployment_as_the_broker(
+    make_app: Callable[..., Flask],
+    sim: SimulatorState,
+    sentinel_topology: Topology,
+    declared_handler: list[Any],
+) -> None:
+    app = make_app(redis_url=sentinel_topology.url)
+    client = app.test_client()
+    install(client, sim)
+    with running_worker(service_of(app)):
+        assert deliver(client, *order_event()).json == {"status": "queued"}
+        wait_until(lambda: declared_handler == [250], timeout=20, what="the handler over Sentinel")

@@ -1,0 +1,231 @@
+"""Declared webhook handlers on a real Celery worker (issue 18): intake, de-duplication,
+retries, dead letters and replay, and the broker's outage.
+
+The app answers over Flask's test client; the worker is Celery's own, in a thread of this
+process, consuming the test's Redis broker (tests/workers.py). Deliveries are signed as
+BigCommerce signs them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bcapp import webhooks
+from bcapp.cli import main
+from bcapp.errors import ConfigurationError
+from bcapp.settings import Settings
+from bcapp.simulator import SimulatorState
+from bcapp.simulator.signing import standard_webhook_headers
+from tests.conftest import CLIENT_SECRET, service_of
+from tests.helpers import install
+from tests.servers import environment_for, free_port
+from tests.workers import running_worker, wait_until
+
+
+@pytest.fixture
+def declare() -> Iterator[Callable[[str], Callable[[Callable[..., object]], object]]]:
+    """`@declare(scope)`: a handler declared for this test only."""
+    names: list[str] = []
+
+    def on(scope: str) -> Callable[[Callable[..., object]], object]:
+        def register(function: Callable[..., object]) -> object:
+            webhooks.on(scope)(function)
+            names.append(f"{function.__module__}:{function.__qualname__}")
+            return function
+
+        return register
+
+    yield on
+    for name in names:
+        webhooks.withdraw(name)
+
+
+def order_event(
+    webhook_id: str | None = None, event_hash: str | None = None, scope: str = "store/order/created"
+) -> tuple[bytes, dict[str, str]]:
+    """A signed delivery of an order event (a fresh id and hash unless given)."""
+    now = int(time.time())
+    body = json.dumps(
+        {
+            "scope": scope,
+            "store_id": "1001",
+            "data": {"type": "order", "id": 250},
+            "hash": event_hash or uuid.uuid4().hex,
+            "created_at": now,
+            "producer": "stores/abc123",
+        }
+    )
+    headers = standard_webhook_headers(
+        CLIENT_SECRET, webhook_id or f"msg_{uuid.uuid4().hex}", now, body
+    )
+    return body.encode(), headers
+
+
+def deliver(client: FlaskClient, body: bytes, headers: dict[str, str]) -> Any:
+    return client.post("/bigcommerce/webhooks", data=body, headers=headers)
+
+
+def queued(redis_client: redis.Redis, prefix: str) -> int:
+    """Tasks waiting in the test's broker queue."""
+    return int(redis_client.llen(f"{prefix}:broker:bcapp"))
+
+
+def test_a_handler_runs_once_per_event_whatever_the_duplicates(
+    installed: FlaskClient, app: Flask, declare: Any
+) -> None:
+    runs: list[tuple[str, int, str, dict[str, Any]]] = []
+
+    @declare("store/order/*")
+    def remember(event: webhooks.Event) -> None:
+        info = event.api.get("v2/store")  # the store's own client, token decrypted
+        runs.append((event.scope, event.attempt, info["id"], event.data))
+
+    body, headers = order_event(webhook_id="msg_1", event_hash="h" * 40)
+    with running_worker(service_of(app)):
+        first = deliver(installed, body, headers)
+        assert first.status_code == 200 and first.json == {"status": "queued"}
+        assert deliver(installed, body, headers).json == {"status": "duplicate"}  # same id
+        retried = order_event(webhook_id="msg_2", event_hash="h" * 40)  # new id, same event
+        assert deliver(installed, *retried).json == {"status": "duplicate"}
+        wait_until(lambda: runs, what="the handler")
+        other = order_event()
+        assert deliver(installed, *other).json == {"status": "queued"}
+        wait_until(lambda: len(runs) == 2, what="the second event's handler")
+        time.sleep(0.3)  # room for a wrongly queued third run to show
+    assert runs == [("store/order/created", 1, "abc123", {"type": "order", "id": 250})] * 2
+
+
+def test_a_slow_handler_never_holds_the_answer(
+    installed: FlaskClient, app: Flask, declare: Any
+) -> None:
+    """The 2xx comes while the handler is still running (it waits for the test to let go)."""
+    started, release = threading.Event(), threading.Event()
+
+    @declare("store/order/created")
+    def slow(event: webhooks.Event) -> None:
+        started.set()
+        release.wait(10)
+
+    with running_worker(service_of(app)):
+        answer = deliver(installed, *order_event())
+        assert answer.status_code == 200
+        assert started.wait(10), "the handler started"
+        assert not release.is_set(), "and the answer came before it ended"
+        release.set()
+
+
+def test_a_handler_that_fails_twice_runs_three_times(
+    installed: FlaskClient, make_app: Callable[..., Flask], sim: SimulatorState, declare: Any
+) -> None:
+    app = make_app(task_retry_base=0.05)
+    client = app.test_client()
+    install(client, sim)
+    attempts: list[int] = []
+
+    @declare("store/order/created")
+    def flaky(event: webhooks.Event) -> None:
+        attempts.append(event.attempt)
+        if len(attempts) < 3:
+            raise RuntimeError("the label printer is warming up")
+
+    with running_worker(service_of(app)):
+        assert deliver(client, *order_event()).status_code == 200
+        wait_until(lambda: len(attempts) == 3, what="three runs")
+        time.sleep(0.3)
+    assert attempts == [1, 2, 3]
+    assert service_of(app).dead_letters.failed() == []
+
+
+def test_a_handler_that_always_fails_is_a_dead_letter_until_replayed(
+    make_app: Callable[..., Flask],
+    sim: SimulatorState,
+    declare: Any,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    app = make_app(task_retry_base=0.01, task_max_attempts=3)
+    client = app.test_client()
+    install(client, sim)
+    runs: list[int] = []
+    fixed = threading.Event()
+
+    @declare("store/order/created")
+    def broken(event: webhooks.Event) -> None:
+        runs.append(event.attempt)
+        if not fixed.is_set():
+            raise ValueError("order 250 has no shipping address")
+
+    service = service_of(app)
+    env = environment_for(settings) | {"BCAPP_TASK_MAX_ATTEMPTS": "3"}
+    with running_worker(service):
+        assert deliver(client, *order_event()).status_code == 200
+        wait_until(lambda: service.dead_letters.failed(), what="the dead letter")
+        assert runs == [1, 2, 3]
+        listed = CliRunner().invoke(main, ["webhooks", "failed"], env=env)
+        assert listed.exit_code == 0, listed.output
+        [letter] = service.dead_letters.failed()
+        assert letter.run_id in listed.output and "store/order/created" in listed.output
+        assert "3 attempts" in listed.output and "no shipping address" in listed.output
+        assert "1 failed event(s)" in listed.output
+
+        fixed.set()
+        replayed = CliRunner().invoke(main, ["webhooks", "replay", letter.run_id], env=env)
+        assert replayed.exit_code == 0 and "1 event(s) queued again" in replayed.output
+        wait_until(lambda: len(runs) == 4, what="the replayed run")
+    assert runs == [1, 2, 3, 1]
+    wait_until(lambda: service.dead_letters.failed() == [], what="the letter gone")
+    again = CliRunner().invoke(main, ["webhooks", "replay", letter.run_id], env=env)
+    assert again.exit_code == 1 and "no dead letter" in again.output
+
+
+def test_a_broker_outage_is_503_and_the_retry_is_not_taken_for_a_duplicate(
+    make_app: Callable[..., Flask],
+    sim: SimulatorState,
+    declare: Any,
+    redis_client: redis.Redis,
+    prefix: str,
+) -> None:
+    @declare("store/order/created")
+    def handled(event: webhooks.Event) -> None:
+        pass
+
+    down = make_app(broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    install(down.test_client(), sim)
+    body, headers = order_event()
+    refused = deliver(down.test_client(), body, headers)
+    assert refused.status_code == 503
+    assert "Please try again" in refused.get_data(as_text=True) or refused.is_json
+    up = make_app()
+    accepted = deliver(up.test_client(), body, headers)  # BigCommerce's retry, broker back
+    assert accepted.status_code == 200 and accepted.json == {"status": "queued"}
+    assert queued(redis_client, prefix) >= 1
+
+
+def test_an_event_nobody_handles_is_acknowledged_and_queues_nothing(
+    installed: FlaskClient, redis_client: redis.Redis, prefix: str
+) -> None:
+    before = queued(redis_client, prefix)
+    answer = deliver(installed, *order_event(scope="store/product/updated"))
+    assert answer.status_code == 200 and answer.json == {"status": "ignored"}
+    assert queued(redis_client, prefix) == before
+
+
+def test_a_scope_bigcommerce_does_not_offer_stops_start_up_naming_the_handler() -> None:
+    def order_craeted(event: webhooks.Event) -> None:
+        pass
+
+    with pytest.raises(ConfigurationError, match=r"order_craeted.*'store/order/craeted'"):
+        webhooks.on("store/order/craeted")(order_craeted)
+    assert webhooks.named(f"{__name__}:{order_craeted.__qualname__}") is None

@@ -1,0 +1,42 @@
+"""A real Celery worker for tests: bcapp's tasks, consumed from the test's Redis broker.
+
+`running_worker(service)` starts Celery's own in-process worker (threads pool) on the
+deployment's broker queue (`<prefix>:broker:` keys, so parallel tests never share a queue) and
+stops it when the block ends. Tests that need a worker *process* (a SIGKILL) start
+`bcapp worker` instead (tests/test_worker_process.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from celery.contrib.testing.worker import start_worker
+
+from bcapp.service.wiring import Bcapp
+from bcapp.worker import application
+
+
+@contextmanager
+def running_worker(service: Bcapp, concurrency: int = 2) -> Iterator[None]:
+    """bcapp's tasks run by a worker thread of this process until the block ends."""
+    app = application(service)
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=concurrency,
+        perform_ping_check=False,
+        shutdown_timeout=10.0,
+        loglevel="WARNING",
+    ):
+        yield
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Poll `condition` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what or condition}")
+        time.sleep(0.02)
