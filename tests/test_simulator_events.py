@@ -1,0 +1,91 @@
+"""The simulator's store events (issue 18, Build 6): the panel's buttons deliver Standard
+Webhooks to the app's hooks of the scope, duplicates as a knob, BigCommerce's retries (in
+compressed time) and the deactivation of a hook whose deliveries all fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import requests
+
+from bcapp import webhooks
+from bcapp.settings import Settings
+from bcapp.simulator import ServedApp, SimulatorState, create_simulator
+from bcapp.simulator.state import SimHook
+from bcapp.web import create_app
+from tests.conftest import service_of
+from tests.helpers import install
+from tests.servers import free_port
+from tests.workers import running_worker, wait_until
+
+
+@pytest.fixture
+def orders_seen() -> Iterator[list[int]]:
+    seen: list[int] = []
+
+    def order_created(event: webhooks.Event) -> None:
+        seen.append(event.data["id"])
+
+    webhooks.on("store/order/created")(order_created)
+    yield seen
+    webhooks.withdraw(f"{__name__}:{order_created.__qualname__}")
+
+
+@pytest.fixture
+def world(settings: Settings, sim: SimulatorState) -> Iterator[dict[str, Any]]:
+    """The app and the simulator, each served over HTTP, the app installed."""
+    wsgi: dict[str, Any] = {}
+    with (
+        ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
+        ServedApp(create_simulator(sim)) as panel,
+    ):
+        app_settings = replace(
+            settings,
+            app_url=app_server.url,
+            auth_callback_url=app_server.url + "/bigcommerce/auth",
+            login_url=panel.url,
+            api_url=panel.url,
+        )
+        wsgi["app"] = app = create_app(app_settings)
+        sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
+        assert install(app.test_client(), sim).status_code == 302
+        yield {"app": app, "panel": panel.url}
+        service_of(app).close()
+
+
+def test_create_an_order_reaches_the_handler_once_even_when_delivered_twice(
+    world: dict[str, Any], sim: SimulatorState, orders_seen: list[int]
+) -> None:
+    with running_worker(service_of(world["app"])):
+        wait_until(lambda: len(sim.stores["abc123"].hooks) == 2, what="the subscriptions")
+        page = requests.get(world["panel"] + "/", timeout=10).text
+        assert "store/order/created</code>" in page and 'data-hook-state="active"' in page
+        assert requests.post(world["panel"] + "/stores/abc123/events/order", timeout=10).ok
+        wait_until(lambda: orders_seen == [1], what="the handler")
+        for duplicates in ("same-id", "new-id"):
+            knobs = {"duplicates": duplicates, "clock_skew": "0", "app_scopes": sim.app_scopes}
+            assert requests.post(world["panel"] + "/settings", data=knobs, timeout=10).ok
+            requests.post(world["panel"] + "/stores/abc123/events/order", timeout=10)
+        wait_until(lambda: len(sim.deliveries) == 5, what="five deliveries")
+        wait_until(lambda: sorted(orders_seen) == [1, 2, 3], what="one run per event")
+    assert sorted(status for _, status in sim.deliveries) == [200] * 5
+
+
+def test_a_hook_whose_deliveries_all_fail_is_retried_then_deactivated(
+    world: dict[str, Any], sim: SimulatorState
+) -> None:
+    sim.webhook_time_scale = 0.000005  # BigCommerce's 48 h of retries in under a second
+    store = sim.stores["abc123"]
+    dead_end = f"http://127.0.0.1:{free_port()}/hooks"  # nothing listens there
+    store.hooks.append(
+        SimHook(77, "store/product/updated", dead_end, True, store.access_token or "")
+    )
+    assert requests.post(world["panel"] + "/stores/abc123/events/product", timeout=10).ok
+    wait_until(lambda: not store.hooks[-1].is_active, what="the deactivation")
+    attempts = [status for destination, status in sim.deliveries if destination == dead_end]
+    assert attempts == [0] * 12, "the first delivery and BigCommerce's eleven retries"
+    page = requests.get(world["panel"] + "/", timeout=10).text
+    assert 'data-hook-state="deactivated"' in page
