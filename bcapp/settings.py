@@ -242,7 +242,11 @@ def _build(env: Mapping[str, str]) -> Settings:
         trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
         uninstall_grace_seconds=as_int(env, "BCAPP_UNINSTALL_GRACE", 7 * 86400, low=0, high=10**8),
-        receiver_modules=as_list(env, "BCAPP_RECEIVERS"),
+        receiver_modules=(
+            as_list(env, "BCAPP_RECEIVERS")
+            if "BCAPP_RECEIVERS" in env  # set, even empty: exactly these
+            else _example_receivers(env, mode)
+        ),
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
         example_pages=as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT),
@@ -261,6 +265,14 @@ def _build(env: Mapping[str, str]) -> Settings:
     )
     validate(settings)
     return settings
+
+
+def _example_receivers(env: Mapping[str, str], mode: str) -> tuple[str, ...]:
+    """The bundled example's webhook handlers (bcapp/example_events.py) when its pages are on
+    and BCAPP_RECEIVERS is not set at all: `make run` shows store events out of the box."""
+    if as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT):
+        return ("bcapp.example_events",)
+    return ()
 
 
 def _version() -> str:

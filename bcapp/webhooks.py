@@ -46,15 +46,25 @@ class Event:
 
 @dataclass(frozen=True)
 class Handler:
-    """A declared handler: the scope it receives and the function that runs."""
+    """A declared handler: the scopes it receives and the function that runs (a function
+    declared for several scopes runs once for an event that more than one of them receives)."""
 
-    scope: str
+    scopes: tuple[str, ...]
     function: Callable[[Event], object]
 
     @property
     def name(self) -> str:
         """`module:qualname`: how tasks and dead letters name the handler."""
-        return f"{self.function.__module__}:{self.function.__qualname__}"
+        return name_of(self.function)
+
+    def receives(self, scope: str) -> bool:
+        """True when an event of `scope` is this handler's."""
+        return any(webhook_scopes.receives(mine, scope) for mine in self.scopes)
+
+
+def name_of(function: Callable[..., object]) -> str:
+    """`module:qualname` of a handler function."""
+    return f"{function.__module__}:{function.__qualname__}"
 
 
 _declared: dict[str, Handler] = {}
@@ -65,12 +75,14 @@ def on(scope: str) -> Callable[[Callable[[Event], object]], Callable[[Event], ob
     them, e.g. ``store/order/*``)."""
 
     def declare(function: Callable[[Event], object]) -> Callable[[Event], object]:
-        handler = Handler(scope, function)
+        name = name_of(function)
         try:
             webhook_scopes.check(scope)
         except ValueError as exc:
-            raise ConfigurationError(f"@webhooks.on in {handler.name}: {exc}") from None
-        _declared[handler.name] = handler
+            raise ConfigurationError(f"@webhooks.on in {name}: {exc}") from None
+        known = _declared.get(name)
+        earlier = known.scopes if known is not None else ()
+        _declared[name] = Handler((*earlier, scope) if scope not in earlier else earlier, function)
         return function
 
     return declare
@@ -84,12 +96,12 @@ def declared() -> tuple[Handler, ...]:
 def scopes() -> frozenset[str]:
     """The scopes the declared handlers receive (what each store is subscribed to, with
     `store/app/uninstalled`)."""
-    return frozenset(handler.scope for handler in _declared.values())
+    return frozenset(scope for handler in _declared.values() for scope in handler.scopes)
 
 
 def handlers_for(scope: str) -> list[Handler]:
     """The handlers that receive an event of `scope`."""
-    return [h for h in _declared.values() if webhook_scopes.receives(h.scope, scope)]
+    return [handler for handler in _declared.values() if handler.receives(scope)]
 
 
 def named(name: str) -> Handler | None:

@@ -212,6 +212,19 @@ def snapshot(redis_client: redis.Redis, prefix: str) -> object:
 
 
 @pytest.fixture(autouse=True)
+def declared_handlers_stay_with_their_test() -> Iterator[None]:
+    """Webhook handlers a test declares (or a module it imports, e.g. the example's through a
+    development `Settings.from_env()`) are forgotten when it ends: the registry is
+    process-wide, and another test's intake must not queue for them."""
+    from bcapp import webhooks
+
+    before = dict(webhooks._declared)
+    yield
+    webhooks._declared.clear()
+    webhooks._declared.update(before)
+
+
+@pytest.fixture(autouse=True)
 def no_secret_in_logs(sim: SimulatorState, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every test: no client secret, auth code or access token in any log record."""
     caplog.set_level(logging.DEBUG)

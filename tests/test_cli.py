@@ -255,7 +255,8 @@ def test_two_concurrent_reconcile_runs_do_the_work_once(
 ) -> None:
     installed_pair(client, sim)
     quota_before = sim.stores["abc123"].requests_left
-    env = {"PATH": "/usr/bin:/bin"} | cli_env(settings, tmp_path)
+    # No handler declared (not even the example's): only the uninstall hook is wanted.
+    env = {"PATH": "/usr/bin:/bin", "BCAPP_RECEIVERS": ""} | cli_env(settings, tmp_path)
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "bcapp.cli", "reconcile"],

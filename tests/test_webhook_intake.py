@@ -229,3 +229,23 @@ def test_a_scope_bigcommerce_does_not_offer_stops_start_up_naming_the_handler() 
     with pytest.raises(ConfigurationError, match=r"order_craeted.*'store/order/craeted'"):
         webhooks.on("store/order/craeted")(order_craeted)
     assert webhooks.named(f"{__name__}:{order_craeted.__qualname__}") is None
+
+
+def test_one_function_declared_for_overlapping_scopes_runs_once_per_event(
+    installed: FlaskClient, app: Flask
+) -> None:
+    runs: list[str] = []
+
+    @webhooks.on("store/order/*")
+    @webhooks.on("store/order/created")
+    def twice_declared(event: webhooks.Event) -> None:
+        runs.append(event.scope)
+
+    name = f"{__name__}:{twice_declared.__qualname__}"
+    assert webhooks.named(name) is not None
+    assert webhooks.named(name).scopes == ("store/order/created", "store/order/*")  # type: ignore[union-attr]
+    with running_worker(service_of(app)):
+        assert deliver(installed, *order_event()).json == {"status": "queued"}
+        wait_until(lambda: runs, what="the handler")
+        time.sleep(0.3)
+    assert runs == ["store/order/created"]

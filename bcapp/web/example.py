@@ -3,9 +3,13 @@
 - `/settings`: per-store settings; the owner may edit them (a CSRF-protected form), staff may
   view them. They live in Redis per store and go with the installation.
 - `/products`: the store's v3 catalog, ten to a page, through the shared store client.
+- `/events`: the store's latest order, product and customer events, as the example's webhook
+  handlers (bcapp/example_events.py) recorded them in a worker.
 """
 
 from __future__ import annotations
+
+import json
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound
@@ -44,8 +48,21 @@ def save_settings(ctx: AppContext) -> Response:
             "invalid_greeting", "The greeting must be 100 printable characters at most."
         )
     values = {"greeting": greeting, "show_prices": "1" if request.form.get("show_prices") else "0"}
-    service().stores.save_app_settings(ctx.store_hash, values)
+    kept = service().stores.app_settings(ctx.store_hash)  # e.g. the recent events
+    service().stores.save_app_settings(ctx.store_hash, kept | values)
     return redirect(url_for("example.settings_page", saved=1))
+
+
+@bp.get("/events")
+@app_page
+def events_page(ctx: AppContext) -> str:
+    """The store's recent events, newest first (recorded by the example's handlers)."""
+    raw = service().stores.app_settings(ctx.store_hash).get("recent_events", "[]")
+    try:
+        recent = [entry for entry in json.loads(raw) if isinstance(entry, dict)]
+    except ValueError:
+        recent = []
+    return render_template("app/events.html", ctx=ctx, events=recent)
 
 
 @bp.get("/products")

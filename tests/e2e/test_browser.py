@@ -300,3 +300,33 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
         frame.goto(frame.url.split("?")[0].rsplit("/", 1)[0] + "/settings")
         expect(app.get_by_text("The app was uninstalled")).to_be_visible(timeout=15000)
         browser.close()
+
+
+def test_create_an_order_in_the_simulator_shows_on_the_apps_events_page(make_run: str) -> None:
+    """Issue 18, acceptance 6: `make run` subscribes the store after the install (its worker),
+    the panel's "Create an order" delivers the webhook, the worker runs the example's handler,
+    and the app's Events page inside the iframe lists the order."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_context().new_page()
+        owner_row, app = install_as_owner(page, make_run)
+        store = page.locator("section[data-store=demo1234]")
+        for _ in range(100):  # the subscription task runs in make run's worker
+            page.goto(make_run)
+            if store.get_by_text("store/order/*").count():
+                break
+            time.sleep(0.2)
+        expect(store.get_by_test_id("hooks")).to_contain_text("store/order/*")
+        store.locator("button[data-event=order]").click()
+        owner_row.get_by_role("button", name="Open app").click()
+        app.get_by_test_id("events-link").click()
+        listed = app.get_by_test_id("events")
+        for _ in range(50):  # the handler runs in the worker, a moment after the delivery
+            if listed.get_by_text("store/order/created").count():
+                break
+            time.sleep(0.2)
+            app.locator("body").evaluate("() => location.reload()")
+        expect(listed).to_contain_text("store/order/created", timeout=15000)
+        browser.close()
