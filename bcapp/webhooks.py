@@ -18,7 +18,8 @@ BigCommerce does not offer stops the process at import, naming the handler.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from bcapp import webhook_scopes
@@ -41,7 +42,14 @@ class Event:
     hash: str  # BigCommerce's digest of the event: equal for every delivery of one event
     created_at: int  # when the event happened (epoch seconds)
     attempt: int  # 1 for the first run of this handler, 2 for its first retry, ...
-    api: StoreClient  # the store's API client (shared rate budget, the token decrypted)
+    client_of_store: Callable[[], StoreClient] = field(repr=False, compare=False)
+
+    @cached_property
+    def api(self) -> StoreClient:
+        """The store's API client (shared rate budget), built on first use: the store is read
+        and its token decrypted only for handlers that call the API. NotInstalled when the
+        store was uninstalled since the event (the run then ends without a retry)."""
+        return self.client_of_store()
 
 
 @dataclass(frozen=True)

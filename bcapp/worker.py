@@ -93,8 +93,11 @@ def _handle_event(
         handler = webhooks.named(handler_name)
         if handler is None:
             raise LookupError(f"no handler {handler_name} is declared (BCAPP_RECEIVERS?)")
-        api = bcapp.stores.client(store_hash)
-        handler.function(_event_of(event, attempt, api))
+        handler.function(_event_of(event, attempt, lambda: bcapp.stores.client(store_hash)))
+    except NotInstalled:
+        log.info("%s for store=%s skipped: the store is not installed", handler_name, store_hash)
+        WEBHOOKS.labels(label, "skipped").inc()
+        return "skipped: not installed"
     except Exception as exc:  # any failure of the app's handler is retried
         settings = bcapp.settings
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
@@ -131,7 +134,9 @@ def _handle_event(
     return "handled"
 
 
-def _event_of(event: dict[str, Any], attempt: int, api: Any) -> webhooks.Event:
+def _event_of(
+    event: dict[str, Any], attempt: int, client_of_store: Callable[[], Any]
+) -> webhooks.Event:
     return webhooks.Event(
         id=str(event["id"]),
         store_hash=event["store_hash"],
@@ -140,7 +145,7 @@ def _event_of(event: dict[str, Any], attempt: int, api: Any) -> webhooks.Event:
         hash=str(event.get("hash", "")),
         created_at=int(event.get("created_at", 0)),
         attempt=attempt,
-        api=api,
+        client_of_store=client_of_store,
     )
 
 

@@ -8,13 +8,21 @@ from __future__ import annotations
 import sys
 
 from bcapp.process import configure_process
-from benchmarks import app_page, load_throughput, store_memory, token_lookup, verify_throughput
+from benchmarks import (
+    app_page,
+    load_throughput,
+    store_memory,
+    token_lookup,
+    verify_throughput,
+    webhook_intake,
+)
 from benchmarks.serving import BenchmarkUnavailable, require_wrk
 
 configure_process()
 verify_throughput.main()
 token_lookup.main()
 store_memory.main()
+webhook_intake.main()
 try:
     require_wrk()
 except BenchmarkUnavailable as missing:

@@ -249,3 +249,23 @@ def test_one_function_declared_for_overlapping_scopes_runs_once_per_event(
         wait_until(lambda: runs, what="the handler")
         time.sleep(0.3)
     assert runs == ["store/order/created"]
+
+
+def test_an_event_of_a_store_uninstalled_since_is_skipped_not_retried(
+    installed: FlaskClient, app: Flask, declare: Any
+) -> None:
+    runs: list[int] = []
+
+    @declare("store/order/created")
+    def needs_the_api(event: webhooks.Event) -> None:
+        runs.append(event.attempt)
+        event.api.get("v2/store")
+
+    service = service_of(app)
+    assert deliver(installed, *order_event()).json == {"status": "queued"}
+    body, headers = order_event(scope="store/app/uninstalled")
+    assert deliver(installed, body, headers).json == {"status": "ended"}
+    with running_worker(service):
+        wait_until(lambda: runs, what="the run")
+        time.sleep(0.3)
+    assert runs == [1] and service.dead_letters.failed() == []
