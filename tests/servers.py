@@ -13,8 +13,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import requests
 
@@ -231,3 +232,30 @@ def redis_server(tmp_path: Path, *arguments: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def app_beside_simulator(settings: Settings, sim: Any) -> Iterator[tuple[Any, str]]:
+    """bcapp and the simulator, each served over real HTTP and pointing at each other (the
+    simulator delivers webhooks to the app's URL); yields (the Flask app, the panel's URL)."""
+    from bcapp.simulator import ServedApp, create_simulator
+    from bcapp.web import create_app
+
+    wsgi: dict[str, Any] = {}
+    with (
+        ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
+        ServedApp(create_simulator(sim)) as panel,
+    ):
+        app_settings = replace(
+            settings,
+            app_url=app_server.url,
+            auth_callback_url=app_server.url + "/bigcommerce/auth",
+            login_url=panel.url,
+            api_url=panel.url,
+        )
+        wsgi["app"] = app = create_app(app_settings)
+        sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
+        try:
+            yield app, panel.url
+        finally:
+            app.extensions["bcapp"].close()

@@ -5,7 +5,6 @@ compressed time) and the deactivation of a hook whose deliveries all fail."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,12 +12,11 @@ import requests
 
 from bcapp import webhooks
 from bcapp.settings import Settings
-from bcapp.simulator import ServedApp, SimulatorState, create_simulator
+from bcapp.simulator import SimulatorState
 from bcapp.simulator.state import SimHook
-from bcapp.web import create_app
 from tests.conftest import service_of
 from tests.helpers import install
-from tests.servers import free_port
+from tests.servers import app_beside_simulator, free_port
 from tests.workers import running_worker, wait_until
 
 
@@ -37,23 +35,9 @@ def orders_seen() -> Iterator[list[int]]:
 @pytest.fixture
 def world(settings: Settings, sim: SimulatorState) -> Iterator[dict[str, Any]]:
     """The app and the simulator, each served over HTTP, the app installed."""
-    wsgi: dict[str, Any] = {}
-    with (
-        ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
-        ServedApp(create_simulator(sim)) as panel,
-    ):
-        app_settings = replace(
-            settings,
-            app_url=app_server.url,
-            auth_callback_url=app_server.url + "/bigcommerce/auth",
-            login_url=panel.url,
-            api_url=panel.url,
-        )
-        wsgi["app"] = app = create_app(app_settings)
-        sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
+    with app_beside_simulator(settings, sim) as (app, panel_url):
         assert install(app.test_client(), sim).status_code == 302
-        yield {"app": app, "panel": panel.url}
-        service_of(app).close()
+        yield {"app": app, "panel": panel_url}
 
 
 def test_create_an_order_reaches_the_handler_once_even_when_delivered_twice(

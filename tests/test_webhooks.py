@@ -6,7 +6,6 @@ import io
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,11 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bcapp.settings import Settings
-from bcapp.simulator import ServedApp, SimulatorState, create_simulator
+from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import standard_webhook_headers
-from bcapp.web import create_app
 from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install, installation_of
+from tests.servers import app_beside_simulator
 from tests.workers import running_worker, wait_until
 
 Snapshot = Callable[[], dict[str, Any]]
@@ -135,33 +134,19 @@ def test_cancel_store_in_the_simulator_delivers_the_webhook_to_the_app(
     settings: Settings, sim: SimulatorState
 ) -> None:
     """Install through HTTP (subscribing), then "Cancel store": no callback, only the webhook."""
-    wsgi: dict[str, Any] = {}
-    with (
-        ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
-        ServedApp(create_simulator(sim)) as panel,
-    ):
-        app_settings = replace(
-            settings,
-            app_url=app_server.url,
-            auth_callback_url=app_server.url + "/bigcommerce/auth",
-            login_url=panel.url,
-            api_url=panel.url,
-        )
-        wsgi["app"] = app = create_app(app_settings)
-        sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
+    with app_beside_simulator(settings, sim) as (app, panel_url):
         with running_worker(service_of(app)):
             assert install(app.test_client(), sim).status_code == 302
             wait_until(lambda: sim.stores["abc123"].hooks, what="the subscription task")
         [hook] = sim.stores["abc123"].hooks
-        assert hook.destination == app_server.url + "/bigcommerce/webhooks"
+        assert hook.destination == sim.app_url + "/bigcommerce/webhooks"
 
-        cancelled = requests.post(panel.url + "/stores/abc123/cancel", timeout=10)
+        cancelled = requests.post(panel_url + "/stores/abc123/cancel", timeout=10)
         assert cancelled.status_code == 200
         assert sim.deliveries == [(hook.destination, 200)]
         stored = installation_of(app)
         assert stored is not None and stored.uninstall is not None
         assert stored.uninstall.source == "webhook"
-        service_of(app).close()
 
 
 def test_genuine_deliveries_from_one_address_never_meet_a_429_and_forged_ones_do(
