@@ -19,6 +19,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from amqp.exceptions import ChannelError
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
@@ -152,11 +153,15 @@ class TaskQueue:
 
     def depth(self) -> int | None:
         """Tasks waiting in bcapp's queue (None when the broker cannot say)."""
+        queue = self.app.amqp.queues[QUEUE]  # declared as Celery declares it (same arguments)
         try:
-            with self.app.connection_for_write() as connection:
-                declared = connection.default_channel.queue_declare(QUEUE, passive=True)
+            with self.app.pool.acquire(block=True, timeout=PUBLISH_TIMEOUT_SECONDS) as connection:
+                # Not passive: kombu's Redis transport answers "no such queue" to a passive
+                # declaration under a global key prefix (its EXISTS is not prefixed).
+                declared = queue.bind(connection.default_channel).queue_declare()
                 return int(declared.message_count)
-        except (KombuError, OperationalError, OSError):
+        except (KombuError, OperationalError, OSError, ChannelError) as exc:
+            log.warning("broker queue depth unavailable: %s", type(exc).__name__)
             return None
 
     def close(self) -> None:

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 CALLBACKS = Counter(
@@ -51,15 +59,26 @@ TASK_SECONDS = Histogram(
 )
 QUEUE_DEPTH = Gauge(
     "bcapp_queue_depth",
-    "Tasks waiting in bcapp's queue, as a worker last saw it.",
+    "Tasks waiting in bcapp's queue, read at each scrape of /metrics.",
     multiprocess_mode="mostrecent",
 )
 
 
-def exposition() -> bytes:
-    """Every metric in Prometheus text format, summed over workers in multiprocess mode."""
+def _registry() -> CollectorRegistry:
+    """This process's registry, or the sum of every process's in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest()
+        return registry
+    return REGISTRY
+
+
+def exposition() -> bytes:
+    """Every metric in Prometheus text format, summed over workers in multiprocess mode."""
+    return generate_latest(_registry())
+
+
+def serve(host: str, port: int) -> None:
+    """Serve the metrics over plain HTTP at host:port in a background thread: a task worker's
+    own endpoint (`bcapp worker --metrics-address`), for a private network (no token)."""
+    start_http_server(port, addr=host, registry=_registry())

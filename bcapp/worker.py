@@ -26,7 +26,8 @@ from celery import Celery, Task
 from bcapp import webhook_scopes, webhooks
 from bcapp.broker import HANDLE_EVENT, RECONCILE, SYNC_HOOKS
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
-from bcapp.metrics import QUEUE_DEPTH, TASK_SECONDS, WEBHOOKS
+from bcapp.metrics import TASK_SECONDS, WEBHOOKS
+from bcapp.service.dead_letters import DeadLetter
 from bcapp.service.wiring import Bcapp
 
 log = logging.getLogger(__name__)
@@ -107,18 +108,8 @@ def _handle_event(
             log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
                         handler_name, store_hash, attempt, wait, error)
             raise task.retry(countdown=wait, exc=exc) from exc
-        records.keep_dead(
-            store_hash,
-            run_id,
-            {
-                "run_id": run_id,
-                "handler": handler_name,
-                "event": event,
-                "error": error,
-                "attempts": attempt,
-                "queued_at": queued_at,
-                "failed_at": int(time.time()),
-            },
+        bcapp.dead_letters.keep(
+            DeadLetter(run_id, handler_name, event, error, attempt, int(time.time()))
         )
         WEBHOOKS.labels(label, "dead").inc()
         log.error("%s for store=%s is a dead letter after %d attempts: %s",
@@ -128,9 +119,6 @@ def _handle_event(
         TASK_SECONDS.labels(HANDLE_EVENT, "run").observe(time.monotonic() - started)
     records.mark_handled(store_hash, run_id)
     WEBHOOKS.labels(label, "handled").inc()
-    depth = bcapp.queue.depth()
-    if depth is not None:
-        QUEUE_DEPTH.set(depth)
     return "handled"
 
 

@@ -130,3 +130,51 @@ def test_the_grafana_dashboard_queries_only_metrics_bcapp_exports() -> None:
         for name in re.findall(r"\b(bcapp_[a-z_]+?)(?:_total|_bucket|_count|_sum)?\b", expr)
     }
     assert len(dashboard["panels"]) >= 5 and used and used <= exported, used - exported
+
+
+def test_webhook_and_task_metrics_follow_an_event_from_intake_to_handler(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    """Issue 18, Build 7: received and duplicate at the intake, the queue's depth at the scrape,
+    handled and the task's wait and run in the worker (one process here: one registry)."""
+    from bcapp import webhooks
+    from tests.conftest import service_of
+    from tests.helpers import install
+    from tests.test_webhook_intake import deliver, order_event
+    from tests.workers import running_worker, wait_until
+
+    app = make_app(metrics_token=TOKEN)
+    client = app.test_client()
+    install(client, sim)
+    webhooks.on("store/order/created")(lambda event: None)
+
+    def scrape() -> str:
+        return client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(
+            as_text=True
+        )
+
+    def count(text: str, outcome: str) -> float:
+        return sample(text, "bcapp_webhooks_total", scope="store/order/created", outcome=outcome)
+
+    before = scrape()
+    message = order_event()
+    assert deliver(client, *message).json == {"status": "queued"}
+    assert deliver(client, *message).json == {"status": "duplicate"}
+    queued = scrape()
+    assert count(queued, "received") - count(before, "received") == 1
+    assert count(queued, "duplicate") - count(before, "duplicate") == 1
+    assert sample(queued, "bcapp_queue_depth") - sample(before, "bcapp_queue_depth") == 1
+    runs = 'bcapp_task_seconds_count{phase="run",task="bcapp.handle_event"}'
+    ran_before = sum(
+        float(line.split()[1]) for line in before.splitlines() if line.startswith(runs)
+    )
+    with running_worker(service_of(app)):
+        wait_until(
+            lambda: count(scrape(), "handled") - count(before, "handled") == 1,
+            what="the handled count",
+        )
+        wait_until(lambda: sample(scrape(), "bcapp_queue_depth") == 0, what="an empty queue")
+    after = scrape()
+    ran = sum(float(line.split()[1]) for line in after.splitlines() if line.startswith(runs))
+    assert ran - ran_before == 1
+    assert 'bcapp_task_seconds_count{phase="wait",task="bcapp.handle_event"}' in after

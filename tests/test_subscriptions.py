@@ -5,7 +5,7 @@ APP_URL change, and a hook of another destination never touched."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,8 @@ DESTINATION = "http://127.0.0.1:8000/bigcommerce/webhooks"
 
 
 @pytest.fixture
-def declared() -> Iterator[Callable[[str], str]]:
-    """Declare a handler of a scope for this test; returns its name (to withdraw it)."""
-    names: list[str] = []
+def declared() -> Callable[[str], str]:
+    """Declare a handler of a scope (forgotten after the test: conftest.py); its name."""
 
     def declare(scope: str) -> str:
         def handler(event: webhooks.Event) -> None:
@@ -35,12 +34,9 @@ def declared() -> Iterator[Callable[[str], str]]:
 
         handler.__qualname__ = f"handler_of_{scope.replace('/', '_').replace('*', 'all')}"
         webhooks.on(scope)(handler)
-        names.append(f"{__name__}:{handler.__qualname__}")
-        return names[-1]
+        return webhooks.name_of(handler)
 
-    yield declare
-    for name in names:
-        webhooks.withdraw(name)
+    return declare
 
 
 def hooks_of(sim: SimulatorState) -> list[tuple[str, str, bool]]:

@@ -3,7 +3,7 @@ retries, dead letters and replay, and the broker's outage.
 
 The app answers over Flask's test client; the worker is Celery's own, in a thread of this
 process, consuming the test's Redis broker (tests/workers.py). Deliveries are signed as
-BigCommerce signs them.
+BigCommerce signs them. Handlers declared here are forgotten after each test (conftest.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +32,6 @@ from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install
 from tests.servers import environment_for, free_port
 from tests.workers import running_worker, wait_until
-
-
-@pytest.fixture
-def declare() -> Iterator[Callable[[str], Callable[[Callable[..., object]], object]]]:
-    """`@declare(scope)`: a handler declared for this test only."""
-    names: list[str] = []
-
-    def on(scope: str) -> Callable[[Callable[..., object]], object]:
-        def register(function: Callable[..., object]) -> object:
-            webhooks.on(scope)(function)
-            names.append(f"{function.__module__}:{function.__qualname__}")
-            return function
-
-        return register
-
-    yield on
-    for name in names:
-        webhooks.withdraw(name)
 
 
 def order_event(
@@ -83,11 +65,11 @@ def queued(redis_client: redis.Redis, prefix: str) -> int:
 
 
 def test_a_handler_runs_once_per_event_whatever_the_duplicates(
-    installed: FlaskClient, app: Flask, declare: Any
+    installed: FlaskClient, app: Flask
 ) -> None:
     runs: list[tuple[str, int, str, dict[str, Any]]] = []
 
-    @declare("store/order/*")
+    @webhooks.on("store/order/*")
     def remember(event: webhooks.Event) -> None:
         info = event.api.get("v2/store")  # the store's own client, token decrypted
         runs.append((event.scope, event.attempt, info["id"], event.data))
@@ -108,12 +90,12 @@ def test_a_handler_runs_once_per_event_whatever_the_duplicates(
 
 
 def test_a_slow_handler_never_holds_the_answer(
-    installed: FlaskClient, app: Flask, declare: Any
+    installed: FlaskClient, app: Flask
 ) -> None:
     """The 2xx comes while the handler is still running (it waits for the test to let go)."""
     started, release = threading.Event(), threading.Event()
 
-    @declare("store/order/created")
+    @webhooks.on("store/order/created")
     def slow(event: webhooks.Event) -> None:
         started.set()
         release.wait(10)
@@ -127,14 +109,14 @@ def test_a_slow_handler_never_holds_the_answer(
 
 
 def test_a_handler_that_fails_twice_runs_three_times(
-    installed: FlaskClient, make_app: Callable[..., Flask], sim: SimulatorState, declare: Any
+    installed: FlaskClient, make_app: Callable[..., Flask], sim: SimulatorState
 ) -> None:
     app = make_app(task_retry_base=0.05)
     client = app.test_client()
     install(client, sim)
     attempts: list[int] = []
 
-    @declare("store/order/created")
+    @webhooks.on("store/order/created")
     def flaky(event: webhooks.Event) -> None:
         attempts.append(event.attempt)
         if len(attempts) < 3:
@@ -151,7 +133,6 @@ def test_a_handler_that_fails_twice_runs_three_times(
 def test_a_handler_that_always_fails_is_a_dead_letter_until_replayed(
     make_app: Callable[..., Flask],
     sim: SimulatorState,
-    declare: Any,
     settings: Settings,
     tmp_path: Path,
 ) -> None:
@@ -161,7 +142,7 @@ def test_a_handler_that_always_fails_is_a_dead_letter_until_replayed(
     runs: list[int] = []
     fixed = threading.Event()
 
-    @declare("store/order/created")
+    @webhooks.on("store/order/created")
     def broken(event: webhooks.Event) -> None:
         runs.append(event.attempt)
         if not fixed.is_set():
@@ -193,11 +174,10 @@ def test_a_handler_that_always_fails_is_a_dead_letter_until_replayed(
 def test_a_broker_outage_is_503_and_the_retry_is_not_taken_for_a_duplicate(
     make_app: Callable[..., Flask],
     sim: SimulatorState,
-    declare: Any,
     redis_client: redis.Redis,
     prefix: str,
 ) -> None:
-    @declare("store/order/created")
+    @webhooks.on("store/order/created")
     def handled(event: webhooks.Event) -> None:
         pass
 
@@ -252,11 +232,11 @@ def test_one_function_declared_for_overlapping_scopes_runs_once_per_event(
 
 
 def test_an_event_of_a_store_uninstalled_since_is_skipped_not_retried(
-    installed: FlaskClient, app: Flask, declare: Any
+    installed: FlaskClient, app: Flask
 ) -> None:
     runs: list[int] = []
 
-    @declare("store/order/created")
+    @webhooks.on("store/order/created")
     def needs_the_api(event: webhooks.Event) -> None:
         runs.append(event.attempt)
         event.api.get("v2/store")
@@ -269,3 +249,19 @@ def test_an_event_of_a_store_uninstalled_since_is_skipped_not_retried(
         wait_until(lambda: runs, what="the run")
         time.sleep(0.3)
     assert runs == [1] and service.dead_letters.failed() == []
+
+
+def test_replay_with_the_broker_down_keeps_the_dead_letter_listed(
+    app: Flask, settings: Settings, tmp_path: Path
+) -> None:
+    from bcapp.service.dead_letters import DeadLetter
+
+    event = {"id": "msg_9", "store_hash": "abc123", "scope": "store/order/created", "data": {}}
+    letter = DeadLetter("r" * 32, "myapp.events:order_created", event, "boom", 10, 1_800_000_000)
+    service_of(app).dead_letters.keep(letter)
+    down = environment_for(settings) | {"BCAPP_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    result = CliRunner().invoke(main, ["webhooks", "replay", "--all"], env=down)
+    assert result.exit_code == 1 and "broker_unavailable" in result.output
+    assert [kept.run_id for kept in service_of(app).dead_letters.failed()] == ["r" * 32]
+    listed = CliRunner().invoke(main, ["webhooks", "failed"], env=environment_for(settings))
+    assert "2027-01-15T08:00:00Z" in listed.output and "10 attempts" in listed.output

@@ -28,7 +28,7 @@ from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import standard_webhook_headers
 from tests.conftest import CLIENT_SECRET
 from tests.helpers import auth_query
-from tests.servers import REPO, environment_for, gunicorn
+from tests.servers import REPO, environment_for, free_port, gunicorn
 from tests.workers import wait_until
 
 pytestmark = pytest.mark.slow
@@ -72,12 +72,14 @@ def deployment(settings: Settings, tmp_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    env: dict[str, str], log: Path, *options: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """`bcapp worker` as the Procfile runs it; stopped (or already killed) at the end."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("BC")} | env
     with log.open("a") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency", "2"],
+            [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency", "2", *options],
             cwd=REPO,
             env=full,
             stdout=out,
@@ -122,9 +124,12 @@ def test_each_event_runs_once_through_gunicorn_and_a_worker_process(
     deployment: dict[str, str], sim: SimulatorState, tmp_path: Path
 ) -> None:
     out = Path(deployment["EVENTS_OUT"])
+    metrics_port = free_port()
     with (
         gunicorn(deployment, tmp_path / "g.log") as url,
-        worker_process(deployment, tmp_path / "w.log"),
+        worker_process(
+            deployment, tmp_path / "w.log", "--metrics-address", f"127.0.0.1:{metrics_port}"
+        ),
     ):
         installed = requests.get(
             url + "/bigcommerce/auth?" + auth_query(sim), allow_redirects=False, timeout=10
@@ -148,6 +153,7 @@ def test_each_event_runs_once_through_gunicorn_and_a_worker_process(
         )
         took = time.monotonic() - started
         time.sleep(0.5)  # room for a wrong third run
+        exposed = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
     runs = sorted((out / "orders").read_text().splitlines())
     assert runs == ["7 1 abc123", "8 1 abc123"], runs
     assert sorted(hook.scope for hook in sim.stores["abc123"].hooks) == [
@@ -156,6 +162,8 @@ def test_each_event_runs_once_through_gunicorn_and_a_worker_process(
         "store/product/updated",
     ]
     assert took < 30
+    handled = 'bcapp_webhooks_total{outcome="handled",scope="store/order/created"} 2.0'
+    assert handled in exposed, "the worker's own metrics endpoint counts its runs"
     logs = (tmp_path / "g.log").read_text() + (tmp_path / "w.log").read_text()
     assert '"data"' not in logs and "a" * 40 not in logs, "no payload in any log"
 

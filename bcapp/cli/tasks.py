@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bcapp.cli.common import echo, fail, moment, or_fail, service_or_exit
-from bcapp.errors import BcappError
+from bcapp.errors import StoreUnavailable
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -26,19 +26,34 @@ from bcapp.errors import BcappError
     show_default=True,
     help="handlers run at once (threads)",
 )
+@click.option(
+    "--metrics-address",
+    metavar="HOST:PORT",
+    help="serve this worker's Prometheus metrics there (plain HTTP, for a private network)",
+)
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(
-    beat: bool, reconcile_every: int, concurrency: int, celery_args: tuple[str, ...]
+    beat: bool,
+    reconcile_every: int,
+    concurrency: int,
+    metrics_address: str | None,
+    celery_args: tuple[str, ...],
 ) -> None:
     """Run a Celery worker for bcapp's tasks: webhook handlers, subscriptions (and reconcile
     with --beat). Arguments after `--` go to `celery worker` (e.g. `-- --pool prefork`)."""
+    from bcapp import metrics
     from bcapp.worker import application
 
     service = service_or_exit(stop_what_it_starts=False)
-    try:
-        app = application(service, reconcile_every if beat else None)
-    except BcappError as exc:
-        fail(str(exc))
+    app = application(service, reconcile_every if beat else None)
+    if metrics_address is not None:
+        host, _, port = metrics_address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            fail("--metrics-address is HOST:PORT, such as 127.0.0.1:9808")
+        try:
+            metrics.serve(host.strip("[]"), int(port))
+        except OSError as exc:
+            fail(f"cannot serve metrics at {metrics_address}: {exc.strerror}")
     argv = [
         "worker",
         "--loglevel=INFO",
@@ -82,9 +97,9 @@ def webhooks_replay(run_id: str | None, every: bool) -> None:
         fail("name one dead letter's id, or --all")
     service = service_or_exit()
     try:
-        replayed = or_fail(lambda: service.dead_letters.replay(None if every else run_id))
-    except BcappError as exc:
-        fail(f"the broker is unavailable ({exc.reason}); nothing was replayed")
+        replayed = service.dead_letters.replay(None if every else run_id)
+    except StoreUnavailable as exc:  # Redis, or the broker (BrokerUnavailable)
+        fail(f"unavailable ({exc.reason}): what was not queued is still listed")
     if run_id is not None and not replayed:
         fail(f"no dead letter {run_id} (see: bcapp webhooks failed)")
     for letter in replayed:

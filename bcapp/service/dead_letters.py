@@ -7,7 +7,7 @@ failed; `replay` takes it out and queues the same run again, from attempt 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from bcapp.broker import HANDLE_EVENT, TaskQueue
@@ -16,16 +16,40 @@ from bcapp.store.task_records import RedisTaskRecords
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One failed run, as `bcapp webhooks failed` shows it."""
+    """One failed run, as the worker keeps it and `bcapp webhooks failed` shows it."""
 
     run_id: str
-    store_hash: str
-    scope: str
     handler: str
+    event: dict[str, Any]  # the task's event: store hash, scope, data, hash, times
     error: str
     attempts: int
     failed_at: int
-    event: dict[str, Any]
+
+    @property
+    def store_hash(self) -> str:
+        """The store the event came from."""
+        return str(self.event.get("store_hash", ""))
+
+    @property
+    def scope(self) -> str:
+        """The event's scope."""
+        return str(self.event.get("scope", ""))
+
+    def as_record(self) -> dict[str, Any]:
+        """What is stored (JSON)."""
+        return asdict(self)
+
+    @classmethod
+    def of_record(cls, raw: dict[str, Any]) -> DeadLetter:
+        """A stored letter read back."""
+        return cls(
+            run_id=str(raw["run_id"]),
+            handler=str(raw.get("handler", "")),
+            event=dict(raw.get("event") or {}),
+            error=str(raw.get("error", "")),
+            attempts=int(raw.get("attempts", 0)),
+            failed_at=int(raw.get("failed_at", 0)),
+        )
 
 
 class DeadLetters:
@@ -37,45 +61,21 @@ class DeadLetters:
 
     def failed(self) -> list[DeadLetter]:
         """Every dead letter, oldest failure first."""
-        return [_letter(raw) for raw in self._records.dead_letters()]
+        return [DeadLetter.of_record(raw) for raw in self._records.dead_letters()]
+
+    def keep(self, letter: DeadLetter) -> None:
+        """Keep a run that used every attempt (the worker's last word on it)."""
+        self._records.keep_dead(letter.store_hash, letter.run_id, letter.as_record())
 
     def replay(self, run_id: str | None = None) -> list[DeadLetter]:
-        """Queue again the dead letter `run_id` (None: every one); the ones queued."""
+        """Queue again the dead letter `run_id` (None: every one); the ones queued.
+
+        Each is queued before it is removed: a broker failure (BrokerUnavailable) leaves it
+        listed; two replays at once queue it twice, and the handled marker runs it once."""
         chosen = [letter for letter in self.failed() if run_id in (None, letter.run_id)]
-        replayed = []
         for letter in chosen:
-            if self._records.take_dead(letter.store_hash, letter.run_id) is None:
-                continue  # replayed by someone else meanwhile
             kwargs = {"run_id": letter.run_id, "handler": letter.handler, "event": letter.event}
-            try:
-                self._queue.publish(HANDLE_EVENT, kwargs, None)
-            except Exception:
-                self._records.keep_dead(letter.store_hash, letter.run_id, _raw(letter))
-                raise
-            replayed.append(letter)
-        return replayed
+            self._queue.publish(HANDLE_EVENT, kwargs, None)
+            self._records.take_dead(letter.store_hash, letter.run_id)
+        return chosen
 
-
-def _letter(raw: dict[str, Any]) -> DeadLetter:
-    event = dict(raw.get("event") or {})
-    return DeadLetter(
-        run_id=str(raw["run_id"]),
-        store_hash=str(event.get("store_hash", "")),
-        scope=str(event.get("scope", "")),
-        handler=str(raw.get("handler", "")),
-        error=str(raw.get("error", "")),
-        attempts=int(raw.get("attempts", 0)),
-        failed_at=int(raw.get("failed_at", 0)),
-        event=event,
-    )
-
-
-def _raw(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "run_id": letter.run_id,
-        "handler": letter.handler,
-        "event": letter.event,
-        "error": letter.error,
-        "attempts": letter.attempts,
-        "failed_at": letter.failed_at,
-    }

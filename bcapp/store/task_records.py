@@ -57,8 +57,7 @@ class RedisTaskRecords:
                     letters.append(json.loads(raw))
         return sorted(letters, key=lambda letter: (letter.get("failed_at", 0), letter["run_id"]))
 
-    def take_dead(self, store_hash: str, run_id: str) -> dict[str, Any] | None:
-        """Remove and return one dead letter (to queue it again)."""
+    def take_dead(self, store_hash: str, run_id: str) -> bool:
+        """Remove one dead letter (it was queued again); False when it was gone already."""
         with unavailable_on_redis_error("take_dead"):
-            raw = self._redis.getdel(DEAD.key(self._keys, store_hash, run_id))
-        return None if raw is None else dict(json.loads(raw))
+            return bool(self._redis.delete(DEAD.key(self._keys, store_hash, run_id)))

@@ -48,4 +48,7 @@ def metrics_page() -> Response:
     if time.monotonic() - _gauge_refreshed_at > GAUGE_REFRESH_SECONDS:
         metrics.INSTALLATIONS.set(len(service().operations.list_stores()))
         _gauge_refreshed_at = time.monotonic()
+    depth = service().queue.depth()  # one broker round trip per scrape
+    if depth is not None:
+        metrics.QUEUE_DEPTH.set(depth)
     return Response(metrics.exposition(), mimetype="text/plain; version=0.0.4")
