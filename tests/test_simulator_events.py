@@ -47,13 +47,14 @@ def test_create_an_order_reaches_the_handler_once_even_when_delivered_twice(
         page = requests.get(world["panel"] + "/", timeout=10).text
         assert "store/order/created</code>" in page and 'data-hook-state="active"' in page
         assert requests.post(world["panel"] + "/stores/abc123/events/order", timeout=10).ok
-        wait_until(lambda: orders_seen == [1], what="the handler")
+        wait_until(lambda: orders_seen == [126], what="the handler (the order it created)")
+        assert [order["id"] for order in sim.stores["abc123"].orders] == [126]
         for duplicates in ("same-id", "new-id"):
             knobs = {"duplicates": duplicates, "clock_skew": "0", "app_scopes": sim.app_scopes}
             assert requests.post(world["panel"] + "/settings", data=knobs, timeout=10).ok
             requests.post(world["panel"] + "/stores/abc123/events/order", timeout=10)
         wait_until(lambda: len(sim.deliveries) == 5, what="five deliveries")
-        wait_until(lambda: sorted(orders_seen) == [1, 2, 3], what="one run per event")
+        wait_until(lambda: sorted(orders_seen) == [126, 127, 128], what="one run per event")
     assert sorted(status for _, status in sim.deliveries) == [200] * 5
 
 

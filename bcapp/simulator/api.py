@@ -7,6 +7,7 @@ every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,10 +94,56 @@ def orders(store_hash: str) -> ResponseReturnValue:
     store = _authorised(store_hash, "store_v2_orders_read_only")
     if isinstance(store, Response):
         return store
-    _, _, items = _requested_page(_ORDERS)
+    _, _, items = _requested_page([*reversed(store.orders), *_ORDERS])
     if not items:
         return _with_limits(Response(status=204), store)
     return _with_limits(jsonify(items), store)
+
+
+@bp.route("/stores/<store_hash>/v2/orders/<int:order_id>", methods=["GET", "PUT"])
+def one_order(store_hash: str, order_id: int) -> ResponseReturnValue:
+    """One order (404 when the store has none of that id); PUT changes `status` or
+    `staff_notes` of an order created in this store (the sample orders are read-only)."""
+    writing = request.method == "PUT"
+    store = _authorised(
+        store_hash, "store_v2_orders" if writing else "store_v2_orders_read_only"
+    )
+    if isinstance(store, Response):
+        return store
+    order = next((o for o in [*store.orders, *_ORDERS] if o["id"] == order_id), None)
+    if order is None:
+        return _with_limits(_refusal(404, "The requested resource was not found."), store)
+    if writing:
+        body = request.get_json(silent=True)
+        changes = {
+            key: value
+            for key, value in (body.items() if isinstance(body, dict) else [])
+            if key in ("status", "staff_notes") and isinstance(value, str) and len(value) <= 1000
+        }
+        if not changes or order not in store.orders:
+            return _with_limits(_refusal(400, "Only status or staff_notes can change."), store)
+        with state().lock:
+            order.update(changes)
+    return _with_limits(jsonify(order), store)
+
+
+def create_order(store_hash: str) -> int:
+    """A new order in the store (the panel's "Create an order"); its id."""
+    sim = state()
+    with sim.lock:
+        store = sim.stores[store_hash]
+        order_id = 100 + len(_ORDERS) + len(store.orders) + 1
+        store.orders.append(
+            {
+                "id": order_id,
+                "date_created": time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime()),
+                "status": "Awaiting Fulfillment",
+                "total_inc_tax": "42.0000",
+                "currency_code": "USD",
+                "staff_notes": "",
+            }
+        )
+    return order_id
 
 
 @bp.get("/stores/<store_hash>/v2/time")

@@ -7,7 +7,7 @@ import secrets
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from bcapp.simulator import driver, events, scopes
+from bcapp.simulator import api, driver, events, scopes
 from bcapp.simulator.login import state
 from bcapp.simulator.state import STORE_HASH, SimApiAccount, SimStore
 
@@ -91,7 +91,8 @@ def store_event(store_hash: str, kind: str) -> Response:
     if kind not in events.PANEL_EVENTS:
         abort(404, "The panel offers order, product and customer events.")
     scope, data_type = events.PANEL_EVENTS[kind]
-    events.emit(state(), store_hash, scope, data_type)
+    record = api.create_order(store_hash) if kind == "order" else None  # a real order to read
+    events.emit(state(), store_hash, scope, data_type, record)
     return redirect(url_for("sim_panel.home"))
 
 

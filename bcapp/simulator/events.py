@@ -38,12 +38,16 @@ def receives(subscribed: str, scope: str) -> bool:
     return subscribed == scope
 
 
-def emit(sim: SimulatorState, store_hash: str, scope: str, kind: str) -> int:
-    """Deliver an event of `scope` to the store's hooks (in the background); how many hooks."""
+def emit(
+    sim: SimulatorState, store_hash: str, scope: str, kind: str, record_id: int | None = None
+) -> int:
+    """Deliver an event of `scope` about record `record_id` (default: a fresh number) to the
+    store's hooks, in the background; how many hooks."""
     store = sim.stores[store_hash]
     with sim.lock:
         sim.event_counter += 1
-        number = sim.event_counter
+        counter = sim.event_counter
+        number = counter if record_id is None else record_id
         hooks = [hook for hook in store.hooks if hook.is_active and receives(hook.scope, scope)]
     now = int(sim.clock())
     body = json.dumps(
@@ -51,7 +55,7 @@ def emit(sim: SimulatorState, store_hash: str, scope: str, kind: str) -> int:
             "scope": scope,
             "store_id": str(1000 + len(store_hash)),
             "data": {"type": kind, "id": number},
-            "hash": hashlib.sha1(f"{store_hash}/{scope}/{number}".encode()).hexdigest(),  # noqa: S324 - as BigCommerce
+            "hash": hashlib.sha1(f"{store_hash}/{scope}/{counter}".encode()).hexdigest(),  # noqa: S324 - as BigCommerce
             "created_at": now,
             "producer": f"stores/{store_hash}",
         }

@@ -66,4 +66,5 @@ def _store(data: dict[str, Any]) -> SimStore:
         hooks=[SimHook(**hook) for hook in data["hooks"]],
         api_accounts=[SimApiAccount(**account) for account in data["api_accounts"]],
         cancelled=bool(data.get("cancelled", False)),
+        orders=list(data.get("orders", [])),
     )

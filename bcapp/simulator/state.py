@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # BigCommerce store hashes as the platform issues them: short, lowercase letters and digits
 # (the API path `/stores/{store_hash}/v3/...`; docs/protocol.md "Store hash").
@@ -39,6 +40,8 @@ class SimStore:
     rejected: int = 0  # 429s this store's API answered
     api_accounts: list[SimApiAccount] = field(default_factory=list)
     cancelled: bool = False  # the merchant closed the store: no app installs there any more
+    # Orders created from the panel ("Create an order"), newest last; beside the sample ones.
+    orders: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

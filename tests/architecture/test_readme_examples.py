@@ -130,3 +130,26 @@ def test_your_own_flask_app_runs_as_written(
         "Store abc123: hello owner@example.com"
     )
     app.extensions["bcapp"].close()
+
+
+def test_the_webhook_handler_runs_as_written(
+    myapp: Path, make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    """The README's `myapp/events.py`: a worker runs it on a delivered order event and it
+    writes the order's staff notes through the store API."""
+    from tests.conftest import service_of
+    from tests.test_webhook_intake import deliver, order_event
+    from tests.workers import running_worker, wait_until
+
+    (myapp / "events.py").write_text(block("python", "# myapp/events.py"))
+    scope = DEFAULT_SCOPE + " store_v2_orders"
+    app = make_app(receiver_modules=("myapp.events",), required_scopes=ScopeSet.parse(scope))
+    client = app.test_client()
+    assert install(client, sim, scope=scope).status_code == 302
+    order = {"id": 250, "status": "Awaiting Fulfillment", "staff_notes": ""}
+    sim.stores["abc123"].orders.append(order)  # what "Create an order" makes
+    event_hash = "e" * 40
+    with running_worker(service_of(app)):
+        assert deliver(client, *order_event(event_hash=event_hash)).json == {"status": "queued"}
+        wait_until(lambda: order["staff_notes"] == "seen by my app", what="the handler's write")
+    assert order == {"id": 250, "status": "Awaiting Fulfillment", "staff_notes": "seen by my app"}
