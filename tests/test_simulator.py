@@ -327,5 +327,5 @@ def test_the_panel_lists_each_hook_once(panel: FlaskClient, sim: SimulatorState)
         hook = SimHook(number, "store/app/uninstalled", "https://app.example/hooks", True, token)
         sim.stores["abc123"].hooks.append(hook)
     page = panel.get("/").get_data(as_text=True)
-    listed = re.search(r'data-testid="hooks">(.*?)</p>', page, re.S)
+    listed = re.search(r'data-testid="hooks">(.*?)</div>', page, re.S)
     assert listed is not None and listed.group(1).count("store/app/uninstalled") == 1

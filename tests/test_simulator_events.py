@@ -73,3 +73,20 @@ def test_a_hook_whose_deliveries_all_fail_is_retried_then_deactivated(
     assert attempts == [0] * 12, "the first delivery and BigCommerce's eleven retries"
     page = requests.get(world["panel"] + "/", timeout=10).text
     assert 'data-hook-state="deactivated"' in page
+
+
+def test_a_hook_deactivated_in_the_panel_is_active_again_after_reconcile(
+    world: dict[str, Any], sim: SimulatorState
+) -> None:
+    service = service_of(world["app"])
+    with running_worker(service):
+        wait_until(lambda: len(sim.stores["abc123"].hooks) == 1, what="the subscription")
+    [hook] = sim.stores["abc123"].hooks
+    page = requests.get(world["panel"] + "/", timeout=10).text
+    assert f'data-deactivate="{hook.id}"' in page
+    deactivate = f"{world['panel']}/stores/abc123/hooks/{hook.id}/deactivate"
+    assert requests.post(deactivate, timeout=10).ok and not hook.is_active
+    assert 'data-hook-state="deactivated"' in requests.get(world["panel"] + "/", timeout=10).text
+    report = service.operations.reconcile(only="abc123")
+    assert report.hooks == ["store abc123: re-activated store/app/uninstalled"]
+    assert [h.is_active for h in sim.stores["abc123"].hooks] == [True], "no duplicate"

@@ -33,16 +33,16 @@ def home() -> str:
     )
 
 
-def hooks_listed(store: SimStore) -> list[tuple[str, str, str]]:
-    """The store's hooks as (scope, destination, state), each once: a re-authorisation's new
-    token sees none of the old token's hooks, so the app subscribes again (as on BigCommerce);
-    a pair active under any token is listed active."""
-    states: dict[tuple[str, str], str] = {}
+def hooks_listed(store: SimStore) -> list[tuple[str, str, str, int]]:
+    """The store's hooks as (scope, destination, state, id), each once: a re-authorisation's
+    new token sees none of the old token's hooks, so the app subscribes again (as on
+    BigCommerce); a pair active under any token is listed active, with that hook's id."""
+    listed: dict[tuple[str, str], tuple[str, int]] = {}
     for hook in store.hooks:
         pair = (hook.scope, hook.destination)
-        if hook.is_active or pair not in states:
-            states[pair] = "active" if hook.is_active else "deactivated"
-    return sorted((scope, destination, how) for (scope, destination), how in states.items())
+        if hook.is_active or pair not in listed:
+            listed[pair] = ("active" if hook.is_active else "deactivated", hook.id)
+    return sorted((scope, where, how, hook_id) for (scope, where), (how, hook_id) in listed.items())
 
 
 @bp.post("/stores/<store_hash>/install")
