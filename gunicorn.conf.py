@@ -65,6 +65,10 @@ def when_ready(server: object) -> None:
     if _settings is None:
         return
     if not _settings.is_production and os.environ.get("BCAPP_WORKER") != "off":
+        if _settings.redis_url is None:  # the embedded Redis is this server's, not the worker's
+            from bcapp.store import embedded
+
+            embedded.ensure_running(_settings.instance_dir)
         _worker = subprocess.Popen(
             [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency", "2"],
         )

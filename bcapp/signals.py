@@ -14,21 +14,82 @@ Each signal is sent with the store hash as sender and keyword arguments:
 - ``store_needs_reauthorization``: the store API refused the stored token (401); shown on the
   app page and in `bcapp stores list` until the next install
 
-Receivers run in the process that does the work (a web worker, or `bcapp reconcile` for
-``installation_purged`` and ends found by probing); `BCAPP_RECEIVERS` names modules that every
-bcapp process imports at start, so they can connect their receivers. Keep receivers fast.
+Receivers connected with ``connect`` run in the process that does the work (a web worker, or
+`bcapp reconcile` for ``installation_purged`` and ends found by probing), so keep them fast.
+A receiver connected with ``connect_task`` runs in a task worker instead (`bcapp worker`), with
+retries and dead letters as webhook handlers have: ``receiver(store_hash, **fields)`` where the
+fields are the signal's JSON values (a ``user`` becomes ``user_id`` and ``user_email``; the
+``installation`` is not sent: read the store through ``bcapp.connect()``). Outside a web
+request (the CLI, a worker) task receivers run at once, in that process: it is off the
+request path already. `BCAPP_RECEIVERS` names modules that every bcapp process imports at
+start, so they can connect their receivers.
 """
 
 from __future__ import annotations
 
-from blinker import Namespace
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
 
-_signals = Namespace()
+from blinker import NamedSignal
 
-app_installed = _signals.signal("app-installed")
-app_loaded = _signals.signal("app-loaded")
-app_uninstalled = _signals.signal("app-uninstalled")
-app_reinstated = _signals.signal("app-reinstated")
-installation_purged = _signals.signal("installation-purged")
-user_removed = _signals.signal("user-removed")
-store_needs_reauthorization = _signals.signal("store-needs-reauthorization")
+# (signal, receiver name, store hash, fields) -> queues one run; set for each web request.
+TaskPublisher = Callable[[str, str, str, dict[str, Any]], None]
+TaskReceiver = Callable[..., object]
+_publisher: ContextVar[TaskPublisher | None] = ContextVar("bcapp_task_publisher", default=None)
+_task_receivers: dict[str, dict[str, TaskReceiver]] = {}
+
+
+class TaskSignal(NamedSignal):
+    """A blinker signal whose receivers may also run as background tasks."""
+
+    def connect_task(self, receiver: TaskReceiver) -> TaskReceiver:
+        """Run `receiver(store_hash, **fields)` in a task worker each time this is sent."""
+        name = f"{receiver.__module__}:{receiver.__qualname__}"
+        _task_receivers.setdefault(self.name, {})[name] = receiver
+        return receiver
+
+    def send(self, sender: Any = None, /, **kwargs: Any) -> list[tuple[Any, Any]]:
+        """Call the receivers, then queue (or, outside a request, run) the task receivers."""
+        results = super().send(sender, **kwargs)
+        receivers = _task_receivers.get(self.name)
+        if receivers:
+            fields = task_fields(kwargs)
+            publish = _publisher.get()
+            for name, receiver in receivers.items():
+                if publish is None:
+                    receiver(sender, **fields)
+                else:
+                    publish(self.name, name, str(sender), fields)
+        return results
+
+
+def task_fields(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A signal's keyword arguments as a task carries them: JSON values as they are, a user
+    as `<name>_id` and `<name>_email`, anything holding a token left out."""
+    fields: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if value is None or isinstance(value, str | int | float | bool):
+            fields[key] = value
+        elif hasattr(value, "email") and not hasattr(value, "access_token"):  # a person
+            fields[f"{key}_id"], fields[f"{key}_email"] = value.id, value.email
+    return fields
+
+
+def task_receiver(signal_name: str, receiver_name: str) -> TaskReceiver | None:
+    """The task receiver `receiver_name` of a signal, if it is still connected."""
+    return _task_receivers.get(signal_name, {}).get(receiver_name)
+
+
+def set_publisher(publish: TaskPublisher | None) -> None:
+    """Queue task receivers through `publish` in this context (a web request sets it first)."""
+    _publisher.set(publish)
+
+
+app_installed = TaskSignal("app-installed")
+app_loaded = TaskSignal("app-loaded")
+app_uninstalled = TaskSignal("app-uninstalled")
+app_reinstated = TaskSignal("app-reinstated")
+installation_purged = TaskSignal("installation-purged")
+user_removed = TaskSignal("user-removed")
+store_needs_reauthorization = TaskSignal("store-needs-reauthorization")

@@ -8,6 +8,8 @@ Tasks:
   A run that finished is marked handled, so a redelivery runs nothing; a failure is retried
   with exponential backoff and full jitter (`BCAPP_TASK_RETRY_BASE` * 2^(attempt-1) at most)
   until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`).
+- `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`),
+  retried and kept as a dead letter in the same way.
 - `bcapp.sync_hooks`: a store's webhook subscriptions after an install
   (bcapp/service/subscriptions.py), retried the same way while BigCommerce fails.
 - `bcapp.reconcile`: `bcapp reconcile` from Celery beat (`bcapp worker --beat`).
@@ -19,12 +21,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
 
-from bcapp import webhook_scopes, webhooks
-from bcapp.broker import HANDLE_EVENT, RECONCILE, SYNC_HOOKS
+from bcapp import signals, webhook_scopes, webhooks
+from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_HOOKS
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import DeadLetter
@@ -46,7 +49,14 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
     def handle_event(
         task: Task, run_id: str, handler: str, event: dict[str, Any], queued_at: float = 0.0
     ) -> str:
-        return _handle_event(task, service(), run_id, handler, event, queued_at)
+        run = Run(HANDLE_EVENT, run_id, handler, event, queued_at)
+        return _run_once(task, service(), run, _webhook_handler)
+
+    def run_signal(
+        task: Task, run_id: str, handler: str, event: dict[str, Any], queued_at: float = 0.0
+    ) -> str:
+        run = Run(RUN_SIGNAL, run_id, handler, event, queued_at)
+        return _run_once(task, service(), run, _signal_receiver)
 
     def sync_store_hooks(task: Task, store_hash: str, queued_at: float = 0.0) -> str:
         bcapp = service()
@@ -73,52 +83,89 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
     # shared=False: each application has its own tasks (Celery shares them with every app
     # created later by default; tests build one deployment each).
     app.task(name=HANDLE_EVENT, bind=True, max_retries=None, shared=False)(handle_event)
+    app.task(name=RUN_SIGNAL, bind=True, max_retries=None, shared=False)(run_signal)
     app.task(name=SYNC_HOOKS, bind=True, max_retries=None, shared=False)(sync_store_hooks)
     app.task(name=RECONCILE, shared=False)(reconcile)
 
 
-def _handle_event(
-    task: Task, bcapp: Bcapp, run_id: str, handler_name: str, event: dict[str, Any],
-    queued_at: float,
-) -> str:
-    store_hash, scope = event["store_hash"], event["scope"]
-    label = webhook_scopes.label(scope)
-    records = bcapp.task_records
-    if records.was_handled(store_hash, run_id):
+@dataclass(frozen=True)
+class Run:
+    """One run of an app's function: a webhook handler on an event, or a signal's task
+    receiver (its `event` has the signal's name as `scope` and its fields as `data`)."""
+
+    task: str
+    run_id: str
+    handler: str
+    event: dict[str, Any]
+    queued_at: float
+
+    @property
+    def store_hash(self) -> str:
+        """The store the run is about."""
+        return str(self.event["store_hash"])
+
+    def count(self, outcome: str) -> None:
+        """Count a webhook run's outcome (signal runs are counted by `bcapp_task_seconds`)."""
+        if self.task == HANDLE_EVENT:
+            WEBHOOKS.labels(webhook_scopes.label(self.event["scope"]), outcome).inc()
+
+
+# Calls the app's function of a run (LookupError when it is no longer declared).
+Invoke = Callable[[Bcapp, Run, int], object]
+
+
+def _webhook_handler(bcapp: Bcapp, run: Run, attempt: int) -> object:
+    handler = webhooks.named(run.handler)
+    if handler is None:
+        raise LookupError(f"no handler {run.handler} is declared (BCAPP_RECEIVERS?)")
+    store_hash = run.store_hash
+    return handler.function(_event_of(run.event, attempt, lambda: bcapp.stores.client(store_hash)))
+
+
+def _signal_receiver(bcapp: Bcapp, run: Run, attempt: int) -> object:
+    receiver = signals.task_receiver(run.event["scope"], run.handler)
+    if receiver is None:
+        raise LookupError(f"no task receiver {run.handler} is connected (BCAPP_RECEIVERS?)")
+    return receiver(run.store_hash, **run.event.get("data", {}))
+
+
+def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
+    """Run the app's function unless this run finished before; retry it on failure with
+    full-jitter backoff; keep it as a dead letter after the last attempt."""
+    store_hash, records = run.store_hash, bcapp.task_records
+    if records.was_handled(store_hash, run.run_id):
         return "already handled"
     attempt = task.request.retries + 1
     if attempt == 1:
-        _observe_wait(HANDLE_EVENT, queued_at)
+        _observe_wait(run.task, run.queued_at)
     started = time.monotonic()
     try:
-        handler = webhooks.named(handler_name)
-        if handler is None:
-            raise LookupError(f"no handler {handler_name} is declared (BCAPP_RECEIVERS?)")
-        handler.function(_event_of(event, attempt, lambda: bcapp.stores.client(store_hash)))
+        invoke(bcapp, run, attempt)
     except NotInstalled:
-        log.info("%s for store=%s skipped: the store is not installed", handler_name, store_hash)
-        WEBHOOKS.labels(label, "skipped").inc()
+        log.info("%s for store=%s skipped: the store is not installed", run.handler, store_hash)
+        run.count("skipped")
         return "skipped: not installed"
-    except Exception as exc:  # any failure of the app's handler is retried
+    except Exception as exc:  # any failure of the app's function is retried
         settings = bcapp.settings
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         if attempt < settings.task_max_attempts and not isinstance(exc, LookupError):
-            WEBHOOKS.labels(label, "retried").inc()
+            run.count("retried")
             wait = backoff_seconds(attempt, settings.task_retry_base)
             log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
-                        handler_name, store_hash, attempt, wait, error)
+                        run.handler, store_hash, attempt, wait, error)
             raise task.retry(countdown=wait, exc=exc) from exc
         bcapp.dead_letters.keep(
-            DeadLetter(run_id, handler_name, event, error, attempt, int(time.time()))
+            DeadLetter(run.run_id, run.handler, run.event, error, attempt, int(time.time()),
+                       run.task)
         )
-        WEBHOOKS.labels(label, "dead").inc()
+        run.count("dead")
         log.error("%s for store=%s is a dead letter after %d attempts: %s",
-                  handler_name, store_hash, attempt, error)
+                  run.handler, store_hash, attempt, error)
         return "dead"
     finally:
-        TASK_SECONDS.labels(HANDLE_EVENT, "run").observe(time.monotonic() - started)
-    records.mark_handled(store_hash, run_id)
-    WEBHOOKS.labels(label, "handled").inc()
+        TASK_SECONDS.labels(run.task, "run").observe(time.monotonic() - started)
+    records.mark_handled(store_hash, run.run_id)
+    run.count("handled")
     return "handled"
 
 

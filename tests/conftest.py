@@ -213,15 +213,18 @@ def snapshot(redis_client: redis.Redis, prefix: str) -> object:
 
 @pytest.fixture(autouse=True)
 def declared_handlers_stay_with_their_test() -> Iterator[None]:
-    """Webhook handlers a test declares (or a module it imports, e.g. the example's through a
-    development `Settings.from_env()`) are forgotten when it ends: the registry is
-    process-wide, and another test's intake must not queue for them."""
-    from bcapp import webhooks
+    """Webhook handlers and task receivers a test declares (or a module it imports, e.g. the
+    example's through a development `Settings.from_env()`) are forgotten when it ends: the
+    registries are process-wide, and another test must not queue work for them."""
+    from bcapp import signals, webhooks
 
     before = dict(webhooks._declared)
+    receivers_before = {name: dict(found) for name, found in signals._task_receivers.items()}
     yield
     webhooks._declared.clear()
     webhooks._declared.update(before)
+    signals._task_receivers.clear()
+    signals._task_receivers.update(receivers_before)
 
 
 @pytest.fixture(autouse=True)

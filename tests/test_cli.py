@@ -28,11 +28,13 @@ from tests.servers import environment_for
 
 def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     """The test settings for a CLI run (tests/servers.py::environment_for), with an instance
-    folder of its own and an https APP_URL, so `bcapp check` judges a production-like URL."""
+    folder of its own and an https APP_URL, so `bcapp check` judges a production-like URL, and
+    no receivers module (development would otherwise declare the example's handlers)."""
     env = environment_for(settings) | {
         "BCAPP_ENV": "development",
         "BCAPP_INSTANCE_DIR": str(tmp_path / "cli-instance"),
         "APP_URL": "https://app.example.com",
+        "BCAPP_RECEIVERS": "",  # no webhook handler, not even the example's (development)
     }
     del env["SECRET_KEY"], env["BC_AUTH_CALLBACK_URL"]
     return env
@@ -255,8 +257,8 @@ def test_two_concurrent_reconcile_runs_do_the_work_once(
 ) -> None:
     installed_pair(client, sim)
     quota_before = sim.stores["abc123"].requests_left
-    # No handler declared (not even the example's): only the uninstall hook is wanted.
-    env = {"PATH": "/usr/bin:/bin", "BCAPP_RECEIVERS": ""} | cli_env(settings, tmp_path)
+    # No handler declared (cli_env): only the uninstall hook is wanted.
+    env = {"PATH": "/usr/bin:/bin"} | cli_env(settings, tmp_path)
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "bcapp.cli", "reconcile"],

@@ -20,12 +20,11 @@ from bcapp.validation import printable
 T = TypeVar("T")
 
 
-def service_or_exit(stop_what_it_starts: bool = True) -> Bcapp:
+def service_or_exit() -> Bcapp:
     """bcapp for this command; closed when the command exits, and an embedded Redis that only
-    this command needed stops with it (unless the command is a server beside others, as
-    `bcapp worker` beside gunicorn: the embedded Redis is then theirs too)."""
+    this command needed stops with it (`make run` starts its own before its worker)."""
     try:
-        service = build(Settings.from_env(), stop_what_it_starts=stop_what_it_starts)
+        service = build(Settings.from_env(), stop_what_it_starts=True)
     except ConfigurationError as exc:
         fail(str(exc))
     context = click.get_current_context(silent=True)

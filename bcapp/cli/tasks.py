@@ -44,7 +44,7 @@ def worker(
     from bcapp import metrics
     from bcapp.worker import application
 
-    service = service_or_exit(stop_what_it_starts=False)
+    service = service_or_exit()  # an embedded Redis it had to start stops with it
     app = application(service, reconcile_every if beat else None)
     if metrics_address is not None:
         host, _, port = metrics_address.rpartition(":")

@@ -1,8 +1,9 @@
-"""Failed webhook events: listed for operators and queued again on request.
+"""Failed webhook events and signal tasks: listed for operators and queued again on request.
 
-A dead letter is one handler's run of one event that used every attempt (bcapp/worker.py). It
-keeps the event (never a token), the handler's name, the last error, the attempts and when it
-failed; `replay` takes it out and queues the same run again, from attempt 1.
+A dead letter is one handler's run of one event, or one run of a signal's task receiver, that
+used every attempt (bcapp/worker.py). It keeps the event (never a token), the function's name,
+the last error, the attempts and when it failed; `replay` queues the same run again, from
+attempt 1, and takes it out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class DeadLetter:
     error: str
     attempts: int
     failed_at: int
+    task: str = HANDLE_EVENT  # or RUN_SIGNAL: a signal's task receiver
 
     @property
     def store_hash(self) -> str:
@@ -49,6 +51,7 @@ class DeadLetter:
             error=str(raw.get("error", "")),
             attempts=int(raw.get("attempts", 0)),
             failed_at=int(raw.get("failed_at", 0)),
+            task=str(raw.get("task", HANDLE_EVENT)),
         )
 
 
@@ -75,7 +78,7 @@ class DeadLetters:
         chosen = [letter for letter in self.failed() if run_id in (None, letter.run_id)]
         for letter in chosen:
             kwargs = {"run_id": letter.run_id, "handler": letter.handler, "event": letter.event}
-            self._queue.publish(HANDLE_EVENT, kwargs, None)
+            self._queue.publish(letter.task, kwargs, None)
             self._records.take_dead(letter.store_hash, letter.run_id)
         return chosen
 

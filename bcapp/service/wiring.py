@@ -15,16 +15,21 @@ that only calls `stores` never builds the load path (its script) or the callback
 from __future__ import annotations
 
 import importlib
+import logging
+import uuid
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import redis
 
+from bcapp import signals
 from bcapp.bigcommerce import BigCommerce
-from bcapp.broker import TaskQueue, celery_app
+from bcapp.broker import RUN_SIGNAL, TaskQueue, celery_app
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
+from bcapp.errors import StoreUnavailable
 from bcapp.service.app_callbacks import AppCallbacks
 from bcapp.service.dead_letters import DeadLetters
 from bcapp.service.limits import AbuseLimits, LimitPolicy
@@ -44,6 +49,8 @@ from bcapp.store.load_path import RedisLoadPath
 from bcapp.store.session_reads import RedisSessionReads
 from bcapp.store.task_records import RedisTaskRecords
 from bcapp.store.transfer import RedisTransfer
+
+log = logging.getLogger(__name__)
 
 
 class Bcapp:
@@ -134,6 +141,33 @@ class Bcapp:
     def queue(self) -> TaskQueue:
         """Celery, to queue background tasks (webhook handlers, subscriptions)."""
         return TaskQueue(celery_app(self.settings, self._redis_url))
+
+    def publish_signal(
+        self, signal: str, receiver: str, store_hash: str, fields: dict[str, Any]
+    ) -> None:
+        """Queue one run of a signal's task receiver (bcapp/signals.py). With the broker down
+        the receiver runs at once instead, its failure logged: the callback that sent the
+        signal succeeded, and the receiver's work is not lost."""
+        run_id = uuid.uuid4().hex
+        event = {
+            "id": run_id,
+            "store_hash": store_hash,
+            "scope": signal,
+            "data": fields,
+            "hash": "",
+            "created_at": int(self.clock.now()),
+        }
+        try:
+            kwargs = {"run_id": run_id, "handler": receiver, "event": event}
+            self.queue.publish(RUN_SIGNAL, kwargs, run_id)
+        except StoreUnavailable:
+            log.warning("broker unavailable: %s runs now, in the request", receiver)
+            run_now = signals.task_receiver(signal, receiver)
+            try:
+                if run_now is not None:
+                    run_now(store_hash, **fields)
+            except Exception:  # the app's code: its failure must not fail the callback
+                log.exception("%s failed for store=%s", receiver, store_hash)
 
     @cached_property
     def task_records(self) -> RedisTaskRecords:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bcapp.simulator import events
 from bcapp.simulator.login import state
 from bcapp.simulator.scopes import grant_covers
-from bcapp.simulator.state import SimHook, SimStore
+from bcapp.simulator.state import SimStore
 
 bp = Blueprint("sim_api", __name__)
 _ORDERS = [
@@ -48,7 +46,7 @@ _PRODUCTS = [
 @bp.get("/stores/<store_hash>/v2/store")
 def store_information(store_hash: str) -> ResponseReturnValue:
     """v2 store information."""
-    store = _authorised(store_hash, "store_v2_information_read_only")
+    store = authorised(store_hash, "store_v2_information_read_only")
     if isinstance(store, Response):
         return store
     body = jsonify(
@@ -64,13 +62,13 @@ def store_information(store_hash: str) -> ResponseReturnValue:
         # Where this store's control panel lives: the simulator's own panel.
         control_panel_base_url=state().control_panel_url or request.host_url.rstrip("/"),
     )
-    return _with_limits(body, store)
+    return with_limits(body, store)
 
 
 @bp.get("/stores/<store_hash>/v3/catalog/products")
 def products(store_hash: str) -> ResponseReturnValue:
     """v3 products with page/limit paging and the v3 pagination meta block."""
-    store = _authorised(store_hash, "store_v2_products_read_only")
+    store = authorised(store_hash, "store_v2_products_read_only")
     if isinstance(store, Response):
         return store
     page, limit, items = _requested_page(_PRODUCTS)
@@ -84,20 +82,20 @@ def products(store_hash: str) -> ResponseReturnValue:
             "total_pages": pages,
         }
     }
-    return _with_limits(jsonify(data=items, meta=meta), store)
+    return with_limits(jsonify(data=items, meta=meta), store)
 
 
 @bp.get("/stores/<store_hash>/v2/orders")
 def orders(store_hash: str) -> ResponseReturnValue:
     """v2 orders, newest first, with page/limit paging; a page past the end is 204 No Content,
     as v2 collections answer (`sort` and other filters are accepted and not applied)."""
-    store = _authorised(store_hash, "store_v2_orders_read_only")
+    store = authorised(store_hash, "store_v2_orders_read_only")
     if isinstance(store, Response):
         return store
     _, _, items = _requested_page([*reversed(store.orders), *_ORDERS])
     if not items:
-        return _with_limits(Response(status=204), store)
-    return _with_limits(jsonify(items), store)
+        return with_limits(Response(status=204), store)
+    return with_limits(jsonify(items), store)
 
 
 @bp.route("/stores/<store_hash>/v2/orders/<int:order_id>", methods=["GET", "PUT"])
@@ -105,14 +103,14 @@ def one_order(store_hash: str, order_id: int) -> ResponseReturnValue:
     """One order (404 when the store has none of that id); PUT changes `status` or
     `staff_notes` of an order created in this store (the sample orders are read-only)."""
     writing = request.method == "PUT"
-    store = _authorised(
+    store = authorised(
         store_hash, "store_v2_orders" if writing else "store_v2_orders_read_only"
     )
     if isinstance(store, Response):
         return store
     order = next((o for o in [*store.orders, *_ORDERS] if o["id"] == order_id), None)
     if order is None:
-        return _with_limits(_refusal(404, "The requested resource was not found."), store)
+        return with_limits(refusal(404, "The requested resource was not found."), store)
     if writing:
         body = request.get_json(silent=True)
         changes = {
@@ -121,10 +119,10 @@ def one_order(store_hash: str, order_id: int) -> ResponseReturnValue:
             if key in ("status", "staff_notes") and isinstance(value, str) and len(value) <= 1000
         }
         if not changes or order not in store.orders:
-            return _with_limits(_refusal(400, "Only status or staff_notes can change."), store)
+            return with_limits(refusal(400, "Only status or staff_notes can change."), store)
         with state().lock:
             order.update(changes)
-    return _with_limits(jsonify(order), store)
+    return with_limits(jsonify(order), store)
 
 
 def create_order(store_hash: str) -> int:
@@ -149,119 +147,17 @@ def create_order(store_hash: str) -> int:
 @bp.get("/stores/<store_hash>/v2/time")
 def server_time(store_hash: str) -> ResponseReturnValue:
     """BigCommerce's clock (the simulator's skew knob applies)."""
-    store = _authorised(store_hash)
+    store = authorised(store_hash)
     if isinstance(store, Response):
         return store
-    return _with_limits(jsonify(time=int(state().clock()) + state().clock_skew_seconds), store)
+    return with_limits(jsonify(time=int(state().clock()) + state().clock_skew_seconds), store)
 
 
-@bp.get("/stores/<store_hash>/v3/hooks")
-def list_hooks(store_hash: str) -> ResponseReturnValue:
-    """The hooks this token created (others are invisible to it, as on BigCommerce)."""
-    store = _authorised(store_hash)
-    if isinstance(store, Response):
-        return store
-    token = request.headers.get("X-Auth-Token", "")
-    data = [_hook_json(hook) for hook in store.hooks if hook.token == token]
-    return _with_limits(jsonify(data=data, meta={}), store)
-
-
-@bp.post("/stores/<store_hash>/v3/hooks")
-def create_hook(store_hash: str) -> ResponseReturnValue:
-    """Subscribe to a scope; the destination must be https (http is allowed on loopback)."""
-    store = _authorised(store_hash)
-    if isinstance(store, Response):
-        return store
-    body = request.get_json(silent=True)
-    scope = body.get("scope") if isinstance(body, dict) else None
-    destination = body.get("destination") if isinstance(body, dict) else None
-    if (
-        not isinstance(scope, str)
-        or not isinstance(destination, str)
-        or not _deliverable(destination)
-    ):
-        refusal = jsonify(status=422, title="Invalid scope or destination")
-        refusal.status_code = 422
-        return _with_limits(refusal, store)
-    token = request.headers.get("X-Auth-Token", "")
-    if any(
-        h.token == token and h.scope == scope and h.destination == destination
-        for h in store.hooks
-    ):  # one hook per store, app, scope and destination
-        return _with_limits(_refusal(422, "A webhook for this scope and destination exists"), store)
-    sim = state()
-    with sim.lock:
-        sim.hook_counter += 1
-        hook = SimHook(
-            id=sim.hook_counter,
-            scope=scope,
-            destination=destination,
-            is_active=bool(body.get("is_active", True)) if isinstance(body, dict) else True,
-            token=request.headers.get("X-Auth-Token", ""),
-        )
-        store.hooks.append(hook)
-    sim.record(f"webhook subscription {scope} for {store_hash}")
-    return _with_limits(jsonify(data=_hook_json(hook), meta={}), store)
-
-
-@bp.get("/stores/<store_hash>/v3/hooks/admin")
-def hooks_admin(store_hash: str) -> ResponseReturnValue:
-    """The token's hooks and the domains blocked now (`GET /v3/hooks/admin`)."""
-    store = _authorised(store_hash)
-    if isinstance(store, Response):
-        return store
-    token = request.headers.get("X-Auth-Token", "")
-    return _with_limits(jsonify(data=events.admin_info(state(), token), meta={}), store)
-
-
-@bp.route("/stores/<store_hash>/v3/hooks/<int:hook_id>", methods=["GET", "PUT", "DELETE"])
-def one_hook(store_hash: str, hook_id: int) -> ResponseReturnValue:
-    """Read, update (`is_active`, `destination`) or delete one of this token's hooks."""
-    store = _authorised(store_hash)
-    if isinstance(store, Response):
-        return store
-    token = request.headers.get("X-Auth-Token", "")
-    hook = next((h for h in store.hooks if h.id == hook_id and h.token == token), None)
-    if hook is None:
-        return _with_limits(_refusal(404, "Webhook not found"), store)
-    sim = state()
-    if request.method == "DELETE":
-        with sim.lock:
-            store.hooks.remove(hook)
-        sim.record(f"webhook {hook.scope} of {store_hash} deleted")
-    elif request.method == "PUT":
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not body:
-            return _with_limits(_refusal(422, "At least one field is required"), store)
-        destination = body.get("destination", hook.destination)
-        if not isinstance(destination, str) or not _deliverable(destination):
-            return _with_limits(_refusal(422, "Invalid destination"), store)
-        with sim.lock:
-            hook.destination = destination
-            hook.is_active = bool(body.get("is_active", hook.is_active))
-        sim.record(f"webhook {hook.scope} of {store_hash} updated (active: {hook.is_active})")
-    return _with_limits(jsonify(data=_hook_json(hook), meta={}), store)
-
-
-def _refusal(status: int, title: str) -> Response:
-    refusal = jsonify(status=status, title=title)
-    refusal.status_code = status
-    return refusal
-
-
-def _hook_json(hook: SimHook) -> dict[str, object]:
-    return {
-        "id": hook.id,
-        "scope": hook.scope,
-        "destination": hook.destination,
-        "is_active": hook.is_active,
-    }
-
-
-def _deliverable(destination: str) -> bool:
-    parts = urlsplit(destination)
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.scheme == "https" or (parts.scheme == "http" and loopback)
+def refusal(status: int, title: str) -> Response:
+    """A JSON error as the store API answers it: `{"status": …, "title": …}`."""
+    answer = jsonify(status=status, title=title)
+    answer.status_code = status
+    return answer
 
 
 def _requested_page(collection: list[dict[str, Any]]) -> tuple[int, int, list[dict[str, Any]]]:
@@ -271,7 +167,7 @@ def _requested_page(collection: list[dict[str, Any]]) -> tuple[int, int, list[di
     return page, limit, collection[(page - 1) * limit : page * limit]
 
 
-def _authorised(store_hash: str, scope: str | None = None) -> SimStore | Response:
+def authorised(store_hash: str, scope: str | None = None) -> SimStore | Response:
     """The store when the token is the app's or one of its API accounts' (with `scope`) and
     quota is left; else the refusal (401, 403 for a missing scope, 429)."""
     sim = state()
@@ -282,15 +178,9 @@ def _authorised(store_hash: str, scope: str | None = None) -> SimStore | Respons
     )
     app_token = store is not None and store.access_token is not None and token == store.access_token
     if store is None or not (app_token or account is not None):
-        refusal = jsonify(status=401, title="Unauthorized")
-        refusal.status_code = 401
-        return refusal
+        return refusal(401, "Unauthorized")
     if account is not None and scope is not None and not grant_covers(account.scopes, scope):
-        refusal = jsonify(
-            status=403, title="You don't have a required scope to access the endpoint"
-        )
-        refusal.status_code = 403
-        return refusal
+        return refusal(403, "You don't have a required scope to access the endpoint")
     with sim.lock:
         now_ms = int(sim.clock() * 1000)
         if now_ms >= store.window_started_ms + state().rate_limit_window_ms:
@@ -298,15 +188,12 @@ def _authorised(store_hash: str, scope: str | None = None) -> SimStore | Respons
         if sim.platform_429s > 0:  # platform load: a 429 without rate-limit headers
             sim.platform_429s -= 1
             store.rejected += 1
-            overloaded = jsonify(status=429, title="Too many requests")
-            overloaded.status_code = 429
-            return overloaded
+            return refusal(429, "Too many requests")
         if store.requests_left <= 0:
             store.rejected += 1
-            response = jsonify(status=429, title="Too many requests")
-            response.status_code = 429
+            response = refusal(429, "Too many requests")
             response.headers["X-Retry-After"] = str(-(-_reset_ms(store) // 1000))
-            return _with_limits(response, store)
+            return with_limits(response, store)
         store.requests_left -= 1
     return store
 
@@ -316,7 +203,7 @@ def _reset_ms(store: SimStore) -> int:
     return max(store.window_started_ms + state().rate_limit_window_ms - now_ms, 0)
 
 
-def _with_limits(response: Response, store: SimStore) -> Response:
+def with_limits(response: Response, store: SimStore) -> Response:
     response.headers["X-Rate-Limit-Time-Window-Ms"] = str(state().rate_limit_window_ms)
     response.headers["X-Rate-Limit-Time-Reset-Ms"] = str(_reset_ms(store))
     response.headers["X-Rate-Limit-Requests-Quota"] = str(state().rate_limit_quota)

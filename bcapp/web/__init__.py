@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bcapp import signals
 from bcapp.clock import Clock
 from bcapp.endpoints import Callback
 from bcapp.errors import ConfigurationError
@@ -67,6 +68,7 @@ def init_app(
     if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default: no limit
         app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.before_request(guard_request)
+    app.teardown_request(stop_publishing)
     if settings.trusted_proxies:
         # The client address is the one the trusted proxies saw; the Host is never trusted.
         hops = settings.trusted_proxies
@@ -105,6 +107,7 @@ def guard_request() -> None:
     refuse foreign hosts, then, on a callback, other methods, oversized requests, and count the
     client address (429). One hook: each request looks up its callback once."""
     pages.start_clock()
+    signals.set_publisher(service().publish_signal)  # task receivers are queued, not run here
     refuse_foreign_hosts()
     route = callback_route()
     if route is not None:
@@ -112,6 +115,12 @@ def guard_request() -> None:
     refuse_oversized(route)
     if route is not None:
         callbacks.admit_client(route)
+
+
+def stop_publishing(error: BaseException | None) -> None:
+    """After the request, signals sent in this thread run their task receivers at once again
+    (the thread may run code outside a request: a test, an embedding app)."""
+    signals.set_publisher(None)
 
 
 def refuse_foreign_hosts() -> None:
