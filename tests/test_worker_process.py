@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -27,7 +28,7 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import standard_webhook_headers
 from tests.conftest import CLIENT_SECRET
-from tests.helpers import auth_query
+from tests.helpers import auth_query, installation_of
 from tests.servers import REPO, environment_for, free_port, gunicorn
 from tests.workers import wait_until
 
@@ -187,3 +188,23 @@ def test_a_worker_killed_inside_a_handler_leaves_the_event_to_the_next_worker(
             wait_until(lambda: (out / "products-done").exists(), timeout=40, what="the rerun")
             assert (out / f"started-{second.pid}").exists(), "the new worker ran it"
     assert (out / "products-done").read_text() == "42"
+
+
+def test_worker_beat_runs_reconcile_on_its_schedule(
+    settings: Settings, sim: SimulatorState, make_app: Any, tmp_path: Path
+) -> None:
+    """`bcapp worker --beat` (issue 18, Build 5): reconcile runs from Celery beat, and ends a
+    store whose token BigCommerce revoked without an uninstall callback."""
+    app = make_app()
+    assert app.test_client().get("/bigcommerce/auth?" + auth_query(sim)).status_code == 302
+    sim.revoke("abc123")  # uninstalled, and the callback never came
+    env = environment_for(settings) | {"BCAPP_RECEIVERS": ""}
+    with worker_process(env, tmp_path / "beat.log", "--beat", "--reconcile-every", "2"):
+        wait_until(
+            lambda: getattr(installation_of(app), "uninstall", None) is not None,
+            timeout=40,
+            what="reconcile from beat",
+        )
+    stored = installation_of(app)
+    assert stored is not None and stored.uninstall is not None
+    assert stored.uninstall.source == "reconcile"

@@ -14,7 +14,7 @@ from bcapp.errors import StoreUnavailable
 )
 @click.option(
     "--reconcile-every",
-    type=click.IntRange(60),
+    type=click.IntRange(1),
     default=3600,
     show_default=True,
     help="seconds between reconcile runs with --beat",
