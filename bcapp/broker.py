@@ -146,7 +146,11 @@ class TaskQueue:
         BrokerUnavailable (503) when the broker fails."""
         sent = {**kwargs, "queued_at": time.time()}
         try:
-            self.app.send_task(task, kwargs=sent, queue=QUEUE, task_id=task_id)
+            # No repr of the arguments in the message: Celery's events and monitors (Flower)
+            # would otherwise show the event's data.
+            self.app.send_task(
+                task, kwargs=sent, queue=QUEUE, task_id=task_id, argsrepr="", kwargsrepr=""
+            )
         except (KombuError, OperationalError, OSError) as exc:
             log.error("broker publish of %s failed: %s", task, type(exc).__name__)
             raise BrokerUnavailable("broker_unavailable") from exc
