@@ -29,3 +29,4 @@ except BenchmarkUnavailable as missing:
     sys.exit(f"HTTP benchmarks skipped: {missing}")
 load_throughput.main()
 app_page.main()
+webhook_intake.served_main()

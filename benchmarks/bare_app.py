@@ -23,3 +23,10 @@ def load() -> Response:
 def home() -> str:
     """The page the app-page benchmark compares with."""
     return "<!doctype html><title>bare</title><p>bare</p>"
+
+
+@app.post("/bigcommerce/webhooks")
+def webhooks() -> dict[str, str]:
+    """Read the delivery and acknowledge it, as an intake that checks and queues nothing would."""
+    request.get_data()
+    return {"status": "queued"}

@@ -103,6 +103,8 @@ def app_environment(redis_url: str, port: int) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "APP_URL": f"http://127.0.0.1:{port}",
         "BCAPP_SIMULATOR": "off",
+        "BCAPP_WORKER": "off",  # gunicorn alone: no task worker competing for the cores
+        "BCAPP_RECEIVERS": "",  # no webhook handler (not even the example's)
         # Counted as in production, but never refused: the benchmark is one address and store.
         "BCAPP_RATE_LIMIT_PER_ADDRESS": "1000000",
         "BCAPP_RATE_LIMIT_PER_STORE": "1000000",
@@ -173,15 +175,20 @@ def _wait_for_every_worker(log_path: Path) -> None:
 
 
 def wrk(
-    url: str, paths: list[str], seconds: int, headers: Mapping[str, str] | None = None
+    url: str,
+    paths: list[str],
+    seconds: int,
+    headers: Mapping[str, str] | None = None,
+    script: Path = WRK_SCRIPT,
 ) -> WrkResult:
-    """Send each of `paths` at most once (in order, 8 connections) for `seconds`."""
+    """Send each of `paths` at most once (in order, 8 connections) for `seconds` (`script`
+    turns each line into a request; by default a line is a path to GET)."""
     require_wrk()
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
         listing.write("\n".join(paths) + "\n")
         listing.flush()
         command = ["wrk", "--threads", "2", "--connections", "8", "--duration", f"{int(seconds)}s",
-                   "--timeout", "5s", "--script", str(WRK_SCRIPT)]
+                   "--timeout", "5s", "--script", str(script)]
         for name, value in (headers or {}).items():
             command += ["--header", f"{name}: {value}"]
         command += [url, "--", listing.name, "2"]
@@ -197,6 +204,7 @@ def measure(
     seconds: int,
     headers: Mapping[str, str] | None = None,
     warm_up: int = 0,
+    script: Path = WRK_SCRIPT,
 ) -> float:
     """Requests per second: the best of ROUNDS runs of `seconds`, after a 1 s warm-up.
 
@@ -205,11 +213,11 @@ def measure(
     shared machine only ever slows a run down, so the best round is the figure, for bcapp and
     its baseline alike. A run with any failure is refused.
     """
-    warm = wrk(url, paths[:warm_up] if warm_up else paths, 1, headers)
+    warm = wrk(url, paths[:warm_up] if warm_up else paths, 1, headers, script)
     rest = paths[warm_up:]
     share = max(len(rest) // ROUNDS, 1)
     rounds = [
-        wrk(url, rest[n * share : (n + 1) * share] or rest, seconds, headers)
+        wrk(url, rest[n * share : (n + 1) * share] or rest, seconds, headers, script)
         for n in range(ROUNDS)
     ]
     failures = warm.failures + sum(result.failures for result in rounds)

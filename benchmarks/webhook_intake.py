@@ -1,6 +1,10 @@
 """Webhook intake and delivery-to-handler latency (issue 18, Build 8).
 
-Intake: distinct signed deliveries of `store/order/created` (one declared handler) posted
+Served: distinct signed deliveries POSTed by wrk (benchmarks/signed_posts.lua) to gunicorn as
+the other HTTP figures are served (benchmarks/serving.py), bcapp's intake with one declared
+handler (benchmarks/bench_handlers.py) against the bare view of benchmarks/bare_app.py.
+
+In process: distinct signed deliveries of `store/order/created` (one declared handler) posted
 through Flask's test client to bcapp's `/bigcommerce/webhooks` (verify, claim by id and hash,
 queue one Celery task on the Redis broker, answer) against a bare Flask view that reads the
 body and answers the same JSON, in the same process, on the same harness: the ratio is what
@@ -32,6 +36,7 @@ SECRET = "bench-secret-0123456789abcdef"
 DELIVERIES = 3000
 STEADY_RATE = 50  # deliveries per second for the latency run
 STEADY_SECONDS = 6
+SIGNED_POSTS = Path(__file__).resolve().parent / "signed_posts.lua"
 
 
 def signed_deliveries(count: int, first: int = 0) -> list[tuple[bytes, dict[str, str]]]:
@@ -73,6 +78,34 @@ def rate(app: Flask, deliveries: list[tuple[bytes, dict[str, str]]]) -> float:
         if client.post("/bigcommerce/webhooks", data=body, headers=headers).status_code != 200:
             raise AssertionError("a delivery was refused")
     return len(deliveries) / (time.perf_counter() - started)
+
+
+def served_main() -> None:
+    """Print the served intake figure and its ratio to the bare view (needs wrk)."""
+    from benchmarks.serving import app_environment, free_port, gunicorn, measure
+
+    with redis_server() as redis_url:
+        port = free_port()
+        env = app_environment(redis_url, port) | {
+            "BCAPP_RECEIVERS": "benchmarks.bench_handlers",
+            "BC_CLIENT_SECRET": SECRET,
+        }
+        figures = {}
+        for name, module in (("bare", "benchmarks.bare_app:app"), ("bcapp", "wsgi:app")):
+            lines = [delivery_line(body, headers) for body, headers in signed_deliveries(40000)]
+            with gunicorn(module, env, port) as url:
+                figures[name] = measure(url, lines, 5, warm_up=2000, script=SIGNED_POSTS)
+    print(f"baseline bare Flask view, served: {figures['bare']:,.0f} deliveries/s")
+    print(
+        f"webhook intake, served (verify, de-duplicate, enqueue): {figures['bcapp']:,.0f} "
+        f"deliveries/s  ratio to baseline {figures['bcapp'] / figures['bare']:.2f}  (goal 0.40)"
+    )
+
+
+def delivery_line(body: bytes, headers: dict[str, str]) -> str:
+    """One line of benchmarks/signed_posts.lua's file."""
+    fields = [headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"]]
+    return "\t".join([*fields, body.decode()])
 
 
 def main() -> None:
@@ -139,4 +172,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    served_main()
     main()
