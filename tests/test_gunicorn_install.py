@@ -117,8 +117,8 @@ def test_production_without_secrets_refuses_to_start_under_gunicorn(tmp_path: Pa
 
 def test_make_run_stops_within_seconds_of_ctrl_c_again_and_again(tmp_path: Path) -> None:
     """Issue 20, Build 6: Ctrl-C (SIGINT) stops the development server, its simulator, its task
-    worker and its embedded Redis within seconds, ten times in a row, even with a client holding a connection
-    open, and the ports are free for the next start."""
+    worker and its embedded Redis within seconds, ten times in a row, even with a client
+    holding a connection open, and the ports are free for the next start."""
     import os
     import signal
     import socket

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -302,10 +303,45 @@ def test_own_pages_inside_the_iframe_settings_products_csrf_and_uninstall(
         browser.close()
 
 
-def test_create_an_order_in_the_simulator_shows_on_the_apps_events_page(make_run: str) -> None:
+@contextmanager
+def restarted_simulator(panel_url: str, instance: Path) -> Iterator[None]:
+    """Stop make run's simulator and start another on its port, from the same instance/ (as a
+    developer restarting it would); the new one is stopped when the block ends."""
+    port = int(panel_url.rstrip("/").rsplit(":", 1)[1])
+    found = subprocess.run(
+        ["pgrep", "-f", f"bcapp.cli simulator --port {port}"], capture_output=True, text=True
+    )
+    for pid in found.stdout.split():
+        os.kill(int(pid), signal.SIGTERM)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS_URL"))}
+    env |= {"PORT": str(port - 1), "BCAPP_INSTANCE_DIR": str(instance)}
+    deadline = time.monotonic() + 20
+    while True:  # the port is free once the old one is gone
+        try:
+            requests.get(panel_url, timeout=1)
+            time.sleep(0.1)
+        except requests.ConnectionError:
+            break
+        assert time.monotonic() < deadline, "the old simulator did not stop"
+    again = subprocess.Popen(
+        [sys.executable, "-m", "bcapp.cli", "simulator", "--port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _answers(panel_url), "the restarted simulator answers"
+        yield
+    finally:
+        again.terminate()
+        again.wait(timeout=10)
+
+
+def test_create_an_order_in_the_simulator_shows_on_the_apps_events_page(
+    make_run: str, tmp_path: Path
+) -> None:
     """Issue 18, acceptance 6: `make run` subscribes the store after the install (its worker),
     the panel's "Create an order" delivers the webhook, the worker runs the example's handler,
-    and the app's Events page inside the iframe lists the order."""
+    and the app's Events page inside the iframe lists the order. Issue 20, acceptance 2: the
+    simulator restarted in between keeps its world (the install, the hooks)."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
@@ -319,14 +355,18 @@ def test_create_an_order_in_the_simulator_shows_on_the_apps_events_page(make_run
                 break
             time.sleep(0.2)
         expect(store.get_by_test_id("hooks")).to_contain_text("store/order/*")
-        store.locator("button[data-event=order]").click()
-        owner_row.get_by_role("button", name="Open app").click()
-        app.get_by_test_id("events-link").click()
-        listed = app.get_by_test_id("events")
-        for _ in range(50):  # the handler runs in the worker, a moment after the delivery
-            if listed.get_by_text("store/order/created").count():
-                break
-            time.sleep(0.2)
-            app.locator("body").evaluate("() => location.reload()")
-        expect(listed).to_contain_text("store/order/created", timeout=15000)
+        with restarted_simulator(make_run, tmp_path / "instance"):
+            page.goto(make_run)
+            expect(store.get_by_text("app installed")).to_be_visible(timeout=15000)
+            expect(store.get_by_test_id("hooks")).to_contain_text("store/order/*")
+            store.locator("button[data-event=order]").click()
+            owner_row.get_by_role("button", name="Open app").click()
+            app.get_by_test_id("events-link").click()
+            listed = app.get_by_test_id("events")
+            for _ in range(50):  # the handler runs in the worker, a moment after the delivery
+                if listed.get_by_text("store/order/created").count():
+                    break
+                time.sleep(0.2)
+                app.locator("body").evaluate("() => location.reload()")
+            expect(listed).to_contain_text("store/order/created", timeout=15000)
         browser.close()
