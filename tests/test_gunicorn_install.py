@@ -165,3 +165,50 @@ def test_make_run_stops_within_seconds_of_ctrl_c_again_and_again(tmp_path: Path)
         for freed in (port, port + 1):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", freed))  # the app's and the simulator's ports are free
+
+
+def test_make_run_serves_from_a_checkout_whose_path_is_150_characters_long(
+    tmp_path: Path,
+) -> None:
+    """Issue 20, acceptance 4: `make run` itself, in a clone of this repository at a path of
+    150 characters (its instance/ far too deep for a unix socket), serves and stops. The clone
+    shares this checkout's virtualenv (a symlink), so nothing is installed again."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.servers import REPO, free_port
+
+    checkout = tmp_path / ("c" * max(150 - len(str(tmp_path)) - 1, 1))
+    assert len(str(checkout)) >= 150
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone")
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(checkout)], check=True)
+    (checkout / ".venv").symlink_to(Path(sys.executable).resolve().parent.parent)
+    os.utime(checkout / "pyproject.toml", (0, 0))  # older than the venv's stamp: no reinstall
+    port = free_port(twin=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS", "APP_URL"))}
+    env |= {"PORT": str(port), "WEB_CONCURRENCY": "1"}
+    env.pop("BCAPP_INSTANCE_DIR", None)
+    with (tmp_path / "run.log").open("w") as log:
+        server = subprocess.Popen(
+            ["make", "run", f"PORT={port}"], cwd=checkout, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline, ready = time.monotonic() + 60, None
+        while time.monotonic() < deadline and ready is None:
+            try:
+                ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert ready is not None, (tmp_path / "run.log").read_text()
+        assert ready.status_code == 200 and ready.json()["redis"] == "up"
+        assert embedded.is_running(checkout / "instance")
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+    assert not embedded.is_running(checkout / "instance")
