@@ -1,0 +1,117 @@
+"""The README's Python blocks against a running `make run` (issue 20, acceptance 1).
+
+`make run` is started as a newcomer would, with the README's `myapp` package on the path:
+its page (`BCAPP_BLUEPRINTS=myapp.views:bp`), its webhook handler and its signal receivers
+(`BCAPP_RECEIVERS=myapp.events,myapp.receivers`). The store is installed through the simulator
+over HTTP, the page is read with the session, the worker block runs as a separate process
+against make run's instance, "Create an order" reaches the handler in make run's task worker,
+and the receivers log what they heard. `# myapp.py` (an app of your own, served by its own
+gunicorn rather than by make run) runs in tests/architecture/test_readme_examples.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.architecture.test_readme_examples import block
+from tests.servers import REPO, free_port
+from tests.workers import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """`make run` with the README's myapp package; its URLs, instance and log."""
+    package = tmp_path / "pkg" / "myapp"
+    (package / "templates").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "views.py").write_text(block("python", "# myapp/views.py"))
+    template = block("html", "<!-- myapp/templates/orders.html -->")
+    (package / "templates" / "orders.html").write_text(template.split("\n", 1)[1])
+    (package / "events.py").write_text(block("python", "# myapp/events.py"))
+    (package / "receivers.py").write_text(block("python", "# myapp/receivers.py"))
+    port = free_port(twin=1)
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS_URL", "APP_URL"))}
+    env |= {
+        "PORT": str(port),
+        "BCAPP_INSTANCE_DIR": str(instance),
+        "WEB_CONCURRENCY": "2",
+        "PYTHONPATH": str(tmp_path / "pkg"),
+        "BCAPP_BLUEPRINTS": "myapp.views:bp",
+        "BCAPP_RECEIVERS": "myapp.events,myapp.receivers",
+    }
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["make", "run", f"PORT={port}", f"PYTHON={sys.executable}"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        app_url, panel_url = f"http://127.0.0.1:{port}", f"http://localhost:{port + 1}"
+        wait_until(lambda: _answers(app_url + "/healthz") and _answers(panel_url + "/"),
+                   timeout=60, what="make run and its simulator")
+        yield {"app": app_url, "panel": panel_url, "instance": str(instance),
+               "log": str(log_path), "pythonpath": env["PYTHONPATH"]}
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code < 500
+    except requests.ConnectionError:
+        return False
+
+
+def test_every_readme_python_block_runs_against_make_run(running: dict[str, str]) -> None:
+    panel, app = running["panel"], running["app"]
+    frame = requests.post(panel + "/stores/demo1234/install", data={"user_id": "1001"}, timeout=10)
+    source = re.search(r'<iframe id="app"[^>]*src="([^"]+)"', frame.text)
+    assert source is not None, frame.text
+    installed = requests.get(unescape(source.group(1)), allow_redirects=False, timeout=20)
+    assert installed.status_code == 302, installed.text
+    cookie = {"Cookie": installed.headers["Set-Cookie"].split(";")[0]}
+
+    page = requests.get(app + "/orders", headers=cookie, timeout=10)  # myapp/views.py
+    assert page.status_code == 200 and "Orders of demo1234" in page.text, page.text
+
+    code = block("python", "import bcapp\nfrom bcapp import signals\n\nwith bcapp.connect()")
+    code = code.replace("            ...", "            print(product['name'])", 1)
+    worker = subprocess.run(  # the worker block, a process of its own beside make run
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "PORT": app.rsplit(":", 1)[1],
+             "BCAPP_INSTANCE_DIR": running["instance"], "BCAPP_RECEIVERS": ""},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert "Sample product 1" in worker.stdout.splitlines()
+
+    wait_until(lambda: "store/order/created" in requests.get(panel + "/", timeout=5).text,
+               timeout=30, what="the subscription from make run's worker")
+    assert requests.post(panel + "/stores/demo1234/events/order", timeout=10).ok
+    kept = Path(running["instance"]) / "simulator.json"
+
+    def order_noted() -> bool:
+        stores = json.loads(kept.read_text())["stores"]
+        orders = next(store for store in stores if store["hash"] == "demo1234")["orders"]
+        return bool(orders) and orders[-1]["staff_notes"] == "seen by my app"
+
+    wait_until(order_noted, timeout=30, what="myapp/events.py writing the order's notes")
+
+    log = Path(running["log"]).read_text()
+    assert "welcome owner@demo1234.example to demo1234" in log  # myapp/receivers.py
