@@ -46,6 +46,11 @@ def order_created(event):
     with (OUT / "orders").open("a") as runs:
         runs.write(f"{event.data['id']} {event.attempt} {event.api.get('v2/store')['id']}\\n")
 
+@webhooks.on("store/customer/updated")
+def customer_updated(event):
+    time.sleep(5)  # a slow handler
+    (OUT / "customer-done").touch()
+
 @webhooks.on("store/product/updated")
 def product_updated(event):
     (OUT / f"started-{os.getpid()}").touch()
@@ -136,7 +141,10 @@ def test_each_event_runs_once_through_gunicorn_and_a_worker_process(
             url + "/bigcommerce/auth?" + auth_query(sim), allow_redirects=False, timeout=10
         )
         assert installed.status_code == 302
-        wait_until(lambda: len(sim.stores["abc123"].hooks) == 3, timeout=30, what="subscriptions")
+        wait_until(lambda: len(sim.stores["abc123"].hooks) == 4, timeout=30, what="subscriptions")
+        slow = post(url, delivery("store/customer/updated", 5, "msg_s", "s" * 40))
+        assert slow.json() == {"status": "queued"}
+        assert not (out / "customer-done").exists(), "answered while the 5 s handler runs"
         first = delivery("store/order/created", 7, "msg_a", "a" * 40)
         started = time.monotonic()
         assert post(url, first).json() == {"status": "queued"}
@@ -157,8 +165,10 @@ def test_each_event_runs_once_through_gunicorn_and_a_worker_process(
         exposed = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
     runs = sorted((out / "orders").read_text().splitlines())
     assert runs == ["7 1 abc123", "8 1 abc123"], runs
+    assert (out / "customer-done").exists(), "the slow handler ran to its end meanwhile"
     assert sorted(hook.scope for hook in sim.stores["abc123"].hooks) == [
         "store/app/uninstalled",
+        "store/customer/updated",
         "store/order/created",
         "store/product/updated",
     ]
