@@ -123,6 +123,19 @@ class ApiError(UpstreamError):
     advice = "Please try again in a moment."
 
 
+class GraphQLFailed(ApiError):
+    """A GraphQL answer with `errors` (HTTP 200): `message` is the first error's message, as
+    BigCommerce wrote it (a validation or permission failure; never the token)."""
+
+    def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__("graphql_error")
+        self.message = message[:500]
+        self.errors = errors or []
+
+    def __str__(self) -> str:
+        return f"GraphQL error: {self.message}"
+
+
 class TokenRejected(ApiError):
     """401 from the store API: the stored token no longer works (uninstalled or replaced).
 

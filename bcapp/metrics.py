@@ -57,6 +57,12 @@ TASK_SECONDS = Histogram(
     ["task", "phase"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+GRAPHQL_COMPLEXITY = Histogram(
+    "bcapp_graphql_complexity",
+    "The complexity BigCommerce computed for each GraphQL call (X-Bc-Graphql-Complexity; "
+    "over 10,000 is refused).",
+    buckets=(10, 50, 100, 500, 1000, 2500, 5000, 7500, 10000),
+)
 QUEUE_DEPTH = Gauge(
     "bcapp_queue_depth",
     "Tasks waiting in bcapp's queue, read at each scrape of /metrics.",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bcapp import extensions
 from bcapp.errors import ConfigurationError
 
 # Modify scope -> its read-only twin, or None when the platform offers no read-only variant.
@@ -107,7 +108,8 @@ class ScopeSet:
 
 
 def required_scopes(declaration: str = REQUIRED_SCOPES_DECLARATION) -> ScopeSet:
-    """The declared required scopes; an unknown or platform-implicit name stops start-up."""
+    """The declared required scopes (with `store_app_extensions_manage` when App Extensions are
+    declared: bcapp/extensions.py); an unknown or platform-implicit name stops start-up."""
     try:
         scopes = ScopeSet.parse(declaration)
     except ValueError as exc:
@@ -119,4 +121,6 @@ def required_scopes(declaration: str = REQUIRED_SCOPES_DECLARATION) -> ScopeSet:
         )
     if not scopes:
         raise ConfigurationError("required scopes are empty")
+    if extensions.declared():  # App Extensions are managed through this scope
+        scopes = ScopeSet.parse(f"{declaration} {extensions.SCOPE}")
     return scopes

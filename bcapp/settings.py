@@ -7,6 +7,7 @@ refuses to start on anything missing, naming the variable and how to make a valu
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -202,6 +203,12 @@ def _build(env: Mapping[str, str]) -> Settings:
         key_text = env.get("TOKEN_ENCRYPTION_KEYS") or kept_secret(
             instance_dir, "token_encryption_keys", new_key_entry
         )
+    receivers = (
+        as_list(env, "BCAPP_RECEIVERS")
+        if "BCAPP_RECEIVERS" in env  # set, even empty: exactly these
+        else _example_receivers(env, mode)
+    )
+    import_receivers(receivers)  # their declarations (webhooks, extensions) shape these settings
     port = as_int(env, "PORT", 8000, low=1, high=65535)
     default_app_url = f"http://127.0.0.1:{port}"
     simulator_url = None
@@ -242,11 +249,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
         uninstall_grace_seconds=as_int(env, "BCAPP_UNINSTALL_GRACE", 7 * 86400, low=0, high=10**8),
-        receiver_modules=(
-            as_list(env, "BCAPP_RECEIVERS")
-            if "BCAPP_RECEIVERS" in env  # set, even empty: exactly these
-            else _example_receivers(env, mode)
-        ),
+        receiver_modules=receivers,
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
         example_pages=as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT),
@@ -265,6 +268,18 @@ def _build(env: Mapping[str, str]) -> Settings:
     )
     validate(settings)
     return settings
+
+
+def import_receivers(modules: tuple[str, ...]) -> None:
+    """Import the app's receiver modules (signal receivers, webhook handlers, App Extensions);
+    one that does not import stops start-up naming it."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"BCAPP_RECEIVERS names {module}, which does not import: {exc}"
+            ) from exc
 
 
 def _example_receivers(env: Mapping[str, str], mode: str) -> tuple[str, ...]:

@@ -10,8 +10,9 @@ Tasks:
   until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`).
 - `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`),
   retried and kept as a dead letter in the same way.
-- `bcapp.sync_hooks`: a store's webhook subscriptions after an install
-  (bcapp/service/subscriptions.py), retried the same way while BigCommerce fails.
+- `bcapp.sync_hooks`: a store's webhook subscriptions and App Extensions after an install
+  (bcapp/service/subscriptions.py, app_extensions.py), retried the same way while BigCommerce
+  fails (an App Extensions failure is remembered for `bcapp stores show` and left to reconcile).
 - `bcapp.reconcile`: `bcapp reconcile` from Celery beat (`bcapp worker --beat`).
 """
 
@@ -63,6 +64,7 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
         _observe_wait(SYNC_HOOKS, queued_at)
         try:
             changes = bcapp.stores.sync_hooks(store_hash, bcapp.settings.webhook_destination)
+            extensions = bcapp.stores.sync_extensions(store_hash)  # its failure is remembered
         except (NotInstalled, TokenRejected) as exc:
             return f"skipped: {exc.reason}"  # nothing to subscribe, or a re-install will
         except (ApiError, StoreUnavailable) as exc:
@@ -74,7 +76,8 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
             raise task.retry(
                 countdown=backoff_seconds(attempt, settings.task_retry_base), exc=exc
             ) from exc
-        return changes.summary()
+        made = "failed (see bcapp stores show)" if extensions is None else extensions.summary()
+        return f"webhooks {changes.summary()}; App Extensions {made}"
 
     def reconcile(queued_at: float = 0.0) -> str:
         report = service().operations.reconcile()

@@ -11,6 +11,7 @@ from typing import Any
 
 from bcapp.bigcommerce.api import DEFAULT_MAX_WAIT_SECONDS, StoreApi
 from bcapp.bigcommerce.budget import LocalBudget, RateBudget
+from bcapp.bigcommerce.graphql import run_graphql
 from bcapp.bigcommerce.http import pooled_adapter
 from bcapp.bigcommerce.oauth import TokenExchange, TokenGrant
 from bcapp.clock import Clock
@@ -20,7 +21,7 @@ __all__ = ["BigCommerce", "RateBudget", "TokenGrant"]
 
 
 class BigCommerce:
-    """BigCommerce as bcapp talks to it: `exchange_code` and `get`."""
+    """BigCommerce as bcapp talks to it: `exchange_code`, the REST calls and `graphql`."""
 
     def __init__(
         self,
@@ -64,6 +65,14 @@ class BigCommerce:
     ) -> Any:
         """Any store API call (GET, POST, PUT, DELETE) within the store's budget."""
         return self._api.call(method, store_hash, token, path, params, body)
+
+    def graphql(
+        self, store_hash: str, token: str, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The `data` of a GraphQL Admin API call (`POST /stores/<hash>/graphql`), within the
+        store's budget; GraphQLFailed for an answer with `errors`. A query is retried like a
+        GET; a mutation is never sent twice (graphql.py)."""
+        return run_graphql(self._api, store_hash, token, query, variables)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -21,15 +21,19 @@ from bcapp.bigcommerce.http import deadline as http_deadline
 from bcapp.bigcommerce.http import mount
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, RateLimited, TokenRejected
+from bcapp.metrics import GRAPHQL_COMPLEXITY
 from bcapp.settings import Settings
 
-_PATH = re.compile(r"v[23](/[A-Za-z0-9_-]+)+")
+_PATH = re.compile(r"v[23](/[A-Za-z0-9_-]+)+|graphql")
 DEFAULT_MAX_WAIT_SECONDS = 5.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 MAX_RETRIES = 3
 BACKOFF_BASE_SECONDS = 0.5
 # method, store hash, token, path, query parameters, JSON body
 _Request = tuple[str, str, str, str, dict[str, str | int], Any]
+# Which failures a call may be sent again after: any (GET, PUT, DELETE, a GraphQL query), only
+# a 429 that BigCommerce never processed (POST), or none (a GraphQL mutation).
+RETRY_ANY, RETRY_AFTER_429, RETRY_NEVER = "any", "after_429", "never"
 
 
 class StoreApi:
@@ -65,6 +69,7 @@ class StoreApi:
         params: dict[str, str | int] | None = None,
         body: Any = None,
         within: float | None = None,
+        retry: str | None = None,
     ) -> Any:
         """The JSON answer (None when empty) of one call, within the store's budget.
 
@@ -73,25 +78,27 @@ class StoreApi:
         and sent again, for any method; 5xx and connection failures are retried with jitter
         for idempotent methods only. Every wait is bounded by `max_wait_seconds`. With
         `within`, the whole call, retries and waits included, ends after that many seconds
-        (ApiError "deadline"), whatever the peer does (`http.deadline`).
+        (ApiError "deadline"), whatever the peer does (`http.deadline`). `retry` overrides what
+        the method allows (RETRY_ANY, RETRY_AFTER_429, RETRY_NEVER).
         """
         if not _PATH.fullmatch(path):
-            raise ValueError("path must look like v2/... or v3/...")
+            raise ValueError("path must look like v2/..., v3/... or graphql")
         request = (method, store_hash, token, path, params or {}, body)
+        policy = retry or (RETRY_ANY if method in IDEMPOTENT else RETRY_AFTER_429)
         if within is None:
-            return self._attempts(request, None)
+            return self._attempts(request, None, policy)
         if within <= 0:
             raise ApiError("deadline")
         with http_deadline(within) as cut:
             try:
-                return self._attempts(request, self._clock.monotonic() + within)
+                return self._attempts(request, self._clock.monotonic() + within, policy)
             except ApiError as exc:
                 if cut.expired and exc.reason != "deadline":
                     raise ApiError("deadline") from exc
                 raise
 
-    def _attempts(self, request: _Request, stop_at: float | None) -> Any:
-        method, store_hash = request[0], request[1]
+    def _attempts(self, request: _Request, stop_at: float | None, policy: str) -> Any:
+        store_hash = request[1]
         retries, waited = 0, 0.0
         while True:
             wait = self._budget.reserve(store_hash)
@@ -102,17 +109,17 @@ class StoreApi:
             try:
                 response = self._send(request)
             except ApiError:
-                if method not in IDEMPOTENT or retries >= MAX_RETRIES:
+                if policy != RETRY_ANY or retries >= MAX_RETRIES:
                     raise
                 retries += 1
                 self._wait(self._backoff(retries), ApiError("unreachable"), None, stop_at)
                 continue
-            if response.status_code == 429 and retries < MAX_RETRIES:
+            if response.status_code == 429 and policy != RETRY_NEVER and retries < MAX_RETRIES:
                 retries += 1
                 wait = _retry_wait_seconds(response) or self._backoff(retries)
                 self._wait(wait, RateLimited("rate_limited"), None, stop_at)
                 continue
-            if response.status_code >= 500 and method in IDEMPOTENT and retries < MAX_RETRIES:
+            if response.status_code >= 500 and policy == RETRY_ANY and retries < MAX_RETRIES:
                 retries += 1
                 failed = ApiError(f"status_{response.status_code}")
                 self._wait(self._backoff(retries), failed, None, stop_at)
@@ -160,6 +167,9 @@ class StoreApi:
         except requests.RequestException as exc:
             self._budget.unknown(store_hash)
             raise ApiError("unreachable") from exc
+        complexity = _header_int(response, "X-Bc-Graphql-Complexity")
+        if complexity is not None:
+            GRAPHQL_COMPLEXITY.observe(complexity)
         left = _header_int(response, "X-Rate-Limit-Requests-Left")
         reset_ms = _header_int(response, "X-Rate-Limit-Time-Reset-Ms")
         if left is not None and reset_ms is not None:

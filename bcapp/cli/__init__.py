@@ -4,6 +4,7 @@ webhooks."""
 from __future__ import annotations
 
 import logging
+import os
 from urllib.parse import urlsplit
 
 import click
@@ -16,7 +17,7 @@ from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
 from bcapp.process import configure_process
 from bcapp.scopes import required_scopes
-from bcapp.settings import Settings
+from bcapp.settings import Settings, import_receivers
 from bcapp.validation import STORE_HASH
 
 
@@ -40,7 +41,12 @@ main.add_command(webhooks)
 @main.command()
 def scopes() -> None:
     """Print the scopes the app requires, one per line (paste them into the Developer Portal)."""
-    for name in required_scopes():
+    try:  # the receivers first: declaring App Extensions adds their scope
+        import_receivers(tuple(filter(None, os.environ.get("BCAPP_RECEIVERS", "").split(","))))
+        names = required_scopes()
+    except ConfigurationError as exc:
+        fail(str(exc))
+    for name in names:
         click.echo(name)
 
 
@@ -138,8 +144,8 @@ def reconcile(limit: int, interval: int, store_hash: str | None) -> None:
         lambda: service.operations.reconcile(limit=limit, interval=interval, only=store_hash)
     )
     click.echo(report.summary())
-    for line in report.hooks:
-        echo(f"{line} (webhooks)")
+    for line in report.hooks:  # "store abc: created store/order/created; App Extensions …"
+        echo(line)
     for destination in sorted(report.blocked):
         echo(f"BigCommerce blocks webhooks to {destination} for now (too many failed deliveries)")
     for store_hash in report.errors:

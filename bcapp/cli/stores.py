@@ -72,6 +72,9 @@ def stores_show(store_hash: str) -> None:
         f"updated at: {moment(installation.updated_at)}"
     )
     echo(f"status: {status(installation)}")
+    failure = or_fail(lambda: service.operations.extensions_failure(store_hash))
+    if failure:
+        echo(f"App Extensions: the last sync failed ({failure}); bcapp reconcile tries again")
     echo("access token: (encrypted at rest, not shown)")
     for user in details.users:
         echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")

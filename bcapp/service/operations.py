@@ -16,6 +16,7 @@ from bcapp.errors import StoreUnavailable
 from bcapp.models import Installation, StoreUser
 from bcapp.service import api_accounts
 from bcapp.service.api_accounts import ApiAccountCredentials
+from bcapp.service.app_extensions import FAILURE, keep_in_step
 from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.service.store_client import StoreClient
 from bcapp.service.subscriptions import blocked_domains, sync_hooks, wanted_scopes
@@ -130,10 +131,21 @@ class Operations:
         )
 
     def _keep_hooks(self, installation: Installation) -> tuple[str, list[dict[str, Any]]]:
-        """Make a healthy store's webhook subscriptions true; BigCommerce's blocked domains."""
+        """Make a healthy store's webhook subscriptions and App Extensions the declared ones;
+        what changed, and BigCommerce's blocked domains."""
         api = StoreClient(installation, self._bigcommerce, lambda _installation: None)
         changes = sync_hooks(api, self._settings.webhook_destination, wanted_scopes())
-        return (changes.summary() if changes else ""), blocked_domains(api)
+        said = [changes.summary()] if changes else []  # the webhooks
+        extension_changes = keep_in_step(api, installation.scopes.names, self._stores[1])
+        if extension_changes is None:
+            said.append("App Extensions failed (see bcapp stores show)")
+        elif extension_changes:
+            said.append(f"App Extensions {extension_changes.summary()}")
+        return "; ".join(said), blocked_domains(api)
+
+    def extensions_failure(self, store_hash: str) -> str | None:
+        """Why the store's last App Extensions sync failed (None after a success)."""
+        return self._stores[1].recall(store_hash, FAILURE)
 
     def rotate_keys(self) -> RotationReport:
         """Re-seal every stored token with the primary key; name the stores that cannot be read."""

@@ -55,7 +55,8 @@ class ReconcileReport:
     skipped: int = 0  # probed recently, or being probed by another run
     deferred: int = 0  # over this run's limit: the next run takes them
     errors: list[str] = field(default_factory=list)  # store hashes whose probe failed
-    hooks: list[str] = field(default_factory=list)  # "store abc: created store/order/created"
+    # "store abc: created store/order/created; App Extensions created ORDERS /orders/${id}"
+    hooks: list[str] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)  # destinations BigCommerce blocks for now
 
     def summary(self) -> str:
@@ -64,8 +65,8 @@ class ReconcileReport:
             f"probed {self.probed}: {self.healthy} healthy, {self.ended} ended (token refused); "
             f"purged {self.purged}; reinstated {self.reinstated} (uninstall callback not "
             f"BigCommerce's); skipped {self.skipped} (probed recently or by another run); "
-            f"deferred {self.deferred} (over --limit); webhooks changed in {len(self.hooks)} "
-            f"store(s); errors {len(self.errors)}"
+            f"deferred {self.deferred} (over --limit); webhooks or App Extensions changed in "
+            f"{len(self.hooks)} store(s); errors {len(self.errors)}"
         )
 
 

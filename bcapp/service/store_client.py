@@ -20,7 +20,7 @@ MAX_PAGES = 1000  # a bound, so a misbehaving paging answer cannot loop forever
 
 
 class StoreClient:
-    """GET/POST/PUT/DELETE with JSON for one installed store, and v2/v3 paging."""
+    """GET/POST/PUT/DELETE with JSON for one installed store, v2/v3 paging, and GraphQL."""
 
     def __init__(
         self,
@@ -29,6 +29,7 @@ class StoreClient:
         on_rejected: Callable[[Installation], None],
     ) -> None:
         self.store_hash = installation.store_hash
+        self.scopes = installation.scopes  # what the store granted
         self._installation = installation
         self._bigcommerce = bigcommerce
         self._on_rejected = on_rejected
@@ -48,6 +49,18 @@ class StoreClient:
     def delete(self, path: str) -> Any:
         """DELETE (idempotent: retried like GET)."""
         return self._call("DELETE", path)
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a GraphQL Admin API operation, on the same budget as REST calls;
+        GraphQLFailed (`bcapp.errors`) names the first GraphQL error. Queries are retried like
+        GETs, mutations never."""
+        try:
+            return self._bigcommerce.graphql(
+                self.store_hash, self._installation.access_token, query, variables
+            )
+        except TokenRejected:
+            self._on_rejected(self._installation)
+            raise
 
     def pages_v3(
         self, path: str, limit: int = DEFAULT_PAGE_SIZE, **params: str | int

@@ -11,6 +11,7 @@ from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, NotInstalled, TokenRejected
 from bcapp.models import Installation
+from bcapp.service.app_extensions import ExtensionChanges, keep_in_step
 from bcapp.service.store_client import StoreClient
 from bcapp.service.subscriptions import HookChanges, sync_hooks, wanted_scopes
 from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
@@ -67,6 +68,12 @@ class Stores:
         if changes:
             log.info("store=%s webhooks: %s", store_hash, changes.summary())
         return changes
+
+    def sync_extensions(self, store_hash: str) -> ExtensionChanges | None:
+        """Make the store's App Extensions the declared ones (app_extensions.py); None when it
+        failed (remembered for `bcapp stores show`)."""
+        client = self.client(store_hash)
+        return keep_in_step(client, client.scopes.names, self._short_lived)
 
     def information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None.

@@ -14,7 +14,6 @@ that only calls `stores` never builds the load path (its script) or the callback
 
 from __future__ import annotations
 
-import importlib
 import logging
 import uuid
 from functools import cached_property
@@ -37,7 +36,7 @@ from bcapp.service.loading import Loader
 from bcapp.service.operations import Operations
 from bcapp.service.sessions import Sessions
 from bcapp.service.stores import Stores
-from bcapp.settings import Settings
+from bcapp.settings import Settings, import_receivers
 from bcapp.store import embedded
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
@@ -213,8 +212,7 @@ def build(
     while one that was running (`make run`'s) is left alone.
     The modules of BCAPP_RECEIVERS are imported first, so their signal receivers are connected.
     """
-    for module in settings.receiver_modules:
-        importlib.import_module(module)
+    import_receivers(settings.receiver_modules)
     to_stop = None
     if settings.redis_url is None:
         instance = settings.instance_dir

@@ -53,6 +53,14 @@ def load(state: SimulatorState, path: Path) -> bool:
         state.hook_counter = max(
             (hook.id for store in stores.values() for hook in store.hooks), default=0
         )
+        state.extension_counter = max(
+            (
+                int(str(ext["id"]).rsplit("/", 1)[-1])
+                for store in stores.values()
+                for ext in store.app_extensions
+            ),
+            default=0,
+        )
     return True
 
 
@@ -67,4 +75,5 @@ def _store(data: dict[str, Any]) -> SimStore:
         api_accounts=[SimApiAccount(**account) for account in data["api_accounts"]],
         cancelled=bool(data.get("cancelled", False)),
         orders=list(data.get("orders", [])),
+        app_extensions=list(data.get("app_extensions", [])),
     )

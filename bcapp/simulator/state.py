@@ -42,6 +42,8 @@ class SimStore:
     cancelled: bool = False  # the merchant closed the store: no app installs there any more
     # Orders created from the panel ("Create an order"), newest last; beside the sample ones.
     orders: list[dict[str, Any]] = field(default_factory=list)
+    # App Extensions registered through GraphQL (each with the token that created it).
+    app_extensions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -116,6 +118,7 @@ class SimulatorState:
     # "same-id", "new-id"), and destinations reported blocked by GET /v3/hooks/admin.
     event_counter: int = 0
     hook_counter: int = 0  # hook ids are unique in the whole simulator, as on BigCommerce
+    extension_counter: int = 0
     webhook_time_scale: float = 0.001
     duplicate_deliveries: str = "none"
     blocked_domains: set[str] = field(default_factory=set)
@@ -181,6 +184,7 @@ class SimulatorState:
             self.stores[store_hash].access_token = None
             self.stores[store_hash].scopes = ""
             self.stores[store_hash].hooks.clear()
+            self.stores[store_hash].app_extensions.clear()
 
     def rotate_token(self, store_hash: str) -> None:
         """Replace the app's token with one the app never received (as an install of the app

@@ -217,6 +217,9 @@ class ShortLivedRecords(Protocol):
     def recall(self, store_hash: str, name: str) -> str | None:
         """A cache entry of the store, or None."""
 
+    def forget_cached(self, store_hash: str, name: str) -> None:
+        """Drop a cache entry of the store."""
+
     def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
         """Take the store's `purpose` lease for `seconds`; False while another holds it."""
 

@@ -145,6 +145,11 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("remember"):
             self._redis.set(CACHE.key(self._keys, store_hash, name), value, ex=max(seconds, 1))
 
+    def forget_cached(self, store_hash: str, name: str) -> None:
+        """Drop the store's cache entry `name`."""
+        with unavailable_on_redis_error("forget_cached"):
+            self._redis.delete(CACHE.key(self._keys, store_hash, name))
+
     def recall(self, store_hash: str, name: str) -> str | None:
         """The store's cache entry `name`, or None when absent or expired."""
         with unavailable_on_redis_error("recall"):

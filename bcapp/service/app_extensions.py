@@ -1,0 +1,147 @@
+"""Keeping a store's App Extensions exactly the declared ones (bcapp/extensions.py), through
+the GraphQL Admin API.
+
+The store lists only the extensions of the calling app's token. Per model, the declared
+extensions are paired in order with the existing ones (oldest first): a pair whose url or
+label differs is updated (the only mutable fields), a pair whose context differs is replaced,
+a declaration without a partner is created, an extension without one is deleted. Deleting
+first keeps a model within BigCommerce's two per app. Runs after each install (a task) and in
+`bcapp reconcile`; a failure is remembered for `bcapp stores show` and never blocks an install.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bcapp import extensions
+from bcapp.errors import ApiError
+from bcapp.extensions import Extension
+from bcapp.service.store_client import StoreClient
+from bcapp.store import ShortLivedRecords
+
+log = logging.getLogger(__name__)
+FAILURE = "app-extensions-failure"  # the store's cache entry naming the last failure
+FAILURE_SECONDS = 8 * 86400  # past a daily reconcile's next run
+
+LIST = """
+query { store { appExtensions { edges { node {
+  id context model url label { defaultValue locales { value localeCode } }
+} } } } }
+"""
+CREATE = """
+mutation Create($input: CreateAppExtensionInput!) {
+  appExtension { createAppExtension(input: $input) { appExtension { id } } }
+}
+"""
+UPDATE = """
+mutation Update($input: UpdateAppExtensionInput!) {
+  appExtension { updateAppExtension(input: $input) { appExtension { id } } }
+}
+"""
+DELETE = """
+mutation Delete($input: DeleteAppExtensionInput!) {
+  appExtension { deleteAppExtension(input: $input) { deletedAppExtensionId } }
+}
+"""
+
+
+@dataclass
+class ExtensionChanges:
+    """What one sync changed, by "MODEL url"."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        """One line: "created ORDERS /orders/${id}; deleted …", or "unchanged"."""
+        parts = [
+            f"{what} {', '.join(items)}"
+            for what, items in (
+                ("created", self.created),
+                ("updated", self.updated),
+                ("deleted", self.deleted),
+            )
+            if items
+        ]
+        return "; ".join(parts) or "unchanged"
+
+
+def sync_extensions(api: StoreClient, declared: tuple[Extension, ...]) -> ExtensionChanges:
+    """Make the store's App Extensions of this app exactly `declared` (see above)."""
+    changes = ExtensionChanges()
+    existing = _existing(api)
+    for model in sorted({*existing, *(extension.model for extension in declared)}):
+        wanted = [extension for extension in declared if extension.model == model]
+        present = existing.get(model, [])
+        pairs = list(zip(wanted, present, strict=False))
+        replaced = [(w, p) for w, p in pairs if w.context != p["context"]]
+        for node in present[len(wanted):] + [p for _, p in replaced]:
+            api.graphql(DELETE, {"input": {"id": node["id"]}})
+            changes.deleted.append(f"{model} {node['url']}")
+        for extension, node in pairs:
+            if (extension, node) in replaced or not _differs(extension, node):
+                continue
+            data = {"url": extension.url, "label": extension.label_input()}
+            api.graphql(UPDATE, {"input": {"id": node["id"], "data": data}})
+            changes.updated.append(f"{model} {extension.url}")
+        for extension in wanted[len(present):] + [w for w, _ in replaced]:
+            api.graphql(CREATE, {"input": extension.as_input()})
+            changes.created.append(f"{model} {extension.url}")
+    return changes
+
+
+def keep_in_step(
+    api: StoreClient, granted: frozenset[str], short_lived: ShortLivedRecords
+) -> ExtensionChanges | None:
+    """Sync the store's extensions when the app manages any (it declares some, or was granted
+    the scope to, so former ones are removed); None when it failed: the failure is remembered
+    for `bcapp stores show` until a sync succeeds."""
+    declared = extensions.declared()
+    if not declared and extensions.SCOPE not in granted:
+        return ExtensionChanges()  # never had any: nothing to ask BigCommerce
+    try:
+        changes = sync_extensions(api, declared)
+    except ApiError as exc:
+        log.warning("store=%s App Extensions not synced: %s", api.store_hash, exc)
+        short_lived.remember(api.store_hash, FAILURE, str(exc)[:300], FAILURE_SECONDS)
+        return None
+    short_lived.forget_cached(api.store_hash, FAILURE)
+    if changes:
+        log.info("store=%s App Extensions: %s", api.store_hash, changes.summary())
+    return changes
+
+
+def _existing(api: StoreClient) -> dict[str, list[dict[str, Any]]]:
+    """The app's extensions on the store by model, oldest first."""
+    data = api.graphql(LIST)
+    edges = data.get("store", {}).get("appExtensions", {}).get("edges", [])
+    nodes = [edge["node"] for edge in edges if isinstance(edge, dict) and "node" in edge]
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for node in sorted(nodes, key=_number):
+        by_model.setdefault(str(node.get("model")), []).append(node)
+    return by_model
+
+
+def _differs(extension: Extension, node: dict[str, Any]) -> bool:
+    label = node.get("label") or {}
+    locales = sorted(
+        (str(entry.get("localeCode")), str(entry.get("value")))
+        for entry in label.get("locales") or []
+    )
+    return (
+        node.get("url") != extension.url
+        or label.get("defaultValue") != extension.label
+        or tuple(locales) != extension.locales
+    )
+
+
+def _number(node: dict[str, Any]) -> int:
+    """`bc/store/appExtension/12` -> 12 (creation order)."""
+    tail = str(node.get("id", "")).rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
