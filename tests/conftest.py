@@ -213,18 +213,20 @@ def snapshot(redis_client: redis.Redis, prefix: str) -> object:
 
 @pytest.fixture(autouse=True)
 def declared_handlers_stay_with_their_test() -> Iterator[None]:
-    """Webhook handlers and task receivers a test declares (or a module it imports, e.g. the
-    example's through a development `Settings.from_env()`) are forgotten when it ends: the
-    registries are process-wide, and another test must not queue work for them."""
-    from bcapp import signals, webhooks
+    """Webhook handlers, task receivers and App Extensions a test declares (or a module it
+    imports, e.g. the example's through a development `Settings.from_env()`) are forgotten when
+    it ends: the registries are process-wide, and another test must not queue work for them."""
+    from bcapp import extensions, signals, webhooks
 
     before = dict(webhooks._declared)
+    extensions_before = list(extensions._declared)
     receivers_before = {name: dict(found) for name, found in signals._task_receivers.items()}
     yield
     webhooks._declared.clear()
     webhooks._declared.update(before)
     signals._task_receivers.clear()
     signals._task_receivers.update(receivers_before)
+    extensions._declared[:] = extensions_before
 
 
 @pytest.fixture(autouse=True)
