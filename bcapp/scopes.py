@@ -58,6 +58,17 @@ CATALOGUE: frozenset[str] = frozenset(
 
 # The app's minimal scopes, declared in one place. Change this line (and the Developer Portal).
 REQUIRED_SCOPES_DECLARATION = "store_v2_information_read_only store_v2_products_read_only"
+# Why the app needs each scope it may require: `bcapp check --marketplace` lists them, and fails
+# on a required scope with no reason here (reviewers refuse scopes the code never uses). Add a
+# line when you add a scope above.
+SCOPE_REASONS = {
+    "store_v2_information_read_only": "GET v2/store at install and on the home page: the "
+    "control panel's origin (who may frame the app), the store's name and currency",
+    "store_v2_products_read_only": "the bundled example's products page",
+    "store_app_extensions_manage": "registering the declared App Extensions (bcapp/extensions.py)",
+}
+# Scopes only the bundled example pages use: not needed when they are off.
+EXAMPLE_ONLY_SCOPES = frozenset({"store_v2_products_read_only"})
 
 _SCOPE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 _MAX_SCOPES = 100

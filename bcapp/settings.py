@@ -114,6 +114,9 @@ class Settings:
     # BCAPP_BROKER_URL: Celery's broker for webhook events and background work; None: the
     # app's own Redis (bcapp/broker.py). A task unacknowledged this long runs again.
     broker_url: str | None = field(default=None, repr=False)
+    # BCAPP_SUPPORT_URL, BCAPP_PRIVACY_URL: shown on every app page (a marketplace requirement).
+    support_url: str | None = None
+    privacy_url: str | None = None
     task_visibility_timeout: int = 3600
     # Retries of a failed task: full-jitter backoff from this base (seconds), at most this many
     # attempts in all before the event is kept as a dead letter.
@@ -260,6 +263,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         redis_tls=redis_tls_from(env, env.get("REDIS_URL") or None),
         simulator_url=simulator_url,
         broker_url=env.get("BCAPP_BROKER_URL") or None,
+        support_url=env.get("BCAPP_SUPPORT_URL") or None,
+        privacy_url=env.get("BCAPP_PRIVACY_URL") or None,
         task_visibility_timeout=as_int(
             env, "BCAPP_TASK_VISIBILITY_TIMEOUT", 3600, low=1, high=7 * 86400
         ),

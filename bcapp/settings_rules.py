@@ -75,6 +75,12 @@ def validate(settings: Settings) -> None:
             "BCAPP_BROKER_URL must be a broker URL Celery reaches: "
             + ", ".join(f"{scheme}://" for scheme in BROKER_SCHEMES)
         )
+    for name, page in (("BCAPP_SUPPORT_URL", settings.support_url),
+                       ("BCAPP_PRIVACY_URL", settings.privacy_url)):
+        if page is not None and (
+            urlsplit(page).scheme not in ("http", "https") or not urlsplit(page).hostname
+        ):
+            raise ConfigurationError(f"{name} must be an absolute http(s) URL")
     if settings.log_format not in ("text", "json"):
         raise ConfigurationError("LOG_FORMAT must be 'text' or 'json'")
     for origin in settings.frame_ancestors:

@@ -350,3 +350,23 @@ def test_app_pages_know_the_channel_and_locale_the_load_named(
     assert client.get("/context").get_data(as_text=True) == "channel=7 locale=en-US"
     client.get(f"/bigcommerce/load?signed_payload_jwt={signed()}")  # from the Apps menu
     assert client.get("/context").get_data(as_text=True) == "channel=None locale=None"
+
+
+def test_the_support_and_privacy_pages_are_linked_at_the_foot_of_app_pages(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    """Issue 19, Build 5: BCAPP_SUPPORT_URL and BCAPP_PRIVACY_URL on the app's pages."""
+    from tests.helpers import install
+
+    client = make_app(
+        support_url="https://help.example.com/app", privacy_url="https://example.com/privacy"
+    ).test_client()
+    install(client, sim)
+    page = client.get("/").get_data(as_text=True)
+    footer = re.search(r'data-testid="app-footer">(.*?)</footer>', page, re.S)
+    assert footer is not None
+    assert 'href="https://help.example.com/app"' in footer.group(1)
+    assert 'href="https://example.com/privacy"' in footer.group(1)
+    bare = make_app().test_client()
+    install(bare, sim)
+    assert "app-footer" not in bare.get("/").get_data(as_text=True)

@@ -317,3 +317,72 @@ def test_commands_are_quiet_unless_asked_and_log_to_stderr(tmp_path: Path) -> No
     )
     assert " INFO " not in quiet.stdout + quiet.stderr
     assert " INFO bcapp" in verbose.stderr and " INFO " not in verbose.stdout
+
+
+MARKETPLACE_READY = {
+    "BCAPP_EXAMPLE_PAGES": "true",  # the products scope is the example's
+    "BCAPP_SUPPORT_URL": "https://help.example.com/app",
+    "BCAPP_PRIVACY_URL": "https://example.com/privacy",
+}
+
+
+def test_check_marketplace_passes_on_a_ready_configuration(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = cli_env(settings, tmp_path) | MARKETPLACE_READY
+    result = CliRunner().invoke(main, ["check", "--marketplace"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "FAIL" not in result.output
+    assert "ok   scope store_v2_information_read_only: GET v2/store" in result.output
+    assert "ok   support page: https://help.example.com/app" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"APP_URL": "https://app.example.com:8443"}, "APP_URL https://app.example.com:8443"),
+        ({"APP_URL": "https://10.0.0.5"}, "webhook destination https://10.0.0.5"),
+        ({"BCAPP_MULTI_USER": "false"}, "BCAPP_MULTI_USER is off"),
+        ({"BCAPP_EXAMPLE_PAGES": "false"}, "scope store_v2_products_read_only: only the example"),
+        ({"BCAPP_SUPPORT_URL": ""}, "BCAPP_SUPPORT_URL: set it"),
+        ({"BCAPP_PRIVACY_URL": "http://example.com/privacy"}, "BCAPP_PRIVACY_URL: set it"),
+        ({"BCAPP_SUPPORT_URL": "https://help.example.com/?token=hunter2x"}, "BCAPP_SUPPORT_URL: "
+         "this URL carries a secret"),
+    ],
+)
+def test_check_marketplace_fails_on_each_rule_saying_what_to_change(
+    settings: Settings, tmp_path: Path, change: dict[str, str], complaint: str
+) -> None:
+    env = cli_env(settings, tmp_path) | MARKETPLACE_READY | change
+    result = CliRunner().invoke(main, ["check", "--marketplace"], env=env)
+    assert result.exit_code == 1
+    assert f"FAIL {complaint}" in result.output, result.output
+    assert "marketplace rule(s) failed" in result.output
+    assert "hunter2x" not in result.output
+
+
+def test_check_marketplace_names_a_scope_without_a_reason_and_a_bad_extension(
+    settings: Settings,
+) -> None:
+    from dataclasses import replace
+
+    from bcapp import extensions
+    from bcapp.marketplace import review
+    from bcapp.scopes import ScopeSet
+
+    extensions.add(model="ORDERS", context="PANEL", url="/bigcommerce/load", label="Oops")
+    ready = replace(
+        settings,
+        app_url="https://app.example.com",
+        support_url="https://help.example.com",
+        privacy_url="https://example.com/privacy",
+        example_pages=True,
+        required_scopes=ScopeSet.parse("store_v2_information_read_only store_v2_orders"),
+    )
+    failed = [finding.line for finding in review(ready) if not finding.passed]
+    assert failed == [
+        "scope store_v2_orders: no reason given; add it to SCOPE_REASONS in bcapp/scopes.py, "
+        "or drop the scope if no code needs it",
+        "App Extension url /bigcommerce/load points at bcapp's callbacks: give it a page of the "
+        "app",
+    ]

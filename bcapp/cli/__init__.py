@@ -76,7 +76,12 @@ def keys_rotate() -> None:
 
 
 @main.command()
-def check() -> None:
+@click.option(
+    "--marketplace",
+    is_flag=True,
+    help="also apply the rules of BigCommerce's app review that a server can check",
+)
+def check(marketplace: bool) -> None:
     """Validate configuration, reach Redis, report persistence, print the callback URLs."""
     service = service_or_exit()
     settings = service.settings
@@ -107,11 +112,26 @@ def check() -> None:
             f"APP_URL is on port {port}: BigCommerce delivers webhooks only to port 443; "
             "serve the app on https://host/ behind a proxy"
         )
+    if marketplace:
+        _check_marketplace(service.settings)
     if found and policy != "noeviction":
         fail(
             f"maxmemory-policy is {policy}: Redis may evict replay guards and tombstones "
             "(volatile-*) or installations (allkeys-*); set it to noeviction"
         )
+
+
+def _check_marketplace(settings: Settings) -> None:
+    """Print each review rule's finding; exit 1 when one fails."""
+    from bcapp.marketplace import review
+
+    findings = review(settings)
+    click.echo("marketplace review:")
+    for finding in findings:
+        echo(f"  {'ok  ' if finding.passed else 'FAIL'} {finding.line}")
+    failed = sum(not finding.passed for finding in findings)
+    if failed:
+        fail(f"{failed} marketplace rule(s) failed; each line above says what to change")
 
 
 @main.command()

@@ -95,6 +95,8 @@ def install(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["request_id"] = request_id
     app.jinja_env.globals["csrf_token"] = lambda: session.get("csrf", "")
+    app.jinja_env.globals["support_url"] = settings.support_url
+    app.jinja_env.globals["privacy_url"] = settings.privacy_url
 
     @app.errorhandler(BcappError)
     def expected_failure(error: BcappError) -> Response:
