@@ -1,5 +1,6 @@
-"""The bundled example's webhook handlers: each store's ten latest order, product and customer
-events, which the example's `/events` page lists.
+"""The bundled example's declarations: webhook handlers keeping each store's ten latest order,
+product and customer events (listed by the example's `/events` page), and one App Extension, an
+"Open in My app" action on the orders page that opens `/orders/<id>` (bcapp/web/example.py).
 
 `make run` declares them (development with example pages and no `BCAPP_RECEIVERS`); name this
 module in `BCAPP_RECEIVERS` beside your own to keep them. They run in the worker and reach the
@@ -13,11 +14,15 @@ import json
 import threading
 
 import bcapp
-from bcapp import webhooks
+from bcapp import extensions, webhooks
 from bcapp.service.wiring import Bcapp
 
 RECENT = "recent_events"
 KEPT = 10
+ORDER_ACTION = extensions.add(
+    model="ORDERS", context="PANEL", url="/orders/${id}", label="Open in My app",
+    locales={"fr-FR": "Ouvrir dans My app"},
+)
 _lock = threading.Lock()
 _connected: list[Bcapp] = []
 

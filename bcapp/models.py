@@ -138,3 +138,5 @@ class AppOpened:
     # and the user's locale, as the signed payload said.
     channel_id: int | None = None
     locale: str | None = None
+    # The app path the load asked for (an App Extension's url with the record's id filled in).
+    deep_link: str | None = None

@@ -6,12 +6,14 @@ that embeds bcapp keeps its own.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import warnings
 
 from jwt.warnings import InsecureKeyLengthWarning
 
+from bcapp.errors import ConfigurationError
 from bcapp.logs import formatter_for
 
 
@@ -42,3 +44,15 @@ def configure_process(
     handler.setFormatter(formatter_for(log_format or os.environ.get("LOG_FORMAT", "text")))
     handler.addFilter(request_filter or _NoRequestId())
     root.addHandler(handler)
+
+
+def import_receivers(modules: tuple[str, ...]) -> None:
+    """Import the app's receiver modules (signal receivers, webhook handlers, App Extensions);
+    one that does not import stops start-up naming it."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"BCAPP_RECEIVERS names {module}, which does not import: {exc}"
+            ) from exc

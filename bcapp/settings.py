@@ -7,7 +7,6 @@ refuses to start on anything missing, naming the variable and how to make a valu
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from bcapp.envvars import (
     require_production,
 )
 from bcapp.errors import ConfigurationError
+from bcapp.process import import_receivers
 from bcapp.redis_tls import RedisTls, redis_tls_from
 from bcapp.scopes import ScopeSet, required_scopes
 from bcapp.settings_rules import validate
@@ -273,18 +273,6 @@ def _build(env: Mapping[str, str]) -> Settings:
     )
     validate(settings)
     return settings
-
-
-def import_receivers(modules: tuple[str, ...]) -> None:
-    """Import the app's receiver modules (signal receivers, webhook handlers, App Extensions);
-    one that does not import stops start-up naming it."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"BCAPP_RECEIVERS names {module}, which does not import: {exc}"
-            ) from exc
 
 
 def _example_receivers(env: Mapping[str, str], mode: str) -> tuple[str, ...]:

@@ -69,6 +69,9 @@ def environment_for(settings: Settings) -> dict[str, str]:
         "APP_URL": settings.app_url,
         "BC_AUTH_CALLBACK_URL": settings.auth_callback_url,
         "BCAPP_INSTANCE_DIR": str(settings.instance_dir),
+        # No receivers unless a test names its own: development would declare the example's
+        # webhook handlers and App Extension, whose scope the tests' installs do not grant.
+        "BCAPP_RECEIVERS": "",
     }
 
 

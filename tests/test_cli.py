@@ -28,13 +28,11 @@ from tests.servers import environment_for
 
 def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     """The test settings for a CLI run (tests/servers.py::environment_for), with an instance
-    folder of its own and an https APP_URL, so `bcapp check` judges a production-like URL, and
-    no receivers module (development would otherwise declare the example's handlers)."""
+    folder of its own and an https APP_URL, so `bcapp check` judges a production-like URL."""
     env = environment_for(settings) | {
         "BCAPP_ENV": "development",
         "BCAPP_INSTANCE_DIR": str(tmp_path / "cli-instance"),
         "APP_URL": "https://app.example.com",
-        "BCAPP_RECEIVERS": "",  # no webhook handler, not even the example's (development)
     }
     del env["SECRET_KEY"], env["BC_AUTH_CALLBACK_URL"]
     return env

@@ -15,9 +15,9 @@ from bcapp.cli.tasks import webhooks, worker
 from bcapp.cli.transfer import export_command, import_command
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
-from bcapp.process import configure_process
+from bcapp.process import configure_process, import_receivers
 from bcapp.scopes import required_scopes
-from bcapp.settings import Settings, import_receivers
+from bcapp.settings import Settings
 from bcapp.validation import STORE_HASH
 
 

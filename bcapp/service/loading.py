@@ -131,7 +131,7 @@ class Loader:
             self._settings, store_hash, record.control_panel_url
         )
         return AppOpened(
-            ref, token, ancestors, claims.url, claims.channel_id, claims.locale
+            ref, token, ancestors, claims.url, claims.channel_id, claims.locale, claims.url
         )
 
     def _open_fully(self, claims: CallbackClaims) -> AppOpened:
@@ -148,6 +148,6 @@ class Loader:
         ref, token = access.start_session(opened, self._short_lived, settings.session_idle_seconds)
         ancestors = operations.frame_ancestors(settings, opened.installation)
         return AppOpened(
-            ref, token, ancestors, claims.url, claims.channel_id, claims.locale
+            ref, token, ancestors, claims.url, claims.channel_id, claims.locale, claims.url
         )
 

@@ -29,6 +29,7 @@ from bcapp.broker import RUN_SIGNAL, TaskQueue, celery_app
 from bcapp.clock import Clock, SystemClock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import StoreUnavailable
+from bcapp.process import import_receivers
 from bcapp.service.app_callbacks import AppCallbacks
 from bcapp.service.dead_letters import DeadLetters
 from bcapp.service.limits import AbuseLimits, LimitPolicy
@@ -36,7 +37,7 @@ from bcapp.service.loading import Loader
 from bcapp.service.operations import Operations
 from bcapp.service.sessions import Sessions
 from bcapp.service.stores import Stores
-from bcapp.settings import Settings, import_receivers
+from bcapp.settings import Settings
 from bcapp.store import embedded
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget

@@ -90,7 +90,7 @@ def into_the_app(opened: AppOpened) -> Response:
     Redis round trip when the cookie came back, and offers a new tab when it did not.
     """
     framed_by(opened.frame_ancestors)
-    adopt(opened.ref, opened.channel_id, opened.locale)
+    adopt(opened.ref, opened.channel_id, opened.locale, opened.deep_link)
     return redirect(with_param(opened.url, HANDOFF_PARAM, opened.handoff))
 
 

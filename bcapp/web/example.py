@@ -3,6 +3,8 @@
 - `/settings`: per-store settings; the owner may edit them (a CSRF-protected form), staff may
   view them. They live in Redis per store and go with the installation.
 - `/products`: the store's v3 catalog, ten to a page, through the shared store client.
+- `/orders/<id>`: what the example's App Extension opens from an order's Action menu: the
+  order, the deep link and the user's locale the load brought.
 - `/events`: the store's latest order, product and customer events, as the example's webhook
   handlers (bcapp/example_events.py) recorded them in a worker.
 """
@@ -51,6 +53,13 @@ def save_settings(ctx: AppContext) -> Response:
     kept = service().stores.app_settings(ctx.store_hash)  # e.g. the recent events
     service().stores.save_app_settings(ctx.store_hash, kept | values)
     return redirect(url_for("example.settings_page", saved=1))
+
+
+@bp.get("/orders/<int:order_id>")
+@app_page
+def order_page(ctx: AppContext, order_id: int) -> str:
+    """One order, opened from the control panel's order page (the example's App Extension)."""
+    return render_template("app/order.html", ctx=ctx, order_id=order_id)
 
 
 @bp.get("/events")

@@ -54,6 +54,8 @@ class AppContext:
     # (None from the Apps menu) and the user's locale (e.g. "fr-FR"), when the payload said.
     channel_id: int | None = None
     locale: str | None = None
+    # The app path that load opened, e.g. "/orders/106" from an App Extension on order 106.
+    deep_link: str | None = None
 
 
 def current_context() -> AppContext:
@@ -61,7 +63,7 @@ def current_context() -> AppContext:
     opened = current_opened()
     installation = opened.installation
     api = service().stores.client_for(installation)  # the session check just read it
-    channel, locale = session.get("channel"), session.get("locale")
+    channel, locale, link = session.get("channel"), session.get("locale"), session.get("link")
     return AppContext(
         installation.store_hash,
         installation,
@@ -69,6 +71,7 @@ def current_context() -> AppContext:
         api,
         channel if type(channel) is int else None,
         locale if isinstance(locale, str) else None,
+        link if isinstance(link, str) else None,
     )
 
 

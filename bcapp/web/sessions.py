@@ -43,7 +43,12 @@ def configure(app: Flask, settings: Settings) -> None:
 HANDOFF_PARAM = "_bcs"
 
 
-def adopt(ref: SessionRef, channel_id: int | None = None, locale: str | None = None) -> None:
+def adopt(
+    ref: SessionRef,
+    channel_id: int | None = None,
+    locale: str | None = None,
+    deep_link: str | None = None,
+) -> None:
     """Put `ref` in this browser's cookie, with a fresh CSRF token; nothing of an older
     session survives (docs/security.md R14)."""
     session.clear()
@@ -60,6 +65,8 @@ def adopt(ref: SessionRef, channel_id: int | None = None, locale: str | None = N
         session["channel"] = channel_id
     if locale is not None:
         session["locale"] = locale
+    if deep_link is not None:
+        session["link"] = deep_link
 
 
 def current_opened() -> Opened:
