@@ -329,3 +329,15 @@ def test_the_panel_lists_each_hook_once(panel: FlaskClient, sim: SimulatorState)
     page = panel.get("/").get_data(as_text=True)
     listed = re.search(r'data-testid="hooks">(.*?)</div>', page, re.S)
     assert listed is not None and listed.group(1).count("store/app/uninstalled") == 1
+
+
+def test_opening_an_app_extension_the_app_did_not_register_is_a_friendly_404(
+    panel: FlaskClient, sim: SimulatorState
+) -> None:
+    sim.grant_token("abc123", DEFAULT_SCOPE)
+    refused = panel.post(
+        "/stores/abc123/extensions/open",
+        data={"extension": "bc/store/appExtension/9", "record": "101", "user_id": "1"},
+    )
+    assert refused.status_code == 404
+    assert "not registered for the app" in refused.get_data(as_text=True)

@@ -125,6 +125,15 @@ def one_order(store_hash: str, order_id: int) -> ResponseReturnValue:
     return with_limits(jsonify(order), store)
 
 
+def record_ids(store: SimStore, model: str) -> list[int]:
+    """A few records of a model, as its control-panel page lists them (newest orders first)."""
+    if model == "ORDERS":
+        return [order["id"] for order in [*reversed(store.orders), *_ORDERS]][:4]
+    if model.startswith("PRODUCT"):
+        return [int(str(product["id"])) for product in _PRODUCTS[:3]]
+    return [1, 2, 3]  # customers
+
+
 def create_order(store_hash: str) -> int:
     """A new order in the store (the panel's "Create an order"); its id."""
     sim = state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -28,6 +29,7 @@ def home() -> str:
         faults=TOKEN_FAULTS,
         needs_authorisation=lambda h: driver.needs_authorisation(sim, h),
         hooks_of=hooks_listed,
+        records_of=records_with_actions,
         duplicates=events.DUPLICATES,
         panel_events=events.PANEL_EVENTS,
     )
@@ -94,6 +96,41 @@ def store_event(store_hash: str, kind: str) -> Response:
     record = api.create_order(store_hash) if kind == "order" else None  # a real order to read
     events.emit(state(), store_hash, scope, data_type, record)
     return redirect(url_for("sim_panel.home"))
+
+
+def records_with_actions(store: SimStore) -> list[tuple[str, list[int], list[dict[str, Any]]]]:
+    """The record pages that show the app's App Extensions: (model, record ids, extensions),
+    for each model the app's current token registered extensions on."""
+    mine = [ext for ext in store.app_extensions if ext["token"] == store.access_token]
+    pages = []
+    for model in ("ORDERS", "PRODUCTS", "PRODUCT_DESCRIPTION", "CUSTOMERS"):
+        actions = [ext for ext in mine if ext["model"] == model]
+        if actions:
+            pages.append((model, api.record_ids(store, model), actions))
+    return pages
+
+
+@bp.post("/stores/<store_hash>/extensions/open")
+def open_extension(store_hash: str) -> str:
+    """A user clicks an App Extension in a record's Action menu: BigCommerce opens the app with a
+    load whose `url` is the extension's url with the record's id filled in."""
+    store = _store(store_hash)
+    user_id = _user_id(store_hash)
+    extension_id = request.form.get("extension", "")
+    record = request.form.get("record", "")
+    extension = next(
+        (ext for ext in store.app_extensions
+         if ext["id"] == extension_id and ext["token"] == store.access_token),
+        None,
+    )
+    if extension is None or not record.isdigit():
+        abort(404, "That App Extension is not registered for the app on this store.")
+    url = extension["url"].replace("${id}", record)
+    label = extension["label"]["defaultValue"]
+    state().record(f"{label} on {extension['model'].lower()} {record} of {store_hash}")
+    # The control panel shows a PANEL extension in a side panel over the record page, a LINK
+    # one in the app's page; the simulator shows both in its app frame.
+    return _frame(store_hash, driver.open_url(state(), store_hash, user_id, url), label)
 
 
 @bp.post("/stores/<store_hash>/hooks/<int:hook_id>/deactivate")

@@ -370,3 +370,31 @@ def test_create_an_order_in_the_simulator_shows_on_the_apps_events_page(
                 app.locator("body").evaluate("() => location.reload()")
             expect(listed).to_contain_text("store/order/created", timeout=15000)
         browser.close()
+
+
+def test_an_app_extension_on_an_order_opens_the_app_on_that_order(make_run: str) -> None:
+    """Issue 19, acceptance 2: the example's App Extension, registered by make run's worker
+    after the install, shows in the simulator's order rows; clicking it on order 101 opens the
+    app inside the iframe on /orders/101 with a working session."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_context().new_page()
+        install_as_owner(page, make_run)
+        orders = page.locator("section[data-store=demo1234] div[data-records=ORDERS]")
+        for _ in range(100):  # registered by the post-install task in make run's worker
+            page.goto(make_run)
+            if orders.count():
+                break
+            time.sleep(0.2)
+        orders.locator("tr[data-record='101']").get_by_role(
+            "button", name="Open in My app"
+        ).click()
+        app = page.frame_locator("iframe#app")
+        expect(app.get_by_test_id("order")).to_have_text("Order #101", timeout=15000)
+        expect(app.get_by_test_id("deep-link")).to_have_text("/orders/101")
+        expect(app.get_by_test_id("store-hash")).to_have_text("demo1234")
+        app.get_by_role("link", name="Events").click()  # the session works for other pages
+        expect(app.get_by_test_id("events")).to_be_visible(timeout=15000)
+        browser.close()
