@@ -151,3 +151,28 @@ def test_the_webhook_handler_runs_as_written(
         assert deliver(client, *order_event(event_hash=event_hash)).json == {"status": "queued"}
         wait_until(lambda: order["staff_notes"] == "seen by my app", what="the handler's write")
     assert order == {"id": 250, "status": "Awaiting Fulfillment", "staff_notes": "seen by my app"}
+
+
+def test_the_extension_declaration_runs_as_written(
+    myapp: Path, make_service: Callable[..., Any], sim: SimulatorState
+) -> None:
+    """The README's `myapp/extensions.py`: importing it declares the extension, its scope joins
+    the required ones, and the post-install task registers it on the store."""
+    from bcapp import extensions
+    from tests.service.test_lifecycle import install as install_through_the_service
+    from tests.workers import running_worker, wait_until
+
+    (myapp / "extensions.py").write_text(block("python", "# myapp/extensions.py"))
+    service = make_service(receiver_modules=("myapp.extensions",))
+    import myapp.extensions  # type: ignore[import-not-found]
+
+    [declared] = extensions.declared()
+    assert (declared.model, declared.url) == ("ORDERS", "/orders/${id}/labels")
+    with running_worker(service):
+        install_through_the_service(service, sim)
+        wait_until(lambda: sim.stores["abc123"].app_extensions, what="the registration")
+    [registered] = sim.stores["abc123"].app_extensions
+    assert registered["label"] == {
+        "defaultValue": "Print labels",
+        "locales": [{"value": "Imprimer les étiquettes", "localeCode": "fr-FR"}],
+    }

@@ -1,12 +1,13 @@
 """The README's Python blocks against a running `make run` (issue 20, acceptance 1).
 
-`make run` is started as a newcomer would, with the README's `myapp` package on the path:
-its page (`BCAPP_BLUEPRINTS=myapp.views:bp`), its webhook handler and its signal receivers
-(`BCAPP_RECEIVERS=myapp.events,myapp.receivers`). The store is installed through the simulator
-over HTTP, the page is read with the session, the worker block runs as a separate process
-against make run's instance, "Create an order" reaches the handler in make run's task worker,
-and the receivers log what they heard. `# myapp.py` (an app of your own, served by its own
-gunicorn rather than by make run) runs in tests/architecture/test_readme_examples.py.
+`make run` is started as a newcomer would, with the README's `myapp` package on the path: its
+page (`BCAPP_BLUEPRINTS=myapp.views:bp`), its webhook handler, signal receivers and App
+Extension (`BCAPP_RECEIVERS=myapp.events,myapp.receivers,myapp.extensions`). The store is
+installed through the simulator over HTTP, the page is read with the session, the worker block
+runs as a separate process against make run's instance, "Create an order" reaches the handler
+in make run's task worker, the receivers log what they heard, and the extension shows in the
+simulator's order rows. `# myapp.py` (an app of your own, served by its own gunicorn rather
+than by make run) runs in tests/architecture/test_readme_examples.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
     (package / "templates" / "orders.html").write_text(template.split("\n", 1)[1])
     (package / "events.py").write_text(block("python", "# myapp/events.py"))
     (package / "receivers.py").write_text(block("python", "# myapp/receivers.py"))
+    (package / "extensions.py").write_text(block("python", "# myapp/extensions.py"))
     port = free_port(twin=1)
     instance = tmp_path / "instance"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS_URL", "APP_URL"))}
@@ -51,7 +53,7 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
         "WEB_CONCURRENCY": "2",
         "PYTHONPATH": str(tmp_path / "pkg"),
         "BCAPP_BLUEPRINTS": "myapp.views:bp",
-        "BCAPP_RECEIVERS": "myapp.events,myapp.receivers",
+        "BCAPP_RECEIVERS": "myapp.events,myapp.receivers,myapp.extensions",
     }
     log_path = tmp_path / "run.log"
     with log_path.open("w") as log:
@@ -115,3 +117,5 @@ def test_every_readme_python_block_runs_against_make_run(running: dict[str, str]
 
     log = Path(running["log"]).read_text()
     assert "welcome owner@demo1234.example to demo1234" in log  # myapp/receivers.py
+    panel_page = requests.get(panel + "/", timeout=5).text  # myapp/extensions.py, registered
+    assert 'data-records="ORDERS"' in panel_page and "Print labels" in panel_page
