@@ -1,0 +1,65 @@
+"""`make run` stops on Ctrl-C within seconds, ten times in a row (issue 20, Build 6 and
+acceptance 3). In tests/e2e/ so that pytest-xdist starts this long test early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from bcapp.store import embedded
+
+pytestmark = pytest.mark.slow
+
+
+def test_make_run_stops_within_seconds_of_ctrl_c_again_and_again(tmp_path: Path) -> None:
+    """Issue 20, Build 6: Ctrl-C (SIGINT) stops the development server, its simulator, its task
+    worker and its embedded Redis within seconds, ten times in a row, even with a client
+    holding a connection open, and the ports are free for the next start."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.servers import REPO, free_port
+
+    instance = tmp_path / "instance"
+    for attempt in range(10):  # ten in a row (issue 20, acceptance 3)
+        port = free_port(twin=1)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS"))}
+        env |= {"PORT": str(port), "BCAPP_INSTANCE_DIR": str(instance), "WEB_CONCURRENCY": "2"}
+        log = (tmp_path / f"run{attempt}.log").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        held = socket.create_connection(("127.0.0.1", port))  # a browser's idle connection
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        started = time.monotonic()
+        os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C sends to the whole process group
+        server.wait(timeout=20)
+        took = time.monotonic() - started
+        held.close()
+        log.close()
+        assert took < 8, f"stopped in {took:.1f} s"
+        assert not embedded.is_running(instance), "its embedded Redis stopped"
+        try:
+            os.killpg(server.pid, 0)
+            survivors = True
+        except ProcessLookupError:
+            survivors = False
+        assert not survivors, "no process of the group (simulator, task worker) is left"
+        for freed in (port, port + 1):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", freed))  # the app's and the simulator's ports are free
