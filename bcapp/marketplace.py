@@ -44,8 +44,7 @@ def review(settings: Settings) -> list[Finding]:
 
 
 def _app_url(settings: Settings) -> Finding:
-    parts = urlsplit(settings.app_url)
-    if parts.scheme != "https" or parts.port not in (None, 443) or not _public(parts.hostname):
+    if not _reachable(settings.app_url):
         return Finding(
             False,
             f"APP_URL {settings.app_url}: use the app's public https:// URL on "
@@ -91,8 +90,7 @@ def _scopes(settings: Settings) -> list[Finding]:
 
 def _webhook_destination(settings: Settings) -> Finding:
     destination = settings.webhook_destination
-    parts = urlsplit(destination)
-    if parts.scheme != "https" or parts.port not in (None, 443) or not _public(parts.hostname):
+    if not _reachable(destination):
         return Finding(
             False,
             f"webhook destination {destination}: BigCommerce delivers only to a "
@@ -162,6 +160,12 @@ def _no_secret_in_urls(settings: Settings) -> Finding:
                 f"{label}: this URL carries a secret or a credential-like parameter; remove it",
             )
     return Finding(True, f"no secret in the {len(urls)} URLs the app emits")
+
+
+def _reachable(url: str) -> bool:
+    """True for an https URL on port 443 of a public host (what BigCommerce calls)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.port in (None, 443) and _public(parts.hostname)
 
 
 def _public(host: str | None) -> bool:
