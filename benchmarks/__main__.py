@@ -30,3 +30,4 @@ except BenchmarkUnavailable as missing:
 load_throughput.main()
 app_page.main()
 webhook_intake.served_main()
+webhook_intake.served_main(threads=4)  # as production serves (gunicorn.conf.py)

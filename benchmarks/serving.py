@@ -113,8 +113,11 @@ def app_environment(redis_url: str, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(module: str, env: Mapping[str, str], port: int) -> Iterator[str]:
-    """Serve `module` with the project's gunicorn.conf.py and 2 sync workers; yield its URL."""
+def gunicorn(
+    module: str, env: Mapping[str, str], port: int, threads: int = 1
+) -> Iterator[str]:
+    """Serve `module` with the project's gunicorn.conf.py and 2 workers, sync (`threads` 1) or
+    gthread with `threads` threads each, as production runs them; yield its URL."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS"))}
     full_env |= dict(env) | {"PORT": str(port)}
     with tempfile.TemporaryDirectory(prefix="bcapp-bench-") as folder:
@@ -123,7 +126,8 @@ def gunicorn(module: str, env: Mapping[str, str], port: int) -> Iterator[str]:
         with log_path.open("w") as log:
             process = subprocess.Popen(  # noqa: S603 - gunicorn of this venv, fixed arguments
                 [sys.executable, "-m", "gunicorn", module, "--config", "gunicorn.conf.py",
-                 "--worker-class", "sync", "--threads", "1", "--workers", str(WORKERS)],
+                 "--worker-class", "sync" if threads == 1 else "gthread",
+                 "--threads", str(threads), "--workers", str(WORKERS)],
                 cwd=REPO,
                 env=full_env,
                 stdout=log,
