@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 QUEUE = "bcapp"
 HANDLE_EVENT = "bcapp.handle_event"
-SYNC_HOOKS = "bcapp.sync_hooks"
+SYNC_STORE = "bcapp.sync_store"
 RUN_SIGNAL = "bcapp.run_signal"
 RECONCILE = "bcapp.reconcile"
 PUBLISH_TIMEOUT_SECONDS = 2.0

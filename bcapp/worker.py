@@ -10,7 +10,7 @@ Tasks:
   until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`).
 - `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`),
   retried and kept as a dead letter in the same way.
-- `bcapp.sync_hooks`: a store's webhook subscriptions and App Extensions after an install
+- `bcapp.sync_store`: a store's webhook subscriptions and App Extensions after an install
   (bcapp/service/subscriptions.py, app_extensions.py), retried the same way while BigCommerce
   fails (an App Extensions failure is remembered for `bcapp stores show` and left to reconcile).
 - `bcapp.reconcile`: `bcapp reconcile` from Celery beat (`bcapp worker --beat`).
@@ -28,7 +28,7 @@ from typing import Any
 from celery import Celery, Task
 
 from bcapp import signals, webhook_scopes, webhooks
-from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_HOOKS
+from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import DeadLetter
@@ -47,21 +47,20 @@ def backoff_seconds(attempt: int, base: float) -> float:
 def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
     """Define bcapp's tasks on `app`, each running on the deployment `service()` returns."""
 
-    def handle_event(
-        task: Task, run_id: str, handler: str, event: dict[str, Any], queued_at: float = 0.0
-    ) -> str:
-        run = Run(HANDLE_EVENT, run_id, handler, event, queued_at)
-        return _run_once(task, service(), run, _webhook_handler)
+    def runner(task_name: str, invoke: Invoke) -> Callable[..., str]:
+        """The body of a task that runs one app function once (webhook handler, receiver)."""
 
-    def run_signal(
-        task: Task, run_id: str, handler: str, event: dict[str, Any], queued_at: float = 0.0
-    ) -> str:
-        run = Run(RUN_SIGNAL, run_id, handler, event, queued_at)
-        return _run_once(task, service(), run, _signal_receiver)
+        def run(
+            task: Task, run_id: str, handler: str, event: dict[str, Any], queued_at: float = 0.0
+        ) -> str:
+            found = Run(task_name, run_id, handler, event, queued_at)
+            return _run_once(task, service(), found, invoke)
 
-    def sync_store_hooks(task: Task, store_hash: str, queued_at: float = 0.0) -> str:
+        return run
+
+    def sync_store(task: Task, store_hash: str, queued_at: float = 0.0) -> str:
         bcapp = service()
-        _observe_wait(SYNC_HOOKS, queued_at)
+        _observe_wait(SYNC_STORE, queued_at)
         try:
             changes = bcapp.stores.sync_hooks(store_hash, bcapp.settings.webhook_destination)
             extensions = bcapp.stores.sync_extensions(store_hash)  # its failure is remembered
@@ -85,9 +84,9 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
 
     # shared=False: each application has its own tasks (Celery shares them with every app
     # created later by default; tests build one deployment each).
-    app.task(name=HANDLE_EVENT, bind=True, max_retries=None, shared=False)(handle_event)
-    app.task(name=RUN_SIGNAL, bind=True, max_retries=None, shared=False)(run_signal)
-    app.task(name=SYNC_HOOKS, bind=True, max_retries=None, shared=False)(sync_store_hooks)
+    for name, invoke in ((HANDLE_EVENT, _webhook_handler), (RUN_SIGNAL, _signal_receiver)):
+        app.task(name=name, bind=True, max_retries=None, shared=False)(runner(name, invoke))
+    app.task(name=SYNC_STORE, bind=True, max_retries=None, shared=False)(sync_store)
     app.task(name=RECONCILE, shared=False)(reconcile)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bcapp.bigcommerce import BigCommerce
-from bcapp.broker import SYNC_HOOKS
+from bcapp.broker import SYNC_STORE
 from bcapp.clock import Clock
 from bcapp.endpoints import WEBHOOKS
 from bcapp.errors import BadRequest, StoreUnavailable, Unauthorized
@@ -99,7 +99,7 @@ class AppCallbacks:
         """Subscribe the store to its webhooks in a task, not in the install request; a broker
         failure leaves it to the next `bcapp reconcile` (the install itself succeeded)."""
         try:
-            self._publish(SYNC_HOOKS, {"store_hash": store_hash}, None)
+            self._publish(SYNC_STORE, {"store_hash": store_hash}, None)
         except StoreUnavailable:
             log.warning("store=%s: webhook subscriptions wait for the next reconcile", store_hash)
 
