@@ -8,7 +8,11 @@ What apps built on bcapp use, in one place:
 - `bcapp.connect()`: bcapp for a worker process, from the same settings: a context manager
   whose `stores` has `installed()` and `client(store_hash)`, each a `StoreClient`; it builds
   nothing a worker never uses;
-- `signals`: lifecycle events (`app_installed`, `app_uninstalled`, …).
+- `signals`: lifecycle events (`app_installed`, `app_uninstalled`, …), with task receivers;
+- `webhooks`: handlers of store events (`@webhooks.on("store/order/created")`), run by
+  `bcapp worker`;
+- `extensions`: App Extensions, menu items of the control panel that open the app on a record;
+  `StoreClient.graphql` for the GraphQL Admin API.
 
 Everything is imported on first use, so a worker never imports Flask.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bcapp import signals
+    from bcapp import extensions, signals, webhooks
     from bcapp.service.store_client import StoreClient
     from bcapp.service.wiring import Bcapp
     from bcapp.settings import Settings
@@ -31,8 +35,10 @@ __all__ = [
     "app_page",
     "connect",
     "create_app",
+    "extensions",
     "init_app",
     "signals",
+    "webhooks",
 ]
 
 # name -> the module that defines it (imported when the name is first used)
@@ -54,10 +60,10 @@ def connect(settings: Settings | None = None) -> Bcapp:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "signals":
-        import bcapp.signals
+    if name in ("signals", "webhooks", "extensions"):
+        import importlib
 
-        return bcapp.signals
+        return importlib.import_module(f"bcapp.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'bcapp' has no attribute {name!r}")

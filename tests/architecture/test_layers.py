@@ -89,3 +89,23 @@ def test_no_module_of_bcapp_holds_several_responsibilities_by_its_length() -> No
         if SMELL_LINES < lines <= LIMIT_LINES:
             warnings.warn(f"{path} has {lines} lines: worth a look", stacklevel=1)
     assert {path: lines for path, lines in sizes.items() if lines > LIMIT_LINES} == {}
+
+
+def test_the_public_api_imports_as_the_contract_writes_it_and_a_worker_never_loads_flask() -> None:
+    """`from bcapp import …` as CONTRACT.md writes it; the worker's names load no Flask."""
+    import subprocess
+    import sys
+
+    worker_side = (
+        "import sys; from bcapp import connect, signals, StoreClient, webhooks, extensions; "
+        "print('flask' in sys.modules)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", worker_side], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "False"
+    everything = (
+        "from bcapp import app_page, AppContext, connect, signals, StoreClient, webhooks, "
+        "extensions; print(webhooks.on, extensions.add, StoreClient.graphql)"
+    )
+    subprocess.run([sys.executable, "-c", everything], check=True, capture_output=True)
