@@ -92,7 +92,7 @@ def test_no_module_of_bcapp_holds_several_responsibilities_by_its_length() -> No
 
 
 def test_the_public_api_imports_as_the_contract_writes_it_and_a_worker_never_loads_flask() -> None:
-    """`from bcapp import …` as CONTRACT.md writes it; the worker's names load no Flask."""
+    """`from bcapp import …` as the README writes it; the worker's names load no Flask."""
     import subprocess
     import sys
 
