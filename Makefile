@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # twice this machine's cores keeps both busy (pytest-xdist; override with PYTEST_WORKERS=n).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) * 2 )))
 
-.PHONY: run test test-fast lint typecheck check bench clean
+.PHONY: run test static-checks all-tests test-fast lint typecheck check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(RUN_STAMP)
 	PORT=$(PORT) $(BIN)/gunicorn wsgi:app --config gunicorn.conf.py
 
+# Lint and types run beside the tests (two jobs): either failing fails `make test`.
 test: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 static-checks all-tests
+
+static-checks: $(STAMP)
 	$(BIN)/ruff check bcapp tests benchmarks examples wsgi.py gunicorn.conf.py
 	$(BIN)/mypy bcapp benchmarks
 	$(BIN)/lint-imports --no-cache
+
+all-tests: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered
 
 # The quick lane while working: no lint, no coverage, no test marked `slow` (real servers,

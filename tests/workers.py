@@ -22,10 +22,6 @@ from bcapp.worker import application
 def running_worker(service: Bcapp, concurrency: int = 2) -> Iterator[None]:
     """bcapp's tasks run by a worker thread of this process until the block ends."""
     app = application(service)
-    # The worker's consumer waits on BRPOP for at most this long, so a stopping worker leaves
-    # within a tenth of a second instead of kombu's default second.
-    options = dict(app.conf.broker_transport_options)
-    app.conf.broker_transport_options = options | {"brpop_timeout": 0.1}
     with start_worker(
         app,
         pool="threads",
