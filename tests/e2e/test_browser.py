@@ -82,7 +82,7 @@ def make_run(tmp_path: Path) -> Iterator[str]:
         url = _printed_url(tmp_path / "run.log", process)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: gunicorn stops at once
         process.wait(timeout=30)
         _wait_for_group_exit(process.pid)
         log.close()

@@ -54,12 +54,22 @@ def test_make_run_stops_within_seconds_of_ctrl_c_again_and_again(tmp_path: Path)
         log.close()
         assert took < 8, f"stopped in {took:.1f} s"
         assert not embedded.is_running(instance), "its embedded Redis stopped"
-        try:
-            os.killpg(server.pid, 0)
-            survivors = True
-        except ProcessLookupError:
-            survivors = False
-        assert not survivors, "no process of the group (simulator, task worker) is left"
+        assert group_ends(server.pid), "no process of the group (simulator, task worker) is left"
         for freed in (port, port + 1):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", freed))  # the app's and the simulator's ports are free
+
+
+def group_ends(group: int, within: float = 5.0) -> bool:
+    """True once no process of the group is left (its last ones may still be exiting)."""
+    import os
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False

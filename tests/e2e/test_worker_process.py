@@ -72,7 +72,7 @@ def deployment(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "BCAPP_RECEIVERS": "handlers_under_test",
         "PYTHONPATH": f"{tmp_path / 'pkg'}{os.pathsep}{REPO}",
         "EVENTS_OUT": str(out),
-        "BCAPP_TASK_VISIBILITY_TIMEOUT": "3",
+        "BCAPP_TASK_VISIBILITY_TIMEOUT": "2",
         "BCAPP_TASK_RETRY_BASE": "0.1",
     }
 
@@ -209,7 +209,7 @@ def test_worker_beat_runs_reconcile_on_its_schedule(
     assert app.test_client().get("/bigcommerce/auth?" + auth_query(sim)).status_code == 302
     sim.revoke("abc123")  # uninstalled, and the callback never came
     env = environment_for(settings) | {"BCAPP_RECEIVERS": ""}
-    with worker_process(env, tmp_path / "beat.log", "--beat", "--reconcile-every", "2"):
+    with worker_process(env, tmp_path / "beat.log", "--beat", "--reconcile-every", "1"):
         wait_until(
             lambda: getattr(installation_of(app), "uninstall", None) is not None,
             timeout=40,
