@@ -3,7 +3,7 @@
 `running_worker(service)` starts Celery's own in-process worker (threads pool) on the
 deployment's broker queue (`<prefix>:broker:` keys, so parallel tests never share a queue) and
 stops it when the block ends. Tests that need a worker *process* (a SIGKILL) start
-`bcapp worker` instead (tests/e2e/test_worker_process.py).
+`bcapp worker` instead (tests/test_worker_process.py).
 """
 
 from __future__ import annotations

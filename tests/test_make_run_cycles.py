@@ -1,5 +1,5 @@
 """`make run` stops on Ctrl-C within seconds, ten times in a row (issue 20, Build 6 and
-acceptance 3). In tests/e2e/ so that pytest-xdist starts this long test early."""
+acceptance 3)."""
 
 from __future__ import annotations
 
