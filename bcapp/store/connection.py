@@ -114,8 +114,8 @@ def _sentinel_master(url: str, max_connections: int, tls_options: dict[str, Any]
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
         **secure,
     }
-    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call]
-    master: redis.Redis = sentinel.master_for(path[0], max_connections=max_connections)  # type: ignore[no-untyped-call]
+    sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call, unused-ignore]
+    master: redis.Redis = sentinel.master_for(path[0], max_connections=max_connections)  # type: ignore[no-untyped-call, unused-ignore]
     return master
 
 
