@@ -14,14 +14,18 @@ lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
+import threading
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from amqp.exceptions import ChannelError
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
+from kombu.messaging import Producer
+from kombu.utils.uuid import uuid
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.settings import Settings
@@ -136,24 +140,56 @@ def _broker_tls(settings: Settings, url: str) -> dict[str, Any] | None:
 
 
 class TaskQueue:
-    """Publishes bcapp's tasks by name (the web side never imports their bodies)."""
+    """Publishes bcapp's tasks by name (the web side never imports their bodies).
+
+    Each thread keeps one producer from Celery's pool for as long as it lives (as a gunicorn
+    worker does), with bcapp's queue declared once on it, and publishes through Celery's
+    message layer (`create_task_message`, `send_task_message`): the same messages, signals and
+    retry policy as `send_task`, without its per-call routing, pool round trip and declaration,
+    which cost more than the broker's own LPUSH (benchmarks/webhook_intake.py).
+    """
 
     def __init__(self, app: Celery) -> None:
         self.app = app
+        self._held = threading.local()
 
     def publish(self, task: str, kwargs: dict[str, Any], task_id: str | None = None) -> None:
         """Queue `task` with JSON `kwargs` (and `queued_at`, for the wait metric);
         BrokerUnavailable (503) when the broker fails."""
         sent = {**kwargs, "queued_at": time.time()}
+        amqp = self.app.amqp
+        # No repr of the arguments in the message: Celery's events and monitors (Flower)
+        # would otherwise show the event's data.
+        message = amqp.create_task_message(
+            task_id or uuid(), task, (), sent, argsrepr="", kwargsrepr=""
+        )
         try:
-            # No repr of the arguments in the message: Celery's events and monitors (Flower)
-            # would otherwise show the event's data.
-            self.app.send_task(
-                task, kwargs=sent, queue=QUEUE, task_id=task_id, argsrepr="", kwargsrepr=""
-            )
-        except (KombuError, OperationalError, OSError) as exc:
+            amqp.send_task_message(self._producer(), task, message, queue=QUEUE, declare=[])
+        except (KombuError, OperationalError, OSError, ChannelError) as exc:
+            self._let_go()  # the next publish starts from a fresh producer
             log.error("broker publish of %s failed: %s", task, type(exc).__name__)
             raise BrokerUnavailable("broker_unavailable") from exc
+
+    def _producer(self) -> Producer:
+        """This thread's producer (a new one after a fork: the parent's is not this process's)."""
+        held = getattr(self._held, "producer", None)
+        if held is not None and self._held.pid == os.getpid():
+            return cast(Producer, held)
+        producer = self.app.producer_pool.acquire(block=True, timeout=PUBLISH_TIMEOUT_SECONDS)
+        try:
+            producer.maybe_declare(self.app.amqp.queues[QUEUE])
+        except BaseException:
+            producer.release()
+            raise
+        self._held.producer, self._held.pid = producer, os.getpid()
+        return cast(Producer, producer)
+
+    def _let_go(self) -> None:
+        """Give this thread's producer back to the pool."""
+        held = getattr(self._held, "producer", None)
+        self._held.producer = None
+        if held is not None and self._held.pid == os.getpid():
+            held.release()
 
     def depth(self) -> int | None:
         """Tasks waiting in bcapp's queue (None when the broker cannot say)."""
@@ -170,4 +206,5 @@ class TaskQueue:
 
     def close(self) -> None:
         """Release the broker connections of this process."""
+        self._let_go()
         self.app.close()

@@ -5,7 +5,9 @@ active`` (the module builds its application from the environment when `app` is f
 Tasks:
 
 - `bcapp.handle_event`: one declared handler's run of one webhook event (bcapp/webhooks.py).
-  A run that finished is marked handled, so a redelivery runs nothing; a failure is retried
+  A run that finished is marked handled, so a redelivery runs nothing; a task the intake
+  queued for a duplicate delivery runs nothing either (the event's claim names another
+  delivery, bcapp/service/webhooks.py); a failure is retried
   with exponential backoff and full jitter (`BCAPP_TASK_RETRY_BASE` * 2^(attempt-1) at most)
   until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`).
 - `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`),
@@ -51,9 +53,14 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
         """The body of a task that runs one app function once (webhook handler, receiver)."""
 
         def run(
-            task: Task, run_id: str, handler: str, event: dict[str, Any], queued_at: float = 0.0
+            task: Task,
+            run_id: str,
+            handler: str,
+            event: dict[str, Any],
+            queued_at: float = 0.0,
+            receipt: str = "",
         ) -> str:
-            found = Run(task_name, run_id, handler, event, queued_at)
+            found = Run(task_name, run_id, handler, event, queued_at, receipt)
             return _run_once(task, service(), found, invoke)
 
         return run
@@ -100,6 +107,7 @@ class Run:
     handler: str
     event: dict[str, Any]
     queued_at: float
+    receipt: str = ""  # the webhook delivery that queued it ("" for a replay or a signal)
 
     @property
     def store_hash(self) -> str:
@@ -137,6 +145,8 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
     store_hash, records = run.store_hash, bcapp.task_records
     if records.was_handled(store_hash, run.run_id):
         return "already handled"
+    if run.receipt and bcapp.callbacks.outrun(run.event, run.receipt):
+        return "duplicate delivery"  # queued before the intake knew (bcapp/service/webhooks.py)
     attempt = task.request.retries + 1
     if attempt == 1:
         _observe_wait(run.task, run.queued_at)

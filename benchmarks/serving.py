@@ -230,6 +230,37 @@ def measure(
     return max(result.requests_per_second for result in rounds)
 
 
+def measure_alternately(
+    targets: Mapping[str, tuple[str, list[str]]],
+    seconds: int,
+    rounds: int,
+    warm_up: int,
+    script: Path = WRK_SCRIPT,
+) -> dict[str, float]:
+    """Requests per second of each of `targets` (name: URL, lines), servers all running:
+    after a 1 s warm-up each, `rounds` rounds take the targets in turn, so a slow spell of
+    a shared machine falls on all of them alike; the best round of each is its figure.
+
+    Each round takes its own share of a target's lines after the first `warm_up`, as
+    `measure` does; a run with any failure is refused.
+    """
+    best = dict.fromkeys(targets, 0.0)
+    failures = 0
+    for url, lines in targets.values():
+        failures += wrk(url, lines[:warm_up], 1, script=script).failures
+    for number in range(rounds):
+        for name, (url, lines) in targets.items():
+            rest = lines[warm_up:]
+            share = max(len(rest) // rounds, 1)
+            result = wrk(url, rest[number * share : (number + 1) * share] or rest, seconds,
+                         script=script)
+            failures += result.failures
+            best[name] = max(best[name], result.requests_per_second)
+    if failures:
+        raise RuntimeError(f"{failures} requests failed: not a valid run")
+    return best
+
+
 def parse_wrk(output: str) -> WrkResult:
     """The figures of wrk's report."""
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)

@@ -15,6 +15,7 @@ the POST to the handler's start, p50 and p99. A redis-server on loopback TCP ser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import tempfile
@@ -82,24 +83,28 @@ def rate(app: Flask, deliveries: list[tuple[bytes, dict[str, str]]]) -> float:
 
 def served_main(threads: int = 1) -> None:
     """Print the served intake figure and its ratio to the bare view (needs wrk): 2 sync
-    workers as the other HTTP figures, or gthread workers with `threads` threads."""
-    from benchmarks.serving import app_environment, free_port, gunicorn, measure
+    workers as the other HTTP figures, or gthread workers with `threads` threads. Both servers
+    run side by side and take turns, three 5 s rounds each (`measure_alternately`)."""
+    from benchmarks.serving import app_environment, free_port, gunicorn, measure_alternately
 
     with redis_server() as redis_url:
-        port = free_port()
-        env = app_environment(redis_url, port) | {
-            "BCAPP_RECEIVERS": "benchmarks.bench_handlers",
-            "BC_CLIENT_SECRET": SECRET,
-        }
-        figures = {}
-        for name, module in (("bare", "benchmarks.bare_app:app"), ("bcapp", "wsgi:app")):
-            lines = [delivery_line(body, headers) for body, headers in signed_deliveries(40000)]
-            with gunicorn(module, env, port, threads) as url:
-                figures[name] = measure(url, lines, 5, warm_up=2000, script=SIGNED_POSTS)
+        ports = {"bare": free_port(), "bcapp": free_port()}
+        modules = {"bare": "benchmarks.bare_app:app", "bcapp": "wsgi:app"}
+        with contextlib.ExitStack() as servers:
+            targets = {}
+            for name, port in ports.items():
+                env = app_environment(redis_url, port) | {
+                    "BCAPP_RECEIVERS": "benchmarks.bench_handlers",
+                    "BC_CLIENT_SECRET": SECRET,
+                }
+                url = servers.enter_context(gunicorn(modules[name], env, port, threads))
+                lines = [delivery_line(body, headers) for body, headers in signed_deliveries(50000)]
+                targets[name] = (url, lines)
+            figures = measure_alternately(targets, 5, 3, warm_up=2000, script=SIGNED_POSTS)
     how = "2 sync workers" if threads == 1 else f"2 gthread workers x {threads} threads"
     print(f"baseline bare Flask view, served by {how}: {figures['bare']:,.0f} deliveries/s")
     print(
-        f"webhook intake, served by {how} (verify, de-duplicate, enqueue): "
+        f"webhook intake, served by {how} (verify, enqueue, claim): "
         f"{figures['bcapp']:,.0f} deliveries/s  ratio to baseline "
         f"{figures['bcapp'] / figures['bare']:.2f}  (goal 0.40)"
     )

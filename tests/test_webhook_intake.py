@@ -108,6 +108,80 @@ def test_a_slow_handler_never_holds_the_answer(
         release.set()
 
 
+def test_a_duplicate_arriving_while_the_first_run_goes_on_runs_nothing(
+    installed: FlaskClient, app: Flask, redis_client: redis.Redis, prefix: str
+) -> None:
+    """The duplicate's task is queued before its claim fails (the intake queues first); a
+    second worker thread takes it while the first run is still inside the handler, and
+    drops it: the claim names the other delivery."""
+    started, release = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    @webhooks.on("store/order/created")
+    def slow(event: webhooks.Event) -> None:
+        runs.append(event.id)
+        started.set()
+        release.wait(10)
+
+    with running_worker(service_of(app), concurrency=2):
+        assert deliver(installed, *order_event("msg_a", "e" * 40)).json == {"status": "queued"}
+        assert started.wait(10), "the first run started"
+        retried = order_event("msg_b", "e" * 40)  # BigCommerce's duplicate: new id, same hash
+        assert deliver(installed, *retried).json == {"status": "duplicate"}
+        wait_until(lambda: queued(redis_client, prefix) == 0, what="the duplicate's task taken")
+        time.sleep(0.3)  # room for a wrong second run to start
+        release.set()
+    assert runs == ["msg_a"]
+
+
+def test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_once(
+    installed: FlaskClient, app: Flask
+) -> None:
+    """A process that queued the handler's task and died before its claim: the task runs (no
+    claim says otherwise), and BigCommerce's retry of the unanswered delivery is claimed
+    and queued anew, and runs nothing more (the run was marked handled)."""
+    from bcapp.service.webhooks import queue_handlers, verify_delivery
+
+    runs: list[str] = []
+
+    @webhooks.on("store/order/created")
+    def remember(event: webhooks.Event) -> None:
+        runs.append(event.id)
+
+    service = service_of(app)
+    body, headers = order_event("msg_lost", "l" * 40)
+    delivery = verify_delivery(body, headers, [CLIENT_SECRET], time.time())
+    assert queue_handlers(delivery, service.queue.publish, "receipt-of-the-lost-process") == 1
+    with running_worker(service):
+        wait_until(lambda: runs, what="the lost process's task")
+        assert deliver(installed, body, headers).json == {"status": "queued"}  # the retry
+        time.sleep(0.5)  # room for a wrong second run
+    assert runs == ["msg_lost"]
+
+
+def test_redis_down_after_queueing_is_503_and_the_retry_runs_the_event_once(
+    make_app: Callable[..., Flask], installed: FlaskClient, app: Flask, redis_url: str
+) -> None:
+    """The task is queued, the claim fails (503): BigCommerce's retry is accepted, and of
+    the two tasks queued the event runs once."""
+    runs: list[str] = []
+
+    @webhooks.on("store/order/created")
+    def remember(event: webhooks.Event) -> None:
+        runs.append(event.id)
+
+    no_redis = make_app(redis_url="redis://127.0.0.1:9/0", broker_url=redis_url)
+    body, headers = order_event("msg_503", "r" * 40)
+    refused = deliver(no_redis.test_client(), body, headers)
+    assert refused.status_code == 503
+    assert "temporarily unavailable" in refused.get_data(as_text=True)
+    assert deliver(installed, body, headers).json == {"status": "queued"}
+    with running_worker(service_of(app)):
+        wait_until(lambda: runs, what="the handler")
+        time.sleep(0.5)  # room for a wrong second run
+    assert runs == ["msg_503"]
+
+
 def test_a_handler_that_fails_twice_runs_three_times(
     installed: FlaskClient, make_app: Callable[..., Flask], sim: SimulatorState
 ) -> None:

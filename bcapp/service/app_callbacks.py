@@ -142,6 +142,11 @@ class AppCallbacks:
                 self._limits.admit_address(WEBHOOKS.name, address)
             raise
 
+    def outrun(self, event: Mapping[str, Any], receipt: str) -> bool:
+        """True when a handler task queued by the delivery `receipt` is a duplicate's: the
+        event was claimed by another delivery, whose own task runs it."""
+        return webhooks.outrun(event, receipt, self._stores[1])
+
     def _end(self, store_hash: str, event: UninstallEvent) -> bool:
         return access.end_installation(
             store_hash,

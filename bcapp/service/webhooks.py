@@ -6,12 +6,18 @@ HMAC key is the secret's raw bytes (docs/protocol.md "Webhooks"). The signature 
 `standardwebhooks` library's own `sign`; the timestamp is checked here, against bcapp's clock,
 so tests can move time.
 
-A verified delivery is claimed once by its `webhook-id` and by its event's `hash` (a retry of
-one event may come with a new id), then `store/app/uninstalled` ends the installation like an
-uninstall (docs/security.md R13) and each declared handler of the scope is queued as a task
-(bcapp/webhooks.py); the answer does not wait for any handler. A failure to queue releases the
-claim and answers 503, so BigCommerce's retry does it again; a process lost between claim and
-queue leaves a claim that expires in `CLAIM_SECONDS`, before BigCommerce's first retry.
+A verified delivery queues one task per declared handler of its scope (bcapp/webhooks.py),
+then claims the event, in one step, by its `webhook-id` and by its `hash` (a retry of one event
+may come with a new id) for `DEDUPLICATE_SECONDS`; `store/app/uninstalled` then ends the
+installation like an uninstall (docs/security.md R13). The answer waits for no handler.
+
+Queue first, claim second: no moment exists where the event is claimed and not queued, so a
+process lost mid-request, a broker outage (503) or a Redis outage (503) leaves BigCommerce's
+retry free to do it all again, and the claim needs no second write once the tasks are queued.
+The price is paid by duplicates only: the tasks queued for one are dropped by the worker, as the
+claim names the receipt it belongs to (`receipt`, random per delivery received) and theirs is
+another (`outrun`). A receipt whose claim never happened (the process was lost in between) is
+run; its handler's handled marker stops a second run of the event (bcapp/worker.py).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from secrets import token_hex
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
@@ -43,8 +50,6 @@ log = logging.getLogger(__name__)
 TOLERANCE_SECONDS = 300  # the Standard Webhooks default
 # BigCommerce retries a failed delivery for about 48 h; ids are remembered a day longer.
 DEDUPLICATE_SECONDS = 3 * 86400
-# How long a claim lasts before its delivery is queued (BigCommerce retries after 60 s first).
-CLAIM_SECONDS = 30
 MAX_ID_CHARS = 256
 MAX_HASH_CHARS = 128
 MAX_SIGNATURE_CHARS = 4096
@@ -168,45 +173,62 @@ def receive(
     end: Callable[[str, UninstallEvent], bool],
     publish: Callable[[str, dict[str, Any], str | None], None],
 ) -> str:
-    """Verify a delivery, claim it, act on it: "ended", "queued", "ignored" or "duplicate".
+    """Verify a delivery, queue its handlers, claim it, act on it: "ended", "queued",
+    "ignored" or "duplicate".
 
     `publish(task, kwargs, task_id)` queues a task; its failure (BrokerUnavailable, 503)
-    releases the claim, so BigCommerce's retry is not taken for a duplicate.
+    happens before the claim, so BigCommerce's retry is not taken for a duplicate.
     """
     delivery = verify_delivery(body, headers, secrets, clock.now())
     store_hash = delivery.store_hash
-    nonces = ["webhook:" + delivery.webhook_id]
-    if delivery.event_hash:
-        nonces.append("webhook-hash:" + delivery.event_hash)
-    if not short_lived.claim(store_hash, nonces, CLAIM_SECONDS):
+    receipt = token_hex(8)
+    queued = queue_handlers(delivery, publish, receipt)
+    nonces = claim_nonces(delivery.as_event())
+    if not short_lived.claim(store_hash, nonces, DEDUPLICATE_SECONDS, receipt):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
-        return "duplicate"
-    try:
-        outcome = "ignored"
-        if delivery.scope == UNINSTALLED_SCOPE:
-            # The event's own time, not the attempt's: a retry delivered after a re-install
-            # must not end the newer installation (L2 of the third review).
-            event = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
-            outcome = "ended" if end(store_hash, event) else "ignored"
-        if queue_handlers(delivery, publish) and outcome == "ignored":
-            outcome = "queued"
-    except BaseException:
-        short_lived.release(store_hash, nonces)
-        raise
-    short_lived.settle(store_hash, nonces, DEDUPLICATE_SECONDS)
+        return "duplicate"  # the tasks just queued find the claim is another's (`outrun`)
+    outcome = "queued" if queued else "ignored"
+    if delivery.scope == UNINSTALLED_SCOPE:
+        # The event's own time, not the attempt's: a retry delivered after a re-install
+        # must not end the newer installation (L2 of the third review).
+        event = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
+        try:
+            if end(store_hash, event):
+                outcome = "ended"
+        except BaseException:
+            short_lived.release(store_hash, nonces)  # BigCommerce's retry ends it
+            raise
     WEBHOOKS.labels(delivery.scope_label, "received").inc()
     return outcome
 
 
+def claim_nonces(event: Mapping[str, Any]) -> list[str]:
+    """What a delivery of `event` claims: its delivery id and, when it has one, its hash
+    (the same for every delivery of the event)."""
+    nonces = ["webhook:" + str(event["id"])]
+    if event.get("hash"):
+        nonces.append("webhook-hash:" + str(event["hash"]))
+    return nonces
+
+
+def outrun(event: Mapping[str, Any], receipt: str, short_lived: ShortLivedRecords) -> bool:
+    """True when the event's claim belongs to another receipt than `receipt`: the task was
+    queued for a duplicate delivery, and the claiming delivery's own task runs the event.
+    False when the claim is this receipt's or missing (expired, or never made)."""
+    owners = short_lived.claimants(str(event["store_hash"]), claim_nonces(event))
+    return any(owner is not None and owner != receipt for owner in owners)
+
+
 def queue_handlers(
-    delivery: Delivery, publish: Callable[[str, dict[str, Any], str | None], None]
+    delivery: Delivery, publish: Callable[[str, dict[str, Any], str | None], None], receipt: str
 ) -> int:
     """Queue one task per declared handler that receives the delivery's scope; how many."""
     handlers = webhooks.handlers_for(delivery.scope)
     event = delivery.as_event()
     for handler in handlers:
         run_id = run_id_of(delivery.event_hash or delivery.webhook_id, handler.name)
-        publish(HANDLE_EVENT, {"run_id": run_id, "handler": handler.name, "event": event}, run_id)
+        kwargs = {"run_id": run_id, "handler": handler.name, "event": event, "receipt": receipt}
+        publish(HANDLE_EVENT, kwargs, run_id)
     return len(handlers)
 
 

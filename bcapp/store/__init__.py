@@ -190,11 +190,12 @@ class ShortLivedRecords(Protocol):
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """Record `nonce` for `ttl_seconds`; True the first time, False when already seen."""
 
-    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> bool:
-        """Burn all `nonces` for `ttl_seconds`, or none (False) when one was burned before."""
+    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int, owner: str) -> bool:
+        """Burn all `nonces` for `ttl_seconds` in `owner`'s name, or none (False) when one was
+        burned before."""
 
-    def settle(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> None:
-        """Keep claimed nonces for `ttl_seconds` from now."""
+    def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
+        """Who claimed each nonce (None when nobody did, or the claim expired)."""
 
     def release(self, store_hash: str, nonces: list[str]) -> None:
         """Unburn claimed nonces."""

@@ -35,7 +35,7 @@ _CLAIM = """
 for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then return 0 end
 end
-for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'EX', ARGV[1]) end
 return 1
 """
 
@@ -97,20 +97,19 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
 
-    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> bool:
-        """Burn every nonce for `ttl_seconds` in one step, or none when any was burned before
-        (False): a delivery is claimed by its id and its event's hash at once."""
+    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int, owner: str) -> bool:
+        """Burn every nonce for `ttl_seconds` in one step, in `owner`'s name, or none when any
+        was burned before (False): a delivery is claimed by its id and its event's hash at once."""
         keys = [nonce_key(self._keys, store_hash, nonce) for nonce in nonces]
         with unavailable_on_redis_error("claim"):
-            return bool(self._claim(keys=keys, args=[max(ttl_seconds, 1)]))
+            return bool(self._claim(keys=keys, args=[max(ttl_seconds, 1), owner]))
 
-    def settle(self, store_hash: str, nonces: list[str], ttl_seconds: int) -> None:
-        """Keep claimed nonces for `ttl_seconds` from now (the claim's work is done)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for nonce in nonces:
-            pipe.expire(nonce_key(self._keys, store_hash, nonce), max(ttl_seconds, 1))
-        with unavailable_on_redis_error("settle"):
-            pipe.execute()
+    def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
+        """The owner named by each nonce's claim (None when unclaimed or expired)."""
+        keys = [nonce_key(self._keys, store_hash, nonce) for nonce in nonces]
+        with unavailable_on_redis_error("claimants"):
+            owners = self._redis.mget(keys)
+        return [None if owner is None else str(owner) for owner in owners]
 
     def release(self, store_hash: str, nonces: list[str]) -> None:
         """Unburn claimed nonces (their work failed: a retry must be able to do it)."""
