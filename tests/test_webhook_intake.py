@@ -182,6 +182,32 @@ def test_redis_down_after_queueing_is_503_and_the_retry_runs_the_event_once(
     assert runs == ["msg_503"]
 
 
+def test_redis_down_under_the_worker_retries_the_run_and_loses_nothing(
+    installed: FlaskClient,
+    app: Flask,
+    make_app: Callable[..., Flask],
+    redis_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A worker whose Redis is down cannot tell whether the run is done: it schedules the
+    task again (a failed task would be acknowledged and the event lost); a worker that can
+    reach Redis runs it once."""
+    runs: list[str] = []
+
+    @webhooks.on("store/order/created")
+    def remember(event: webhooks.Event) -> None:
+        runs.append(event.id)
+
+    assert deliver(installed, *order_event("msg_blind")).json == {"status": "queued"}
+    blind = make_app(redis_url="redis://127.0.0.1:9/0", broker_url=redis_url, task_retry_base=0.05)
+    with running_worker(service_of(blind)):
+        wait_until(lambda: "waits for Redis" in caplog.text, what="a retry for Redis")
+    assert runs == []
+    with running_worker(service_of(app)):  # the retry, put back when the blind worker stopped
+        wait_until(lambda: runs, what="the run")
+    assert runs == ["msg_blind"]
+
+
 def test_a_handler_that_fails_twice_runs_three_times(
     installed: FlaskClient, make_app: Callable[..., Flask], sim: SimulatorState
 ) -> None:
