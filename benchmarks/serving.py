@@ -236,15 +236,16 @@ def measure_alternately(
     rounds: int,
     warm_up: int,
     script: Path = WRK_SCRIPT,
-) -> dict[str, float]:
-    """Requests per second of each of `targets` (name: URL, lines), servers all running:
-    after a 1 s warm-up each, `rounds` rounds take the targets in turn, so a slow spell of
-    a shared machine falls on all of them alike; the best round of each is its figure.
+) -> dict[str, list[float]]:
+    """Requests per second of each of `targets` (name: URL, lines) in each round, servers all
+    running: after a 1 s warm-up each, `rounds` rounds take the targets in turn, so the
+    figures of one round were measured within seconds of each other (on a shared machine a
+    slow spell lasts longer than that: compare within a round, `paired_ratios`).
 
     Each round takes its own share of a target's lines after the first `warm_up`, as
     `measure` does; a run with any failure is refused.
     """
-    best = dict.fromkeys(targets, 0.0)
+    figures: dict[str, list[float]] = {name: [] for name in targets}
     failures = 0
     for url, lines in targets.values():
         failures += wrk(url, lines[:warm_up], 1, script=script).failures
@@ -255,10 +256,15 @@ def measure_alternately(
             result = wrk(url, rest[number * share : (number + 1) * share] or rest, seconds,
                          script=script)
             failures += result.failures
-            best[name] = max(best[name], result.requests_per_second)
+            figures[name].append(result.requests_per_second)
     if failures:
         raise RuntimeError(f"{failures} requests failed: not a valid run")
-    return best
+    return figures
+
+
+def paired_ratios(figures: Mapping[str, list[float]], name: str, baseline: str) -> list[float]:
+    """`name`'s figure over `baseline`'s, round by round (measured seconds apart)."""
+    return [ours / theirs for ours, theirs in zip(figures[name], figures[baseline], strict=True)]
 
 
 def parse_wrk(output: str) -> WrkResult:

@@ -81,11 +81,18 @@ def rate(app: Flask, deliveries: list[tuple[bytes, dict[str, str]]]) -> float:
     return len(deliveries) / (time.perf_counter() - started)
 
 
-def served_main(threads: int = 1) -> None:
+def served_main(threads: int = 1, rounds: int = 5) -> None:
     """Print the served intake figure and its ratio to the bare view (needs wrk): 2 sync
     workers as the other HTTP figures, or gthread workers with `threads` threads. Both servers
-    run side by side and take turns, three 5 s rounds each (`measure_alternately`)."""
-    from benchmarks.serving import app_environment, free_port, gunicorn, measure_alternately
+    run side by side and take turns, `rounds` 4 s rounds each (`measure_alternately`); the
+    ratio is the median of the rounds' ratios, each of two figures measured seconds apart."""
+    from benchmarks.serving import (
+        app_environment,
+        free_port,
+        gunicorn,
+        measure_alternately,
+        paired_ratios,
+    )
 
     with redis_server() as redis_url:
         ports = {"bare": free_port(), "bcapp": free_port()}
@@ -98,16 +105,21 @@ def served_main(threads: int = 1) -> None:
                     "BC_CLIENT_SECRET": SECRET,
                 }
                 url = servers.enter_context(gunicorn(modules[name], env, port, threads))
-                lines = [delivery_line(body, headers) for body, headers in signed_deliveries(50000)]
+                lines = [delivery_line(body, headers) for body, headers in signed_deliveries(60000)]
                 targets[name] = (url, lines)
-            figures = measure_alternately(targets, 5, 3, warm_up=2000, script=SIGNED_POSTS)
+            figures = measure_alternately(targets, 4, rounds, warm_up=2000, script=SIGNED_POSTS)
+    ratios = paired_ratios(figures, "bcapp", "bare")
     how = "2 sync workers" if threads == 1 else f"2 gthread workers x {threads} threads"
-    print(f"baseline bare Flask view, served by {how}: {figures['bare']:,.0f} deliveries/s")
+    print(f"baseline bare Flask view, served by {how}: {_span(figures['bare'])} deliveries/s")
     print(
         f"webhook intake, served by {how} (verify, enqueue, claim): "
-        f"{figures['bcapp']:,.0f} deliveries/s  ratio to baseline "
-        f"{figures['bcapp'] / figures['bare']:.2f}  (goal 0.40)"
+        f"{_span(figures['bcapp'])} deliveries/s  ratio to baseline, median of {rounds} rounds "
+        f"{statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}; goal 0.40)"
     )
+
+
+def _span(figures: list[float]) -> str:
+    return f"{min(figures):,.0f}-{max(figures):,.0f}"
 
 
 def delivery_line(body: bytes, headers: dict[str, str]) -> str:
