@@ -144,14 +144,29 @@ class TaskQueue:
 
     Each thread keeps one producer from Celery's pool for as long as it lives (as a gunicorn
     worker does), with bcapp's queue declared once on it, and publishes through Celery's
-    message layer (`create_task_message`, `send_task_message`): the same messages, signals and
-    retry policy as `send_task`, without its per-call routing, pool round trip and declaration,
-    which cost more than the broker's own LPUSH (benchmarks/webhook_intake.py).
+    message layer (`create_task_message`, `send_task_message`): the same messages and signals
+    as `send_task`, without its per-call routing, pool round trip and declaration, which cost
+    more than the broker's own LPUSH (benchmarks/webhook_intake.py).
+
+    Nor with kombu's publish retry: a failed publish is a 503 that BigCommerce retries, and the
+    failing producer's connection is dropped (`_let_go`), so the next publish connects afresh;
+    the Redis client already reconnects a connection the server closed. The retry's wrapper
+    cost about a tenth of the served intake's throughput.
     """
 
     def __init__(self, app: Celery) -> None:
         self.app = app
         self._held = threading.local()
+        # What the transport raises, as kombu names it (no connection is made to learn it).
+        transport = app.connection_for_write()
+        self._failures: tuple[type[BaseException], ...] = (
+            KombuError,
+            OperationalError,
+            OSError,
+            ChannelError,
+            *transport.connection_errors,
+            *transport.channel_errors,
+        )
 
     def publish(self, task: str, kwargs: dict[str, Any], task_id: str | None = None) -> None:
         """Queue `task` with JSON `kwargs` (and `queued_at`, for the wait metric);
@@ -164,9 +179,10 @@ class TaskQueue:
             task_id or uuid(), task, (), sent, argsrepr="", kwargsrepr=""
         )
         try:
-            amqp.send_task_message(self._producer(), task, message, queue=QUEUE, declare=[])
-        except (KombuError, OperationalError, OSError, ChannelError) as exc:
-            self._let_go()  # the next publish starts from a fresh producer
+            producer = self._producer()
+            amqp.send_task_message(producer, task, message, queue=QUEUE, declare=[], retry=False)
+        except self._failures as exc:
+            self._let_go(broken=True)  # the next publish starts from a fresh connection
             log.error("broker publish of %s failed: %s", task, type(exc).__name__)
             raise BrokerUnavailable("broker_unavailable") from exc
 
@@ -184,12 +200,16 @@ class TaskQueue:
         self._held.producer, self._held.pid = producer, os.getpid()
         return cast(Producer, producer)
 
-    def _let_go(self) -> None:
-        """Give this thread's producer back to the pool."""
+    def _let_go(self, broken: bool = False) -> None:
+        """Give this thread's producer back to the pool (its connection dropped if `broken`:
+        the pool reconnects it on the next use)."""
         held = getattr(self._held, "producer", None)
         self._held.producer = None
-        if held is not None and self._held.pid == os.getpid():
-            held.release()
+        if held is None or self._held.pid != os.getpid():
+            return
+        if broken and held.__connection__ is not None:
+            held.__connection__.collect()
+        held.release()
 
     def depth(self) -> int | None:
         """Tasks waiting in bcapp's queue (None when the broker cannot say)."""
