@@ -116,11 +116,28 @@ def clock(sim: SimulatorState) -> ManualClock:
     return manual
 
 
+@pytest.fixture(scope="session")
+def served_simulator() -> Iterator[tuple[Flask, ServedApp]]:
+    """One simulator app and server per test process (building the app is a tenth of a typical
+    test's setup); each test puts its own world in it (`bigcommerce`)."""
+    idle = SimulatorState(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri="")
+    simulator = create_simulator(idle)
+    with ServedApp(simulator) as served:
+        yield simulator, served
+
+
 @pytest.fixture
-def bigcommerce(sim: SimulatorState) -> Iterator[ServedApp]:
-    """The simulator served over real HTTP on a free port."""
-    with ServedApp(create_simulator(sim)) as served:
-        yield served
+def bigcommerce(
+    sim: SimulatorState, served_simulator: tuple[Flask, ServedApp]
+) -> Iterator[ServedApp]:
+    """The simulator served over real HTTP, playing this test's `sim` (every view reads its
+    world from the app, bcapp/simulator/login.py); an empty world again after the test."""
+    simulator, served = served_simulator
+    simulator.extensions["bcapp_simulator"] = sim
+    yield served
+    simulator.extensions["bcapp_simulator"] = SimulatorState(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=""
+    )
 
 
 @pytest.fixture
