@@ -6,23 +6,31 @@ import atexit
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.models import Installation
-from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.validation import printable
+
+if TYPE_CHECKING:
+    from bcapp.service.wiring import Bcapp
 
 T = TypeVar("T")
 
 
 def service_or_exit() -> Bcapp:
     """bcapp for this command; closed when the command exits, and an embedded Redis that only
-    this command needed stops with it (`make run` starts its own before its worker)."""
+    this command needed stops with it (`make run` starts its own before its worker).
+
+    The service is imported here, by the commands that use it: `bcapp simulator` and `bcapp
+    keys` start without it (two thirds of the command's import time).
+    """
+    from bcapp.service.wiring import build
+
     try:
         service = build(Settings.from_env(), stop_what_it_starts=True)
     except ConfigurationError as exc:
