@@ -158,15 +158,15 @@ class TaskQueue:
         self.app = app
         self._held = threading.local()
         # What the transport raises, as kombu names it (no connection is made to learn it).
-        transport = app.connection_for_write()
-        self._failures: tuple[type[BaseException], ...] = (
-            KombuError,
-            OperationalError,
-            OSError,
-            ChannelError,
-            *transport.connection_errors,
-            *transport.channel_errors,
-        )
+        with app.connection_for_write() as transport:
+            self._failures: tuple[type[BaseException], ...] = (
+                KombuError,
+                OperationalError,
+                OSError,
+                ChannelError,
+                *transport.connection_errors,
+                *transport.channel_errors,
+            )
 
     def publish(self, task: str, kwargs: dict[str, Any], task_id: str | None = None) -> None:
         """Queue `task` with JSON `kwargs` (and `queued_at`, for the wait metric);
