@@ -35,6 +35,7 @@ from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import DeadLetter
 from bcapp.service.wiring import Bcapp
+from bcapp.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500
@@ -47,6 +48,18 @@ _random = random.SystemRandom()
 def backoff_seconds(attempt: int, base: float) -> float:
     """Full jitter: a uniform wait in [0, base * 2^(attempt-1)] (AWS's "full jitter")."""
     return _random.uniform(0, base * 2 ** (attempt - 1))
+
+
+def retry_wait(attempt: int, settings: Settings, most: float | None = None) -> float:
+    """How long before attempt `attempt + 1`: full-jitter backoff, never more than `most` nor
+    half the visibility timeout. Celery holds a retry's countdown in the worker, unacknowledged,
+    and the Redis transport redelivers a message held past the visibility timeout: a longer
+    wait would run the event twice (BCAPP_TASK_VISIBILITY_TIMEOUT=600 with the default base
+    would otherwise allow 2,560 s)."""
+    ceiling = settings.task_visibility_timeout / 2
+    if most is not None:
+        ceiling = min(ceiling, most)
+    return min(backoff_seconds(attempt, settings.task_retry_base), ceiling)
 
 
 def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
@@ -82,9 +95,7 @@ def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
             if attempt >= settings.task_max_attempts:
                 log.error("store=%s webhook subscriptions failed: %s", store_hash, exc.reason)
                 return "failed"
-            raise task.retry(
-                countdown=backoff_seconds(attempt, settings.task_retry_base), exc=exc
-            ) from exc
+            raise task.retry(countdown=retry_wait(attempt, settings), exc=exc) from exc
         made = "failed (see bcapp stores show)" if extensions is None else extensions.summary()
         return f"webhooks {changes.summary()}; App Extensions {made}"
 
@@ -153,7 +164,7 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
         if run.receipt and bcapp.callbacks.outrun(run.event, run.receipt):
             return "duplicate delivery"  # queued before the intake knew (service/webhooks.py)
     except StoreUnavailable as exc:  # a failed task would be acknowledged, the event lost
-        wait = min(backoff_seconds(attempt, bcapp.settings.task_retry_base), MAX_REDIS_WAIT)
+        wait = retry_wait(attempt, bcapp.settings, most=MAX_REDIS_WAIT)
         log.warning("%s for store=%s waits for Redis (%s), again in %.1f s",
                     run.handler, store_hash, exc.reason, wait)
         raise task.retry(countdown=wait, exc=exc) from exc
@@ -171,7 +182,7 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         if attempt < settings.task_max_attempts and not isinstance(exc, LookupError):
             run.count("retried")
-            wait = backoff_seconds(attempt, settings.task_retry_base)
+            wait = retry_wait(attempt, settings)
             log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
                         run.handler, store_hash, attempt, wait, error)
             raise task.retry(countdown=wait, exc=exc) from exc
@@ -230,7 +241,6 @@ def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
         from bcapp.process import configure_process
         from bcapp.service.wiring import build
-        from bcapp.settings import Settings
 
         configure_process()
         built = application(build(Settings.from_env()))

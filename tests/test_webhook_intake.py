@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,18 @@ def test_redis_down_under_the_worker_retries_the_run_and_loses_nothing(
     with running_worker(service_of(app)):  # the retry, put back when the blind worker stopped
         wait_until(lambda: runs, what="the run")
     assert runs == ["msg_blind"]
+
+
+def test_no_retry_waits_past_half_the_visibility_timeout(settings: Settings) -> None:
+    """Celery's Redis transport redelivers a retry held past the visibility timeout, so the
+    full-jitter wait is capped at half of it (and at `most`)."""
+    from bcapp.worker import retry_wait
+
+    short = replace(settings, task_visibility_timeout=20, task_retry_base=10.0)
+    assert max(retry_wait(10, short) for _ in range(200)) <= 10  # uncapped: up to 5,120 s
+    assert max(retry_wait(10, short, most=3) for _ in range(200)) <= 3
+    first = [retry_wait(1, settings) for _ in range(200)]
+    assert max(first) <= 10 and len(set(first)) > 1  # the default base, still jittered
 
 
 def test_a_handler_that_fails_twice_runs_three_times(
