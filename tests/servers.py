@@ -107,9 +107,9 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             raise RuntimeError("gunicorn exited early")
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(url + "/healthz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not yet listening, or booting
             time.sleep(0.1)
     raise RuntimeError("gunicorn did not answer /healthz within 30 s")
 
