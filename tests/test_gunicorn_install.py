@@ -148,7 +148,7 @@ def test_make_run_serves_from_a_checkout_whose_path_is_150_characters_long(
         while time.monotonic() < deadline and ready is None:
             try:
                 ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
                 time.sleep(0.2)
         assert ready is not None, (tmp_path / "run.log").read_text()
         assert ready.status_code == 200 and ready.json()["redis"] == "up"

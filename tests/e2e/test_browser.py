@@ -106,7 +106,7 @@ def _answers(url: str) -> bool:
         try:
             requests.get(url, timeout=2)
             return True
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
             time.sleep(0.2)
     return False
 

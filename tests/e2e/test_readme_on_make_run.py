@@ -75,7 +75,7 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).status_code < 500
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
         return False
 
 
