@@ -217,17 +217,8 @@ def measure(
     shared machine only ever slows a run down, so the best round is the figure, for bcapp and
     its baseline alike. A run with any failure is refused.
     """
-    warm = wrk(url, paths[:warm_up] if warm_up else paths, 1, headers, script)
-    rest = paths[warm_up:]
-    share = max(len(rest) // ROUNDS, 1)
-    rounds = [
-        wrk(url, rest[n * share : (n + 1) * share] or rest, seconds, headers, script)
-        for n in range(ROUNDS)
-    ]
-    failures = warm.failures + sum(result.failures for result in rounds)
-    if failures:
-        raise RuntimeError(f"{failures} requests failed: not a valid run")
-    return max(result.requests_per_second for result in rounds)
+    rounds = measure_alternately({"": (url, paths)}, seconds, ROUNDS, warm_up, script, headers)
+    return max(rounds[""])
 
 
 def measure_alternately(
@@ -236,25 +227,27 @@ def measure_alternately(
     rounds: int,
     warm_up: int,
     script: Path = WRK_SCRIPT,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, list[float]]:
     """Requests per second of each of `targets` (name: URL, lines) in each round, servers all
     running: after a 1 s warm-up each, `rounds` rounds take the targets in turn, so the
     figures of one round were measured within seconds of each other (on a shared machine a
     slow spell lasts longer than that: compare within a round, `paired_ratios`).
 
-    Each round takes its own share of a target's lines after the first `warm_up`, as
-    `measure` does; a run with any failure is refused.
+    The warm-up takes a target's first `warm_up` lines (all of them when 0: lines that may
+    repeat); each round takes its own share of the rest, so unique payloads stay unique. A run
+    with any failure is refused.
     """
     figures: dict[str, list[float]] = {name: [] for name in targets}
     failures = 0
     for url, lines in targets.values():
-        failures += wrk(url, lines[:warm_up], 1, script=script).failures
+        failures += wrk(url, lines[:warm_up] if warm_up else lines, 1, headers, script).failures
     for number in range(rounds):
         for name, (url, lines) in targets.items():
             rest = lines[warm_up:]
             share = max(len(rest) // rounds, 1)
-            result = wrk(url, rest[number * share : (number + 1) * share] or rest, seconds,
-                         script=script)
+            chosen = rest[number * share : (number + 1) * share] or rest
+            result = wrk(url, chosen, seconds, headers, script)
             failures += result.failures
             figures[name].append(result.requests_per_second)
     if failures:

@@ -97,6 +97,9 @@ def served_main(threads: int = 1, rounds: int = 5) -> None:
     with redis_server() as redis_url:
         ports = {"bare": free_port(), "bcapp": free_port()}
         modules = {"bare": "benchmarks.bare_app:app", "bcapp": "wsgi:app"}
+        # One set for both: the bare view reads each body and checks nothing, and bcapp's
+        # server sees each delivery once (each target keeps its own position in the lines).
+        lines = [delivery_line(body, headers) for body, headers in signed_deliveries(60000)]
         with contextlib.ExitStack() as servers:
             targets = {}
             for name, port in ports.items():
@@ -105,7 +108,6 @@ def served_main(threads: int = 1, rounds: int = 5) -> None:
                     "BC_CLIENT_SECRET": SECRET,
                 }
                 url = servers.enter_context(gunicorn(modules[name], env, port, threads))
-                lines = [delivery_line(body, headers) for body, headers in signed_deliveries(60000)]
                 targets[name] = (url, lines)
             figures = measure_alternately(targets, 4, rounds, warm_up=2000, script=SIGNED_POSTS)
     ratios = paired_ratios(figures, "bcapp", "bare")

@@ -120,8 +120,7 @@ def clock(sim: SimulatorState) -> ManualClock:
 def served_simulator() -> Iterator[tuple[Flask, ServedApp]]:
     """One simulator app and server per test process (building the app is a tenth of a typical
     test's setup); each test puts its own world in it (`bigcommerce`)."""
-    idle = SimulatorState(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri="")
-    simulator = create_simulator(idle)
+    simulator = create_simulator(_empty_world())
     with ServedApp(simulator) as served:
         yield simulator, served
 
@@ -135,9 +134,12 @@ def bigcommerce(
     simulator, served = served_simulator
     simulator.extensions["bcapp_simulator"] = sim
     yield served
-    simulator.extensions["bcapp_simulator"] = SimulatorState(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=""
-    )
+    simulator.extensions["bcapp_simulator"] = _empty_world()
+
+
+def _empty_world() -> SimulatorState:
+    """A simulator with no store: what the shared simulator plays between tests."""
+    return SimulatorState(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri="")
 
 
 @pytest.fixture

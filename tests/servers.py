@@ -94,14 +94,15 @@ def gunicorn(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_serving(url, process)
+            wait_until_serving(url, process)
             yield url
         finally:
             process.terminate()
             process.wait(timeout=30)
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Return once gunicorn at `url` answers /healthz (30 s at most; its exit fails at once)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

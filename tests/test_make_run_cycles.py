@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 
 from bcapp.store import embedded
 
@@ -25,7 +24,7 @@ def test_make_run_stops_within_seconds_of_ctrl_c_again_and_again(tmp_path: Path)
     import sys
     import time
 
-    from tests.servers import REPO, free_port
+    from tests.servers import REPO, free_port, wait_until_serving
 
     instance = tmp_path / "instance"
     for attempt in range(10):  # ten in a row (issue 20, acceptance 3)
@@ -37,17 +36,8 @@ def test_make_run_stops_within_seconds_of_ctrl_c_again_and_again(tmp_path: Path)
             [sys.executable, "-m", "gunicorn", "wsgi:app", "--config", "gunicorn.conf.py"],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                        break
-                except (requests.ConnectionError, requests.Timeout):
-                    # Not listening yet, or listening while its workers still boot (the kernel
-                    # accepts for gunicorn before a worker answers: seconds on a busy machine).
-                    time.sleep(0.1)
+            wait_until_serving(f"http://127.0.0.1:{port}", server)
             held = socket.create_connection(("127.0.0.1", port))  # a browser's idle connection
             held.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             started = time.monotonic()

@@ -183,7 +183,7 @@ def receive(
     store_hash = delivery.store_hash
     receipt = token_hex(8)
     queued = queue_handlers(delivery, publish, receipt)
-    nonces = claim_nonces(delivery.as_event())
+    nonces = claim_nonces(delivery.webhook_id, delivery.event_hash)
     if not short_lived.claim(store_hash, nonces, DEDUPLICATE_SECONDS, receipt):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
         return "duplicate"  # the tasks just queued find the claim is another's (`outrun`)
@@ -202,12 +202,12 @@ def receive(
     return outcome
 
 
-def claim_nonces(event: Mapping[str, Any]) -> list[str]:
-    """What a delivery of `event` claims: its delivery id and, when it has one, its hash
-    (the same for every delivery of the event)."""
-    nonces = ["webhook:" + str(event["id"])]
-    if event.get("hash"):
-        nonces.append("webhook-hash:" + str(event["hash"]))
+def claim_nonces(webhook_id: str, event_hash: str) -> list[str]:
+    """What a delivery claims: its id and, when it has one, its event's hash (the same for
+    every delivery of the event)."""
+    nonces = ["webhook:" + webhook_id]
+    if event_hash:
+        nonces.append("webhook-hash:" + event_hash)
     return nonces
 
 
@@ -215,7 +215,8 @@ def outrun(event: Mapping[str, Any], receipt: str, short_lived: ShortLivedRecord
     """True when the event's claim belongs to another receipt than `receipt`: the task was
     queued for a duplicate delivery, and the claiming delivery's own task runs the event.
     False when the claim is this receipt's or missing (expired, or never made)."""
-    owners = short_lived.claimants(str(event["store_hash"]), claim_nonces(event))
+    nonces = claim_nonces(str(event["id"]), str(event.get("hash") or ""))
+    owners = short_lived.claimants(str(event["store_hash"]), nonces)
     return any(owner is not None and owner != receipt for owner in owners)
 
 
