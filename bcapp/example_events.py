@@ -5,7 +5,8 @@ product and customer events (listed by the example's `/events` page), and one Ap
 `make run` declares them (development with example pages and no `BCAPP_RECEIVERS`); name this
 module in `BCAPP_RECEIVERS` beside your own to keep them. They run in the worker and reach the
 store's data the way any worker does, through `bcapp.connect()`; the event's `hash` keys the
-list, so a redelivery changes nothing (handlers run at least once).
+list, so a redelivery changes nothing (handlers run at least once), and the list is updated in
+one atomic step (`update_app_setting`), so two workers' events never drop each other.
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ def _deployment() -> Bcapp:
 @webhooks.on("store/customer/*")
 def remember(event: webhooks.Event) -> None:
     """Keep the event at the head of the store's recent list (once per event)."""
-    stores = _deployment().stores
-    values = stores.app_settings(event.store_hash)
-    recent = json.loads(values.get(RECENT, "[]"))
-    if any(entry.get("hash") == event.hash for entry in recent):
-        return
     entry = {"scope": event.scope, "id": event.data.get("id"), "at": event.created_at,
              "hash": event.hash}
-    values[RECENT] = json.dumps([entry, *recent][:KEPT])
-    stores.save_app_settings(event.store_hash, values)
+    _deployment().stores.update_app_setting(
+        event.store_hash, RECENT, lambda kept: with_event(kept, entry)
+    )
+
+
+def with_event(kept: str | None, entry: dict[str, object]) -> str:
+    """The recent list `kept` (JSON) with `entry` at its head, unless it holds its event."""
+    recent = json.loads(kept or "[]")
+    if any(known.get("hash") == entry["hash"] for known in recent):
+        return kept or "[]"
+    return json.dumps([entry, *recent][:KEPT])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -370,3 +371,17 @@ def test_the_support_and_privacy_pages_are_linked_at_the_foot_of_app_pages(
     bare = make_app().test_client()
     install(bare, sim)
     assert "app-footer" not in bare.get("/").get_data(as_text=True)
+
+
+def test_the_examples_recent_events_keep_each_event_once_newest_first_ten_at_most() -> None:
+    from bcapp.example_events import KEPT, with_event
+
+    def entry(number: int) -> dict[str, object]:
+        return {"scope": "store/order/created", "id": number, "at": number, "hash": f"h{number}"}
+
+    kept: str | None = None
+    for number in range(KEPT + 2):
+        kept = with_event(kept, entry(number))
+    assert kept is not None
+    assert [event["id"] for event in json.loads(kept)] == list(range(KEPT + 1, 1, -1))
+    assert with_event(kept, entry(KEPT + 1)) == kept  # a redelivery of a kept event: unchanged

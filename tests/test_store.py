@@ -24,6 +24,7 @@ from bcapp.errors import InstallSuperseded, StoreUnavailable
 from bcapp.models import Installation, SessionRef, StoreUser, UninstallEvent
 from bcapp.scopes import ScopeSet
 from bcapp.store import AccessRefused, Handoff, InstallRace, embedded
+from bcapp.store.app_data import RedisAppData
 from bcapp.store.connection import Keyspace, connect
 from bcapp.store.ephemeral import RedisShortLivedRecords, handoff_key
 from bcapp.store.installations import RedisInstallationStore
@@ -599,3 +600,25 @@ def test_a_failed_embedded_start_says_why_and_leaves_nothing_running(tmp_path: P
     with pytest.raises(RuntimeError, match="Bad file format reading the append only file"):
         embedded.ensure_running(instance)
     assert not embedded.is_running(instance)
+
+
+def test_a_setting_updated_by_two_writers_at_once_keeps_both_changes(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    """The second writer commits between the first one's read and its write: the first one's
+    change runs again on the fresh value instead of writing over it."""
+    app_data = RedisAppData(redis_client, Keyspace(prefix))
+    app_data.put("abc123", {"greeting": "Hi"})
+    seen: list[str | None] = []
+
+    def append_a(kept: str | None) -> str:
+        seen.append(kept)
+        if len(seen) == 1:  # another worker's update lands meanwhile
+            app_data.update("abc123", "events", lambda other: (other or "") + "b")
+        return (kept or "") + "a"
+
+    assert app_data.update("abc123", "events", append_a) == "ba"
+    assert seen == [None, "b"]
+    assert app_data.get("abc123") == {"greeting": "Hi", "events": "ba"}
+    assert app_data.update("abc123", "events", lambda kept: None) is None
+    assert app_data.get("abc123") == {"greeting": "Hi"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bcapp import signals
@@ -116,6 +117,14 @@ class Stores:
     def save_app_settings(self, store_hash: str, values: dict[str, str]) -> None:
         """Replace the app's settings for one store; they go with the installation."""
         self._app_data.put(store_hash, values)
+
+    def update_app_setting(
+        self, store_hash: str, name: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        """Set one of the store's settings to `change(its current value or None)` atomically
+        (None deletes it): concurrent updates, e.g. two workers' handlers, are never lost;
+        `change` may run more than once, so it only computes. Returns the value kept."""
+        return self._app_data.update(store_hash, name, change)
 
     def _token_rejected(self, installation: Installation) -> None:
         store_hash = installation.store_hash

@@ -3,13 +3,19 @@
 One Redis hash per store, `<prefix>:{<store_hash>}:settings`, in the store's Cluster slot. The
 lifecycle treats it like the installation: it gets the grace-period TTL on uninstall, loses it
 on reinstatement, and is deleted by the purge (bcapp/store/lifecycle.py).
+
+Writes read what they replace under WATCH (`transaction`): a concurrent writer makes them run
+again on the fresh values, so two workers updating one store lose nothing.
 """
 
 from __future__ import annotations
 
-import redis
+from collections.abc import Callable
 
-from bcapp.store.connection import Keyspace, unavailable_on_redis_error
+import redis
+from redis.client import Pipeline
+
+from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.keys import APP_DATA
 
 
@@ -29,11 +35,35 @@ class RedisAppData:
     def put(self, store_hash: str, values: dict[str, str]) -> None:
         """Replace the store's settings with `values` (keeping any TTL the store's records have)."""
         key = APP_DATA.key(self._keys, store_hash)
-        stale = set(self.get(store_hash)) - set(values)
-        pipe = self._redis.pipeline(transaction=True)
-        for name, value in values.items():
-            pipe.hset(key, name, value)
-        if stale:
-            pipe.hdel(key, *stale)
+
+        def replace(pipe: Pipeline) -> None:
+            stale = {str(name) for name in pipe.hkeys(key)} - set(values)
+            pipe.multi()
+            for name, value in values.items():
+                pipe.hset(key, name, value)
+            if stale:
+                pipe.hdel(key, *stale)
+
         with unavailable_on_redis_error("app_data_put"):
-            pipe.execute()
+            transaction(self._redis, replace, key)
+
+    def update(
+        self, store_hash: str, name: str, change: Callable[[str | None], str | None]
+    ) -> str | None:
+        """Set the setting `name` to `change(its current value or None)`, None deleting it, as
+        one atomic step: `change` runs again on the fresh value when another writer changed the
+        store's settings meanwhile (so it must only compute). Returns the value kept."""
+        key = APP_DATA.key(self._keys, store_hash)
+
+        def apply(pipe: Pipeline) -> str | None:
+            current = pipe.hget(key, name)
+            value = change(None if current is None else str(current))
+            pipe.multi()
+            if value is None:
+                pipe.hdel(key, name)
+            else:
+                pipe.hset(key, name, value)
+            return value
+
+        with unavailable_on_redis_error("app_data_update"):
+            return transaction(self._redis, apply, key)
