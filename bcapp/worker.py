@@ -196,7 +196,14 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
         return "dead"
     finally:
         TASK_SECONDS.labels(run.task, "run").observe(time.monotonic() - started)
-    records.mark_handled(store_hash, run.run_id)
+    try:
+        records.mark_handled(store_hash, run.run_id)
+    except StoreUnavailable as exc:
+        # The work is done: failing or retrying the task would only report it wrongly or run
+        # it again. BigCommerce's retries still meet the delivery's claim; only a redelivery
+        # of this very message (its acknowledgement lost too) would run it a second time.
+        log.warning("%s for store=%s ran, but its run could not be recorded (%s)",
+                    run.handler, store_hash, exc.reason)
     run.count("handled")
     return "handled"
 

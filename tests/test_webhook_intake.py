@@ -31,7 +31,7 @@ from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import standard_webhook_headers
 from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install
-from tests.servers import environment_for, free_port
+from tests.servers import environment_for, free_port, redis_server
 from tests.workers import running_worker, wait_until
 
 
@@ -378,3 +378,31 @@ def test_replay_with_the_broker_down_keeps_the_dead_letter_listed(
     assert [kept.run_id for kept in service_of(app).dead_letters.failed()] == ["r" * 32]
     listed = CliRunner().invoke(main, ["webhooks", "failed"], env=environment_for(settings))
     assert "2027-01-15T08:00:00Z" in listed.output and "10 attempts" in listed.output
+
+
+def test_a_run_that_cannot_be_recorded_after_its_handler_is_handled_not_failed(
+    make_app: Callable[..., Flask],
+    redis_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis goes away while the handler runs: the work is done, so the run ends as handled
+    with a warning, not as a failed task (which would be logged as the handler's failure)."""
+    runs: list[str] = []
+    with redis_server(tmp_path) as own_url:
+        app = make_app(redis_url=own_url, broker_url=redis_url)
+
+        @webhooks.on("store/order/created")
+        def remember(event: webhooks.Event) -> None:
+            runs.append(event.id)
+            redis.Redis.from_url(own_url).shutdown(nosave=True)
+
+        assert deliver(app.test_client(), *order_event("msg_unrecorded")).json == {
+            "status": "queued"
+        }
+        with running_worker(service_of(app)):
+            wait_until(lambda: "could not be recorded" in caplog.text, what="the warning")
+            time.sleep(0.3)  # room for a failure report or a second run
+    assert runs == ["msg_unrecorded"]
+    assert "raised unexpected" not in caplog.text
+    assert "failed (attempt" not in caplog.text
