@@ -31,6 +31,7 @@ from benchmarks.serving import (
     measure_alternately,
     paired_ratios,
     redis_server,
+    warn_if_unsteady,
 )
 
 STORE_HASH = "benchstore"
@@ -63,6 +64,7 @@ def main() -> None:
             }
             figures = measure_alternately(targets, SECONDS, ROUNDS, warm_up=WARM_UP)
     to_bare = statistics.median(paired_ratios(figures, "minimal", "bare"))
+    warn_if_unsteady(figures)
     print(f"baseline bare Flask redirect: {_span(figures['bare'])} req/s")
     print(f"baseline minimal load view (same work, same stack): {_span(figures['minimal'])} "
           f"req/s  ratio to bare {to_bare:.2f}")

@@ -260,6 +260,21 @@ def paired_ratios(figures: Mapping[str, list[float]], name: str, baseline: str) 
     return [ours / theirs for ours, theirs in zip(figures[name], figures[baseline], strict=True)]
 
 
+UNSTEADY_SPREAD = 1.3
+
+
+def warn_if_unsteady(figures: Mapping[str, list[float]]) -> None:
+    """Say so when a target's rounds differ by more than UNSTEADY_SPREAD (fastest over
+    slowest): the machine was busy with something else for part of the run, and a median of
+    paired rounds may still mislead; run it again."""
+    for name, rounds in figures.items():
+        if min(rounds) > 0 and max(rounds) / min(rounds) > UNSTEADY_SPREAD:
+            print(
+                f"  unsteady run: {name or 'the target'}'s rounds ranged "
+                f"{min(rounds):,.0f}-{max(rounds):,.0f}/s; run it again before trusting it"
+            )
+
+
 def parse_wrk(output: str) -> WrkResult:
     """The figures of wrk's report."""
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)

@@ -92,6 +92,7 @@ def served_main(threads: int = 1, rounds: int = 5) -> None:
         gunicorn,
         measure_alternately,
         paired_ratios,
+        warn_if_unsteady,
     )
 
     with redis_server() as redis_url:
@@ -111,6 +112,7 @@ def served_main(threads: int = 1, rounds: int = 5) -> None:
                 targets[name] = (url, lines)
             figures = measure_alternately(targets, 4, rounds, warm_up=2000, script=SIGNED_POSTS)
     ratios = paired_ratios(figures, "bcapp", "bare")
+    warn_if_unsteady(figures)
     how = "2 sync workers" if threads == 1 else f"2 gthread workers x {threads} threads"
     print(f"baseline bare Flask view, served by {how}: {_span(figures['bare'])} deliveries/s")
     print(
