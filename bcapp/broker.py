@@ -142,11 +142,14 @@ def _broker_tls(settings: Settings, url: str) -> dict[str, Any] | None:
 class TaskQueue:
     """Publishes bcapp's tasks by name (the web side never imports their bodies).
 
-    Each thread keeps one producer from Celery's pool for as long as it lives (as a gunicorn
-    worker does), with bcapp's queue declared once on it, and publishes through Celery's
-    message layer (`create_task_message`, `send_task_message`): the same messages and signals
-    as `send_task`, without its per-call routing, pool round trip and declaration, which cost
-    more than the broker's own LPUSH (benchmarks/webhook_intake.py).
+    Each thread keeps one producer on a broker connection of its own for as long as it lives
+    (as a gunicorn or worker thread does), with bcapp's queue declared once on it, and
+    publishes through Celery's message layer (`create_task_message`, `send_task_message`): the
+    same messages and signals as `send_task`, without its per-call routing, pool round trip
+    and declaration, which cost more than the broker's own LPUSH
+    (benchmarks/webhook_intake.py). The connection is not taken from Celery's pool: held for
+    a thread's life, pooled ones ran out past `broker_pool_limit` (10) threads, and the next
+    thread waited forever for one.
 
     Nor with kombu's publish retry: a failed publish is a 503 that BigCommerce retries, and the
     failing producer's connection is dropped (`_let_go`), so the next publish connects afresh;
@@ -157,6 +160,8 @@ class TaskQueue:
     def __init__(self, app: Celery) -> None:
         self.app = app
         self._held = threading.local()
+        self._lock = threading.Lock()
+        self._connections: set[Any] = set()  # every thread's kombu Connection, for `close`
         # What the transport raises, as kombu names it (no connection is made to learn it).
         with app.connection_for_write() as transport:
             self._failures: tuple[type[BaseException], ...] = (
@@ -191,25 +196,32 @@ class TaskQueue:
         held = getattr(self._held, "producer", None)
         if held is not None and self._held.pid == os.getpid():
             return cast(Producer, held)
-        producer = self.app.producer_pool.acquire(block=True, timeout=PUBLISH_TIMEOUT_SECONDS)
+        connection = self.app.connection_for_write()
         try:
+            producer = self.app.amqp.Producer(connection)  # kombu's, as Celery's pool makes it
             producer.maybe_declare(self.app.amqp.queues[QUEUE])
         except BaseException:
-            producer.release()
+            connection.collect()
             raise
+        with self._lock:
+            self._connections.add(connection)
         self._held.producer, self._held.pid = producer, os.getpid()
         return cast(Producer, producer)
 
     def _let_go(self, broken: bool = False) -> None:
-        """Give this thread's producer back to the pool (its connection dropped if `broken`:
-        the pool reconnects it on the next use)."""
+        """Close this thread's connection (dropped without a word to the broker if `broken`);
+        the thread's next publish opens a new one."""
         held = getattr(self._held, "producer", None)
         self._held.producer = None
         if held is None or self._held.pid != os.getpid():
             return
-        if broken and held.__connection__ is not None:
-            held.__connection__.collect()
-        held.release()
+        connection = held.connection
+        with self._lock:
+            self._connections.discard(connection)
+        if broken:
+            connection.collect()
+        else:
+            connection.release()
 
     def depth(self) -> int | None:
         """Tasks waiting in bcapp's queue (None when the broker cannot say)."""
@@ -225,6 +237,10 @@ class TaskQueue:
             return None
 
     def close(self) -> None:
-        """Release the broker connections of this process."""
+        """Close the broker connections of this process (every thread's)."""
         self._let_go()
+        with self._lock:
+            owned, self._connections = self._connections, set()
+        for connection in owned:
+            connection.release()
         self.app.close()

@@ -3,6 +3,8 @@ named broker, and a Cluster refused; and webhook handlers running over a real Se
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -64,6 +66,9 @@ def test_a_broker_that_restarts_is_503_while_down_and_queues_again_once_back(
         assert deliver(client, *order_event()).json == {"status": "queued"}
     refused = deliver(client, *order_event())
     assert refused.status_code == 503
+    started = time.monotonic()  # the next one connects afresh, and is refused as fast
+    assert deliver(client, *order_event()).status_code == 503
+    assert time.monotonic() - started < 3
     with redis_server(tmp_path, port=port) as broker:  # a fresh, empty broker
         assert deliver(client, *order_event()).json == {"status": "queued"}
         assert redis.Redis.from_url(broker).llen(f"{prefix}:broker:bcapp") == 1
@@ -98,3 +103,32 @@ def test_handlers_run_with_a_sentinel_deployment_as_the_broker(
     with running_worker(service_of(app)):
         assert deliver(client, *order_event()).json == {"status": "queued"}
         wait_until(lambda: declared_handler == [250], timeout=20, what="the handler over Sentinel")
+
+
+def test_more_publishing_threads_than_kombus_pool_all_publish(app: Flask, redis_url: str) -> None:
+    """Each thread keeps its producer for its life (a gunicorn thread, a worker thread): with
+    more threads than kombu's pool holds (10), the later ones must still publish, not wait
+    forever for a pooled connection (GUNICORN_THREADS=16 would hang every delivery)."""
+    from bcapp.broker import QUEUE
+
+    queue = service_of(app).queue
+    threads = 14
+    published: list[int] = []
+    all_done = threading.Event()
+    started = threading.Barrier(threads)
+
+    def publish(number: int) -> None:
+        started.wait()
+        queue.publish("bcapp.handle_event", {"event": {"id": number}})
+        published.append(number)
+        all_done.wait(10)  # the thread lives on, holding its producer, as a web thread does
+
+    workers = [threading.Thread(target=publish, args=(n,), daemon=True) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    wait_until(lambda: len(published) == threads, timeout=8, what="every thread's publish")
+    all_done.set()
+    for worker in workers:
+        worker.join(5)
+    prefix = service_of(app).settings.redis_prefix
+    assert redis.Redis.from_url(redis_url).llen(f"{prefix}:broker:{QUEUE}") == threads
