@@ -18,6 +18,7 @@ import os
 import ssl
 import threading
 import time
+import weakref
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -161,7 +162,10 @@ class TaskQueue:
         self.app = app
         self._held = threading.local()
         self._lock = threading.Lock()
-        self._connections: set[Any] = set()  # every thread's kombu Connection, for `close`
+        # Every live thread's kombu Connection, for `close`; weakly held, so a thread that
+        # ends (a dev server's per-request thread) leaves its connection to the collector,
+        # which closes its socket.
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         # What the transport raises, as kombu names it (no connection is made to learn it).
         with app.connection_for_write() as transport:
             self._failures: tuple[type[BaseException], ...] = (
@@ -240,7 +244,8 @@ class TaskQueue:
         """Close the broker connections of this process (every thread's)."""
         self._let_go()
         with self._lock:
-            owned, self._connections = self._connections, set()
+            owned = list(self._connections)
+            self._connections.clear()
         for connection in owned:
             connection.release()
         self.app.close()

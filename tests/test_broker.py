@@ -3,6 +3,7 @@ named broker, and a Cluster refused; and webhook handlers running over a real Se
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -132,3 +133,28 @@ def test_more_publishing_threads_than_kombus_pool_all_publish(app: Flask, redis_
         worker.join(5)
     prefix = service_of(app).settings.redis_prefix
     assert redis.Redis.from_url(redis_url).llen(f"{prefix}:broker:{QUEUE}") == threads
+
+
+def test_a_thread_that_ends_leaves_no_broker_connection_open(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """A server that starts a thread per request (Werkzeug's development server) publishes
+    from threads that end: their connections must not pile up on the broker."""
+    with redis_server(tmp_path) as broker_url:
+        broker = redis.Redis.from_url(broker_url)
+        queue = service_of(make_app(broker_url=broker_url)).queue
+
+        def clients() -> int:
+            gc.collect()
+            return int(broker.info("clients")["connected_clients"])
+
+        before = clients()
+        for number in range(6):
+            thread = threading.Thread(
+                target=queue.publish, args=("bcapp.handle_event", {"event": {"id": number}})
+            )
+            thread.start()
+            thread.join(5)
+        prefix = queue.app.conf.broker_transport_options["global_keyprefix"]
+        assert broker.llen(f"{prefix}bcapp") == 6
+        wait_until(lambda: clients() <= before + 1, timeout=5, what="the ended threads' sockets")
