@@ -162,10 +162,10 @@ class TaskQueue:
         self.app = app
         self._held = threading.local()
         self._lock = threading.Lock()
-        # Every live thread's kombu Connection, for `close`; weakly held, so a thread that
-        # ends (a dev server's per-request thread) leaves its connection to the collector,
-        # which closes its socket.
-        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Every live thread's kombu Connection and the process that opened it, for `close`;
+        # weakly held, so a thread that ends (a dev server's per-request thread) leaves its
+        # connection to the collector, which closes its socket.
+        self._connections: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         # What the transport raises, as kombu names it (no connection is made to learn it).
         with app.connection_for_write() as transport:
             self._failures: tuple[type[BaseException], ...] = (
@@ -208,7 +208,7 @@ class TaskQueue:
             connection.collect()
             raise
         with self._lock:
-            self._connections.add(connection)
+            self._connections[connection] = os.getpid()
         self._held.producer, self._held.pid = producer, os.getpid()
         return cast(Producer, producer)
 
@@ -221,7 +221,7 @@ class TaskQueue:
             return
         connection = held.connection
         with self._lock:
-            self._connections.discard(connection)
+            self._connections.pop(connection, None)
         if broken:
             connection.collect()
         else:
@@ -244,8 +244,8 @@ class TaskQueue:
         """Close the broker connections of this process (every thread's)."""
         self._let_go()
         with self._lock:
-            owned = list(self._connections)
-            self._connections.clear()
+            owned = [made for made, pid in self._connections.items() if pid == os.getpid()]
+            self._connections.clear()  # a parent's, after a fork, are the parent's to close
         for connection in owned:
             connection.release()
         self.app.close()

@@ -106,33 +106,46 @@ def test_handlers_run_with_a_sentinel_deployment_as_the_broker(
         wait_until(lambda: declared_handler == [250], timeout=20, what="the handler over Sentinel")
 
 
-def test_more_publishing_threads_than_kombus_pool_all_publish(app: Flask, redis_url: str) -> None:
+def test_more_publishing_threads_than_kombus_pool_all_publish_and_close_closes_them_all(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
     """Each thread keeps its producer for its life (a gunicorn thread, a worker thread): with
     more threads than kombu's pool holds (10), the later ones must still publish, not wait
-    forever for a pooled connection (GUNICORN_THREADS=16 would hang every delivery)."""
-    from bcapp.broker import QUEUE
+    forever for a pooled connection (GUNICORN_THREADS=16 would hang every delivery); and the
+    service's close closes every thread's connection."""
+    with redis_server(tmp_path) as broker_url:
+        broker = redis.Redis.from_url(broker_url)
+        queue = service_of(make_app(broker_url=broker_url)).queue
+        before = connected_clients(broker)
+        threads = 14
+        published: list[int] = []
+        all_done = threading.Event()
+        started = threading.Barrier(threads)
 
-    queue = service_of(app).queue
-    threads = 14
-    published: list[int] = []
-    all_done = threading.Event()
-    started = threading.Barrier(threads)
+        def publish(number: int) -> None:
+            started.wait()
+            queue.publish("bcapp.handle_event", {"event": {"id": number}})
+            published.append(number)
+            all_done.wait(10)  # the thread lives on, holding its producer, as a web thread does
 
-    def publish(number: int) -> None:
-        started.wait()
-        queue.publish("bcapp.handle_event", {"event": {"id": number}})
-        published.append(number)
-        all_done.wait(10)  # the thread lives on, holding its producer, as a web thread does
+        workers = [threading.Thread(target=publish, args=(n,), daemon=True) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        wait_until(lambda: len(published) == threads, timeout=8, what="every thread's publish")
+        assert connected_clients(broker) >= before + threads
+        queue.close()
+        assert connected_clients(broker) <= before + 1
+        all_done.set()
+        for worker in workers:
+            worker.join(5)
+        prefix = queue.app.conf.broker_transport_options["global_keyprefix"]
+        assert broker.llen(f"{prefix}bcapp") == threads
 
-    workers = [threading.Thread(target=publish, args=(n,), daemon=True) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    wait_until(lambda: len(published) == threads, timeout=8, what="every thread's publish")
-    all_done.set()
-    for worker in workers:
-        worker.join(5)
-    prefix = service_of(app).settings.redis_prefix
-    assert redis.Redis.from_url(redis_url).llen(f"{prefix}:broker:{QUEUE}") == threads
+
+def connected_clients(broker: redis.Redis) -> int:
+    """Clients the broker has (after collecting what ended threads left)."""
+    gc.collect()
+    return int(broker.info("clients")["connected_clients"])
 
 
 def test_a_thread_that_ends_leaves_no_broker_connection_open(
@@ -144,11 +157,7 @@ def test_a_thread_that_ends_leaves_no_broker_connection_open(
         broker = redis.Redis.from_url(broker_url)
         queue = service_of(make_app(broker_url=broker_url)).queue
 
-        def clients() -> int:
-            gc.collect()
-            return int(broker.info("clients")["connected_clients"])
-
-        before = clients()
+        before = connected_clients(broker)
         for number in range(6):
             thread = threading.Thread(
                 target=queue.publish, args=("bcapp.handle_event", {"event": {"id": number}})
@@ -157,4 +166,6 @@ def test_a_thread_that_ends_leaves_no_broker_connection_open(
             thread.join(5)
         prefix = queue.app.conf.broker_transport_options["global_keyprefix"]
         assert broker.llen(f"{prefix}bcapp") == 6
-        wait_until(lambda: clients() <= before + 1, timeout=5, what="the ended threads' sockets")
+        wait_until(
+            lambda: connected_clients(broker) <= before + 1, timeout=5, what="closed sockets"
+        )
