@@ -7,7 +7,8 @@ The example page `/settings` is what a page of your own built with `app_page` co
 API call: the session check, one read of the store's settings, the template. `/hello`
 (benchmarks/own_page.py, an `app_page` that only greets the user) is measured against the
 minimal session-checking view of benchmarks/minimal_load.py (one pipeline, both records
-parsed, the ids compared): the ratio is bcapp's per-request overhead on an app page.
+parsed, the ids compared), the two served side by side and measured in turns (five paired
+rounds, the ratio their median): the ratio is bcapp's per-request overhead on an app page.
 
 An install exchanges a code with the stand-in's token endpoint, reads the store's information,
 subscribes to uninstall webhooks and stores the grant, a new store each time. The baseline is
@@ -17,6 +18,8 @@ redirect).
 
 from __future__ import annotations
 
+import contextlib
+import statistics
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
@@ -24,9 +27,19 @@ from urllib.parse import urlencode
 from bcapp.settings import Settings
 from benchmarks import instant_bigcommerce
 from benchmarks.load_throughput import install_store, load_paths
-from benchmarks.serving import app_environment, free_port, gunicorn, measure, redis_server
+from benchmarks.serving import (
+    app_environment,
+    free_port,
+    gunicorn,
+    measure,
+    measure_alternately,
+    paired_ratios,
+    redis_server,
+    warn_if_unsteady,
+)
 
 SECONDS = 5
+HELLO_ROUNDS = 5  # /hello and the minimal view: paired rounds, the ratio their median
 
 
 def main() -> None:
@@ -46,19 +59,35 @@ def main() -> None:
             minimal_cookie = {"Cookie": session_cookie(url, load_paths(env, 1, "page-")[0])}
         page = served("wsgi:app", env, ["/"], cookie)
         own_page = served("wsgi:app", env, ["/settings"], cookie)
-        minimal_hello = served("benchmarks.minimal_load:app", env, ["/hello"], minimal_cookie)
         with_page = env | {"BCAPP_BLUEPRINTS": "benchmarks.own_page:bp"}
-        hello = served("wsgi:app", with_page, ["/hello"], cookie)
+        with contextlib.ExitStack() as servers:  # side by side, in turns (benchmarks/serving.py)
+            pair = {
+                name: (servers.enter_context(gunicorn(module, on_env, free_port())), ["/hello"])
+                for name, module, on_env in (
+                    ("minimal", "benchmarks.minimal_load:app", env),
+                    ("bcapp", "wsgi:app", with_page),
+                )
+            }
+            hellos = measure_alternately(
+                pair, SECONDS, HELLO_ROUNDS, warm_up=0,
+                headers_of={"minimal": minimal_cookie, "bcapp": cookie},
+            )
         installs = served("wsgi:app", env, install_paths(env, 20000), warm_up=2000)
     print(f"baseline bare Flask page: {bare_page:,.0f} req/s")
     print(f"app page / with a session: {page:,.0f} req/s  ratio to baseline "
           f"{page / bare_page:.2f}")
     print(f"example page /settings with a session (no API call): {own_page:,.0f} req/s  "
           f"ratio to baseline {own_page / bare_page:.2f}")
-    print(f"baseline minimal session-checking view: {minimal_hello:,.0f} req/s  ratio to bare "
-          f"{minimal_hello / bare_page:.2f}")
-    print(f"app_page /hello (session check, no API call): {hello:,.0f} req/s  ratio to bare "
-          f"{hello / bare_page:.2f}, to minimal {hello / minimal_hello:.2f}  (goal: 0.90)")
+    warn_if_unsteady(hellos)
+    minimal_hello, hello = hellos["minimal"], hellos["bcapp"]
+    of_minimal = paired_ratios(hellos, "bcapp", "minimal")
+    print(f"baseline minimal session-checking view: {min(minimal_hello):,.0f}-"
+          f"{max(minimal_hello):,.0f} req/s  ratio to bare "
+          f"{statistics.median(minimal_hello) / bare_page:.2f}")
+    print(f"app_page /hello (session check, no API call): {min(hello):,.0f}-{max(hello):,.0f} "
+          f"req/s  ratio to bare {statistics.median(hello) / bare_page:.2f}, to minimal "
+          f"{statistics.median(of_minimal):.2f} (rounds {min(of_minimal):.2f}-"
+          f"{max(of_minimal):.2f}; median of {HELLO_ROUNDS}; goal: 0.90)")
     print(f"baseline bare Flask redirect: {bare_redirect:,.0f} req/s")
     print(f"install (instant token endpoint, new store each): {installs:,.0f} req/s  "
           f"ratio to baseline {installs / bare_redirect:.2f}")

@@ -2,7 +2,9 @@
 
 Every HTTP figure comes from `wrk` (Debian's package `wrk`), a load generator in C in its own
 process, so the client costs the same for the app and its baseline: both are served by gunicorn
-with 2 sync workers on this machine, one after the other, with the same flags and config file.
+with 2 sync workers on this machine, with the same flags and config file: one after the other
+(`measure`, the best round), or side by side taking turns (`measure_alternately`, whose rounds
+pair figures measured seconds apart: `paired_ratios`).
 `--threads 1` goes with `--worker-class sync`: gunicorn.conf.py asks for 4 threads, and gunicorn
 quietly runs gthread workers whenever threads are more than 1.
 """
@@ -228,26 +230,30 @@ def measure_alternately(
     warm_up: int,
     script: Path = WRK_SCRIPT,
     headers: Mapping[str, str] | None = None,
+    headers_of: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, list[float]]:
     """Requests per second of each of `targets` (name: URL, lines) in each round, servers all
     running: after a 1 s warm-up each, `rounds` rounds take the targets in turn, so the
     figures of one round were measured within seconds of each other (on a shared machine a
-    slow spell lasts longer than that: compare within a round, `paired_ratios`).
+    slow spell lasts longer than that: compare within a round, `paired_ratios`). Every request
+    carries `headers`, or its target's own in `headers_of` (a session cookie each).
 
     The warm-up takes a target's first `warm_up` lines (all of them when 0: lines that may
     repeat); each round takes its own share of the rest, so unique payloads stay unique. A run
     with any failure is refused.
     """
     figures: dict[str, list[float]] = {name: [] for name in targets}
+    sent = {name: (headers_of or {}).get(name, headers) for name in targets}
     failures = 0
-    for url, lines in targets.values():
-        failures += wrk(url, lines[:warm_up] if warm_up else lines, 1, headers, script).failures
+    for name, (url, lines) in targets.items():
+        warming = lines[:warm_up] if warm_up else lines
+        failures += wrk(url, warming, 1, sent[name], script).failures
     for number in range(rounds):
         for name, (url, lines) in targets.items():
             rest = lines[warm_up:]
             share = max(len(rest) // rounds, 1)
             chosen = rest[number * share : (number + 1) * share] or rest
-            result = wrk(url, chosen, seconds, headers, script)
+            result = wrk(url, chosen, seconds, sent[name], script)
             failures += result.failures
             figures[name].append(result.requests_per_second)
     if failures:
