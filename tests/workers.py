@@ -22,6 +22,9 @@ from bcapp.worker import application
 def running_worker(service: Bcapp, concurrency: int = 2) -> Iterator[None]:
     """bcapp's tasks run by a worker thread of this process until the block ends."""
     app = application(service)
+    # The worker waits on the broker (BRPOP) at most this long, so it stops this fast too
+    # (kombu's default, 1 s, made each use of this worker a second longer).
+    app.conf.broker_transport_options["polling_interval"] = 0.1
     with start_worker(
         app,
         pool="threads",
