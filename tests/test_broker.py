@@ -111,9 +111,9 @@ def test_more_publishing_threads_than_kombus_pool_all_publish_and_close_closes_t
 ) -> None:
     """Each thread keeps its producer for its life (a gunicorn thread, a worker thread): with
     more threads than kombu's pool holds (10), the later ones must still publish, not wait
-    forever for a pooled connection (with GUNICORN_THREADS=16, six threads of every worker
-    hung on their first delivery); and the
-    service's close closes every thread's connection."""
+    forever for a pooled connection (with GUNICORN_THREADS=16, six threads of every gunicorn
+    worker would hang at their first publish); and the service's close closes every
+    thread's connection."""
     with redis_server(tmp_path) as broker_url:
         broker = redis.Redis.from_url(broker_url)
         queue = service_of(make_app(broker_url=broker_url)).queue
