@@ -236,7 +236,7 @@ class TaskQueue:
                 # declaration under a global key prefix (its EXISTS is not prefixed).
                 declared = queue.bind(connection.default_channel).queue_declare()
                 return int(declared.message_count)
-        except (KombuError, OperationalError, OSError, ChannelError) as exc:
+        except self._failures as exc:
             log.warning("broker queue depth unavailable: %s", type(exc).__name__)
             return None
 

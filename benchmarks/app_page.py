@@ -35,6 +35,7 @@ from benchmarks.serving import (
     measure_alternately,
     paired_ratios,
     redis_server,
+    span,
     warn_if_unsteady,
 )
 
@@ -81,11 +82,10 @@ def main() -> None:
     warn_if_unsteady(hellos)
     minimal_hello, hello = hellos["minimal"], hellos["bcapp"]
     of_minimal = paired_ratios(hellos, "bcapp", "minimal")
-    print(f"baseline minimal session-checking view: {min(minimal_hello):,.0f}-"
-          f"{max(minimal_hello):,.0f} req/s  ratio to bare "
+    print(f"baseline minimal session-checking view: {span(minimal_hello)} req/s  ratio to bare "
           f"{statistics.median(minimal_hello) / bare_page:.2f}")
-    print(f"app_page /hello (session check, no API call): {min(hello):,.0f}-{max(hello):,.0f} "
-          f"req/s  ratio to bare {statistics.median(hello) / bare_page:.2f}, to minimal "
+    print(f"app_page /hello (session check, no API call): {span(hello)} req/s  ratio to bare "
+          f"{statistics.median(hello) / bare_page:.2f}, to minimal "
           f"{statistics.median(of_minimal):.2f} (rounds {min(of_minimal):.2f}-"
           f"{max(of_minimal):.2f}; median of {HELLO_ROUNDS}; goal: 0.90)")
     print(f"baseline bare Flask redirect: {bare_redirect:,.0f} req/s")

@@ -31,6 +31,7 @@ from benchmarks.serving import (
     measure_alternately,
     paired_ratios,
     redis_server,
+    span,
     warn_if_unsteady,
 )
 
@@ -65,18 +66,14 @@ def main() -> None:
             figures = measure_alternately(targets, SECONDS, ROUNDS, warm_up=WARM_UP)
     to_bare = statistics.median(paired_ratios(figures, "minimal", "bare"))
     warn_if_unsteady(figures)
-    print(f"baseline bare Flask redirect: {_span(figures['bare'])} req/s")
-    print(f"baseline minimal load view (same work, same stack): {_span(figures['minimal'])} "
+    print(f"baseline bare Flask redirect: {span(figures['bare'])} req/s")
+    print(f"baseline minimal load view (same work, same stack): {span(figures['minimal'])} "
           f"req/s  ratio to bare {to_bare:.2f}")
     of_minimal = paired_ratios(figures, "bcapp", "minimal")
-    print(f"/bigcommerce/load (verify, spend, session): {_span(figures['bcapp'])} req/s  "
+    print(f"/bigcommerce/load (verify, spend, session): {span(figures['bcapp'])} req/s  "
           f"ratio to bare {statistics.median(paired_ratios(figures, 'bcapp', 'bare')):.2f}, "
           f"to minimal {statistics.median(of_minimal):.2f} (rounds {min(of_minimal):.2f}-"
           f"{max(of_minimal):.2f}; median of {ROUNDS}; goal: 0.90 of minimal)")
-
-
-def _span(figures: list[float]) -> str:
-    return f"{min(figures):,.0f}-{max(figures):,.0f}"
 
 
 def install_store(env: dict[str, str]) -> None:

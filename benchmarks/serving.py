@@ -261,6 +261,11 @@ def measure_alternately(
     return figures
 
 
+def span(figures: list[float]) -> str:
+    """The lowest and highest of a target's rounds, as the benchmarks print them."""
+    return f"{min(figures):,.0f}-{max(figures):,.0f}"
+
+
 def paired_ratios(figures: Mapping[str, list[float]], name: str, baseline: str) -> list[float]:
     """`name`'s figure over `baseline`'s, round by round (measured seconds apart)."""
     return [ours / theirs for ours, theirs in zip(figures[name], figures[baseline], strict=True)]

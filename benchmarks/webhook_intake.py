@@ -92,6 +92,7 @@ def served_main(threads: int = 1, rounds: int = 5) -> None:
         gunicorn,
         measure_alternately,
         paired_ratios,
+        span,
         warn_if_unsteady,
     )
 
@@ -114,16 +115,12 @@ def served_main(threads: int = 1, rounds: int = 5) -> None:
     ratios = paired_ratios(figures, "bcapp", "bare")
     warn_if_unsteady(figures)
     how = "2 sync workers" if threads == 1 else f"2 gthread workers x {threads} threads"
-    print(f"baseline bare Flask view, served by {how}: {_span(figures['bare'])} deliveries/s")
+    print(f"baseline bare Flask view, served by {how}: {span(figures['bare'])} deliveries/s")
     print(
         f"webhook intake, served by {how} (verify, enqueue, claim): "
-        f"{_span(figures['bcapp'])} deliveries/s  ratio to baseline, median of {rounds} rounds "
+        f"{span(figures['bcapp'])} deliveries/s  ratio to baseline, median of {rounds} rounds "
         f"{statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}; goal 0.40)"
     )
-
-
-def _span(figures: list[float]) -> str:
-    return f"{min(figures):,.0f}-{max(figures):,.0f}"
 
 
 def delivery_line(body: bytes, headers: dict[str, str]) -> str:
