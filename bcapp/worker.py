@@ -9,7 +9,8 @@ Tasks:
   queued for a duplicate delivery runs nothing either (the event's claim names another
   delivery, bcapp/service/webhooks.py); a failure is retried
   with exponential backoff and full jitter (`BCAPP_TASK_RETRY_BASE` * 2^(attempt-1) at most)
-  until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`).
+  until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`, `show`);
+  each failure is logged with its traceback, and the dead letter keeps the last one.
 - `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`),
   retried and kept as a dead letter in the same way.
 - `bcapp.sync_store`: a store's webhook subscriptions and App Extensions after an install
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ from celery import Celery, Task
 from bcapp import signals, webhook_scopes, webhooks
 from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
+from bcapp.logs import redact
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import DeadLetter
 from bcapp.service.wiring import Bcapp
@@ -39,6 +42,7 @@ from bcapp.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500
+MAX_TRACEBACK_CHARS = 4096  # a dead letter's traceback: its innermost frames
 # A run that cannot read its records waits for Redis this long at most between tries (well
 # under any visibility timeout: Celery's Redis transport redelivers a task held longer).
 MAX_REDIS_WAIT = 60.0
@@ -179,20 +183,20 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
         return "skipped: not installed"
     except Exception as exc:  # any failure of the app's function is retried
         settings = bcapp.settings
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        error = redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
         if attempt < settings.task_max_attempts and not isinstance(exc, LookupError):
             run.count("retried")
             wait = retry_wait(attempt, settings)
             log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
-                        run.handler, store_hash, attempt, wait, error)
+                        run.handler, store_hash, attempt, wait, error, exc_info=exc)
             raise task.retry(countdown=wait, exc=exc) from exc
         bcapp.dead_letters.keep(
             DeadLetter(run.run_id, run.handler, run.event, error, attempt, int(time.time()),
-                       run.task)
+                       run.task, traceback_of(exc))
         )
         run.count("dead")
         log.error("%s for store=%s is a dead letter after %d attempts: %s",
-                  run.handler, store_hash, attempt, error)
+                  run.handler, store_hash, attempt, error, exc_info=exc)
         return "dead"
     finally:
         TASK_SECONDS.labels(run.task, "run").observe(time.monotonic() - started)
@@ -206,6 +210,22 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
                     run.handler, store_hash, exc.reason)
     run.count("handled")
     return "handled"
+
+
+def traceback_of(exc: BaseException) -> str:
+    """The failure's traceback as a dead letter keeps it: its last `MAX_TRACEBACK_CHARS`
+    (the innermost frames and the message), cut at a line, redacted as log lines are.
+
+    A traceback holds the code's frames (file, line, source text: no local values) and the
+    exception's message. bcapp's own errors name reasons, never a token or a payload; an app's
+    message is the app's words, as in the `error` field and the log, and the redaction pass
+    (bcapp/logs.py) replaces anything shaped like a token or secret in it.
+    """
+    text = redact("".join(traceback.format_exception(exc)))  # whole: no token cut in two
+    if len(text) > MAX_TRACEBACK_CHARS:
+        tail = text[-MAX_TRACEBACK_CHARS:]
+        text = "[earlier lines left out]\n" + tail[tail.find("\n") + 1 :]
+    return text
 
 
 def _event_of(

@@ -1,11 +1,17 @@
-"""`bcapp worker` (Celery) and `bcapp webhooks failed|replay` (dead letters)."""
+"""`bcapp worker` (Celery) and `bcapp webhooks failed|show|replay` (dead letters)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 
 from bcapp.cli.common import echo, fail, moment, or_fail, service_or_exit
 from bcapp.errors import StoreUnavailable
+from bcapp.validation import printable
+
+if TYPE_CHECKING:  # the service (and Celery) load only when a command runs
+    from bcapp.service.dead_letters import DeadLetter
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -75,17 +81,77 @@ def webhooks() -> None:
 
 @webhooks.command("failed")
 def webhooks_failed() -> None:
-    """List the dead letters, oldest first: id, store, scope, handler, attempts, error."""
+    """List the dead letters, oldest first: id, store, scope and resource, webhook-id,
+    handler, attempts, error."""
     letters = or_fail(service_or_exit().dead_letters.failed)
     for letter in letters:
         echo(
-            f"{letter.run_id}  store {letter.store_hash}  {letter.scope}  {letter.handler}  "
-            f"{letter.attempts} attempts, last at {moment(letter.failed_at)}: {letter.error}"
+            f"{letter.run_id}  store {letter.store_hash}  {letter.scope}{_about(letter)}  "
+            f"{letter.handler}  {letter.attempts} attempts, last at {moment(letter.failed_at)}: "
+            f"{letter.error}"
         )
     click.echo(
         f"{len(letters)} failed event(s)"
-        + ("; replay with: bcapp webhooks replay ID|--all" if letters else "")
+        + ("; details: bcapp webhooks show ID; replay: bcapp webhooks replay ID|--all"
+           if letters else "")
     )
+
+
+@webhooks.command("show")
+@click.argument("run_id")
+def webhooks_show(run_id: str) -> None:
+    """Print one dead letter in full: its run, event, attempts, error and traceback."""
+    letter = or_fail(lambda: service_or_exit().dead_letters.find(run_id))
+    if letter is None:
+        fail(f"no dead letter {run_id} (see: bcapp webhooks failed)")
+    event = letter.event
+    signal = letter.is_signal
+    rows = [
+        ("dead letter", letter.run_id),
+        ("task", f"{letter.task} ({'signal task receiver' if signal else 'webhook handler'})"),
+        ("handler", letter.handler),
+        ("store", letter.store_hash),
+        ("signal" if signal else "scope", letter.scope),
+        *([] if signal else [("webhook-id", letter.webhook_id)]),
+        ("resource", _resource(letter) or "-"),
+        ("hash", str(event.get("hash") or "-")),
+        ("created", _moment_of(event.get("created_at"))),
+        ("attempts", str(letter.attempts)),
+        ("failed at", moment(letter.failed_at)),
+        ("error", letter.error),
+    ]
+    for name, value in rows:
+        echo(f"{name + ':':<13}{value}")
+    if not letter.traceback:
+        click.echo("traceback:   none kept (a letter from before bcapp kept tracebacks)")
+    else:
+        click.echo("traceback:")
+        for line in letter.traceback.rstrip("\n").split("\n"):
+            echo(f"  {line}")
+    click.echo(f"replay with: bcapp webhooks replay {printable(letter.run_id)}")
+
+
+def _resource(letter: DeadLetter) -> str:
+    """What the event is about, `order 250` (its `data.type` and `data.id`); "" if unknown."""
+    if not letter.resource_id:
+        return ""
+    data = letter.event.get("data")
+    kind = data.get("type") if isinstance(data, dict) else None
+    return f"{kind if isinstance(kind, str) and kind else 'id'} {letter.resource_id}"
+
+
+def _about(letter: DeadLetter) -> str:
+    """The list's note on a letter's event: its resource and, for a webhook, its webhook-id."""
+    resource = _resource(letter)
+    note = f" ({resource})" if resource else ""
+    if not letter.is_signal:
+        note += f"  webhook-id {letter.webhook_id}"
+    return note
+
+
+def _moment_of(value: object) -> str:
+    """A stored event's time as people read it; "-" when it holds none."""
+    return moment(value) if type(value) is int and value > 0 else "-"
 
 
 @webhooks.command("replay")

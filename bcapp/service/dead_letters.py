@@ -2,8 +2,9 @@
 
 A dead letter is one handler's run of one event, or one run of a signal's task receiver, that
 used every attempt (bcapp/worker.py). It keeps the event (never a token), the function's name,
-the last error, the attempts and when it failed; `replay` queues the same run again, from
-attempt 1, and takes it out.
+the last error and its traceback (bounded, redacted as log lines are), the attempts and when it
+failed; `replay` queues the same run again, from attempt 1, and takes it out. Letters kept
+before tracebacks were kept read back with an empty one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bcapp.broker import HANDLE_EVENT, TaskQueue
+from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, TaskQueue
 from bcapp.store.task_records import RedisTaskRecords
 
 
@@ -26,6 +27,7 @@ class DeadLetter:
     attempts: int
     failed_at: int
     task: str = HANDLE_EVENT  # or RUN_SIGNAL: a signal's task receiver
+    traceback: str = ""  # the last error's (bcapp/worker.py bounds and redacts it)
 
     @property
     def store_hash(self) -> str:
@@ -36,6 +38,23 @@ class DeadLetter:
     def scope(self) -> str:
         """The event's scope."""
         return str(self.event.get("scope", ""))
+
+    @property
+    def is_signal(self) -> bool:
+        """True for a signal's task receiver, False for a webhook handler."""
+        return self.task == RUN_SIGNAL
+
+    @property
+    def webhook_id(self) -> str:
+        """The delivery's `webhook-id` (a signal's run: the run's own id)."""
+        return str(self.event.get("id", ""))
+
+    @property
+    def resource_id(self) -> str:
+        """The id of what the event is about, `data.id` (an order's number); "" when none."""
+        data = self.event.get("data")
+        found = data.get("id") if isinstance(data, dict) else None
+        return "" if found is None else str(found)
 
     def as_record(self) -> dict[str, Any]:
         """What is stored (JSON)."""
@@ -52,6 +71,7 @@ class DeadLetter:
             attempts=int(raw.get("attempts", 0)),
             failed_at=int(raw.get("failed_at", 0)),
             task=str(raw.get("task", HANDLE_EVENT)),
+            traceback=str(raw.get("traceback") or ""),
         )
 
 
@@ -65,6 +85,10 @@ class DeadLetters:
     def failed(self) -> list[DeadLetter]:
         """Every dead letter, oldest failure first."""
         return [DeadLetter.of_record(raw) for raw in self._records.dead_letters()]
+
+    def find(self, run_id: str) -> DeadLetter | None:
+        """The dead letter `run_id`, or None."""
+        return next((letter for letter in self.failed() if letter.run_id == run_id), None)
 
     def keep(self, letter: DeadLetter) -> None:
         """Keep a run that used every attempt (the worker's last word on it)."""
