@@ -143,7 +143,7 @@ def test_cancel_store_in_the_simulator_delivers_the_webhook_to_the_app(
 
         cancelled = requests.post(panel_url + "/stores/abc123/cancel", timeout=10)
         assert cancelled.status_code == 200
-        assert sim.deliveries == [(hook.destination, 200)]
+        assert [(d.destination, d.status) for d in sim.deliveries] == [(hook.destination, 200)]
         stored = installation_of(app)
         assert stored is not None and stored.uninstall is not None
         assert stored.uninstall.source == "webhook"
@@ -172,3 +172,35 @@ def test_genuine_deliveries_from_one_address_never_meet_a_429_and_forged_ones_do
         )
         forged_statuses.append(response.status_code)
     assert forged_statuses == [401, 401, 401, 429, 429]
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_a_delivery_signed_with_another_secret_names_the_variable_in_development_only(
+    make_app: Callable[..., Flask],
+    snapshot: Snapshot,
+    caplog: pytest.LogCaptureFixture,
+    env: str,
+) -> None:
+    """The usual cause of a 401 here is a BC_CLIENT_SECRET copied from elsewhere; development
+    says so (naming the variable, never a secret), production keeps the bare refusal line."""
+    client = make_app(env=env).test_client()
+    before = snapshot()
+    wrong = "another-apps-secret-0123456789abcdef"
+    response = post(client, *delivery(secret=wrong, webhook_id="msg_wrong"))
+    assert response.status_code == 401
+    assert snapshot() == before
+    lines = [record.getMessage() for record in caplog.records]
+    assert "POST /bigcommerce/webhooks -> 401 webhook_signature" in lines
+    hints = [line for line in lines if "BC_CLIENT_SECRET" in line]
+    if env == "production":
+        assert hints == []
+    else:
+        assert hints == [
+            "webhook delivery refused: signed with another secret: is BC_CLIENT_SECRET the "
+            "app's client secret from the Developer Portal (My Apps > View Client ID)?"
+        ]
+    assert not any(secret in caplog.text for secret in (wrong, CLIENT_SECRET))
+    valid = post(client, *delivery(webhook_id="msg_right"))
+    assert valid.status_code == 200, "a delivery signed with the secret is taken"
+    after = [record.getMessage() for record in caplog.records]
+    assert sum("BC_CLIENT_SECRET" in line for line in after) == len(hints), "no hint when valid"

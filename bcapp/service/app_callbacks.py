@@ -137,7 +137,9 @@ class AppCallbacks:
             return webhooks.receive(
                 body, headers, secrets, self._clock, self._stores[1], self._end, self._publish
             )
-        except (BadRequest, Unauthorized):
+        except (BadRequest, Unauthorized) as exc:
+            if exc.reason == "webhook_signature" and not self._settings.is_production:
+                log.warning(webhooks.SIGNATURE_HINT)  # production keeps the bare 401 line
             if address is not None:
                 self._limits.admit_address(WEBHOOKS.name, address)
             raise

@@ -54,6 +54,12 @@ MAX_ID_CHARS = 256
 MAX_HASH_CHARS = 128
 MAX_SIGNATURE_CHARS = 4096
 UNINSTALLED_SCOPE = "store/app/uninstalled"
+# Logged in development when no configured secret signed a delivery: the usual cause is a
+# BC_CLIENT_SECRET copied from elsewhere. It names the variable, never its value.
+SIGNATURE_HINT = (
+    "webhook delivery refused: signed with another secret: is BC_CLIENT_SECRET the app's "
+    "client secret from the Developer Portal (My Apps > View Client ID)?"
+)
 
 
 @dataclass(frozen=True)
