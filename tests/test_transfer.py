@@ -202,3 +202,34 @@ def test_one_bad_line_is_refused_and_the_run_goes_on(
     assert redis_client.exists(f"{target}:{{abc123}}:installation")
     for key in redis_client.scan_iter(match=f"{target}:*"):
         redis_client.delete(key)
+
+
+def test_a_dry_run_says_what_the_import_then_does_for_a_record_with_a_ttl(
+    exported: str, settings: Settings, tmp_path: Path, redis_client: Any
+) -> None:
+    """Issue 27: a dry run said "unchanged" and the import a second later rewrote the record
+    in its grace period, its seconds left having moved on. Whether a record expires is
+    compared, not in how many seconds; re-importing never restarts its grace period."""
+    target = "d" + settings.redis_prefix[1:]
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+
+    def run(*dry: str) -> str:
+        result = CliRunner().invoke(main, ["import", *dry], input=exported, env=env)
+        assert result.exit_code == 0, result.output
+        return result.output.rsplit("import", 1)[1].split(" ", 1)[1].strip()  # "N store(s); …"
+
+    assert run() == "2 store(s); 0 unchanged; 0 refused"
+    record = f"{target}:{{xyz789}}:installation"
+    assert run("--dry-run") == "0 store(s); 2 unchanged; 0 refused"
+    left = redis_client.ttl(record)
+    redis_client.expire(record, left - 30)  # half a minute on, as the grace period runs
+    dry = run("--dry-run")
+    assert run() == dry == "0 store(s); 2 unchanged; 0 refused"
+    assert redis_client.ttl(record) <= left - 30, "the grace period was not restarted"
+
+    redis_client.persist(record)  # a record that no longer expires: a real difference
+    dry = run("--dry-run")
+    assert run() == dry == "1 store(s); 1 unchanged; 0 refused"
+    assert redis_client.ttl(record) > 0, "the export's expiry is back"
+    for key in redis_client.scan_iter(match=f"{target}:*"):
+        redis_client.delete(key)

@@ -4,7 +4,9 @@ One JSON object per store: the installation record exactly as stored (its token 
 secret still AES-GCM sealed, each naming its key id), its users, the app's settings for it,
 and, for a store in its grace period, the seconds it has left. Import checks that the record
 decrypts with the configured keys (bound to its store hash) before writing anything, and
-writes a store's keys in one transaction, so running it twice changes nothing.
+writes a store's keys in one transaction, so running it twice changes nothing. A stored
+record equal to the document's is left alone when both expire, however many seconds each has
+left, so `--dry-run` and the import agree (`_comparable`).
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ class RedisTransfer:
         store_hash = self.check(document)
         assert isinstance(document, dict)
         stored = self.export_store(store_hash)
-        return stored != {**document, "expires_in": document.get("expires_in")}
+        if stored is None:
+            return True
+        return _comparable(stored) != _comparable(document)
 
     def import_store(self, document: dict[str, Any]) -> bool:
         """Write a checked document; True when it changed what was stored."""
@@ -107,6 +111,15 @@ class RedisTransfer:
         with unavailable_on_redis_error("import"):
             pipe.execute()
         return True
+
+
+def _comparable(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as import compares it: whether it expires, not in how many seconds.
+
+    The seconds left move on while a command runs (a dry run and the import a second later
+    would disagree), and re-importing an export must not restart a grace period that runs.
+    """
+    return {**document, "expires_in": document.get("expires_in") is not None}
 
 
 def _refuse_unsafe_fields(
