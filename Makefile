@@ -26,7 +26,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP) $(RUN_STAMP)
 
 run: $(RUN_STAMP)
-	PORT=$(PORT) $(BIN)/gunicorn wsgi:app --config gunicorn.conf.py
+	PORT=$(PORT) $(BIN)/bcapp dev wsgi:app
 
 # Lint and types run beside the tests (two jobs): either failing fails `make test`.
 test: $(STAMP)

@@ -78,9 +78,22 @@ def as_float(
     return value
 
 
+PORTAL = "copy it from the BigCommerce Developer Portal (My Apps > View Client ID)"
+
+
+def require_client_secret(env: Mapping[str, str]) -> None:
+    """In development, a client id of BigCommerce's needs its secret: bcapp would otherwise make
+    one up, and every install would fail its signature checks."""
+    if env.get("BC_CLIENT_ID", "").strip() and not env.get("BC_CLIENT_SECRET", "").strip():
+        raise ConfigurationError(
+            f"BC_CLIENT_ID is set without its secret; set these variables:\n"
+            f"  BC_CLIENT_SECRET: {PORTAL}"
+        )
+
+
 def require_production(env: Mapping[str, str]) -> None:
     """ConfigurationError naming each production variable left unset or a placeholder."""
-    portal = "copy it from the BigCommerce Developer Portal (My Apps > View Client ID)"
+    portal = PORTAL
     how = {
         "BC_CLIENT_ID": portal,
         "BC_CLIENT_SECRET": portal,

@@ -1,6 +1,7 @@
 """The bundled example's declarations: webhook handlers keeping each store's ten latest order,
-product and customer events (listed by the example's `/events` page), and one App Extension, an
-"Open in My app" action on the orders page that opens `/orders/<id>` (bcapp/web/example.py).
+product and customer events (listed by the example's `/events` page), one App Extension, an
+"Open in My app" action on the orders page that opens `/orders/<id>` (bcapp/web/example.py),
+and the scope its products page reads.
 
 `make run` declares them (development with example pages and no `BCAPP_RECEIVERS`); name this
 module in `BCAPP_RECEIVERS` beside your own to keep them. They run in the worker and reach the
@@ -15,9 +16,10 @@ import json
 import threading
 
 import bcapp
-from bcapp import extensions, webhooks
+from bcapp import extensions, scopes, webhooks
 from bcapp.service.wiring import Bcapp
 
+scopes.require("store_v2_products_read_only", reason="the bundled example's products page")
 RECENT = "recent_events"
 KEPT = 10
 ORDER_ACTION = extensions.add(

@@ -1,16 +1,26 @@
-"""gunicorn settings for bcapp (read automatically from the working directory).
+"""gunicorn settings for an app built on bcapp: ``gunicorn -c python:bcapp.gunicorn shop:app``.
 
-The access log leaves out query strings and the Referer, because BigCommerce puts auth codes
-and signed payloads in callback URLs (docs/security.md R7).
+What they give any app, in its own repository (this repository's gunicorn.conf.py imports them):
+- an access log without query strings or the Referer, because BigCommerce puts auth codes and
+  signed payloads in callback URLs, with control characters escaped (docs/security.md R7);
+- Prometheus samples shared by every worker (multiprocess mode) when BCAPP_METRICS_TOKEN is set;
+- a bad configuration refused with its message before anything binds;
+- in development, the dev loop beside the web workers: one task worker (restarted on code change
+  with `--reload`, as `bcapp dev` runs it), the local BigCommerce simulator when no credentials
+  are configured, and the embedded Redis, all stopped with the server.
+With no app on the command line, BCAPP_APP names it (a factory is called in each worker).
 """
 
 import multiprocessing
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 
+if os.environ.get("BCAPP_APP", "").strip():
+    wsgi_app = "bcapp.app_spec:served_app()"  # the command line's app, when given, wins
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Threads keep /load answering while a worker waits on BigCommerce's token endpoint (A8.2).
 worker_class = "gthread"
@@ -69,8 +79,8 @@ def when_ready(server: object) -> None:
             from bcapp.store import embedded
 
             embedded.ensure_running(_settings.instance_dir)
-        _worker = subprocess.Popen(
-            [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency", "2"],
+        _worker = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            _worker_command(reload=bool(server.cfg.reload)),  # type: ignore[attr-defined]
         )
     if _settings.simulator_url is None:
         return
@@ -82,6 +92,18 @@ def when_ready(server: object) -> None:
     )
     banner = f"Open {_settings.simulator_url}/ to install and open the app in a simulated store."
     print(f"\n  {banner}\n", flush=True)  # noqa: T201 - the one URL a newcomer needs
+
+
+def _worker_command(reload: bool) -> list[str]:
+    """`bcapp worker`, under watchfiles when the web workers reload on code change: it restarts
+    the worker when a Python file of the project changes (Celery has no reloader of its own)."""
+    worker = [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency", "2"]
+    if not reload:
+        return worker
+    return [
+        sys.executable, "-m", "watchfiles", "--filter", "python", "--sigint-timeout", "4",
+        shlex.join(worker), os.getcwd(),
+    ]
 
 
 def on_exit(server: object) -> None:
@@ -108,4 +130,4 @@ def child_exit(server: object, worker: object) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

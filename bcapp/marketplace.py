@@ -2,7 +2,7 @@
 check from its own configuration, each with what to change when it fails.
 
 Pure checks of the settings and declarations (no network): https `APP_URL` on port 443, multi-
-user on, every required scope with a reason (bcapp/scopes.py `SCOPE_REASONS`), the webhook
+user on, every required scope declared with a reason (`bcapp.scopes.require`), the webhook
 destination in a form BigCommerce delivers to, valid App Extensions, support and privacy pages
 configured, and no sensitive value in any URL the app emits.
 """
@@ -13,9 +13,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from bcapp import extensions
+from bcapp import extensions, scopes
 from bcapp.endpoints import PREFIX
-from bcapp.scopes import EXAMPLE_ONLY_SCOPES, SCOPE_REASONS
 from bcapp.settings import Settings
 from bcapp.validation import LOOPBACK_HOSTS
 
@@ -64,23 +63,16 @@ def _multi_user(settings: Settings) -> Finding:
 
 
 def _scopes(settings: Settings) -> list[Finding]:
+    reasons = {requirement.name: requirement.reason for requirement in scopes.requirements()}
     found = []
     for name in sorted(settings.required_scopes.names):
-        reason = SCOPE_REASONS.get(name)
+        reason = reasons.get(name)
         if reason is None:
             found.append(
                 Finding(
                     False,
-                    f"scope {name}: no reason given; add it to SCOPE_REASONS "
-                    "in bcapp/scopes.py, or drop the scope if no code needs it",
-                )
-            )
-        elif name in EXAMPLE_ONLY_SCOPES and not settings.example_pages:
-            found.append(
-                Finding(
-                    False,
-                    f"scope {name}: only the example pages use it and they "
-                    "are off: drop it from REQUIRED_SCOPES_DECLARATION",
+                    f"scope {name}: no reason given; declare it with "
+                    f"bcapp.scopes.require({name!r}, reason=...), or drop it if no code needs it",
                 )
             )
         else:

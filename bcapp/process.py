@@ -47,12 +47,14 @@ def configure_process(
 
 
 def import_receivers(modules: tuple[str, ...]) -> None:
-    """Import the app's receiver modules (signal receivers, webhook handlers, App Extensions);
-    one that does not import stops start-up naming it."""
+    """Import the app's modules (its BCAPP_APP module and BCAPP_RECEIVERS: scopes, signal
+    receivers, webhook handlers, App Extensions); one that does not import stops start-up
+    naming it."""
     for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigurationError(
-                f"BCAPP_RECEIVERS names {module}, which does not import: {exc}"
+                f"cannot import {module} (named by BCAPP_APP or BCAPP_RECEIVERS): {exc}; "
+                "run bcapp from your project's directory"
             ) from exc

@@ -1,4 +1,11 @@
-"""BigCommerce OAuth scopes: the catalogue, the app's required scopes, and set arithmetic.
+"""BigCommerce OAuth scopes: the catalogue, the scopes the app declares, and set arithmetic.
+
+The app declares each scope it needs where its code uses it, with the reason reviewers ask
+for; bcapp adds what it needs itself and what the app's other declarations imply::
+
+    from bcapp import scopes
+
+    scopes.require("store_v2_orders_read_only", reason="the orders summary page")
 
 BigCommerce sends scopes space-separated (old docs showed commas; both are accepted).
 A modify scope covers its read-only twin: `store_v2_products` covers
@@ -56,20 +63,6 @@ CATALOGUE: frozenset[str] = frozenset(
     | _PLATFORM_SCOPES
 )
 
-# The app's minimal scopes, declared in one place. Change this line (and the Developer Portal).
-REQUIRED_SCOPES_DECLARATION = "store_v2_information_read_only store_v2_products_read_only"
-# Why the app needs each scope it may require: `bcapp check --marketplace` lists them, and fails
-# on a required scope with no reason here (reviewers refuse scopes the code never uses). Add a
-# line when you add a scope above.
-SCOPE_REASONS = {
-    "store_v2_information_read_only": "GET v2/store at install and on the home page: the "
-    "control panel's origin (who may frame the app), the store's name and currency",
-    "store_v2_products_read_only": "the bundled example's products page",
-    "store_app_extensions_manage": "registering the declared App Extensions (bcapp/extensions.py)",
-}
-# Scopes only the bundled example pages use: not needed when they are off.
-EXAMPLE_ONLY_SCOPES = frozenset({"store_v2_products_read_only"})
-
 _SCOPE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 _MAX_SCOPES = 100
 
@@ -118,20 +111,62 @@ class ScopeSet:
         return bool(self.names)
 
 
-def required_scopes(declaration: str = REQUIRED_SCOPES_DECLARATION) -> ScopeSet:
-    """The declared required scopes (with `store_app_extensions_manage` when App Extensions are
-    declared: bcapp/extensions.py); an unknown or platform-implicit name stops start-up."""
-    try:
-        scopes = ScopeSet.parse(declaration)
-    except ValueError as exc:
-        raise ConfigurationError(f"required scopes are malformed: {exc}") from exc
-    declared_wrongly = scopes.unknown().names | (scopes.names & _PLATFORM_SCOPES)
-    if declared_wrongly:
+@dataclass(frozen=True)
+class Requirement:
+    """A scope the app requires and why (BigCommerce's reviewers refuse unexplained scopes)."""
+
+    name: str
+    reason: str
+
+
+# What bcapp itself needs, whatever the app declares.
+BCAPP_NEEDS = (
+    Requirement(
+        "store_v2_information_read_only",
+        "GET v2/store at install and on the home page: the control panel's origin (who may "
+        "frame the app), the store's name and currency",
+    ),
+)
+_declared: dict[str, Requirement] = {}
+
+
+def require(name: str, *, reason: str) -> Requirement:
+    """Declare that the app needs scope `name`, and why (`bcapp check --marketplace` prints the
+    reason); a name BigCommerce does not offer or an empty reason stops start-up, naming it."""
+    if not _SCOPE_NAME.fullmatch(name) or name not in CATALOGUE or name in _PLATFORM_SCOPES:
         raise ConfigurationError(
-            "required scopes name unknown BigCommerce scopes: " + " ".join(sorted(declared_wrongly))
+            f"scopes.require({name!r}): not a BigCommerce OAuth scope an app can request "
+            "(the names are listed in the Developer Portal and in bcapp/scopes.py)"
         )
-    if not scopes:
-        raise ConfigurationError("required scopes are empty")
-    if extensions.declared():  # App Extensions are managed through this scope
-        scopes = ScopeSet.parse(f"{declaration} {extensions.SCOPE}")
-    return scopes
+    if not reason.strip():
+        raise ConfigurationError(
+            f"scopes.require({name!r}): give the reason the app needs it (reason=...)"
+        )
+    requirement = Requirement(name, " ".join(reason.split()))
+    _declared[name] = requirement
+    return requirement
+
+
+def withdraw(name: str) -> None:
+    """Forget a declaration (tests, and apps that declare scopes conditionally)."""
+    _declared.pop(name, None)
+
+
+def requirements() -> tuple[Requirement, ...]:
+    """Every scope the app requires with its reason: bcapp's own, the app's declarations, and
+    what its other declarations imply (App Extensions need `store_app_extensions_manage`)."""
+    found = {requirement.name: requirement for requirement in BCAPP_NEEDS}
+    found.update(_declared)
+    if extensions.declared():
+        found.setdefault(
+            extensions.SCOPE,
+            Requirement(extensions.SCOPE, "registering the declared App Extensions "
+                        "(bcapp.extensions.add)"),
+        )
+    return tuple(found[name] for name in sorted(found))
+
+
+def required_scopes() -> ScopeSet:
+    """The set of scopes the app requires (`requirements()`): what `bcapp scopes` prints, each
+    install must grant, and the simulator grants."""
+    return ScopeSet(frozenset(requirement.name for requirement in requirements()))

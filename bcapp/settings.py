@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bcapp import endpoints
+from bcapp.app_spec import app_spec, declaration_modules, example_pages
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
 from bcapp.envvars import (
     as_flag,
@@ -22,6 +23,7 @@ from bcapp.envvars import (
     as_int,
     as_list,
     kept_secret,
+    require_client_secret,
     require_production,
 )
 from bcapp.errors import ConfigurationError
@@ -90,8 +92,11 @@ class Settings:
     extra_trusted_hosts: tuple[str, ...] = ()
     # How long an uninstalled store's records are kept (so a forged uninstall can be undone).
     uninstall_grace_seconds: int = 7 * 86400
-    # Modules every bcapp process imports at start to connect signal receivers.
+    # Modules every bcapp process imports at start: BCAPP_APP's module, then BCAPP_RECEIVERS.
+    # Importing them runs the app's declarations (scopes, webhooks, extensions, signals).
     receiver_modules: tuple[str, ...] = ()
+    # BCAPP_APP: the developer's Flask app, `module:app` or `module:create_app` (a factory).
+    app_spec: str | None = None
     # BCAPP_METRICS_TOKEN: enables GET /metrics for `Authorization: Bearer <token>`.
     metrics_token: str | None = field(default=None, repr=False)
     # Replicas an install waits for (WAIT) before it is acknowledged; 0: none.
@@ -200,18 +205,15 @@ def _build(env: Mapping[str, str]) -> Settings:
         client_id, client_secret = env["BC_CLIENT_ID"], env["BC_CLIENT_SECRET"]
         secret_key, key_text = env["SECRET_KEY"], env["TOKEN_ENCRYPTION_KEYS"]
     else:
+        require_client_secret(env)
         client_id = env.get("BC_CLIENT_ID") or _DEV_CLIENT_ID
         client_secret = env.get("BC_CLIENT_SECRET") or kept_secret(instance_dir, "client_secret")
         secret_key = env.get("SECRET_KEY") or kept_secret(instance_dir, "secret_key")
         key_text = env.get("TOKEN_ENCRYPTION_KEYS") or kept_secret(
             instance_dir, "token_encryption_keys", new_key_entry
         )
-    receivers = (
-        as_list(env, "BCAPP_RECEIVERS")
-        if "BCAPP_RECEIVERS" in env  # set, even empty: exactly these
-        else _example_receivers(env, mode)
-    )
-    import_receivers(receivers)  # their declarations (webhooks, extensions) shape these settings
+    receivers = declaration_modules(env, mode)
+    import_receivers(receivers)  # their declarations (scopes, webhooks, extensions) shape these
     port = as_int(env, "PORT", 8000, low=1, high=65535)
     default_app_url = f"http://127.0.0.1:{port}"
     simulator_url = None
@@ -253,9 +255,10 @@ def _build(env: Mapping[str, str]) -> Settings:
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
         uninstall_grace_seconds=as_int(env, "BCAPP_UNINSTALL_GRACE", 7 * 86400, low=0, high=10**8),
         receiver_modules=receivers,
+        app_spec=app_spec(env),
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),
-        example_pages=as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT),
+        example_pages=example_pages(env, mode),
         user_agent=" ".join(env.get("BCAPP_USER_AGENT", "").split())[:200],
         log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
         metrics_token=env.get("BCAPP_METRICS_TOKEN") or None,
@@ -273,14 +276,6 @@ def _build(env: Mapping[str, str]) -> Settings:
     )
     validate(settings)
     return settings
-
-
-def _example_receivers(env: Mapping[str, str], mode: str) -> tuple[str, ...]:
-    """The bundled example's webhook handlers (bcapp/example_events.py) when its pages are on
-    and BCAPP_RECEIVERS is not set at all: `make run` shows store events out of the box."""
-    if as_flag(env, "BCAPP_EXAMPLE_PAGES", default=mode == DEVELOPMENT):
-        return ("bcapp.example_events",)
-    return ()
 
 
 def _version() -> str:

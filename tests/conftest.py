@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from flask.testing import FlaskClient
 
 from bcapp.clock import Clock, ManualClock
 from bcapp.crypto import new_key_entry, parse_keys
+from bcapp.scopes import ScopeSet, required_scopes
 from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
@@ -165,6 +167,9 @@ def settings(
         token_exchange_deadline=3.0,
         http_read_timeout=2.0,
         example_pages=True,  # the tests drive the bundled example as `make run` shows it
+        # ... with the scopes it declares (bcapp/example_events.py), without importing its
+        # webhook handlers and App Extension into every test
+        required_scopes=ScopeSet(required_scopes().names | {"store_v2_products_read_only"}),
     )
 
 
@@ -232,13 +237,15 @@ def snapshot(redis_client: redis.Redis, prefix: str) -> object:
 
 @pytest.fixture(autouse=True)
 def declared_handlers_stay_with_their_test() -> Iterator[None]:
-    """Webhook handlers, task receivers and App Extensions a test declares (or a module it
+    """Webhook handlers, task receivers, App Extensions and scopes a test declares (or a module it
     imports, e.g. the example's through a development `Settings.from_env()`) are forgotten when
     it ends: the registries are process-wide, and another test must not queue work for them."""
-    from bcapp import extensions, signals, webhooks
+    from bcapp import extensions, scopes, signals, webhooks
 
     before = dict(webhooks._declared)
     extensions_before = list(extensions._declared)
+    scopes_before = dict(scopes._declared)
+    example_imported = "bcapp.example_events" in sys.modules
     receivers_before = {name: dict(found) for name, found in signals._task_receivers.items()}
     yield
     webhooks._declared.clear()
@@ -246,6 +253,10 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     signals._task_receivers.clear()
     signals._task_receivers.update(receivers_before)
     extensions._declared[:] = extensions_before
+    scopes._declared.clear()
+    scopes._declared.update(scopes_before)
+    if not example_imported:  # imported again by the next test that asks, declaring anew
+        sys.modules.pop("bcapp.example_events", None)
 
 
 @pytest.fixture(autouse=True)

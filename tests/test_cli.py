@@ -39,12 +39,48 @@ def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
 
 
 def test_scopes_prints_one_per_line() -> None:
-    result = CliRunner().invoke(main, ["scopes"])
+    """bcapp's own app in development: its example declares the products scope and an App
+    Extension, which implies the extensions scope."""
+    result = CliRunner().invoke(main, ["scopes"], env={"BCAPP_ENV": "development"})
     assert result.exit_code == 0
     assert result.output.splitlines() == [
+        "store_app_extensions_manage",
         "store_v2_information_read_only",
         "store_v2_products_read_only",
     ]
+
+
+def test_scopes_without_the_example_are_bcapps_own() -> None:
+    result = CliRunner().invoke(main, ["scopes"], env={"BCAPP_EXAMPLE_PAGES": "false"})
+    assert result.exit_code == 0
+    assert result.output.splitlines() == ["store_v2_information_read_only"]
+
+
+def test_scopes_refuses_an_app_that_does_not_import(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["scopes"], env={"BCAPP_APP": "no_such_app_module:app"})
+    assert result.exit_code == 1
+    assert "cannot import no_such_app_module (named by BCAPP_APP" in result.output
+
+
+def test_check_refuses_a_client_id_without_its_secret(tmp_path: Path) -> None:
+    env = {"BC_CLIENT_ID": "abc123", "BC_CLIENT_SECRET": "",
+           "BCAPP_INSTANCE_DIR": str(tmp_path / "instance")}
+    result = CliRunner().invoke(main, ["check"], env=env)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-2:] == [
+        "error: BC_CLIENT_ID is set without its secret; set these variables:",
+        "  BC_CLIENT_SECRET: copy it from the BigCommerce Developer Portal "
+        "(My Apps > View Client ID)",
+    ]
+    assert not (tmp_path / "instance").exists()  # no secret was made up for it
+
+
+def test_version_names_the_installed_release() -> None:
+    from importlib import metadata
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"bcapp, version {metadata.version('bcapp')}\n"
 
 
 def test_keys_new_prints_a_usable_entry() -> None:
@@ -341,7 +377,6 @@ def test_check_marketplace_passes_on_a_ready_configuration(
         ({"APP_URL": "https://app.example.com:8443"}, "APP_URL https://app.example.com:8443"),
         ({"APP_URL": "https://10.0.0.5"}, "webhook destination https://10.0.0.5"),
         ({"BCAPP_MULTI_USER": "false"}, "BCAPP_MULTI_USER is off"),
-        ({"BCAPP_EXAMPLE_PAGES": "false"}, "scope store_v2_products_read_only: only the example"),
         ({"BCAPP_SUPPORT_URL": ""}, "BCAPP_SUPPORT_URL: set it"),
         ({"BCAPP_PRIVACY_URL": "http://example.com/privacy"}, "BCAPP_PRIVACY_URL: set it"),
         ({"BCAPP_SUPPORT_URL": "https://help.example.com/?token=hunter2x"}, "BCAPP_SUPPORT_URL: "
@@ -379,8 +414,8 @@ def test_check_marketplace_names_a_scope_without_a_reason_and_a_bad_extension(
     )
     failed = [finding.line for finding in review(ready) if not finding.passed]
     assert failed == [
-        "scope store_v2_orders: no reason given; add it to SCOPE_REASONS in bcapp/scopes.py, "
-        "or drop the scope if no code needs it",
+        "scope store_v2_orders: no reason given; declare it with "
+        "bcapp.scopes.require('store_v2_orders', reason=...), or drop it if no code needs it",
         "App Extension url /bigcommerce/load points at bcapp's callbacks: give it a page of the "
         "app",
     ]

@@ -90,7 +90,9 @@ def test_production_allows_http_on_loopback(tmp_path: Path) -> None:
 
 def test_dotenv_fills_gaps_but_environment_wins(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
-    dotenv.write_text("BC_CLIENT_ID=from-dotenv\nAPP_URL=https://dotenv.example.com\n")
+    dotenv.write_text(
+        "BC_CLIENT_ID=from-dotenv\nBC_CLIENT_SECRET=dotenv-secret\nAPP_URL=https://dotenv.example.com\n"
+    )
     env = {"APP_URL": "https://env.example.com", "BCAPP_INSTANCE_DIR": str(tmp_path / "i")}
     settings = Settings.from_env(env, dotenv=str(dotenv))
     assert settings.client_id == "from-dotenv"

@@ -99,5 +99,7 @@ def echo(line: str) -> None:
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"error: {printable(message)}", err=True)
+    """Print `message` (each of its lines escaped, so a list stays one item a line) and exit 1."""
+    first, *rest = message.split("\n")
+    click.echo("\n".join([f"error: {printable(first)}", *map(printable, rest)]), err=True)
     sys.exit(1)
