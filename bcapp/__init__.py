@@ -3,7 +3,13 @@
 What apps built on bcapp use, in one place:
 
 - `bcapp.init_app(app)`: make a Flask app of your own a BigCommerce app (callbacks, sessions
-  in the iframe, error pages, health); `bcapp.create_app()` is bcapp's own app (`wsgi.py`);
+  in the iframe, error pages, health) as a guest that leaves your SECRET_KEY, session, error
+  handlers and templates yours (docs/flask-extension.md); `bcapp.create_app()` is bcapp's own
+  app (`wsgi.py`);
+- `bcapp.current()`: inside a request (or app context), the `Bcapp` that `init_app` wired into
+  the current app (`app.extensions["bcapp"]`); RuntimeError elsewhere;
+- `Bcapp`: the type `init_app()`, `connect()` and `current()` return: `stores`, `settings`,
+  `operations`, `close()`;
 - `app_page` and `AppContext`: your pages inside the control panel (`bcapp.web.kit`);
 - `bcapp.connect()`: bcapp for a worker process, from the same settings: a context manager
   whose `stores` has `installed()` and `client(store_hash)`, each a `StoreClient`; it builds
@@ -27,14 +33,17 @@ if TYPE_CHECKING:
     from bcapp.service.wiring import Bcapp
     from bcapp.settings import Settings
     from bcapp.web import create_app, init_app
+    from bcapp.web.context import current
     from bcapp.web.kit import AppContext, app_page
 
 __all__ = [
     "AppContext",
+    "Bcapp",
     "StoreClient",
     "app_page",
     "connect",
     "create_app",
+    "current",
     "extensions",
     "init_app",
     "signals",
@@ -44,6 +53,8 @@ __all__ = [
 # name -> the module that defines it (imported when the name is first used)
 _LAZY = {
     "AppContext": "bcapp.web.kit",
+    "Bcapp": "bcapp.service.wiring",
+    "current": "bcapp.web.context",
     "app_page": "bcapp.web.kit",
     "create_app": "bcapp.web",
     "init_app": "bcapp.web",

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from bcapp.errors import ConfigurationError
 from bcapp.simulator import SimulatorState
+from bcapp.web.sessions import cookie_of
 from tests.conftest import service_of
 from tests.helpers import STAFF, future, signed
 
@@ -106,8 +107,11 @@ def test_owner_only_follows_an_ownership_transfer_named_by_the_load_payload(
 
 
 def csrf_of_session(client: FlaskClient) -> str:
-    with client.session_transaction() as session:
-        token: str = session["csrf"]
+    """The CSRF token in the client's bcapp session cookie (what the page's form carries)."""
+    cookie = cookie_of(client.application)
+    sent = client.get_cookie(cookie.name)
+    assert sent is not None, "the client holds a bcapp session"
+    token: str = cookie.get_signing_serializer(client.application).loads(sent.value)["csrf"]
     return token
 
 

@@ -24,9 +24,9 @@ from bcapp.errors import ConfigurationError
 from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.validation import printable
-from bcapp.web import app_pages, callbacks, example, health, pages, sessions
+from bcapp.web import app_pages, callbacks, error_pages, example, health, pages, sessions
 from bcapp.web.context import EXTENSION, service
-from bcapp.web.routes import callback_route, register_callbacks
+from bcapp.web.routes import callback_route, callbacks_blueprint
 
 __all__ = ["create_app", "init_app"]
 
@@ -50,10 +50,21 @@ def init_app(
     Registers the callbacks (bcapp/endpoints.py) with their guards, bcapp's session cookie for
     the control-panel iframe, the error pages, security headers and metrics, `/healthz`,
     `/readyz` and `/metrics`, and (unless `home_page=False`) the landing page `/` that installs
-    and loads open. The bundled example pages come only with `example_pages=True`. For the
-    whole app: requests for a host other than APP_URL's are refused, queries over 16 KiB are
-    refused, bodies are capped at 64 KiB unless the app set its own MAX_CONTENT_LENGTH, and
-    routing never redirects (R4). No network at import time; Redis is reached on first use.
+    and loads open. The bundled example pages come only with `example_pages=True`. The services
+    are `app.extensions["bcapp"]`, and `bcapp.current()` inside a request.
+
+    A guest in `app` (docs/flask-extension.md): its SECRET_KEY, session interface and
+    `flask.session` stay its own (bcapp's session is a cookie of its own, signed with bcapp's
+    SECRET_KEY); bcapp's error pages answer only for bcapp's routes and `app_page` views, the
+    app's routes keep its handlers (register yours before `init_app`, or on your blueprints);
+    bcapp's templates are under `bcapp/`, so the app's `base.html` stays the app's.
+
+    Deliberately for the whole app (docs/security.md R4, R8, R11), since a hole in any route
+    is a hole in the app: requests for a host other than APP_URL's are refused, queries over
+    16 KiB are refused, bodies are capped at 64 KiB unless the app set its own
+    MAX_CONTENT_LENGTH, routing never redirects, and every response gets the security headers
+    (CSP, no-store, nosniff, HSTS over https) and is measured. No network at import time;
+    Redis is reached on first use.
     """
     if service is None:
         service = build(settings or Settings.from_env(), clock)
@@ -76,8 +87,10 @@ def init_app(
     sessions.configure(app, settings)
     app.extensions[EXTENSION] = service
     pages.install(app, settings)
+    error_pages.for_bcapp_requests(app)
+    # bcapp's templates, all under bcapp/ (the app's own folder is searched first).
     app.register_blueprint(Blueprint("bcapp", __name__, template_folder=_template_folder()))
-    register_callbacks(app)
+    app.register_blueprint(error_pages.friendly(callbacks_blueprint()))
     app.register_blueprint(health.bp)
     if home_page:
         app.register_blueprint(app_pages.bp)
@@ -96,6 +109,10 @@ def create_app(
     if service is None:
         service = build(settings or Settings.from_env(), clock)
     app = Flask("bcapp", template_folder=_template_folder(), static_folder=None)
+    # bcapp owns this app: its error pages answer for every route (an unknown URL included),
+    # and the BCAPP_BLUEPRINTS pages have a `flask.session` that works in the iframe too.
+    error_pages.friendly(app)
+    sessions.own_app_session(app, service.settings)
     init_app(app, service=service, example_pages=service.settings.example_pages)
     for name in service.settings.blueprints:  # the app built on bcapp (BCAPP_BLUEPRINTS)
         app.register_blueprint(_blueprint(name))

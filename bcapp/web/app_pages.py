@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from bcapp.web.context import service
+from bcapp.web.error_pages import friendly
 from bcapp.web.sessions import current_opened
 
-bp = Blueprint("app", __name__)
+bp = friendly(Blueprint("app", __name__))
 
 
 @bp.get("/")
@@ -15,7 +16,7 @@ def home() -> str:
     """The landing page: the store, the user and the granted scopes; never the token."""
     opened = current_opened()
     return render_template(
-        "app/home.html",
+        "bcapp/app/home.html",
         installation=opened.installation,
         user=opened.user,
         store_info=service().stores.information(opened.installation),

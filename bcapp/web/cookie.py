@@ -1,26 +1,32 @@
-"""The session cookie's codec: Flask's signed cookie format, made without its per-request costs.
+"""Signed session cookies made without Flask's per-request costs, and bcapp's own cookie.
 
 Flask builds an itsdangerous serializer twice per request, walks every value through its tagged
 JSON encoder and tries zlib on every cookie. bcapp's cookie holds a few short identifiers (plain
-strings and integers, bcapp/web/sessions.py), so this interface keeps one serializer per key
-set, writes plain compact JSON when every value is a plain one (byte-for-byte what the tagged
-encoder writes for them) and never compresses (random identifiers do not compress). Reading is
+strings and integers, bcapp/web/sessions.py), so these interfaces keep one serializer per key
+set, write plain compact JSON when every value is a plain one (byte-for-byte what the tagged
+encoder writes for them) and never compress (random identifiers do not compress). Reading is
 Flask's own, so cookies made either way keep working, and the signature is the same HMAC.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 from flask.json.tag import TaggedJSONSerializer
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from itsdangerous.url_safe import URLSafeSerializerMixin
 
 _PLAIN = (str, int, bool, type(None))
+# bcapp's cookie is signed apart from any `flask.session` cookie: a host app that signs its own
+# session with the same SECRET_KEY (both read the SECRET_KEY variable) cannot have one of its
+# cookies, with values its views chose, read as bcapp's, nor the other way round.
+BCAPP_SALT = "bcapp-session"
 
 
 class _CookieJson(TaggedJSONSerializer):
@@ -43,8 +49,24 @@ class _UncompressedSerializer(URLSafeTimedSerializer):
         return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
 
 
+def lean_serializer(
+    keys: Sequence[str | bytes], interface: SecureCookieSessionInterface
+) -> URLSafeTimedSerializer:
+    """A serializer signing with the last of `keys` and reading with any (rotation)."""
+    return _UncompressedSerializer(
+        list(keys),  # type: ignore[arg-type]  # str and bytes keys alike, as Flask passes them
+        salt=interface.salt,
+        serializer=interface.serializer,
+        signer_kwargs={
+            "key_derivation": interface.key_derivation,
+            "digest_method": interface.digest_method,
+        },
+    )
+
+
 class LeanCookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions with one cached serializer (see the module docstring)."""
+    """Flask's signed-cookie sessions with one cached serializer (see the module docstring);
+    the `flask.session` of bcapp's own app (bcapp/web/__init__.py::create_app)."""
 
     serializer = _CookieJson()
 
@@ -57,14 +79,86 @@ class LeanCookieSessions(SecureCookieSessionInterface):
             return None
         keys = (*app.config["SECRET_KEY_FALLBACKS"], app.secret_key)
         if self._cached is None or self._cached[0] != keys:
-            serializer = _UncompressedSerializer(
-                list(keys),
-                salt=self.salt,
-                serializer=self.serializer,
-                signer_kwargs={
-                    "key_derivation": self.key_derivation,
-                    "digest_method": self.digest_method,
-                },
-            )
-            self._cached = (keys, serializer)
+            self._cached = (keys, lean_serializer(keys, self))
         return self._cached[1]
+
+
+class BcappCookie(SecureCookieSessionInterface):
+    """bcapp's control-panel session cookie, kept apart from the app's `flask.session`.
+
+    Flask's signed-cookie code reads and writes it (its format, `Vary: Cookie`, an emptied
+    session deleted), but everything Flask would read from `app.config` (SECRET_KEY,
+    SECRET_KEY_FALLBACKS, SESSION_COOKIE_*, PERMANENT_SESSION_LIFETIME) comes from bcapp's
+    settings, so the host app's own stay its own. It is never `app.session_interface`:
+    bcapp/web/sessions.py opens it on first use and saves it after the request.
+    `Secure; HttpOnly; SameSite=None; Partitioned; Path=/`, host-only (docs/security.md R3).
+    """
+
+    salt = BCAPP_SALT
+    serializer = _CookieJson()
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        fallbacks: Sequence[str],
+        name: str,
+        lifetime_seconds: int,
+        partitioned: bool = True,
+    ) -> None:
+        self.name = name
+        self.lifetime = timedelta(seconds=lifetime_seconds)
+        # Only a browser test turns this off, to show why the iframe needs it.
+        self.partitioned = partitioned
+        self._serializer = lean_serializer((*fallbacks, secret_key), self)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer:
+        """bcapp's serializer: SECRET_KEY last, SECRET_KEY_FALLBACKS still read (rotation)."""
+        return self._serializer
+
+    def get_cookie_name(self, app: Flask) -> str:
+        """`__Host-bcapp_session` over https, `bcapp_session` otherwise."""
+        return self.name
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        """None: host-only, as the `__Host-` prefix requires."""
+        return None
+
+    def get_cookie_path(self, app: Flask) -> str:
+        """The whole app (the `__Host-` prefix requires `/`)."""
+        return "/"
+
+    def get_cookie_httponly(self, app: Flask) -> bool:
+        """Scripts never read it."""
+        return True
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Sent over https only (browsers count loopback http as secure)."""
+        return True
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        """None: the app lives in the control panel's cross-site iframe."""
+        return "None"
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        """Partitioned: browsers that block third-party cookies keep it inside the iframe."""
+        return self.partitioned
+
+    def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
+        """A permanent session's cookie ends with the session's lifetime."""
+        return datetime.now(UTC) + self.lifetime if session.permanent else None
+
+    def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
+        """Only a changed session is written: a fresh /auth or /load; refusals send none."""
+        return session.modified
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession:
+        """The request's session; empty without a cookie, with a bad one or an expired one."""
+        value = request.cookies.get(self.name)
+        if not value:
+            return self.session_class()
+        try:
+            data = self._serializer.loads(value, max_age=int(self.lifetime.total_seconds()))
+        except BadSignature:
+            return self.session_class()
+        return self.session_class(data)

@@ -20,9 +20,10 @@ from werkzeug.wrappers import Response
 from bcapp.errors import BadRequest
 from bcapp.service.store_client import items_of, total_pages
 from bcapp.web.context import service
+from bcapp.web.error_pages import friendly
 from bcapp.web.kit import AppContext, app_page
 
-bp = Blueprint("example", __name__)
+bp = friendly(Blueprint("example", __name__))
 GREETING_CHARS = 100
 PAGE_SIZE = 10
 MAX_PAGE = 10_000  # BigCommerce pages further than this are not browsed one by one
@@ -33,7 +34,7 @@ MAX_PAGE = 10_000  # BigCommerce pages further than this are not browsed one by 
 def settings_page(ctx: AppContext) -> str:
     """The store's settings: a form for the owner, a read-only view for staff."""
     return render_template(
-        "app/settings.html",
+        "bcapp/app/settings.html",
         ctx=ctx,
         values=service().stores.app_settings(ctx.store_hash),
         saved=request.args.get("saved") == "1",
@@ -59,7 +60,7 @@ def save_settings(ctx: AppContext) -> Response:
 @app_page
 def order_page(ctx: AppContext, order_id: int) -> str:
     """One order, opened from the control panel's order page (the example's App Extension)."""
-    return render_template("app/order.html", ctx=ctx, order_id=order_id)
+    return render_template("bcapp/app/order.html", ctx=ctx, order_id=order_id)
 
 
 @bp.get("/events")
@@ -71,7 +72,7 @@ def events_page(ctx: AppContext) -> str:
         recent = [entry for entry in json.loads(raw) if isinstance(entry, dict)]
     except ValueError:
         recent = []
-    return render_template("app/events.html", ctx=ctx, events=recent)
+    return render_template("bcapp/app/events.html", ctx=ctx, events=recent)
 
 
 @bp.get("/products")
@@ -90,7 +91,7 @@ def products_page(ctx: AppContext) -> str:
     settings = service().stores.app_settings(ctx.store_hash)
     money = service().stores.information(ctx.installation) or {}
     return render_template(
-        "app/products.html",
+        "bcapp/app/products.html",
         ctx=ctx,
         products=[priced(product, money) for product in items_of(answer)],
         page=page,

@@ -12,12 +12,13 @@ from werkzeug.wrappers import Response
 
 from bcapp import metrics
 from bcapp.web.context import service
+from bcapp.web.error_pages import friendly
 
 # The installations gauge is refreshed by a scrape at most this often (it SCANs the keys).
 GAUGE_REFRESH_SECONDS = 60.0
 _gauge_refreshed_at = 0.0
 
-bp = Blueprint("health", __name__)
+bp = friendly(Blueprint("health", __name__))
 
 
 @bp.get("/healthz")

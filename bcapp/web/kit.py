@@ -28,18 +28,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from flask import request, session
+from flask import request
 
 from bcapp.errors import CsrfRefused, Forbidden
 from bcapp.models import Installation, StoreUser
 from bcapp.service.store_client import StoreClient
 from bcapp.web.context import service
-from bcapp.web.sessions import current_opened
+from bcapp.web.sessions import bcapp_session, csrf_token, current_opened
 
 R = TypeVar("R")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+# Set on every app_page view: bcapp's error pages answer for it (bcapp/web/error_pages.py).
+APP_PAGE_MARK = "bcapp_app_page"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def current_context() -> AppContext:
     opened = current_opened()
     installation = opened.installation
     api = service().stores.client_for(installation)  # the session check just read it
+    session = bcapp_session()
     channel, locale, link = session.get("channel"), session.get("locale"), session.get("link")
     return AppContext(
         installation.store_hash,
@@ -73,12 +76,6 @@ def current_context() -> AppContext:
         locale if isinstance(locale, str) else None,
         link if isinstance(link, str) else None,
     )
-
-
-def csrf_token() -> str:
-    """This session's CSRF token, for forms and scripts ("" without a session)."""
-    token = session.get("csrf")
-    return token if isinstance(token, str) else ""
 
 
 def check_csrf() -> None:
@@ -112,6 +109,13 @@ def app_page(view: Any = None, *, owner_only: bool = False) -> Any:
                 check_csrf()
             return inner(ctx, *args, **kwargs)
 
+        setattr(guarded, APP_PAGE_MARK, True)
         return guarded
 
     return decorate(view) if view is not None else decorate
+
+
+def is_app_page(view: object) -> bool:
+    """Whether `view` is an `app_page` view (also under decorators that copy its attributes,
+    as `functools.wraps` does)."""
+    return getattr(view, APP_PAGE_MARK, False) is True

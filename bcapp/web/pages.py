@@ -1,9 +1,5 @@
-"""Cross-cutting HTTP concerns: error pages, security headers, CSP nonces.
-
-Every expected failure becomes its status with a friendly page for the control-panel iframe;
-anything unexpected becomes a generic 500 page and a log line with its traceback but no request
-values (docs/security.md R7).
-"""
+"""Cross-cutting HTTP concerns: security headers, CSP nonces, request ids and the request's
+metrics (the error pages are bcapp/web/error_pages.py)."""
 
 from __future__ import annotations
 
@@ -12,28 +8,14 @@ import re
 import secrets
 import time
 
-from flask import (
-    Flask,
-    Response,
-    current_app,
-    g,
-    has_request_context,
-    make_response,
-    render_template,
-    request,
-    session,
-)
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, has_request_context, request
 
 from bcapp import metrics
-from bcapp.errors import BcappError
 from bcapp.models import Installation
 from bcapp.settings import Settings
-from bcapp.validation import printable
 from bcapp.web.context import service
 from bcapp.web.routes import callback_route
 
-log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
@@ -91,59 +73,11 @@ def start_clock() -> None:
 
 
 def install(app: Flask, settings: Settings) -> None:
-    """Register error handlers, security headers and template helpers on `app`."""
+    """Register security headers, metrics and template helpers on `app`."""
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["request_id"] = request_id
-    app.jinja_env.globals["csrf_token"] = lambda: session.get("csrf", "")
     app.jinja_env.globals["support_url"] = settings.support_url
     app.jinja_env.globals["privacy_url"] = settings.privacy_url
-
-    @app.errorhandler(BcappError)
-    def expected_failure(error: BcappError) -> Response:
-        g.bcapp_outcome = error.reason
-        log.warning(
-            "%s %s -> %s %s",
-            request.method,
-            printable(request.path),
-            error.status,
-            error.reason,
-            extra={"route": printable(request.path), "status": error.status},
-        )
-        response = make_response(
-            render_error(
-                error.status,
-                error.title,
-                error.detail,
-                missing=getattr(error, "missing", None),
-                return_url=error.return_url,
-                new_tab_url=getattr(error, "new_tab_url", None),
-            )
-        )
-        if error.retry_after is not None:
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
-
-    @app.errorhandler(HTTPException)
-    def http_failure(error: HTTPException) -> Response:
-        page, status = render_error(
-            error.code or 500, error.name, "Please open the app again from your control panel."
-        )
-        response = make_response(page, status)
-        allow = dict(error.get_headers()).get("Allow")
-        if allow:  # a 405 keeps telling which methods are allowed
-            response.headers["Allow"] = allow
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected_failure(error: Exception) -> tuple[str, int]:
-        log.error(
-            "unhandled %s on %s %s",
-            type(error).__name__,
-            request.method,
-            printable(request.path),
-            exc_info=error,
-        )
-        return render_error(500, "Something went wrong", "Please try again in a moment.")
 
     fixed_headers = {
         "Referrer-Policy": "no-referrer",
@@ -178,29 +112,3 @@ def install(app: Flask, settings: Settings) -> None:
             metrics.CALLBACKS.labels(route.name, outcome).inc()
         return response
 
-
-def render_error(
-    status: int,
-    title: str,
-    detail: str,
-    missing: list[str] | None = None,
-    return_url: str | None = None,
-    new_tab_url: str | None = None,
-) -> tuple[str, int]:
-    """The friendly error page; it shows only the fixed texts it is given, a way home for a
-    signed-in user, and in development the simulator's control panel for anyone signed out."""
-    signed_in = isinstance(session.get("store"), str) and status not in (401, 500)
-    home_url = "/" if signed_in and "app" in current_app.blueprints else None
-    simulator = service().settings.simulator_url if status == 401 else None
-    page = render_template(
-        "errors/error.html",
-        status=status,
-        title=title,
-        detail=detail,
-        missing=missing or [],
-        return_url=return_url,
-        new_tab_url=new_tab_url,
-        home_url=home_url,
-        simulator_url=simulator,
-    )
-    return page, status

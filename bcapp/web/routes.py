@@ -1,7 +1,7 @@
 """Callback routes from their one declaration (bcapp/endpoints.py).
 
-A view joins the table with `@callback("name")`; `register_callbacks` adds the route of every
-declared callback that has a view, with its one method. The request guards (method refusal,
+A view joins the table with `@callback("name")`; `callbacks_blueprint` routes every declared
+callback that has a view, with its one method. The request guards (method refusal,
 per-address limit) and the metrics label find the current request's callback through
 `callback_route`, so a callback declared once gets all of them.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, g, request
+from flask import Blueprint, g, request
 from flask.typing import RouteCallable
 
 from bcapp import endpoints
@@ -47,17 +47,23 @@ def forget_view(name: str) -> None:
     _VIEWS.pop(name, None)
 
 
-def register_callbacks(app: Flask) -> None:
-    """Route every declared callback that has a view, with its one method (HEAD and OPTIONS
-    are refused by the guard, not answered by Flask)."""
+def callbacks_blueprint() -> Blueprint:
+    """The "callbacks" blueprint: a route for every declared callback that has a view, with its
+    one method (HEAD and OPTIONS are refused by the guard, not answered by Flask). A new one
+    for each app, so each app's registration (error pages included) is its own."""
+    bp = Blueprint(ENDPOINT_PREFIX.rstrip("."), __name__)
     for declared in endpoints.declared():
         view = _VIEWS.get(declared.name)
         if view is not None:
             endpoint = endpoint_of(declared.name)
-            app.add_url_rule(
-                declared.path, endpoint=endpoint, view_func=view, methods=[declared.method]
+            bp.add_url_rule(
+                declared.path,
+                endpoint=endpoint.removeprefix(ENDPOINT_PREFIX),
+                view_func=view,
+                methods=[declared.method],
             )
             _ROUTE_NAMES[endpoint] = declared.name
+    return bp
 
 
 def callback_route() -> Callback | None:

@@ -1,46 +1,97 @@
-"""The app's own session inside the control-panel iframe.
+"""The app's own session inside the control-panel iframe, in a cookie of bcapp's own.
 
-Flask's signed cookie carries only identifiers (a `SessionRef`: store hash, user id, the
+The signed cookie carries only identifiers (a `SessionRef`: store hash, user id, the
 installation's `install_id` and the user's `access_id`); the service checks them against Redis
 on every request, so an uninstall, a re-install or a removed user revokes the session at once.
 The cookie is `Secure; HttpOnly; SameSite=None; Partitioned` so it survives inside the
 cross-site iframe where browsers block unpartitioned third-party cookies (docs/security.md R3).
+
+It is not `flask.session`: the app bcapp joins keeps its SECRET_KEY, its session interface and
+its own session cookie (bcapp/web/cookie.py::BcappCookie is signed with bcapp's SECRET_KEY).
 """
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Flask, request, session, url_for
+from flask import Flask, Response, current_app, request, url_for
+from flask.sessions import SecureCookieSession
 
 from bcapp.errors import CookieBlocked, Unauthorized
 from bcapp.models import Opened, SessionRef
 from bcapp.service.handoff import TOKEN
 from bcapp.settings import Settings
 from bcapp.web.context import service
-from bcapp.web.cookie import LeanCookieSessions
+from bcapp.web.cookie import BcappCookie, LeanCookieSessions
 from bcapp.web.pages import for_store
+
+COOKIE = "bcapp.cookie"  # app.extensions key of the app's BcappCookie
+_OPENED = "bcapp.session"  # WSGI environ key: the request's session once opened
+HANDOFF_PARAM = "_bcs"
 
 
 def configure(app: Flask, settings: Settings) -> None:
-    """Cookie flags for an app that lives in a cross-site iframe (docs/security.md R3)."""
+    """bcapp's session cookie on `app`, written after each request that changed it."""
+    app.extensions[COOKIE] = BcappCookie(
+        secret_key=settings.secret_key,
+        fallbacks=settings.secret_key_fallbacks,
+        name="__Host-bcapp_session" if settings.uses_https else "bcapp_session",
+        lifetime_seconds=settings.session_lifetime_seconds,
+    )
+    app.after_request(save)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+
+def own_app_session(app: Flask, settings: Settings) -> None:
+    """`flask.session` for bcapp's own app (create_app owns it), for the BCAPP_BLUEPRINTS pages:
+    signed with bcapp's keys, with the flags the iframe needs, in a cookie of its own."""
     app.session_interface = LeanCookieSessions()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
-        SESSION_COOKIE_NAME="__Host-bcapp_session" if settings.uses_https else "bcapp_session",
+        SESSION_COOKIE_NAME="__Host-session" if settings.uses_https else "session",
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="None",
         SESSION_COOKIE_PARTITIONED=True,
         SESSION_COOKIE_PATH="/",
         PERMANENT_SESSION_LIFETIME=settings.session_lifetime_seconds,
-        # Only a fresh /auth or /load issues a cookie; refusals never send one.
-        SESSION_REFRESH_EACH_REQUEST=False,
     )
 
 
-HANDOFF_PARAM = "_bcs"
+def cookie_of(app: Flask) -> BcappCookie:
+    """The cookie `configure` gave `app`."""
+    cookie = app.extensions[COOKIE]
+    assert isinstance(cookie, BcappCookie)
+    return cookie
+
+
+def bcapp_session() -> SecureCookieSession:
+    """This request's control-panel session, read from bcapp's cookie on first use.
+
+    Kept in the request's WSGI environ rather than `g`, which a test's outer app context
+    would share between requests.
+    """
+    opened: SecureCookieSession | None = request.environ.get(_OPENED)
+    if opened is None:
+        opened = cookie_of(current_app).open_session(current_app, request)
+        opened.accessed = True  # the response varies by Cookie
+        request.environ[_OPENED] = opened
+    return opened
+
+
+def save(response: Response) -> Response:
+    """After the request: write (or delete) bcapp's cookie if the request changed the session."""
+    opened: SecureCookieSession | None = request.environ.get(_OPENED)
+    if opened is not None:
+        cookie_of(current_app).save_session(current_app, opened, response)
+    return response
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, for forms and scripts ("" without a session)."""
+    token = bcapp_session().get("csrf")
+    return token if isinstance(token, str) else ""
 
 
 def adopt(
@@ -51,6 +102,7 @@ def adopt(
 ) -> None:
     """Put `ref` in this browser's cookie, with a fresh CSRF token; nothing of an older
     session survives (docs/security.md R14)."""
+    session = bcapp_session()
     session.clear()
     session.permanent = True
     session.update(
@@ -71,6 +123,7 @@ def adopt(
 
 def current_opened() -> Opened:
     """The store and user of the current session, checked by the service; else Unauthorized."""
+    session = bcapp_session()
     store_hash, user_id = session.get("store"), session.get("user")
     install_id, access_id = session.get("install"), session.get("access")
     session_id = session.get("sid")

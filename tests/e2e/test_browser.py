@@ -24,6 +24,7 @@ import requests
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState, create_simulator
 from bcapp.web import create_app
+from bcapp.web.sessions import cookie_of
 from tests.conftest import service_of
 from tests.servers import REPO, free_port
 
@@ -181,7 +182,7 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
         )
         sim.control_panel_url = panel_url
         app = create_app(app_settings)
-        app.config["SESSION_COOKIE_PARTITIONED"] = partitioned
+        cookie_of(app).partitioned = partitioned
         sim.redirect_uri, sim.app_url = app_settings.auth_callback_url, app_server.url
         wsgi["app"], wsgi["sim"] = app, create_simulator(sim)
         with sync_playwright() as playwright:

@@ -1,0 +1,169 @@
+"""bcapp's friendly error pages, and the requests that get them.
+
+Every expected failure becomes its status with a friendly page for the control-panel iframe;
+anything unexpected becomes a generic 500 page and a log line with its traceback but no request
+values (docs/security.md R7).
+
+bcapp is a guest in the app it joins, so its pages answer only for bcapp's requests: its
+blueprints' routes (blueprint handlers, which Flask consults before any of the app's), the
+`app_page` views and the declared callbacks' paths (app-level handlers that look at the
+request). Everything else goes to the handler the app had registered before `init_app`, else to
+Flask's own default: the host's routes and a 404 for a URL no route matches keep the host's
+pages. bcapp's own app (`create_app`) owns every route, so there the pages answer for all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+)
+from flask.sansio.scaffold import Scaffold
+from flask.typing import ErrorHandlerCallable, ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from bcapp.errors import BcappError
+from bcapp.validation import printable
+from bcapp.web.context import service
+from bcapp.web.kit import is_app_page
+from bcapp.web.routes import callback_route
+from bcapp.web.sessions import bcapp_session
+
+log = logging.getLogger(__name__)
+S = TypeVar("S", bound=Scaffold)
+Handler = Callable[[Any], ResponseReturnValue]
+
+
+def expected_failure(error: BcappError) -> Response:
+    """A BcappError's status and its page, logged by reason (never by request values)."""
+    g.bcapp_outcome = error.reason
+    log.warning(
+        "%s %s -> %s %s",
+        request.method,
+        printable(request.path),
+        error.status,
+        error.reason,
+        extra={"route": printable(request.path), "status": error.status},
+    )
+    response = make_response(
+        render_error(
+            error.status,
+            error.title,
+            error.detail,
+            missing=getattr(error, "missing", None),
+            return_url=error.return_url,
+            new_tab_url=getattr(error, "new_tab_url", None),
+        )
+    )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def http_failure(error: HTTPException) -> Response:
+    """Werkzeug's HTTP errors (404, 405, 413, …) as the friendly page with their status."""
+    page, status = render_error(
+        error.code or 500, error.name, "Please open the app again from your control panel."
+    )
+    response = make_response(page, status)
+    allow = dict(error.get_headers()).get("Allow")
+    if allow:  # a 405 keeps telling which methods are allowed
+        response.headers["Allow"] = allow
+    return response
+
+
+def unexpected_failure(error: Exception) -> tuple[str, int]:
+    """Anything else: a generic 500 page; the traceback goes to the log only."""
+    log.error(
+        "unhandled %s on %s %s",
+        type(error).__name__,
+        request.method,
+        printable(request.path),
+        exc_info=error,
+    )
+    return render_error(500, "Something went wrong", "Please try again in a moment.")
+
+
+PAGES: tuple[tuple[type[Exception], Handler], ...] = (
+    (BcappError, expected_failure),
+    (HTTPException, http_failure),
+    (Exception, unexpected_failure),
+)
+
+
+def friendly(scaffold: S) -> S:
+    """`scaffold` (a blueprint of bcapp's, before it is registered, or bcapp's own app) answers
+    its errors with bcapp's pages. A blueprint's handlers come before any the app has, so the
+    host's cannot take them."""
+    for error_class, page in PAGES:
+        scaffold.register_error_handler(error_class, page)
+    return scaffold
+
+
+def for_bcapp_requests(app: Flask) -> None:
+    """bcapp's pages for its requests outside its blueprints (an `app_page` view of the app's,
+    a callback path that did not route); every other error goes where it went before."""
+    for error_class, page in PAGES:
+        before = app.error_handler_spec[None][None].get(error_class)
+        app.register_error_handler(error_class, _deferring(page, before))
+
+
+def _deferring(page: Handler, before: ErrorHandlerCallable | None) -> Handler:
+    """A handler giving bcapp's page to bcapp's requests and the others to `before`, or to
+    Flask's default when the app had none."""
+
+    def handle(error: Exception) -> ResponseReturnValue:
+        if is_bcapp_request():
+            return page(error)
+        if before is not None:  # called as Flask calls handlers (one may be async)
+            return current_app.ensure_sync(before)(error)  # type: ignore[no-any-return]
+        if isinstance(error, HTTPException):
+            return error  # what Flask answers for an HTTP error without a handler
+        # What Flask does without a handler: a 500 (its default page, or the app's handler of
+        # 500s), or the exception itself where the app propagates exceptions (testing, debug).
+        raise error
+
+    return handle
+
+
+def is_bcapp_request() -> bool:
+    """Whether the current request is bcapp's: an `app_page` view, or a declared callback's
+    path (bcapp's blueprints have handlers of their own)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return is_app_page(view) or callback_route() is not None
+
+
+def render_error(
+    status: int,
+    title: str,
+    detail: str,
+    missing: list[str] | None = None,
+    return_url: str | None = None,
+    new_tab_url: str | None = None,
+) -> tuple[str, int]:
+    """The friendly error page; it shows only the fixed texts it is given, a way home for a
+    signed-in user, and in development the simulator's control panel for anyone signed out."""
+    signed_in = isinstance(bcapp_session().get("store"), str) and status not in (401, 500)
+    home_url = "/" if signed_in and "app" in current_app.blueprints else None
+    simulator = service().settings.simulator_url if status == 401 else None
+    page = render_template(
+        "bcapp/errors/error.html",
+        status=status,
+        title=title,
+        detail=detail,
+        missing=missing or [],
+        return_url=return_url,
+        new_tab_url=new_tab_url,
+        home_url=home_url,
+        simulator_url=simulator,
+    )
+    return page, status
