@@ -31,8 +31,9 @@ def export_command() -> None:
 def import_command(dry_run: bool) -> None:
     """Read JSON lines from stdin (what `bcapp export` wrote) into this deployment's Redis.
 
-    Idempotent: a store already stored identically is left alone. A line whose record does
-    not decrypt with this deployment's keys is refused (and the run exits 1).
+    Idempotent: a store already stored identically is left alone (one in its grace period
+    however many seconds it has left, so --dry-run says what the import then does). A line
+    whose record does not decrypt with this deployment's keys is refused (and the run exits 1).
     """
     service = service_or_exit()
     written = unchanged = refused = 0
