@@ -55,7 +55,7 @@ def test_create_an_order_reaches_the_handler_once_even_when_delivered_twice(
             requests.post(world["panel"] + "/stores/abc123/events/order", timeout=10)
         wait_until(lambda: len(sim.deliveries) == 5, what="five deliveries")
         wait_until(lambda: sorted(orders_seen) == [126, 127, 128], what="one run per event")
-    assert sorted(status for _, status in sim.deliveries) == [200] * 5
+    assert sorted(delivery.status for delivery in sim.deliveries) == [200] * 5
 
 
 def test_a_hook_whose_deliveries_all_fail_is_retried_then_deactivated(
@@ -69,7 +69,7 @@ def test_a_hook_whose_deliveries_all_fail_is_retried_then_deactivated(
     )
     assert requests.post(world["panel"] + "/stores/abc123/events/product", timeout=10).ok
     wait_until(lambda: not store.hooks[-1].is_active, what="the deactivation")
-    attempts = [status for destination, status in sim.deliveries if destination == dead_end]
+    attempts = [each.status for each in sim.deliveries if each.destination == dead_end]
     assert attempts == [0] * 12, "the first delivery and BigCommerce's eleven retries"
     page = requests.get(world["panel"] + "/", timeout=10).text
     assert 'data-hook-state="deactivated"' in page

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import click
 
 from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exit
+from bcapp.cli.simulator import simulator
 from bcapp.cli.stores import stores
 from bcapp.cli.tasks import webhooks, worker
 from bcapp.cli.transfer import export_command, import_command
@@ -36,6 +37,7 @@ main.add_command(export_command)
 main.add_command(import_command)
 main.add_command(worker)
 main.add_command(webhooks)
+main.add_command(simulator)
 
 
 @main.command()
@@ -172,36 +174,6 @@ def reconcile(limit: int, interval: int, store_hash: str | None) -> None:
         echo(f"store {store_hash}: probe failed")
     if report.errors:
         fail(f"{len(report.errors)} probe(s) failed; they are retried next interval")
-
-
-@main.command()
-@click.option("--port", type=int, default=None, help="port (default: from BCAPP_SIMULATOR_URL)")
-def simulator(port: int | None) -> None:
-    """Run the local BigCommerce simulator for this app's settings."""
-    from bcapp.simulator import ServedApp, create_simulator, persistence, seeded_state
-
-    try:
-        settings = Settings.from_env()
-    except ConfigurationError as exc:
-        fail(str(exc))
-    chosen = port or urlsplit(settings.simulator_url or "http://localhost:8001").port or 8001
-    state = seeded_state(
-        client_id=settings.client_id,
-        client_secret=settings.client_secret,
-        redirect_uri=settings.auth_callback_url,
-        app_url=settings.app_url,
-        app_scopes=str(settings.required_scopes),
-        control_panel_url=f"http://localhost:{chosen}",
-    )
-    kept = settings.instance_dir / "simulator.json"
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    restored = persistence.load(state, kept)  # the stores of the last run, installs included
-    server = ServedApp(create_simulator(state, kept), port=chosen)
-    click.echo(f"BigCommerce simulator: open http://localhost:{chosen}/")
-    if restored:
-        click.echo(f"  (its stores as they were, from {kept})")
-    click.echo(f"  (playing BigCommerce for the app at {settings.app_url})")
-    server.serve_forever()
 
 
 @main.command()

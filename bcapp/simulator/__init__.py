@@ -27,7 +27,16 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
     With `state_file`, the world is kept there after every request that changed it
     (bcapp/simulator/persistence.py).
     """
-    from bcapp.simulator import api, control_panel, graphql_api, hooks_api, login, persistence
+    from bcapp.simulator import (
+        api,
+        control_api,
+        control_panel,
+        deliveries,
+        graphql_api,
+        hooks_api,
+        login,
+        persistence,
+    )
 
     templates = Path(__file__).resolve().parent / "templates"
     app = Flask(__name__, template_folder=str(templates), static_folder=None)
@@ -37,6 +46,8 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
     app.register_blueprint(hooks_api.bp)
     app.register_blueprint(graphql_api.bp)
     app.register_blueprint(control_panel.bp)
+    app.register_blueprint(deliveries.bp)
+    app.register_blueprint(control_api.bp)
 
     @app.errorhandler(HTTPException)
     def friendly(error: HTTPException) -> tuple[str, int]:

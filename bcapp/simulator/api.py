@@ -1,4 +1,7 @@
-"""The simulated store API: a few read endpoints, X-Auth-Token checks and rate limits.
+"""The simulated store API: a few read endpoints, X-Auth-Token and scope checks, rate limits.
+
+A call outside the scopes the token was granted answers 403, as BigCommerce does; which scope
+each path needs is the simulator's own table (`PATH_SCOPES` in bcapp/simulator/scopes.py).
 
 Each store has a quota of requests per 30 s window, shared by all apps as on BigCommerce;
 every answer carries the `X-Rate-Limit-*` headers, and a spent quota answers 429 with
@@ -14,10 +17,11 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from bcapp.simulator.login import state
-from bcapp.simulator.scopes import grant_covers
-from bcapp.simulator.state import SimStore
+from bcapp.simulator.scopes import allows, needed
+from bcapp.simulator.state import SimStore, SimulatorState
 
 bp = Blueprint("sim_api", __name__)
+_NO_SCOPE = "You don't have a required scope to access the endpoint"  # BigCommerce's words
 _ORDERS = [
     {
         "id": 100 + n,
@@ -46,7 +50,7 @@ _PRODUCTS = [
 @bp.get("/stores/<store_hash>/v2/store")
 def store_information(store_hash: str) -> ResponseReturnValue:
     """v2 store information."""
-    store = authorised(store_hash, "store_v2_information_read_only")
+    store = authorised(store_hash)
     if isinstance(store, Response):
         return store
     body = jsonify(
@@ -68,7 +72,7 @@ def store_information(store_hash: str) -> ResponseReturnValue:
 @bp.get("/stores/<store_hash>/v3/catalog/products")
 def products(store_hash: str) -> ResponseReturnValue:
     """v3 products with page/limit paging and the v3 pagination meta block."""
-    store = authorised(store_hash, "store_v2_products_read_only")
+    store = authorised(store_hash)
     if isinstance(store, Response):
         return store
     page, limit, items = _requested_page(_PRODUCTS)
@@ -89,7 +93,7 @@ def products(store_hash: str) -> ResponseReturnValue:
 def orders(store_hash: str) -> ResponseReturnValue:
     """v2 orders, newest first, with page/limit paging; a page past the end is 204 No Content,
     as v2 collections answer (`sort` and other filters are accepted and not applied)."""
-    store = authorised(store_hash, "store_v2_orders_read_only")
+    store = authorised(store_hash)
     if isinstance(store, Response):
         return store
     _, _, items = _requested_page([*reversed(store.orders), *_ORDERS])
@@ -103,9 +107,7 @@ def one_order(store_hash: str, order_id: int) -> ResponseReturnValue:
     """One order (404 when the store has none of that id); PUT changes `status` or
     `staff_notes` of an order created in this store (the sample orders are read-only)."""
     writing = request.method == "PUT"
-    store = authorised(
-        store_hash, "store_v2_orders" if writing else "store_v2_orders_read_only"
-    )
+    store = authorised(store_hash)
     if isinstance(store, Response):
         return store
     order = next((o for o in [*store.orders, *_ORDERS] if o["id"] == order_id), None)
@@ -134,9 +136,8 @@ def record_ids(store: SimStore, model: str) -> list[int]:
     return [1, 2, 3]  # customers
 
 
-def create_order(store_hash: str) -> int:
+def create_order(sim: SimulatorState, store_hash: str) -> int:
     """A new order in the store (the panel's "Create an order"); its id."""
-    sim = state()
     with sim.lock:
         store = sim.stores[store_hash]
         order_id = 100 + len(_ORDERS) + len(store.orders) + 1
@@ -176,9 +177,10 @@ def _requested_page(collection: list[dict[str, Any]]) -> tuple[int, int, list[di
     return page, limit, collection[(page - 1) * limit : page * limit]
 
 
-def authorised(store_hash: str, scope: str | None = None) -> SimStore | Response:
-    """The store when the token is the app's or one of its API accounts' (with `scope`) and
-    quota is left; else the refusal (401, 403 for a missing scope, 429)."""
+def authorised(store_hash: str) -> SimStore | Response:
+    """The store when the token is the app's or one of its API accounts', its grant covers the
+    scope the path needs (bcapp/simulator/scopes.py) and quota is left; else the refusal (401,
+    403 for a missing scope, 429)."""
     sim = state()
     store = sim.stores.get(store_hash)
     token = request.headers.get("X-Auth-Token", "")
@@ -188,8 +190,13 @@ def authorised(store_hash: str, scope: str | None = None) -> SimStore | Response
     app_token = store is not None and store.access_token is not None and token == store.access_token
     if store is None or not (app_token or account is not None):
         return refusal(401, "Unauthorized")
-    if account is not None and scope is not None and not grant_covers(account.scopes, scope):
-        return refusal(403, "You don't have a required scope to access the endpoint")
+    granted = account.scopes if account is not None else store.scopes
+    try:
+        scope = needed(request.path.split("/", 3)[-1], request.method)
+    except KeyError:  # an endpoint missing from the table: no grant can name its scope
+        return refusal(403, _NO_SCOPE)
+    if scope is not None and not allows(granted, scope):
+        return refusal(403, _NO_SCOPE)
     with sim.lock:
         now_ms = int(sim.clock() * 1000)
         if now_ms >= store.window_started_ms + state().rate_limit_window_ms:

@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from bcapp.simulator import api, driver, events, scopes
+from bcapp.simulator import api, deliveries, driver, events, scopes
 from bcapp.simulator.login import state
 from bcapp.simulator.state import STORE_HASH, SimApiAccount, SimStore
 
 bp = Blueprint("sim_panel", __name__)
+bp.before_request(deliveries.same_origin_only)
 # Every token-endpoint fault the README lists, all offered by the panel.
 TOKEN_FAULTS = (
     None, "500", "malformed", "html", "slow", "drip", "redirect", "wrong_context", "legacy_shape",
@@ -32,6 +33,7 @@ def home() -> str:
         records_of=records_with_actions,
         duplicates=events.DUPLICATES,
         panel_events=events.PANEL_EVENTS,
+        deliveries=deliveries.recent(sim),
     )
 
 
@@ -92,9 +94,7 @@ def store_event(store_hash: str, kind: str) -> Response:
     _store(store_hash)
     if kind not in events.PANEL_EVENTS:
         abort(404, "The panel offers order, product and customer events.")
-    scope, data_type = events.PANEL_EVENTS[kind]
-    record = api.create_order(store_hash) if kind == "order" else None  # a real order to read
-    events.emit(state(), store_hash, scope, data_type, record)
+    events.fire(state(), store_hash, events.PANEL_EVENTS[kind])
     return redirect(url_for("sim_panel.home"))
 
 

@@ -21,7 +21,7 @@ from bcapp.simulator.signing import (
     sign_jwt,
     standard_webhook_headers,
 )
-from bcapp.simulator.state import SimulatorState, SimUser
+from bcapp.simulator.state import SimDelivery, SimulatorState, SimUser
 
 CALLBACK_TIMEOUT_SECONDS = 10
 UNINSTALLED_SCOPE = "store/app/uninstalled"
@@ -119,7 +119,8 @@ def cancel_store(sim: SimulatorState, store_hash: str) -> list[CallbackResult]:
             "scope": UNINSTALLED_SCOPE,
             "store_id": str(1000 + len(store_hash)),
             "data": {"type": "store", "id": 0},
-            "hash": hashlib.sha1(store_hash.encode()).hexdigest(),  # noqa: S324 - as BigCommerce
+            # One event per store and boot (events.py says why the boot id is in it).
+            "hash": hashlib.sha1(f"{sim.boot_id}/{store_hash}".encode()).hexdigest(),  # noqa: S324
             "created_at": now,
             "producer": f"stores/{store_hash}",
         }
@@ -150,7 +151,10 @@ def deliver(
     else:
         result = CallbackResult(response.status_code, response.text[:500])
     with sim.lock:
-        sim.deliveries.append((destination, result.status))
+        attempt = SimDelivery(
+            len(sim.deliveries) + 1, destination, result.status, now, webhook_id, body
+        )
+        sim.deliveries.append(attempt)
     return result
 
 

@@ -8,6 +8,10 @@ answered with anything but 2xx is tried again after BigCommerce's intervals (60 
 BigCommerce does. Retries keep the delivery's `webhook-id` (Standard Webhooks); the
 `duplicate_deliveries` knob sends each event a second time, with the same id or a new one (the
 payload's `hash` is the same), as BigCommerce occasionally does.
+
+Every event's `hash` mixes in the simulator's `boot_id` and its event number, which is kept
+across restarts with the world (persistence.py): the app's intake drops a delivery whose `hash`
+it has seen (bcapp/service/webhooks.py), so a restarted simulator must never repeat one.
 """
 
 from __future__ import annotations
@@ -19,14 +23,27 @@ import time
 import uuid
 from typing import Any
 
+from bcapp.simulator.api import create_order, record_ids
 from bcapp.simulator.state import SimHook, SimulatorState
 
 RETRY_SECONDS = (60, 180, 300, 600, 900, 1800, 3600, 7200, 21600, 50400, 86400)
-# What the panel's event buttons send: scope and the light `data` BigCommerce puts in a payload.
+# What the panel's event buttons send.
 PANEL_EVENTS = {
-    "order": ("store/order/created", "order"),
-    "product": ("store/product/updated", "product"),
-    "customer": ("store/customer/updated", "customer"),
+    "order": "store/order/created",
+    "product": "store/product/updated",
+    "customer": "store/customer/updated",
+}
+# The events `bcapp simulator event` can fire (BigCommerce's names, `webhooks/events` docs),
+# each with the `data.type` of its payload.
+FIRED = {
+    f"store/{kind}/{verb}": kind
+    for kind, verbs in {
+        "order": ("created", "updated", "archived", "statusUpdated"),
+        "product": ("created", "updated", "deleted"),
+        "customer": ("created", "updated", "deleted"),
+        "category": ("created", "updated", "deleted"),
+    }.items()
+    for verb in verbs
 }
 DUPLICATES = ("none", "same-id", "new-id")
 
@@ -38,25 +55,38 @@ def receives(subscribed: str, scope: str) -> bool:
     return subscribed == scope
 
 
+def fire(sim: SimulatorState, store_hash: str, scope: str) -> tuple[int, int]:
+    """Something happens in the store: an event of `scope` (one of `FIRED`) is sent to its
+    hooks; (the record's id, how many hooks). A new order is created first, for the app to
+    read; the other order events name the newest order."""
+    kind = FIRED[scope]
+    record: int | None = None
+    if scope == "store/order/created":
+        record = create_order(sim, store_hash)
+    elif kind == "order":
+        record = record_ids(sim.stores[store_hash], "ORDERS")[0]
+    return emit(sim, store_hash, scope, kind, record)
+
+
 def emit(
     sim: SimulatorState, store_hash: str, scope: str, kind: str, record_id: int | None = None
-) -> int:
+) -> tuple[int, int]:
     """Deliver an event of `scope` about record `record_id` (default: a fresh number) to the
-    store's hooks, in the background; how many hooks."""
+    store's hooks, in the background; (the record's id, how many hooks)."""
     store = sim.stores[store_hash]
     with sim.lock:
         sim.event_counter += 1
         counter = sim.event_counter
         number = counter if record_id is None else record_id
         hooks = [hook for hook in store.hooks if hook.is_active and receives(hook.scope, scope)]
-    now = int(sim.clock())
+    event = f"{sim.boot_id}/{store_hash}/{scope}/{counter}"
     body = json.dumps(
         {
             "scope": scope,
             "store_id": str(1000 + len(store_hash)),
             "data": {"type": kind, "id": number},
-            "hash": hashlib.sha1(f"{store_hash}/{scope}/{counter}".encode()).hexdigest(),  # noqa: S324 - as BigCommerce
-            "created_at": now,
+            "hash": hashlib.sha1(event.encode()).hexdigest(),  # noqa: S324 - as BigCommerce
+            "created_at": int(sim.clock()),
             "producer": f"stores/{store_hash}",
         }
     )
@@ -67,7 +97,7 @@ def emit(
             same = sim.duplicate_deliveries == "same-id"
             _start(sim, hook, body, webhook_id if same else f"msg_{uuid.uuid4().hex}")
     sim.record(f"{scope} #{number} on {store_hash}: sent to {len(hooks)} hook(s)")
-    return len(hooks)
+    return number, len(hooks)
 
 
 def _start(sim: SimulatorState, hook: SimHook, body: str, webhook_id: str) -> None:

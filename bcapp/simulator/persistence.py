@@ -1,4 +1,5 @@
-"""The simulator's world kept across restarts: stores, users, tokens, hooks and API accounts.
+"""The simulator's world kept across restarts: stores, users, tokens, hooks, API accounts and
+the number of events sent so far.
 
 `make run` restarts the simulator with the app, and the app's Redis remembers its installs; a
 simulator that forgot its stores showed "not installed" for stores the app lists as installed.
@@ -27,7 +28,10 @@ def snapshot(state: SimulatorState) -> str:
             {key: value for key, value in asdict(store).items() if key not in _TRANSIENT}
             for store in state.stores.values()
         ]
-    return json.dumps({"version": 1, "stores": stores}, sort_keys=True)
+        counter = state.event_counter
+    return json.dumps(
+        {"version": 1, "stores": stores, "event_counter": counter}, sort_keys=True
+    )
 
 
 def save(state: SimulatorState, path: Path, text: str | None = None) -> None:
@@ -46,10 +50,14 @@ def load(state: SimulatorState, path: Path) -> bool:
     try:
         kept = json.loads(path.read_text())
         stores = {store["hash"]: _store(store) for store in kept["stores"]}
+        counter = int(kept.get("event_counter", 0))
     except (OSError, ValueError, KeyError, TypeError):
         return False
     with state.lock:
         state.stores = stores
+        # Event numbers go on from the last run's: they are record ids and part of each
+        # payload's `hash`, which the app de-duplicates on (events.py).
+        state.event_counter = max(state.event_counter, counter)
         state.hook_counter = max(
             (hook.id for store in stores.values() for hook in store.hooks), default=0
         )

@@ -71,3 +71,39 @@ def effective(names: list[str]) -> set[str]:
 def grant_covers(granted: str, wanted: str) -> bool:
     """True when a store that approved `granted` needs no new approval for `wanted`."""
     return set(split(wanted)) <= effective(split(granted))
+
+
+# The scope each store-API path family needs, by the first segments of the path after
+# `/stores/<hash>/` (BigCommerce's API reference names one per endpoint; see "OAuth scopes" in
+# its API guide): a GET needs the family's read-only scope or its modify scope, a write needs
+# the modify scope. None: every app's implicit `default` scope is enough (webhook management).
+# A path of no family here is refused: an endpoint added to the simulator must be listed.
+PATH_SCOPES: tuple[tuple[str, str | None], ...] = (
+    ("v2/store", "store_v2_information"),
+    ("v2/time", "store_v2_information"),
+    ("v2/orders", "store_v2_orders"),
+    ("v3/catalog", "store_v2_products"),
+    ("v3/hooks", None),
+    ("graphql", "store_app_extensions_manage"),  # the App Extensions subset (graphql_api.py)
+)
+_READS = frozenset({"GET", "HEAD"})
+
+
+def needed(path: str, method: str) -> str | None:
+    """The scope a call of `method` on `path` (after `/stores/<hash>/`) needs; None for none.
+
+    KeyError when the path belongs to no family of `PATH_SCOPES`.
+    """
+    for family, modify in PATH_SCOPES:
+        if path == family or path.startswith(family + "/"):
+            if modify is None or method not in _READS:
+                return modify
+            read_only = next((read for names, read in SCOPE_TABLE if modify in names), None)
+            return read_only or modify
+    raise KeyError(path)
+
+
+def allows(granted: str, scope: str) -> bool:
+    """True when a grant of `granted` (space-separated, as stored) lets a call needing `scope`
+    through; names this table does not know grant nothing."""
+    return scope in effective([name for name in granted.split() if name in KNOWN])

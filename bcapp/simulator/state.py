@@ -70,6 +70,19 @@ class SimApiAccount:
 
 
 @dataclass(frozen=True)
+class SimDelivery:
+    """One webhook delivery attempt and the app's answer (0: no answer), as the panel lists it;
+    its `webhook_id` and `body` let the panel send it again."""
+
+    number: int  # the attempt's place in `SimulatorState.deliveries`, from 1
+    destination: str
+    status: int
+    at: float  # when it was sent, by the simulator's clock
+    webhook_id: str
+    body: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class PendingCode:
     """An auth code handed to the browser, exchangeable once."""
 
@@ -111,12 +124,16 @@ class SimulatorState:
     events: list[str] = field(default_factory=list)
     # Credentials files offered for download once, right after an API account is created.
     pending_downloads: dict[str, str] = field(default_factory=dict, repr=False)
-    # Every webhook delivery made: (destination, status answered).
-    deliveries: list[tuple[str, int]] = field(default_factory=list)
+    # Every webhook delivery attempt made, oldest first (bcapp/simulator/deliveries.py).
+    deliveries: list[SimDelivery] = field(default_factory=list)
     # Webhook knobs (bcapp/simulator/events.py): events sent so far, BigCommerce's retry
     # intervals multiplied by this (0.001: 60 s pass in 60 ms), duplicate deliveries ("none",
     # "same-id", "new-id"), and destinations reported blocked by GET /v3/hooks/admin.
-    event_counter: int = 0
+    event_counter: int = 0  # kept across restarts (persistence.py), as are record ids
+    # Mixed into every payload `hash`: a simulator started afresh (its file deleted, or a
+    # second one on the same Redis) never repeats an earlier run's hashes, which the app's
+    # intake would drop as duplicates (bcapp/service/webhooks.py claims them).
+    boot_id: str = field(default_factory=lambda: secrets.token_hex(8))
     hook_counter: int = 0  # hook ids are unique in the whole simulator, as on BigCommerce
     extension_counter: int = 0
     webhook_time_scale: float = 0.001
