@@ -68,3 +68,18 @@ class ManualClock:
         """Move time forward."""
         with self._lock:
             self._now += seconds
+
+
+_default: list[Clock] = []
+
+
+def default() -> Clock:
+    """The clock bcapp is wired with when none is given: the system's, or the one the test kit
+    (bcapp/testing.py) sets while a test runs, so an app built by the developer's own factory
+    moves with the test's clock."""
+    return _default[-1] if _default else SystemClock()
+
+
+def set_default(clock: Clock | None) -> None:
+    """Make `clock` the default (None: the system's again)."""
+    _default[:] = [clock] if clock is not None else []

@@ -26,7 +26,8 @@ import redis
 from bcapp import signals
 from bcapp.bigcommerce import BigCommerce
 from bcapp.broker import RUN_SIGNAL, TaskQueue, celery_app
-from bcapp.clock import Clock, SystemClock
+from bcapp.clock import Clock
+from bcapp.clock import default as default_clock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import StoreUnavailable
 from bcapp.process import import_receivers
@@ -223,4 +224,4 @@ def build(
     else:
         url = settings.redis_url
     client = connect(url, tls=settings.redis_tls)
-    return Bcapp(settings, clock or SystemClock(), client, to_stop, url)
+    return Bcapp(settings, clock or default_clock(), client, to_stop, url)
