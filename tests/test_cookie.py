@@ -1,14 +1,19 @@
-"""The lean session-cookie codec writes and reads exactly Flask's signed-cookie format."""
+"""The lean session-cookie codec writes and reads exactly Flask's signed-cookie format; bcapp's
+own cookie keeps its flags, lifetime and keys whatever the app configured."""
 
 from __future__ import annotations
 
 import datetime
+import time
+from email.utils import parsedate_to_datetime
+from hashlib import sha1
 
 import pytest
-from flask import Flask
+from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from bcapp.web.cookie import LeanCookieSessions
+from bcapp.web.cookie import BCAPP_SALT, BcappCookie, LeanCookieSessions
 
 PLAIN = {"store": "abc123", "user": 7, "install": "i-1", "access": "a-1", "csrf": "c" * 43}
 
@@ -59,3 +64,76 @@ def test_the_serializer_is_built_once_per_key_set() -> None:
 def test_without_a_secret_key_there_is_no_session() -> None:
     app = Flask(__name__)
     assert LeanCookieSessions().get_signing_serializer(app) is None
+
+
+class _SignedLongAgo(TimestampSigner):
+    """Signs as if two minutes ago (itsdangerous reads the wall clock)."""
+
+    def get_timestamp(self) -> int:
+        return int(time.time()) - 120
+
+
+def bcapp_cookie(lifetime_seconds: int = 3600, fallbacks: tuple[str, ...] = ()) -> BcappCookie:
+    return BcappCookie(
+        secret_key="k" * 48,
+        fallbacks=fallbacks,
+        name="bcapp_session",
+        lifetime_seconds=lifetime_seconds,
+    )
+
+
+def test_bcapps_cookie_ends_with_its_lifetime_whatever_the_app_configured() -> None:
+    """The session's cap (12 h by default) is the cookie's own: its expiry and its max age."""
+    app = flask_app()
+    app.config["PERMANENT_SESSION_LIFETIME"] = 10**8  # the host's, not bcapp's
+    old = URLSafeTimedSerializer(
+        ["k" * 48],
+        salt=BCAPP_SALT,
+        signer=_SignedLongAgo,
+        signer_kwargs={"digest_method": sha1, "key_derivation": "hmac"},
+    ).dumps(PLAIN)
+    with app.test_request_context(headers={"Cookie": f"bcapp_session={old}"}):
+        assert dict(bcapp_cookie(3600).open_session(app, request)) == PLAIN
+        assert dict(bcapp_cookie(60).open_session(app, request)) == {}, "older than 60 s"
+
+    with app.test_request_context():
+        opened = bcapp_cookie(60).open_session(app, request)
+    opened.permanent = True
+    opened.update(PLAIN)
+    response = Response()
+    bcapp_cookie(60).save_session(app, opened, response)
+    written = response.headers["Set-Cookie"]
+    expires = parsedate_to_datetime(written.split("Expires=")[1].split(";")[0])
+    assert abs((expires - datetime.datetime.now(datetime.UTC)).total_seconds() - 60) < 5
+    for flag in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/"):
+        assert flag in written
+    assert "Domain" not in written
+
+
+def test_bcapps_cookie_is_written_only_when_changed_and_deleted_when_emptied() -> None:
+    app, cookie = flask_app(), bcapp_cookie()
+    value = cookie.get_signing_serializer(app).dumps(PLAIN)
+    with app.test_request_context(headers={"Cookie": f"bcapp_session={value}"}):
+        opened = cookie.open_session(app, request)
+        untouched = Response()
+        cookie.save_session(app, opened, untouched)
+        assert "Set-Cookie" not in untouched.headers, "a refusal or a page view sends none"
+        opened.clear()
+        emptied = Response()
+        cookie.save_session(app, opened, emptied)
+        deleted = emptied.headers["Set-Cookie"]
+        assert deleted.startswith("bcapp_session=;") and "Partitioned" in deleted
+
+
+def test_bcapps_cookie_reads_former_keys_and_never_the_apps_own_session() -> None:
+    app = flask_app()  # its SECRET_KEY is the one bcapp's cookie signs with, too
+    former = bcapp_cookie().get_signing_serializer(app).dumps(PLAIN)
+    rotated = BcappCookie(
+        secret_key="n" * 48, fallbacks=("k" * 48,), name="bcapp_session", lifetime_seconds=60
+    )
+    assert rotated.get_signing_serializer(app).loads(former) == PLAIN
+    flasks = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert flasks is not None
+    with pytest.raises(BadSignature):
+        bcapp_cookie().get_signing_serializer(app).loads(flasks.dumps(PLAIN))
+

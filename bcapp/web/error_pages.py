@@ -29,7 +29,7 @@ from flask import (
 )
 from flask.sansio.scaffold import Scaffold
 from flask.typing import ErrorHandlerCallable, ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from bcapp.errors import BcappError
 from bcapp.validation import printable
@@ -102,37 +102,69 @@ PAGES: tuple[tuple[type[Exception], Handler], ...] = (
 
 def friendly(scaffold: S) -> S:
     """`scaffold` (a blueprint of bcapp's, before it is registered, or bcapp's own app) answers
-    its errors with bcapp's pages. A blueprint's handlers come before any the app has, so the
-    host's cannot take them."""
+    its errors with bcapp's pages.
+
+    Flask looks for a handler of the status code (blueprint's, then app's) before one of the
+    class, so a blueprint also takes every HTTP status by code: the host's `errorhandler(404)`
+    cannot take a 404 of bcapp's routes.
+    """
     for error_class, page in PAGES:
         scaffold.register_error_handler(error_class, page)
+    for code in default_exceptions:
+        scaffold.register_error_handler(code, http_failure)
     return scaffold
 
 
 def for_bcapp_requests(app: Flask) -> None:
     """bcapp's pages for its requests outside its blueprints (an `app_page` view of the app's,
     a callback path that did not route); every other error goes where it went before."""
+    handlers = app.error_handler_spec[None][None]  # the app's, by class (live: Flask adds here)
     for error_class, page in PAGES:
-        before = app.error_handler_spec[None][None].get(error_class)
-        app.register_error_handler(error_class, _deferring(page, before))
+        replaced = handlers.get(error_class)
+        app.register_error_handler(error_class, _Deferring(error_class, page, replaced, handlers))
 
 
-def _deferring(page: Handler, before: ErrorHandlerCallable | None) -> Handler:
-    """A handler giving bcapp's page to bcapp's requests and the others to `before`, or to
-    Flask's default when the app had none."""
+class _Deferring:
+    """An app-level handler: bcapp's page for bcapp's requests; for any other, the handler
+    Flask would have chosen without bcapp's (the app's, by the error's class), else Flask's
+    default."""
 
-    def handle(error: Exception) -> ResponseReturnValue:
+    def __init__(
+        self,
+        error_class: type[Exception],
+        page: Handler,
+        replaced: ErrorHandlerCallable | None,
+        handlers: dict[type[Exception], ErrorHandlerCallable],
+    ) -> None:
+        self.error_class = error_class
+        self.page = page
+        self.replaced = replaced  # the app's own handler of error_class, registered before
+        self.handlers = handlers
+
+    def __call__(self, error: Exception) -> ResponseReturnValue:
+        """Answer `error` as described in the class docstring."""
         if is_bcapp_request():
-            return page(error)
-        if before is not None:  # called as Flask calls handlers (one may be async)
-            return current_app.ensure_sync(before)(error)  # type: ignore[no-any-return]
+            return self.page(error)
+        handler = self.apps_handler(error)
+        if handler is not None:  # called as Flask calls handlers (one may be async)
+            return current_app.ensure_sync(handler)(error)  # type: ignore[no-any-return]
         if isinstance(error, HTTPException):
             return error  # what Flask answers for an HTTP error without a handler
         # What Flask does without a handler: a 500 (its default page, or the app's handler of
         # 500s), or the exception itself where the app propagates exceptions (testing, debug).
         raise error
 
-    return handle
+    def apps_handler(self, error: Exception) -> ErrorHandlerCallable | None:
+        """The app's own handler for `error`: Flask's search by class, from this handler's
+        class on (Flask found none before it), seeing the app's handlers where bcapp's are."""
+        classes = type(error).__mro__
+        for error_class in classes[classes.index(self.error_class) :]:
+            found = self.handlers.get(error_class)
+            if isinstance(found, _Deferring):
+                found = found.replaced
+            if found is not None:
+                return found
+        return None
 
 
 def is_bcapp_request() -> bool:
