@@ -68,28 +68,38 @@ def fire(sim: SimulatorState, store_hash: str, scope: str) -> tuple[int, int]:
     return emit(sim, store_hash, scope, kind, record)
 
 
+def payload(
+    sim: SimulatorState, store_hash: str, scope: str, kind: str, record_id: int | None = None
+) -> dict[str, Any]:
+    """A new event's payload about record `record_id` (default: the event's number), as
+    BigCommerce sends it; its `hash` is never repeated, across restarts included."""
+    with sim.lock:
+        sim.event_counter += 1
+        counter = sim.event_counter
+    event = f"{sim.boot_id}/{store_hash}/{scope}/{counter}"
+    return {
+        "scope": scope,
+        "store_id": str(1000 + len(store_hash)),
+        "data": {"type": kind, "id": counter if record_id is None else record_id},
+        "hash": hashlib.sha1(event.encode()).hexdigest(),  # noqa: S324 - as BigCommerce
+        "created_at": int(sim.clock()),
+        "producer": f"stores/{store_hash}",
+    }
+
+
 def emit(
     sim: SimulatorState, store_hash: str, scope: str, kind: str, record_id: int | None = None
 ) -> tuple[int, int]:
     """Deliver an event of `scope` about record `record_id` (default: a fresh number) to the
     store's hooks, in the background; (the record's id, how many hooks)."""
-    store = sim.stores[store_hash]
+    event = payload(sim, store_hash, scope, kind, record_id)
+    body, number = json.dumps(event), int(event["data"]["id"])
     with sim.lock:
-        sim.event_counter += 1
-        counter = sim.event_counter
-        number = counter if record_id is None else record_id
-        hooks = [hook for hook in store.hooks if hook.is_active and receives(hook.scope, scope)]
-    event = f"{sim.boot_id}/{store_hash}/{scope}/{counter}"
-    body = json.dumps(
-        {
-            "scope": scope,
-            "store_id": str(1000 + len(store_hash)),
-            "data": {"type": kind, "id": number},
-            "hash": hashlib.sha1(event.encode()).hexdigest(),  # noqa: S324 - as BigCommerce
-            "created_at": int(sim.clock()),
-            "producer": f"stores/{store_hash}",
-        }
-    )
+        hooks = [
+            hook
+            for hook in sim.stores[store_hash].hooks
+            if hook.is_active and receives(hook.scope, scope)
+        ]
     for hook in hooks:
         webhook_id = f"msg_{uuid.uuid4().hex}"
         _start(sim, hook, body, webhook_id)
