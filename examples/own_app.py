@@ -5,6 +5,8 @@ works inside the control-panel iframe, error pages, health and metrics, and the 
 installs and loads open (`/`). Your pages use `app_page`: it checks the session against Redis
 on every request and hands them the store, the user and the store's API client. The bundled
 example pages are not part of your app unless you ask (`init_app(app, example_pages=True)`).
+Your SECRET_KEY, `flask.session`, error handlers and templates stay yours, and
+`bcapp.current()` is bcapp's services inside a request (docs/flask-extension.md).
 
 Run it beside the simulator as `make run` does, from the checkout:
 
