@@ -195,8 +195,10 @@ def _blueprint(name: str) -> Blueprint:
 
 
 def _template_folder() -> str:
-    """templates/ of a checkout, or the copy shipped inside an installed package."""
+    """templates/ of a checkout, or the copy shipped inside an installed package (pyproject.toml
+    maps it to `bcapp.templates`); either holds bcapp's templates under bcapp/."""
     checkout = Path(__file__).resolve().parent.parent.parent / "templates"
-    if checkout.is_dir():
+    # Installed, that path is site-packages/templates: only bcapp's own frame makes it ours.
+    if (checkout / "bcapp" / "base.html").is_file():
         return str(checkout)
     return str(resources.files("bcapp") / "templates")
