@@ -85,3 +85,15 @@ def test_the_clock_moves_the_app_and_the_simulator_together(
     assert bc_deliver("store/order/created", {"type": "order", "id": 102}).outcomes == (
         "handled",
     )
+
+
+def test_the_simulator_refuses_a_call_outside_the_granted_scopes(
+    bc_store: SimulatedStore, bc_app: Flask
+) -> None:
+    from bcapp.errors import ApiError
+    from bcapp.web.context import EXTENSION
+
+    api = bc_app.extensions[EXTENSION].stores.client(bc_store.hash)
+    assert api.get(f"v2/orders/{101}")["id"] == 101  # declared: store_v2_orders_read_only
+    with pytest.raises(ApiError, match="status_403"):
+        api.get("v3/catalog/products")  # never declared, never granted

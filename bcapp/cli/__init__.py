@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 
 import click
 
+from bcapp.app_spec import declaration_modules, make_current_directory_importable
 from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exit
+from bcapp.cli.dev import dev
+from bcapp.cli.new import new_command
 from bcapp.cli.simulator import simulator
 from bcapp.cli.stores import stores
 from bcapp.cli.tasks import webhooks, worker
@@ -24,14 +27,25 @@ from bcapp.validation import STORE_HASH
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="also print bcapp's INFO log lines (stderr)")
+@click.version_option(package_name="bcapp", prog_name="bcapp")
 def main(verbose: bool) -> None:
-    """bcapp: the installation server for BigCommerce apps."""
+    """bcapp: the installation server for BigCommerce apps.
+
+    Run it from your app's directory: `.env` there is read by every command (the environment
+    wins), and BCAPP_APP (e.g. shop:app) names your app, imported from that directory.
+    """
+    from dotenv import load_dotenv  # imported when read: its parser takes 30 ms to import
+
+    load_dotenv(".env", override=False)
+    make_current_directory_importable()
     configure_process()
     if not verbose:  # a command's output is its answer; warnings and errors still show
         for name in ("bcapp", "werkzeug"):  # werkzeug: the demo's in-process simulator
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+main.add_command(dev)
+main.add_command(new_command)
 main.add_command(stores)
 main.add_command(export_command)
 main.add_command(import_command)
@@ -42,9 +56,12 @@ main.add_command(simulator)
 
 @main.command()
 def scopes() -> None:
-    """Print the scopes the app requires, one per line (paste them into the Developer Portal)."""
-    try:  # the receivers first: declaring App Extensions adds their scope
-        import_receivers(tuple(filter(None, os.environ.get("BCAPP_RECEIVERS", "").split(","))))
+    """Print the scopes the app requires, one per line (paste them into the Developer Portal):
+    those your app declares (`bcapp.scopes.require`), bcapp's own, and those its other
+    declarations imply (App Extensions: store_app_extensions_manage)."""
+    try:  # the app's modules first: their declarations are the answer
+        mode = os.environ.get("BCAPP_ENV", "development").strip().lower() or "development"
+        import_receivers(declaration_modules(os.environ, mode))
         names = required_scopes()
     except ConfigurationError as exc:
         fail(str(exc))
