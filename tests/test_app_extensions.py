@@ -19,11 +19,11 @@ from bcapp.cli import main
 from bcapp.errors import ConfigurationError, GraphQLFailed, RateLimited
 from bcapp.metrics import GRAPHQL_COMPLEXITY
 from bcapp.service.app_extensions import CREATE, DELETE, LIST
-from bcapp.service.install import InstallRequest
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from tests.helpers import DEFAULT_SCOPE
+from tests.service.test_lifecycle import install as install_through_the_service
 from tests.test_cli import cli_env
 from tests.workers import running_worker, wait_until
 
@@ -34,9 +34,7 @@ def install(service: Bcapp, sim: SimulatorState) -> Any:
     """Install on abc123 granting what an app declaring extensions requires: bcapp's scopes and
     store_app_extensions_manage (the simulator refuses GraphQL calls without it, as BigCommerce
     does)."""
-    scope = f"{DEFAULT_SCOPE} {EXTENSIONS_SCOPE}"
-    code = sim.issue_code("abc123", 1, scope)
-    return service.callbacks.install(InstallRequest.parse(code, scope, "stores/abc123"))
+    return install_through_the_service(service, sim, scope=f"{DEFAULT_SCOPE} {EXTENSIONS_SCOPE}")
 
 
 def registered(sim: SimulatorState) -> list[tuple[str, str, str, str]]:

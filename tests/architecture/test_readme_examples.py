@@ -159,6 +159,7 @@ def test_the_extension_declaration_runs_as_written(
     """The README's `myapp/extensions.py`: importing it declares the extension, its scope joins
     the required ones, and the post-install task registers it on the store."""
     from bcapp import extensions
+    from bcapp.scopes import required_scopes
     from tests.service.test_lifecycle import install as install_through_the_service
     from tests.workers import running_worker, wait_until
 
@@ -168,8 +169,10 @@ def test_the_extension_declaration_runs_as_written(
 
     [declared] = extensions.declared()
     assert (declared.model, declared.url) == ("ORDERS", "/orders/${id}/labels")
+    assert extensions.SCOPE in required_scopes().names, "declaring one requires its scope"
+    granted = f"{DEFAULT_SCOPE} {extensions.SCOPE}"  # without it the simulator answers 403
     with running_worker(service):
-        install_through_the_service(service, sim)
+        install_through_the_service(service, sim, scope=granted)
         wait_until(lambda: sim.stores["abc123"].app_extensions, what="the registration")
     [registered] = sim.stores["abc123"].app_extensions
     assert registered["label"] == {

@@ -56,9 +56,11 @@ def heard() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
         getattr(signals, name).disconnect(receiver)
 
 
-def install(service: Bcapp, sim: SimulatorState, user_id: int = 1) -> Any:
-    code = sim.issue_code("abc123", user_id, DEFAULT_SCOPE)
-    return service.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
+def install(
+    service: Bcapp, sim: SimulatorState, user_id: int = 1, scope: str = DEFAULT_SCOPE
+) -> Any:
+    code = sim.issue_code("abc123", user_id, scope)
+    return service.callbacks.install(InstallRequest.parse(code, scope, "stores/abc123"))
 
 
 def payload(clock: ManualClock, user: dict[str, Any] = OWNER, owner: dict[str, Any] = OWNER) -> str:
