@@ -245,7 +245,8 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     before = dict(webhooks._declared)
     extensions_before = list(extensions._declared)
     scopes_before = dict(scopes._declared)
-    example_imported = "bcapp.example_events" in sys.modules
+    declaring = ("bcapp.example_events", "tests.example_scopes")
+    imported_before = {name for name in declaring if name in sys.modules}
     receivers_before = {name: dict(found) for name, found in signals._task_receivers.items()}
     yield
     webhooks._declared.clear()
@@ -255,8 +256,8 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     extensions._declared[:] = extensions_before
     scopes._declared.clear()
     scopes._declared.update(scopes_before)
-    if not example_imported:  # imported again by the next test that asks, declaring anew
-        sys.modules.pop("bcapp.example_events", None)
+    for name in set(declaring) - imported_before:  # the next test to import it declares anew
+        sys.modules.pop(name, None)
 
 
 @pytest.fixture(autouse=True)

@@ -70,8 +70,13 @@ def environment_for(settings: Settings) -> dict[str, str]:
         "BC_AUTH_CALLBACK_URL": settings.auth_callback_url,
         "BCAPP_INSTANCE_DIR": str(settings.instance_dir),
         # No receivers unless a test names its own: development would declare the example's
-        # webhook handlers and App Extension, whose scope the tests' installs do not grant.
-        "BCAPP_RECEIVERS": "",
+        # webhook handlers and App Extension, whose scope the tests' installs do not grant;
+        # the example's products scope alone when the settings require it.
+        "BCAPP_RECEIVERS": (
+            "tests.example_scopes"
+            if "store_v2_products_read_only" in settings.required_scopes.names
+            else ""
+        ),
     }
 
 

@@ -100,7 +100,8 @@ def test_new_writes_every_template_with_the_package_name(tmp_path: Path) -> None
     names = {str(path.relative_to(tmp_path / "acme")) for path in written}
     assert {".env", ".env.example", ".gitignore", "Procfile", "pyproject.toml", "README.md",
             "acme/__init__.py", "acme/pages.py", "acme/events.py", "acme/extensions.py",
-            "acme/templates/acme/home.html", "tests/test_app.py"} <= names
+            "acme/templates/acme/home.html"} <= names
+    assert list((tmp_path / "acme" / "tests").glob("test_*.py")), "tests written with the kit"
     for path in written:
         assert "__package__" not in path.read_text(), path
     procfile = (tmp_path / "acme/Procfile").read_text()
