@@ -5,11 +5,12 @@ anything unexpected becomes a generic 500 page and a log line with its traceback
 values (docs/security.md R7).
 
 bcapp is a guest in the app it joins, so its pages answer only for bcapp's requests: its
-blueprints' routes (blueprint handlers, which Flask consults before any of the app's), the
-`app_page` views and the declared callbacks' paths (app-level handlers that look at the
-request). Everything else goes to the handler the app had registered before `init_app`, else to
-Flask's own default: the host's routes and a 404 for a URL no route matches keep the host's
-pages. bcapp's own app (`create_app`) owns every route, so there the pages answer for all.
+blueprints' routes (blueprint handlers by status code and by class, which Flask consults before
+the app's), the `app_page` views and the declared callbacks' paths (app-level handlers by class
+that look at the request). Everything else goes where Flask would have sent it without bcapp:
+the app's own handler, else Flask's default, so the host's routes and a 404 for a URL no route
+matches keep the host's pages. bcapp's own app (`create_app`) owns every route, so there the
+pages answer for all (docs/flask-extension.md).
 """
 
 from __future__ import annotations
