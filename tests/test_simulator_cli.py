@@ -3,7 +3,9 @@ HTTP (issue 27, Build 8); `bcapp simulator [--port N]` still runs it."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -174,3 +176,21 @@ def test_bcapp_simulator_still_runs_the_simulator_and_event_reaches_it(tmp_path:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_help_and_the_docs_name_exactly_the_scopes_it_fires() -> None:
+    from bcapp.simulator.events import FIRED
+
+    def named(text: str) -> set[str]:
+        found: set[str] = set()
+        for token in re.findall(r"store/[\w/{},]+", text):
+            parts = re.split(r"(\{[^}]*\})", token)
+            options = [p[1:-1].split(",") if p.startswith("{") else [p] for p in parts]
+            found |= {"".join(choice) for choice in itertools.product(*options)}
+        return found
+
+    shown = CliRunner().invoke(main, ["simulator", "event", "--help"]).output
+    scopes_part = shown.split("SCOPE is", 1)[1].split("The event", 1)[0]
+    assert named(scopes_part) == set(FIRED)
+    docs = (REPO / "docs/simulator.md").read_text()
+    assert named(docs.split("fires these scopes:", 1)[1].split("\n\n", 1)[0]) == set(FIRED)

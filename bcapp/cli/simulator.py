@@ -27,7 +27,8 @@ def _settings() -> Settings:
 @click.option("--port", type=int, default=None, help="port (default: from BCAPP_SIMULATOR_URL)")
 @click.pass_context
 def simulator(context: click.Context, port: int | None) -> None:
-    """Run the local BigCommerce simulator for this app's settings."""
+    """Run the local BigCommerce simulator for this app's settings (`bcapp simulator event`
+    fires one store event at the running one)."""
     if context.invoked_subcommand is not None:
         return
     from bcapp.simulator import ServedApp, create_simulator, persistence, seeded_state
@@ -53,14 +54,16 @@ def simulator(context: click.Context, port: int | None) -> None:
     server.serve_forever()
 
 
-@simulator.command("event")
+@simulator.command("event", short_help="Fire one store event at the running simulator.")
 @click.argument("scope")
 @click.option("--store", "store_hash", required=True, help="the simulated store, e.g. demo1234")
 def event(scope: str, store_hash: str) -> None:
     """Fire one store event (e.g. store/order/created) at the running simulator.
 
-    It goes to the store's hooks of that scope as the panel's buttons send it, retries
-    included; store/order/created creates the order first.
+    SCOPE is store/order/{created,updated,archived,statusUpdated} or
+    store/{product,customer,category}/{created,updated,deleted}. The event goes to the store's
+    hooks of that scope as the panel's buttons send it, retries included; store/order/created
+    creates the order first.
     """
     from bcapp.simulator.control_api import NotFired, send_event
 
