@@ -9,16 +9,24 @@ What they give any app, in its own repository (this repository's gunicorn.conf.p
   with `--reload`, as `bcapp dev` runs it), the local BigCommerce simulator when no credentials
   are configured, and the embedded Redis, all stopped with the server.
 With no app on the command line, BCAPP_APP names it (a factory is called in each worker).
+`.env` in the working directory fills the environment's gaps, as for every `bcapp` command.
+Run as `bcapp dev` runs it, and what each setting is for: docs/development.md.
 """
 
+import functools
 import multiprocessing
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 
+from dotenv import load_dotenv
+
+# Read before the settings below: BCAPP_APP, PORT or WEB_CONCURRENCY may be in `.env` only.
+load_dotenv(".env", override=False)
 if os.environ.get("BCAPP_APP", "").strip():
     wsgi_app = "bcapp.app_spec:served_app()"  # the command line's app, when given, wins
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
@@ -52,6 +60,7 @@ if os.environ.get("BCAPP_METRICS_TOKEN") and not os.environ.get("PROMETHEUS_MULT
 _simulator: "subprocess.Popen[bytes] | None" = None
 _worker: "subprocess.Popen[bytes] | None" = None
 _settings = None  # the master's Settings, built once in on_starting
+_master: object = None  # in a web worker: its copy of the master (gunicorn's Arbiter)
 
 
 def on_starting(server: object) -> None:
@@ -60,8 +69,14 @@ def on_starting(server: object) -> None:
     from bcapp.errors import ConfigurationError
     from bcapp.settings import Settings
 
+    environ = dict(os.environ)
+    if server.cfg.reload:  # type: ignore[attr-defined]
+        # Every worker is forked from this process, so a module of the app imported here would
+        # be served unchanged after each reload. `bcapp dev` imported and checked them before
+        # starting gunicorn; the settings this process uses do not depend on them.
+        environ |= {"BCAPP_APP": "", "BCAPP_RECEIVERS": ""}
     try:
-        _settings = Settings.from_env()
+        _settings = Settings.from_env(environ)
     except ConfigurationError as exc:
         print(f"bcapp: {exc}", file=sys.stderr, flush=True)  # noqa: T201
         sys.exit(1)
@@ -123,6 +138,37 @@ def on_exit(server: object) -> None:
             child.wait()
     if _settings is not None and _settings.redis_url is None:
         embedded.stop(_settings.instance_dir)
+
+
+def post_fork(server: object, worker: object) -> None:
+    """Keep, in the new web worker, its copy of the master (see post_worker_init)."""
+    global _master
+    _master = server
+
+
+def post_worker_init(worker: object) -> None:
+    """Ctrl-C (or the master's SIGQUIT) ends a web worker at once, whatever it was doing, even
+    when it was still starting up."""
+    # gunicorn's gthread worker shuts its thread pool down inside its SIGINT/SIGQUIT handler:
+    # when the signal lands while the main thread is inside the pool's submit(), which holds the
+    # same non-reentrant lock, the worker deadlocks until the master kills it graceful_timeout
+    # later (python/cpython#121649; seen in tests/test_make_run_cycles.py). The base worker's
+    # handler quits the same way without touching the pool, whose threads Python joins at exit.
+    from gunicorn.workers.base import Worker
+
+    quit_now = functools.partial(Worker.handle_quit, worker)
+    for number in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, quit_now)
+    # A stop signal that came before the worker had handlers of its own (Ctrl-C while it was
+    # being forked, a common moment on a busy machine) went to the master's handler it inherited,
+    # which only queues it: honoured here, or the worker would serve on until killed.
+    early = set()
+    while (queued := getattr(_master, "SIG_QUEUE", None)) is not None and not queued.empty():
+        early.add(queued.get_nowait())
+    if early & {signal.SIGINT, signal.SIGQUIT}:
+        quit_now(signal.SIGINT, None)
+    if signal.SIGTERM in early:
+        worker.alive = False  # type: ignore[attr-defined] # gunicorn's graceful stop
 
 
 def child_exit(server: object, worker: object) -> None:
