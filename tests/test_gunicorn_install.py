@@ -132,7 +132,9 @@ def test_make_run_serves_from_a_checkout_whose_path_is_150_characters_long(
     if shutil.which("git") is None or not (REPO / ".git").exists():
         pytest.skip("needs git and a git checkout to clone")
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(checkout)], check=True)
-    (checkout / ".venv").symlink_to(Path(sys.executable).resolve().parent.parent)
+    # This virtualenv itself (sys.prefix; resolving its python's symlink would give the base
+    # interpreter, which `make` would then install into).
+    (checkout / ".venv").symlink_to(sys.prefix)
     os.utime(checkout / "pyproject.toml", (0, 0))  # older than the venv's stamp: no reinstall
     port = free_port(twin=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS", "APP_URL"))}
@@ -140,7 +142,9 @@ def test_make_run_serves_from_a_checkout_whose_path_is_150_characters_long(
     env.pop("BCAPP_INSTANCE_DIR", None)
     with (tmp_path / "run.log").open("w") as log:
         server = subprocess.Popen(
-            ["make", "run", f"PORT={port}"], cwd=checkout, env=env, stdout=log,
+            # -o: never install (into this shared virtualenv), even without its stamp
+            ["make", "run", "-o", ".venv/.installed-run", f"PORT={port}"],
+            cwd=checkout, env=env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
