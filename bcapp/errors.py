@@ -236,6 +236,12 @@ PAGES: dict[str, tuple[str, str]] = {
         "This link to the app was already used",
         "Each link from the control panel opens the app once. " + OPEN_AGAIN,
     ),
+    "status_403": (
+        "BigCommerce refused the app this request",
+        "The app's permissions on this store do not cover it. If you develop the app, declare "
+        "the OAuth scope this page needs with bcapp.scopes.require(...), then open the app "
+        "again from the control panel to approve it.",
+    ),
     "token_rejected": (
         "The app needs to be re-authorised",
         "BigCommerce no longer accepts this app's access to the store (it was uninstalled, or "

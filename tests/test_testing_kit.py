@@ -97,3 +97,11 @@ def test_the_simulator_refuses_a_call_outside_the_granted_scopes(
     assert api.get(f"v2/orders/{101}")["id"] == 101  # declared: store_v2_orders_read_only
     with pytest.raises(ApiError, match="status_403"):
         api.get("v3/catalog/products")  # never declared, never granted
+
+
+def test_a_page_calling_outside_its_scopes_names_the_cause(bc_client: FlaskClient) -> None:
+    page = bc_client.get("/products")
+    assert page.status_code == 502
+    html = page.get_data(as_text=True)
+    assert "BigCommerce refused the app this request" in html
+    assert "bcapp.scopes.require" in html

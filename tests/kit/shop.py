@@ -37,6 +37,11 @@ def create_app() -> Flask:
     def orders_summary(ctx: AppContext) -> str:
         return f"Store {ctx.store_hash}: hello {ctx.user.email}"
 
+    @app.get("/products")
+    @app_page
+    def products(ctx: AppContext) -> str:
+        return str(ctx.api.get("v3/catalog/products"))  # a scope the app never declared
+
     @app.get("/plain")
     def plain() -> str:
         return "no session needed"
