@@ -128,7 +128,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.user_agent:
-            object.__setattr__(self, "user_agent", f"bcapp/{_version()} (+{self.app_url})")
+            object.__setattr__(self, "user_agent", f"bcapp/{installed_version()} (+{self.app_url})")
         if not self.auth_callback_url:
             object.__setattr__(
                 self, "auth_callback_url", self.app_url.rstrip("/") + endpoints.AUTH.path
@@ -278,7 +278,7 @@ def _build(env: Mapping[str, str]) -> Settings:
     return settings
 
 
-def _version() -> str:
+def installed_version() -> str:
     """bcapp's installed version (`0` when run from a tree that was never installed)."""
     try:
         return metadata.version("bcapp")

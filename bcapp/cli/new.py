@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import keyword
 import re
-from importlib import metadata, resources
+from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import click
 
 from bcapp.cli.common import fail
+from bcapp.settings import installed_version
 
 PLACEHOLDER = "__package__"
 # Template names whose project file starts with a dot (a dot file is easy to lose in a wheel).
@@ -43,7 +44,7 @@ def new_command(directory: Path) -> None:
 
 def write_project(directory: Path, name: str) -> list[Path]:
     """Write the scaffold's files for package `name` under `directory`; the paths written."""
-    version = _bcapp_version()
+    version = installed_version()  # the new project asks for at least this bcapp
     written: list[Path] = []
     for source, relative in _templates(resources.files("bcapp.scaffold"), Path()):
         target = directory / Path(*(name if part == "package" else part for part in relative.parts))
@@ -65,11 +66,3 @@ def _templates(folder: Traversable, relative: Path) -> list[tuple[Traversable, P
         elif entry.name.endswith(".tmpl"):
             found.append((entry, relative / entry.name.removesuffix(".tmpl")))
     return found
-
-
-def _bcapp_version() -> str:
-    """The installed bcapp's version: the new project asks for at least this one."""
-    try:
-        return metadata.version("bcapp")
-    except metadata.PackageNotFoundError:
-        return "0.1"
