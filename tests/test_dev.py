@@ -27,7 +27,7 @@ BCAPP = str(Path(sys.executable).parent / "bcapp")  # the console script pip ins
 SHOP = '''
 import os
 
-from flask import Flask
+from flask import Flask, render_template
 
 import bcapp
 import handlers  # noqa: F401 - its webhook handler, declared for the worker
@@ -38,6 +38,11 @@ app = Flask(__name__)
 @app.get("/ping")
 def ping() -> str:
     return f"pong one {os.getpid()}"
+
+
+@app.get("/hello")
+def hello() -> str:
+    return render_template("hello.html") + f" {os.getpid()}"
 
 
 bcapp.init_app(app)
@@ -70,6 +75,8 @@ def project(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "shop.py").write_text(SHOP)
     (folder / "handlers.py").write_text(HANDLERS)
+    (folder / "templates").mkdir()
+    (folder / "templates" / "hello.html").write_text("<p>hello one</p>")
     port = free_port(twin=1)  # the simulator listens on the next port
     (folder / ".env").write_text(
         f"BCAPP_APP=shop:app\nPORT={port}\nBCAPP_INSTANCE_DIR={folder / 'instance'}\n"
@@ -143,6 +150,14 @@ def pings(url: str, count: int) -> list[str]:
     return [requests.get(url + "/ping", timeout=5).text for _ in range(count)]
 
 
+def served_by_both(url: str, text: str) -> bool:
+    """Whether eight answers of `url` all start with `text` and came from two web workers
+    (each answer ends with its worker's pid)."""
+    answers = [requests.get(url, timeout=5).text for _ in range(8)]
+    pids = {answer.rsplit(" ", 1)[-1] for answer in answers}
+    return len(pids) == 2 and all(answer.startswith(text + " ") for answer in answers)
+
+
 def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
     project: Path, tmp_path: Path
 ) -> None:
@@ -173,6 +188,14 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
         ), "the edited view is served by every web worker, without a restart"
         assert eventually(lambda: ready_workers(log) == 3), "the worker restarted on app code"
 
+        # A template changes: served too (Flask caches templates, so the web workers restart).
+        assert eventually(lambda: served_by_both(url + "/hello", "<p>hello one</p>"))
+        time.sleep(0.5)
+        (project / "templates" / "hello.html").write_text("<p>hello two</p>")
+        assert eventually(lambda: served_by_both(url + "/hello", "<p>hello two</p>")), (
+            "the edited template is served by every web worker"
+        )
+
         members = group_members(dev.pid)
         commands = " | ".join(members.values())
         assert "watchfiles" in commands and "simulator" in commands and "gunicorn" in commands
@@ -192,7 +215,10 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
     assert not any(pid_alive(pid) for pid in members), "no process it started is left"
     for freed in (port, port + 1):
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", freed))  # the app's and the simulator's ports are free
+            # Nothing listens on the app's or the simulator's port (closed connections may
+            # linger in TIME_WAIT, which a server's SO_REUSEADDR, as gunicorn's, ignores).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", freed))
 
 
 def pid_alive(pid: int) -> bool:

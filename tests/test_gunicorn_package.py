@@ -183,3 +183,9 @@ def test_an_app_variable_naming_a_missing_module_stops_it_before_it_binds(
     assert ended.returncode != 0
     assert "cannot import nosuchshop" in ended.stderr
     assert "Listening at" not in ended.stdout + ended.stderr, "it never bound"
+
+
+def test_the_procfile_serves_with_these_settings_and_runs_the_worker() -> None:
+    lines = dict(line.split(": ", 1) for line in (REPO / "Procfile").read_text().splitlines())
+    assert lines["web"].split() == ["gunicorn", *gunicorn_command("wsgi:app")[3:]]
+    assert lines["worker"] == "bcapp worker"
