@@ -54,7 +54,7 @@ def worker(
     app = application(service, reconcile_every if beat else None)
     if metrics_address is not None:
         host, _, port = metrics_address.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             fail("--metrics-address is HOST:PORT, such as 127.0.0.1:9808")
         try:
             metrics.serve(host.strip("[]"), int(port))

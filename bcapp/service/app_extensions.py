@@ -144,4 +144,4 @@ def _differs(extension: Extension, node: dict[str, Any]) -> bool:
 def _number(node: dict[str, Any]) -> int:
     """`bc/store/appExtension/12` -> 12 (creation order)."""
     tail = str(node.get("id", "")).rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
+    return int(tail) if tail.isascii() and tail.isdigit() else 0  # `²` passes isdigit()

@@ -103,7 +103,9 @@ def verify_delivery(
         raise BadRequest("webhook_id")
     if not signatures or len(signatures) > MAX_SIGNATURE_CHARS:
         raise BadRequest("webhook_signature_missing")
-    if not timestamp_text.isdigit() or len(timestamp_text) > 12:
+    # ASCII digits only: `isdigit()` alone takes `²` (which int() refuses: a 500) and
+    # Arabic-Indic digits (which int() reads: a second spelling of a signed time).
+    if not (timestamp_text.isascii() and timestamp_text.isdigit()) or len(timestamp_text) > 12:
         raise BadRequest("webhook_timestamp")
     timestamp = int(timestamp_text)
     # The signature first: an unsigned request learns nothing, not even the server's clock.

@@ -123,7 +123,7 @@ def open_extension(store_hash: str) -> str:
          if ext["id"] == extension_id and ext["token"] == store.access_token),
         None,
     )
-    if extension is None or not record.isdigit():
+    if extension is None or not (record.isascii() and record.isdigit()):
         abort(404, "That App Extension is not registered for the app on this store.")
     url = extension["url"].replace("${id}", record)
     label = extension["label"]["defaultValue"]

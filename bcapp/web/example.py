@@ -109,7 +109,8 @@ def priced(product: object, money: dict[str, str]) -> object:
     if not isinstance(price, int | float) or isinstance(price, bool):
         return product | {"price_shown": ""}
     places = money.get("decimal_places", "2")
-    amount = f"{price:,.{int(places) if places.isdigit() and int(places) <= 4 else 2}f}"
+    decimals = int(places) if places.isascii() and places.isdigit() and int(places) <= 4 else 2
+    amount = f"{price:,.{decimals}f}"
     symbol = money.get("currency_symbol", "")
     on_the_right = money.get("currency_symbol_location") == "right"
     shown = f"{amount} {symbol}" if on_the_right else symbol + amount
