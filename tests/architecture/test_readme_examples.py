@@ -1,9 +1,14 @@
-"""The README's Python blocks run as written (issue 20, Build 1): a page of your own with its
-template, a worker, and signal receivers, against a real Redis and the simulator over HTTP."""
+"""The README's code blocks run as written (issue 20, Build 1; issue 27, Build 11): a page of
+your own with its template, a script outside any request, a webhook handler, an App Extension,
+signal receivers (docs/building.md) against a real Redis and the simulator over HTTP; the
+README's kit tests pass with pytest in a project made of the README's `myapp`; the scaffold's
+layout and Procfile are what `bcapp new` writes."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,18 +27,78 @@ from tests.servers import REPO, environment_for
 ORDERS_SCOPE = DEFAULT_SCOPE + " store_v2_orders_read_only"
 
 
-def readme_blocks() -> list[tuple[str, str]]:
-    """Every fenced block of the README: (language, text)."""
-    text = (REPO / "README.md").read_text()
+README_LINES_AT_MOST = 400  # a guide; the reference lives in docs/
+RECEIVERS_DOC = "docs/building.md"  # the signal receivers' block, beside the signals' table
+
+
+def readme_blocks(doc: str = "README.md") -> list[tuple[str, str]]:
+    """Every fenced block of `doc`: (language, text)."""
+    text = (REPO / doc).read_text()
     return re.findall(r"```(\w*)\n(.*?)```", text, re.S)
 
 
-def block(language: str, first_line: str) -> str:
-    """The README block of `language` whose first line starts with `first_line`."""
-    found = [text for lang, text in readme_blocks() if lang == language]
+def block(language: str, first_line: str, doc: str = "README.md") -> str:
+    """The block of `language` in `doc` whose first line starts with `first_line`."""
+    found = [text for lang, text in readme_blocks(doc) if lang == language]
     chosen = [text for text in found if text.startswith(first_line)]
-    assert len(chosen) == 1, f"the README has one {language} block starting {first_line!r}"
+    assert len(chosen) == 1, f"{doc} has one {language} block starting {first_line!r}"
     return chosen[0]
+
+
+def with_body(code: str, body: str) -> str:
+    """`code` with its one `...` placeholder line replaced by `body`, at the same indent."""
+    replaced, count = re.subn(r"^( +)\.\.\.$", lambda m: m.group(1) + body, code, flags=re.M)
+    assert count == 1, "the block has one `...` line to fill"
+    return replaced
+
+
+# The first line of every block the README has, and the test that runs it.
+RUN_BY = {
+    "make run    #": "tests/e2e/test_readme_on_make_run.py",
+    "  Open http://localhost:8001/": "tests/e2e/test_readme_on_make_run.py (make run's banner)",
+    "python3 -m venv .venv": "tests/test_new_project.py (a new virtualenv, bcapp new, pytest)",
+    "shop/__init__.py": "test_the_scaffold_layout_is_what_bcapp_new_writes",
+    "# myapp/__init__.py": "test_the_kit_tests_pass_against_the_readme_app",
+    "# myapp/views.py": "test_the_page_of_your_own_runs_as_written",
+    "<!-- myapp/templates/orders.html -->": "test_the_page_of_your_own_runs_as_written",
+    "# myapp/events.py": "test_the_webhook_handler_runs_as_written",
+    "# myapp/extensions.py": "test_the_extension_declaration_runs_as_written",
+    "# myapp/catalog.py": "test_the_script_outside_a_request_runs_as_written",
+    "# test_myapp.py": "test_the_kit_tests_pass_against_the_readme_app",
+    "web: gunicorn -c python:bcapp.gunicorn": "test_the_procfile_is_what_bcapp_new_writes",
+}
+
+
+def test_the_readme_is_a_guide_whose_every_block_is_run() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_LINES_AT_MOST
+    for _, text in readme_blocks():
+        assert any(text.startswith(first) for first in RUN_BY), f"no test runs {text[:40]!r}"
+    for gone in ("REQUIRED_SCOPES_DECLARATION", "SCOPE_REASONS", "EXAMPLE_ONLY_SCOPES"):
+        assert gone not in readme, f"{gone} no longer exists"
+
+
+def test_the_scaffold_layout_is_what_bcapp_new_writes(tmp_path: Path) -> None:
+    from bcapp.cli.new import write_project
+
+    written = write_project(tmp_path / "shop", "shop")
+    names = {path.relative_to(tmp_path).as_posix() for path in written}
+    listed = [line.split()[0] for line in block("", "shop/__init__.py").splitlines()]
+    for entry in listed:
+        if entry.endswith(","):  # a line naming several top-level files
+            continue
+        assert any(name.startswith(f"shop/{entry}") for name in names), entry
+    for entry in ("Procfile", "pyproject.toml", "README.md", ".env", ".env.example"):
+        assert f"shop/{entry}" in names
+    assert "shop/shop/templates/shop/home.html" in names
+
+
+def test_the_procfile_is_what_bcapp_new_writes(tmp_path: Path) -> None:
+    from bcapp.cli.new import write_project
+
+    write_project(tmp_path / "shop", "shop")
+    procfile = block("", "web: gunicorn -c python:bcapp.gunicorn")
+    assert procfile == (tmp_path / "shop" / "Procfile").read_text()
 
 
 @pytest.fixture
@@ -73,21 +138,22 @@ def test_the_page_of_your_own_runs_as_written(
     assert exported.status_code == 302 and exported.headers["Location"] == "/orders"
 
 
-def test_the_worker_runs_as_written(
+def test_the_script_outside_a_request_runs_as_written(
     make_app: Callable[..., Flask],
     sim: SimulatorState,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The README's `myapp/catalog.py`: `bcapp.connect()` without Flask reads every product of
+    every installed store, page after page."""
     install(make_app().test_client(), sim)
     for name, value in environment_for(settings).items():
         monkeypatch.setenv(name, value)
     visited: list[str] = []
-    code = block("python", "import bcapp\nfrom bcapp import signals\n\nwith bcapp.connect()")
-    code = code.replace("            ...", "            visited.append(product['name'])", 1)
-    namespace: dict[str, Any] = {"visited": visited}
-    exec(compile(code, "README.md (worker)", "exec"), namespace)  # noqa: S102 - the README's own
-    signals.app_uninstalled.disconnect(namespace["pause"])
+    code = with_body(block("python", "# myapp/catalog.py"), "visited.append(product['name'])")
+    namespace: dict[str, Any] = {"visited": visited, "__name__": "readme_catalog"}
+    exec(compile(code, "README.md (catalog)", "exec"), namespace)  # noqa: S102 - the README's own
+    namespace["report"]()
     assert len(visited) == 23, "every product of the installed store, page after page"
 
 
@@ -95,7 +161,7 @@ def test_the_receivers_run_as_written(
     myapp: Path, make_app: Callable[..., Flask], sim: SimulatorState,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    (myapp / "receivers.py").write_text(block("python", "# myapp/receivers.py"))
+    (myapp / "receivers.py").write_text(block("python", "# myapp/receivers.py", RECEIVERS_DOC))
     import myapp.receivers as receivers  # type: ignore[import-not-found]
 
     try:
@@ -111,23 +177,35 @@ def test_the_receivers_run_as_written(
     assert heard == ["welcome owner@example.com to abc123", "pause abc123"]
 
 
-def test_your_own_flask_app_runs_as_written(
-    sim: SimulatorState, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in environment_for(settings).items():
-        monkeypatch.setenv(name, value)
-    namespace: dict[str, Any] = {"__name__": "myapp"}
-    code = block("python", "# myapp.py")
-    exec(compile(code, "README.md (own app)", "exec"), namespace)  # noqa: S102 - the README's own
-    app: Flask = namespace["app"]
-    client = app.test_client()
-    assert client.get("/healthz").status_code == 200
-    assert client.get("/orders/summary").status_code == 401, "behind app_page"
-    assert install(client, sim).status_code == 302
-    assert client.get("/orders/summary").get_data(as_text=True) == (
-        "Store abc123: hello owner@example.com"
+def write_readme_app(root: Path) -> Path:
+    """The README's `myapp` package under `root`, every module as the README writes it."""
+    package = root / "myapp"
+    (package / "templates").mkdir(parents=True)
+    for module in ("__init__", "views", "events", "extensions", "catalog"):
+        (package / f"{module}.py").write_text(block("python", f"# myapp/{module}.py"))
+    template = block("html", "<!-- myapp/templates/orders.html -->")
+    (package / "templates" / "orders.html").write_text(template.split("\n", 1)[1])
+    return package
+
+
+def test_the_kit_tests_pass_against_the_readme_app(tmp_path: Path) -> None:
+    """The README's `test_myapp.py`, run by pytest as a developer runs it (a process of
+    its own, bcapp's kit found through its pytest11 entry point, BCAPP_APP in `.env`), against
+    the README's `myapp`: one test of each kind passes."""
+    project = tmp_path / "project"
+    write_readme_app(project)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_myapp.py").write_text(block("python", "# test_myapp.py"))
+    (project / ".env").write_text("BCAPP_APP=myapp:create_app\n")
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("BC", "PYTEST", "COV_", "APP_URL", "SECRET_KEY", "TOKEN_"))}
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "-W", "error", "tests"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
-    app.extensions["bcapp"].close()
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "4 passed" in ran.stdout, ran.stdout
 
 
 def test_the_webhook_handler_runs_as_written(

@@ -1,13 +1,14 @@
 """The README's Python blocks against a running `make run` (issue 20, acceptance 1).
 
-`make run` is started as a newcomer would, with the README's `myapp` package on the path: its
-page (`BCAPP_BLUEPRINTS=myapp.views:bp`), its webhook handler, signal receivers and App
-Extension (`BCAPP_RECEIVERS=myapp.events,myapp.receivers,myapp.extensions`). The store is
-installed through the simulator over HTTP, the page is read with the session, the worker block
-runs as a separate process against make run's instance, "Create an order" reaches the handler
-in make run's task worker, the receivers log what they heard, and the extension shows in the
-simulator's order rows. `# myapp.py` (an app of your own, served by its own gunicorn rather
-than by make run) runs in tests/architecture/test_readme_examples.py.
+`make run` (bcapp's own app) is started with the README's `myapp` package joined to it, as
+docs/building.md ("Or keep bcapp's own app") says: its page (`BCAPP_BLUEPRINTS=myapp.views:bp`),
+its webhook handler, script, App Extension and the signal receivers of docs/building.md
+(`BCAPP_RECEIVERS`). The store is installed through the simulator over HTTP, granted the scopes
+the package declares; the page is read with the session, the catalogue script runs as a
+separate process against make run's instance, "Create an order" reaches the handler in make
+run's task worker, the receivers log what they heard, and the extension shows in the
+simulator's order rows. The README's kit tests run against `myapp:create_app` in
+tests/architecture/test_readme_examples.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -25,7 +27,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.architecture.test_readme_examples import block
+from tests.architecture.test_readme_examples import (
+    RECEIVERS_DOC,
+    block,
+    with_body,
+    write_readme_app,
+)
 from tests.servers import REPO, free_port
 from tests.workers import wait_until
 
@@ -35,15 +42,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[dict[str, str]]:
     """`make run` with the README's myapp package; its URLs, instance and log."""
-    package = tmp_path / "pkg" / "myapp"
-    (package / "templates").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "views.py").write_text(block("python", "# myapp/views.py"))
-    template = block("html", "<!-- myapp/templates/orders.html -->")
-    (package / "templates" / "orders.html").write_text(template.split("\n", 1)[1])
-    (package / "events.py").write_text(block("python", "# myapp/events.py"))
-    (package / "receivers.py").write_text(block("python", "# myapp/receivers.py"))
-    (package / "extensions.py").write_text(block("python", "# myapp/extensions.py"))
+    package = write_readme_app(tmp_path / "pkg")
+    (package / "receivers.py").write_text(block("python", "# myapp/receivers.py", RECEIVERS_DOC))
+    catalog = with_body(block("python", "# myapp/catalog.py"), "print(product['name'])")
+    (package / "catalog.py").write_text(catalog)
     port = free_port(twin=1)
     instance = tmp_path / "instance"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS_URL", "APP_URL"))}
@@ -53,7 +55,7 @@ def running(tmp_path: Path) -> Iterator[dict[str, str]]:
         "WEB_CONCURRENCY": "2",
         "PYTHONPATH": str(tmp_path / "pkg"),
         "BCAPP_BLUEPRINTS": "myapp.views:bp",
-        "BCAPP_RECEIVERS": "myapp.events,myapp.receivers,myapp.extensions",
+        "BCAPP_RECEIVERS": "myapp.events,myapp.receivers,myapp.extensions,myapp.catalog",
     }
     log_path = tmp_path / "run.log"
     with log_path.open("w") as log:
@@ -91,13 +93,13 @@ def test_every_readme_python_block_runs_against_make_run(running: dict[str, str]
     page = requests.get(app + "/orders", headers=cookie, timeout=10)  # myapp/views.py
     assert page.status_code == 200 and "Orders of demo1234" in page.text, page.text
 
-    code = block("python", "import bcapp\nfrom bcapp import signals\n\nwith bcapp.connect()")
-    code = code.replace("            ...", "            print(product['name'])", 1)
-    worker = subprocess.run(  # the worker block, a process of its own beside make run
-        [sys.executable, "-c", code],
+    command = block("python", "# myapp/catalog.py").splitlines()[0].split("— ", 1)[1]
+    worker = subprocess.run(  # the catalogue script, a process of its own beside make run
+        shlex.split(command.replace("python", sys.executable, 1)),
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", "PORT": app.rsplit(":", 1)[1],
-             "BCAPP_INSTANCE_DIR": running["instance"], "BCAPP_RECEIVERS": ""},
+             "BCAPP_INSTANCE_DIR": running["instance"], "BCAPP_RECEIVERS": "",
+             "PYTHONPATH": running["pythonpath"]},
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert worker.returncode == 0, worker.stderr
