@@ -216,3 +216,66 @@ def test_a_kept_traceback_is_bounded_to_its_innermost_frames() -> None:
     assert kept.startswith("[earlier lines left out]\n  File ")
     assert kept.endswith("RuntimeError: at the bottom, token [redacted]\n")
     assert "e" * 32 not in kept
+
+
+CORRUPT_MARKER = "only-in-a-corrupt-letter-5e1d"  # what a corrupt letter holds; never shown
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        "not json " + CORRUPT_MARKER,
+        json.dumps([CORRUPT_MARKER]),
+        json.dumps({"handler": CORRUPT_MARKER}),  # no run_id
+        json.dumps({"run_id": "k" * 32, "attempts": CORRUPT_MARKER, "event": {}}),
+        json.dumps({"run_id": "k" * 32, "event": CORRUPT_MARKER}),
+        json.dumps({"run_id": "k" * 32, "event": {"store_hash": "xyz789"}, "error": "x"}),
+        json.dumps({"run_id": "j" * 32, "event": {"store_hash": "abc123"}, "error": "x"}),
+        json.dumps({"run_id": "k" * 32, "failed_at": [CORRUPT_MARKER], "event": {}}),
+        json.dumps({"run_id": "k" * 32, "task": "bcapp.reconcile",
+                    "event": {"store_hash": "abc123"}}),
+        None,  # a Redis list where a letter's string should be
+    ],
+    ids=["not-json", "list", "no-run-id", "attempts", "event", "other-store", "other-id", "time",
+         "task", "wrong-type"],
+)
+def test_a_corrupt_dead_letter_is_logged_by_name_and_skipped(
+    app: Flask,
+    settings: Settings,
+    redis_client: Any,
+    prefix: str,
+    caplog: pytest.LogCaptureFixture,
+    corrupt: str | None,
+) -> None:
+    """L10 of the fourth review: one unreadable letter made `webhooks failed` and `replay --all`
+    end in a traceback, hiding every other letter. Now it is logged by its key (never its
+    content), left where it is, and the others are listed and replayed."""
+    service = service_of(app)
+    event = {"id": "msg_ok", "store_hash": "abc123", "scope": "store/order/created", "data": {}}
+    service.dead_letters.keep(DeadLetter("g" * 32, "shop:handler", event, "boom", 3, 1))
+    corrupt_key = f"{prefix}:{{abc123}}:dead:{'k' * 32}"
+    if corrupt is None:
+        redis_client.rpush(corrupt_key, CORRUPT_MARKER)
+    else:
+        redis_client.set(corrupt_key, corrupt)
+    env = environment_for(settings)
+
+    listed = CliRunner().invoke(main, ["webhooks", "failed"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "g" * 32 in listed.output and "1 failed event(s)" in listed.output
+    shown = CliRunner().invoke(main, ["webhooks", "show", "k" * 32], env=env)
+    assert shown.exit_code == 1 and f"no dead letter {'k' * 32}" in shown.output
+    replayed = CliRunner().invoke(main, ["webhooks", "replay", "--all"], env=env)
+    assert replayed.exit_code == 0, replayed.output
+    assert "1 event(s) queued again" in replayed.output
+    assert service.dead_letters.failed() == [], "the readable letter was taken out"
+    read = redis_client.lrange if corrupt is None else redis_client.getrange
+    kept = read(corrupt_key, 0, -1)
+    assert kept == (corrupt or [CORRUPT_MARKER]), "the corrupt one is left as it was"
+    assert service.queue.depth() == 1, "only the readable letter was queued"
+
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("bcapp")]
+    named = [line for line in lines if "corrupt dead letter" in line]
+    assert named and all(f"store=abc123 run={'k' * 32}" in line for line in named), lines
+    for text in (listed.output, shown.output, replayed.output, *lines):
+        assert CORRUPT_MARKER not in text

@@ -4,16 +4,25 @@ A dead letter is one handler's run of one event, or one run of a signal's task r
 used every attempt (bcapp/worker.py). It keeps the event (never a token), the function's name,
 the last error and its traceback (bounded, redacted as log lines are), the attempts and when it
 failed; `replay` queues the same run again, from attempt 1, and takes it out. Letters kept
-before tracebacks were kept read back with an empty one.
+before tracebacks were kept read back with an empty one. A letter that cannot be read back (it
+does not parse, a field has another type, it names another store or run than its key, or a task
+bcapp never runs) is logged by its key, never its content, and skipped: listed by nobody,
+queued by nobody, left to expire (docs/architecture.md, "Corrupt records").
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, TaskQueue
+from bcapp.store.records import CorruptRecord
 from bcapp.store.task_records import RedisTaskRecords
+from bcapp.validation import STORE_HASH, printable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,17 +71,55 @@ class DeadLetter:
 
     @classmethod
     def of_record(cls, raw: dict[str, Any]) -> DeadLetter:
-        """A stored letter read back."""
-        return cls(
-            run_id=str(raw["run_id"]),
-            handler=str(raw.get("handler", "")),
-            event=dict(raw.get("event") or {}),
-            error=str(raw.get("error", "")),
-            attempts=int(raw.get("attempts", 0)),
-            failed_at=int(raw.get("failed_at", 0)),
-            task=str(raw.get("task", HANDLE_EVENT)),
-            traceback=str(raw.get("traceback") or ""),
-        )
+        """A stored letter read back; CorruptRecord naming the fault (never a value)."""
+        fields = {
+            "run_id": raw.get("run_id"),
+            "handler": raw.get("handler", ""),
+            "event": raw.get("event") or {},
+            "error": raw.get("error", ""),
+            "attempts": raw.get("attempts", 0),
+            "failed_at": raw.get("failed_at", 0),
+            "task": raw.get("task", HANDLE_EVENT),
+            "traceback": raw.get("traceback") or "",
+        }
+        for name, kind in _FIELD_TYPES.items():
+            if type(fields[name]) is not kind:
+                raise CorruptRecord(f"field_{name}")
+        if fields["task"] not in (HANDLE_EVENT, RUN_SIGNAL):
+            raise CorruptRecord("field_task")  # replay queues only what bcapp runs
+        return cls(**fields)
+
+    @classmethod
+    def of_stored(cls, store_hash: str, run_id: str, text: str | None) -> DeadLetter:
+        """The letter stored under `store_hash` and `run_id`; CorruptRecord when it does not
+        parse or names another store or run than its key (replay takes out by those)."""
+        if text is None:
+            raise CorruptRecord("not_a_string")
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise CorruptRecord("not_json") from exc
+        if not isinstance(raw, dict):
+            raise CorruptRecord("not_an_object")
+        letter = cls.of_record(raw)
+        if letter.run_id != run_id or letter.store_hash != store_hash:
+            raise CorruptRecord("another_key")
+        if not STORE_HASH.fullmatch(store_hash):
+            raise CorruptRecord("store_hash")  # no key of bcapp's: replay could not take it out
+        return letter
+
+
+# What each stored field must be (a letter bcapp wrote always is).
+_FIELD_TYPES: dict[str, type] = {
+    "run_id": str,
+    "handler": str,
+    "event": dict,
+    "error": str,
+    "attempts": int,
+    "failed_at": int,
+    "task": str,
+    "traceback": str,
+}
 
 
 class DeadLetters:
@@ -83,8 +130,20 @@ class DeadLetters:
         self._queue = queue
 
     def failed(self) -> list[DeadLetter]:
-        """Every dead letter, oldest failure first."""
-        return [DeadLetter.of_record(raw) for raw in self._records.dead_letters()]
+        """Every readable dead letter, oldest failure first (a corrupt one is logged by its
+        key and skipped: one must not hide, nor stop the replay of, every other)."""
+        letters = []
+        for store_hash, run_id, text in self._records.dead_letters():
+            try:
+                letters.append(DeadLetter.of_stored(store_hash, run_id, text))
+            except CorruptRecord as error:
+                log.error(
+                    "corrupt dead letter store=%s run=%s (%s): skipped",
+                    printable(store_hash),
+                    printable(run_id),
+                    error.reason,
+                )
+        return sorted(letters, key=lambda letter: (letter.failed_at, letter.run_id))
 
     def find(self, run_id: str) -> DeadLetter | None:
         """The dead letter `run_id`, or None."""

@@ -46,16 +46,25 @@ class RedisTaskRecords:
         with unavailable_on_redis_error("keep_dead"):
             self._redis.set(key, json.dumps(letter, sort_keys=True), ex=self._dead_seconds)
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        """Every dead letter of every store, oldest failure first."""
+    def dead_letters(self) -> list[tuple[str, str, str | None]]:
+        """Every dead letter of every store as stored: its store hash and run id (from its
+        key) and its JSON text (None: a value that is no string). The reader parses each, so
+        one that does not parse is skipped by name, not the end of the list (dead_letters.py)."""
         pattern = self._keys.pattern(DEAD.name + ":*")
-        letters = []
+        letters: list[tuple[str, str, str | None]] = []
         with unavailable_on_redis_error("dead_letters"):
             for key in self._redis.scan_iter(match=pattern, count=500):
-                raw = self._redis.get(key)
-                if raw is not None:
-                    letters.append(json.loads(raw))
-        return sorted(letters, key=lambda letter: (letter.get("failed_at", 0), letter["run_id"]))
+                try:
+                    raw = self._redis.get(key)
+                except redis.ResponseError:  # WRONGTYPE: not a letter bcapp wrote
+                    raw = None
+                else:
+                    if raw is None:
+                        continue  # expired since the scan
+                run_id = str(key).rsplit(":", 1)[1]
+                text = raw if isinstance(raw, str | None) else raw.decode(errors="replace")
+                letters.append((Keyspace.store_hash_of(str(key)), run_id, text))
+        return letters
 
     def take_dead(self, store_hash: str, run_id: str) -> bool:
         """Remove one dead letter (it was queued again); False when it was gone already."""
