@@ -119,6 +119,8 @@ def test_every_readme_python_block_runs_against_make_run(running: dict[str, str]
 
     log = Path(running["log"]).read_text()
     assert "welcome owner@demo1234.example to demo1234" in log  # myapp/receivers.py
+    banner = block("", "  Open http://localhost:8001/").strip()  # the quick start's one URL
+    assert banner.replace("http://localhost:8001", panel) in log
 
     def extension_registered() -> bool:  # myapp/extensions.py, by the install's sync task
         panel_page = requests.get(panel + "/", timeout=5).text
