@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -301,6 +303,55 @@ def test_the_simulator_keeps_its_world_across_a_restart(
     kept.write_text("not json")
     assert not persistence.load(restarted, kept), "an unreadable file changes nothing"
     assert set(restarted.stores) == {"abc123", "second1"}
+
+
+def test_concurrent_saves_of_the_world_never_fail_nor_leave_a_partial_file(
+    sim: SimulatorState, tmp_path: Path
+) -> None:
+    """Fourth review: every save wrote through one shared `.partial` name, so of three saves at
+    once one renamed another's half-written file or found it gone (a GraphQL call failed).
+    Each save now writes a temporary file of its own; readers only ever see a whole world."""
+    from bcapp.simulator import persistence
+
+    kept = tmp_path / "simulator.json"
+    persistence.save(sim, kept)
+    errors: list[BaseException] = []
+    torn: list[str] = []
+    start = threading.Barrier(6)
+    saving = threading.Event()
+
+    def save_often() -> None:
+        start.wait()
+        for _ in range(60):
+            try:
+                persistence.save(sim, kept)
+            except OSError as exc:
+                errors.append(exc)
+
+    def read_often() -> None:
+        start.wait()
+        while saving.is_set():
+            try:
+                json.loads(kept.read_text())
+            except ValueError:
+                torn.append("a torn file")
+            except OSError as exc:
+                errors.append(exc)
+
+    saving.set()
+    savers = [threading.Thread(target=save_often) for _ in range(5)]
+    reader = threading.Thread(target=read_often)
+    for thread in [*savers, reader]:
+        thread.start()
+    for thread in savers:
+        thread.join()
+    saving.clear()
+    reader.join()
+    assert errors == [] and torn == []
+    assert [path.name for path in tmp_path.iterdir()] == ["simulator.json"], "no partial left"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    restarted = SimulatorState(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert persistence.load(restarted, kept) and set(restarted.stores) == set(sim.stores)
 
 
 def test_a_cancelled_store_is_marked_and_cannot_install_again(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,19 @@ def snapshot(state: SimulatorState) -> str:
 def save(state: SimulatorState, path: Path, text: str | None = None) -> None:
     """Write the world to `path` atomically, readable by this user only."""
     text = snapshot(state) if text is None else text
-    partial = path.with_suffix(".partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    os.replace(partial, path)
+    # A temporary file of this save's own (mkstemp: mode 600, a unique name) beside `path`, so
+    # the rename stays on one file system: saves of concurrent requests once shared one
+    # `.partial` name, and one renamed another's half-written file or found it gone.
+    descriptor, partial = tempfile.mkstemp(
+        prefix=path.name + ".", suffix=".partial", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 def load(state: SimulatorState, path: Path) -> bool:
