@@ -13,6 +13,7 @@ import warnings
 
 from jwt.warnings import InsecureKeyLengthWarning
 
+from bcapp.app_spec import make_current_directory_importable
 from bcapp.errors import ConfigurationError
 from bcapp.logs import formatter_for
 
@@ -49,7 +50,10 @@ def configure_process(
 def import_receivers(modules: tuple[str, ...]) -> None:
     """Import the app's modules (its BCAPP_APP module and BCAPP_RECEIVERS: scopes, signal
     receivers, webhook handlers, App Extensions); one that does not import stops start-up
-    naming it."""
+    naming it. The working directory is importable first, so a script of the app's project
+    (`python scripts/report.py` calling `bcapp.connect()`) finds the app as the CLI does."""
+    if modules:
+        make_current_directory_importable()
     for module in modules:
         try:
             importlib.import_module(module)
