@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -448,6 +449,21 @@ def test_redis_down_during_load_is_503(make_app: Callable[..., Flask], snapshot:
     assert response.status_code == 503
     assert "Set-Cookie" not in response.headers
     assert "temporarily unavailable" in response.get_data(as_text=True)
+
+
+def test_a_stalled_redis_is_a_503_that_says_when_to_try_again(
+    make_app: Callable[..., Flask], snapshot: Snapshot
+) -> None:
+    """Fourth review: a Redis that accepts connections and never answers (a stall, not a
+    refusal) was a 503 without `Retry-After`; every 503 now says when to try again."""
+    with socket.create_server(("127.0.0.1", 0)) as stalled:  # never accepts, never answers
+        port = stalled.getsockname()[1]
+        before = snapshot()
+        client = make_app(redis_url=f"redis://127.0.0.1:{port}/0").test_client()
+        response = load(client, signed())
+    assert response.status_code == 503 and snapshot() == before
+    assert "temporarily unavailable" in response.get_data(as_text=True)
+    assert 1 <= int(response.headers["Retry-After"]) <= 30
 
 
 def test_undecryptable_token_reads_as_not_installed(

@@ -42,6 +42,9 @@ from bcapp.web.sessions import bcapp_session
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=Scaffold)
 Handler = Callable[[Any], ResponseReturnValue]
+# Retry-After of a 503 that names no wait of its own (Redis or the broker stalled or down):
+# a few seconds, so clients and BigCommerce's retries come back soon but not at once.
+UNAVAILABLE_RETRY_SECONDS = 5
 
 
 def expected_failure(error: BcappError) -> Response:
@@ -65,8 +68,11 @@ def expected_failure(error: BcappError) -> Response:
             new_tab_url=getattr(error, "new_tab_url", None),
         )
     )
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
+    retry_after = error.retry_after
+    if retry_after is None and error.status == 503:
+        retry_after = UNAVAILABLE_RETRY_SECONDS
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
