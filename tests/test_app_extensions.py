@@ -15,13 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from bcapp import extensions
+from bcapp.broker import SYNC_STORE
 from bcapp.cli import main
 from bcapp.errors import ConfigurationError, GraphQLFailed, RateLimited
 from bcapp.metrics import GRAPHQL_COMPLEXITY
 from bcapp.service.app_extensions import CREATE, DELETE, LIST
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
-from bcapp.simulator import SimulatorState
+from bcapp.simulator import SimulatorState, graphql_api
+from bcapp.worker import application
 from tests.helpers import DEFAULT_SCOPE
 from tests.service.test_lifecycle import install as install_through_the_service
 from tests.test_cli import cli_env
@@ -247,3 +249,27 @@ def test_a_mutation_is_never_sent_twice_and_a_query_is_retried(
     sim.platform_429s = 1
     assert api.graphql(LIST) == {"store": {"appExtensions": {"edges": []}}}
     assert seen == ["graphql", "graphql", "graphql"], "the query was sent again"
+
+
+def test_a_graphql_answer_without_a_store_is_a_failed_sync_with_its_reason(
+    service: Bcapp, sim: SimulatorState, settings: Settings, tmp_path: Path
+) -> None:
+    """Fourth review: `{"data": {"store": null}}` made `sync_store` raise (an AttributeError
+    and a traceback, no failure shown anywhere). It is now a failed App Extensions sync whose
+    reason `bcapp stores show` prints, as any other GraphQL failure; webhooks still sync."""
+    extensions.add(model="ORDERS", context="PANEL", url="/orders/${id}", label="Labels")
+    install(service, sim)
+    token = sim.stores["abc123"].access_token or ""
+    graphql_api.STORE_IS_NULL_FOR.add(token)
+    try:
+        ran = application(service).tasks[SYNC_STORE].apply(kwargs={"store_hash": "abc123"})
+    finally:
+        graphql_api.STORE_IS_NULL_FOR.discard(token)
+    assert ran.successful(), ran.traceback
+    assert str(ran.result).endswith("; App Extensions failed (see bcapp stores show)")
+    assert registered(sim) == [], "nothing created on an answer that names no store"
+    failure = service.operations.extensions_failure("abc123")
+    assert failure == "GraphQL error: the answer names no store (data.store is null)"
+    shown = CliRunner().invoke(main, ["stores", "show", "abc123"], env=cli_env(settings, tmp_path))
+    assert "App Extensions: the last sync failed" in shown.output, shown.output
+    assert "data.store is null" in shown.output

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bcapp import extensions
-from bcapp.errors import ApiError
+from bcapp.errors import ApiError, GraphQLFailed
 from bcapp.extensions import Extension
 from bcapp.service.store_client import StoreClient
 from bcapp.store import ShortLivedRecords
@@ -120,8 +120,17 @@ def keep_in_step(
 def _existing(api: StoreClient) -> dict[str, list[dict[str, Any]]]:
     """The app's extensions on the store by model, oldest first."""
     data = api.graphql(LIST)
-    edges = data.get("store", {}).get("appExtensions", {}).get("edges", [])
+    # Any level may come back null or malformed ({"data": {"store": null}} made the sync task
+    # raise): a failed sync, remembered with its reason like a GraphQL error.
+    store = data.get("store")
+    if not isinstance(store, dict):
+        raise GraphQLFailed("the answer names no store (data.store is null)")
+    connection = store.get("appExtensions")
+    edges = connection.get("edges") if isinstance(connection, dict) else None
+    if not isinstance(edges, list):
+        raise GraphQLFailed("the answer holds no list of App Extensions")
     nodes = [edge["node"] for edge in edges if isinstance(edge, dict) and "node" in edge]
+    nodes = [node for node in nodes if isinstance(node, dict)]
     by_model: dict[str, list[dict[str, Any]]] = {}
     for node in sorted(nodes, key=_number):
         by_model.setdefault(str(node.get("model")), []).append(node)

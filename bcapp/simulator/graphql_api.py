@@ -24,9 +24,13 @@ bp = Blueprint("sim_graphql", __name__)
 bp.before_request(run_test_hook)
 PER_MODEL = 2
 MAX_CHARS = 255
+# A test knob: queries made with these access tokens are answered `{"data": {"store": null}}`
+# (an answer the GraphQL schema allows and an app's sync must survive, whatever its cause).
+# Keyed by token (random per install), so one test's entry never touches another's world.
+STORE_IS_NULL_FOR: set[str] = set()
 
 SCHEMA = build_schema('''
-type Query { store: Store! }
+type Query { store: Store }
 type Store { appExtensions: AppExtensionConnection! }
 type AppExtensionConnection { edges: [AppExtensionEdge!]! }
 type AppExtensionEdge { node: AppExtension! }
@@ -72,7 +76,8 @@ def graphql(store_hash: str) -> ResponseReturnValue:
         return with_limits(refusal(400, "Send a JSON object with a query string"), store)
     token = request.headers.get("X-Auth-Token", "")
     mine = _Extensions(store, token)
-    root = {"store": {"appExtensions": mine.connection}, "appExtension": mine}
+    found = None if token in STORE_IS_NULL_FOR else {"appExtensions": mine.connection}
+    root = {"store": found, "appExtension": mine}
     result = graphql_sync(SCHEMA, query, root_value=root, variable_values=variables)
     answer: dict[str, Any] = {"data": result.data}
     if result.errors:
