@@ -40,6 +40,10 @@ timeout = 30  # above the token-exchange deadline (20 s)
 _PRODUCTION = os.environ.get("BCAPP_ENV", "").strip().lower() == "production"
 graceful_timeout = 30 if _PRODUCTION else 3
 keepalive = 5
+# gunicorn 25+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+# servers of one user (an app's dev and production, parallel tests) would share it and one could
+# steer the other's workers. bcapp's servers are managed by signals and their supervisor.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'

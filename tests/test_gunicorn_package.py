@@ -117,7 +117,10 @@ def test_an_app_of_its_own_repository_served_in_production(
     app_variable: str | None,
 ) -> None:
     port = free_port()
-    env = run_env(production_env(settings), port, app_variable)
+    home = tmp_path / "home"  # where gunicorn would put its control socket
+    env = run_env(production_env(settings), port, app_variable) | {
+        "HOME": str(home), "XDG_RUNTIME_DIR": str(home)
+    }
     log = tmp_path / "gunicorn.log"
     query = auth_query(sim)
     payloads = [signed(user=OWNER) for _ in range(3)]
@@ -140,6 +143,8 @@ def test_an_app_of_its_own_repository_served_in_production(
         metrics = requests.get(
             f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
         ).text
+        sockets = list(home.rglob("*.ctl")) if home.exists() else []
+    assert sockets == [], "no control socket another server of this user could share"
     assert installed.status_code == 302 and [load.status_code for load in loads] == [302] * 3
     assert len(set(pids)) == 2, "both workers served the app's own route"
     assert sample(metrics, "bcapp_request_seconds_count", route="/pid") == len(pids)
