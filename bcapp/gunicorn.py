@@ -50,9 +50,6 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
 # Escapes control characters in logged values: a decoded %0a in a path cannot forge a line.
 logger_class = "bcapp.web.access_log.SafeAccessLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-# With --reload (`bcapp dev`) an edited template restarts the web workers as an edited module
-# does: Flask caches templates outside debug mode. Patterns, not a tree walk: checked each second.
-reload_extra_files = ["templates/**/*.html", "*/templates/**/*.html"]
 # limit_request_line and friends stay at gunicorn's defaults (docs/security.md R8): a genuine
 # signed_payload_jwt is about 1 KiB; bcapp refuses payloads over 8 KiB itself anyway.
 

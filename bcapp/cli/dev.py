@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import sys
@@ -12,6 +13,10 @@ from bcapp.app_spec import app_spec
 from bcapp.cli.common import fail
 from bcapp.errors import ConfigurationError
 from bcapp.settings import PRODUCTION, Settings
+
+# An edited template restarts the web workers as an edited module does (Flask caches templates
+# outside debug mode). Patterns, not a tree walk: gunicorn expands them at each look (1 s).
+TEMPLATE_PATTERNS = ("templates/**/*.html", "*/templates/**/*.html")
 
 
 @click.command()
@@ -46,6 +51,9 @@ def dev(app: str | None, port: int | None) -> None:
         if not module or _module_missing(module):
             fail(f"cannot import {module or app}: run bcapp dev from your project's directory")
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:bcapp.gunicorn", "--reload"]
+    for pattern in TEMPLATE_PATTERNS:  # gunicorn warns of a pattern matching nothing
+        if glob.glob(pattern, recursive=True):
+            argv += ["--reload-extra-file", pattern]
     os.execve(sys.executable, [*argv, *([app] if app else [])], env)  # noqa: S606 - gunicorn
 
 
