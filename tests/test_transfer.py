@@ -233,3 +233,153 @@ def test_a_dry_run_says_what_the_import_then_does_for_a_record_with_a_ttl(
     assert redis_client.ttl(record) > 0, "the export's expiry is back"
     for key in redis_client.scan_iter(match=f"{target}:*"):
         redis_client.delete(key)
+
+
+def uninstalled_by(source: str) -> Callable[[dict[str, Any]], None]:
+    """xyz789's line is the uninstalled one; this sets its uninstall's source."""
+    return set_field(("installation", "uninstall", "source"), source)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (set_field(("installation", "token_rejected_at"), 10**20), "token_rejected_at"),
+        (set_field(("installation", "installed_at"), -1), "installed_at"),
+        (set_field(("installation", "owner_since"), 2**63), "owner_since"),
+        (set_field(("installation", "installer_id"), "1"), "installer_id"),
+        (set_field(("installation", "owner_id"), 0), "owner_id"),
+        (set_field(("installation", "kind"), "operator"), "kind"),
+        (set_field(("installation", "install_id"), ""), "install_id"),
+        (set_field(("installation", "shadow_token"), "x"), "'shadow_token'"),
+        (set_field(("installation", "uninstall"), {"at": 1, "source": "callback",
+                                                     "recorded_at": 1, "why": "x"}), "'why'"),
+        (set_field(("installation", "uninstall"), {"at": 1, "source": "operator",
+                                                     "recorded_at": 1}), "source"),
+        (set_field(("installation", "uninstall"), {"at": 1, "source": "callback",
+                                                     "recorded_at": 10**15}), "recorded_at"),
+        (set_field(("users", "1", "role"), "admin"), "user 1: bcapp never writes 'role'"),
+        (set_field(("users", "2", "added_at"), 10**20), "user 2: added_at"),
+        (set_field(("users", "2", "is_owner"), 0), "user 2: is_owner"),
+        (set_field(("settings", "greeting"), "x" * 2_000_000), "setting 'greeting'"),
+        (set_field(("settings", "g" * 300), "x"), "a setting's name"),
+        (set_field(("settings",), {f"s{n}": "x" for n in range(1001)}), "1001 settings"),
+        (set_field(("expires_in",), 10**12), "expires_in"),
+        (set_field(("comment",), "x"), "bcapp never writes 'comment'"),
+    ],
+    ids=[
+        "huge-token-rejected-at", "negative-time", "huge-owner-since", "text-id", "zero-owner",
+        "kind", "empty-install-id", "unknown-field", "unknown-uninstall-field",
+        "unknown-source", "huge-recorded-at", "unknown-user-field", "huge-added-at",
+        "int-owner-flag", "2mb-setting", "long-setting-name", "many-settings", "huge-ttl",
+        "unknown-top-field",
+    ],
+)
+def test_import_refuses_a_field_bcapp_never_writes_naming_it_and_stores_nothing(
+    exported: str,
+    settings: Settings,
+    tmp_path: Path,
+    redis_client: Any,
+    change: Callable[[dict[str, Any]], None],
+    named: str,
+) -> None:
+    """L9 of the fourth review: a huge `token_rejected_at` made `stores list` crash for every
+    store, an unknown `uninstall.source` made reconcile purge without probing, and unknown keys
+    and a 2 MB setting were written verbatim. Each line is refused by name, its store left
+    unwritten; the other lines are imported, as before (the import is per line)."""
+    good, = (line for line in exported.splitlines() if '"abc123"' in line)
+    line = tampered(good, change)
+    target = "v" + settings.redis_prefix[1:]
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+    result = CliRunner().invoke(main, ["import"], input=line + "\n", env=env)
+    assert result.exit_code == 1 and "imported 0 store(s); 0 unchanged; 1 refused" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), "no crash"
+    assert "line 1: refused: store abc123: " in result.output and named in result.output
+    assert not list(redis_client.scan_iter(match=f"{target}:*")), "nothing stored"
+    dry = CliRunner().invoke(main, ["import", "--dry-run"], input=line + "\n", env=env)
+    assert "would import 0 store(s); 0 unchanged; 1 refused" in dry.output, dry.output
+
+
+def test_an_unknown_uninstall_source_is_refused_not_purged_unprobed(
+    exported: str, settings: Settings, tmp_path: Path, redis_client: Any
+) -> None:
+    """The uninstalled store's line, with a source reconcile does not know as forgeable."""
+    ended, = (line for line in exported.splitlines() if '"xyz789"' in line)
+    target = "u" + settings.redis_prefix[1:]
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+    line = tampered(ended, uninstalled_by("operator"))
+    result = CliRunner().invoke(main, ["import"], input=line + "\n", env=env)
+    assert result.exit_code == 1 and "store xyz789: uninstall: source" in result.output
+    assert not list(redis_client.scan_iter(match=f"{target}:*")), "nothing stored"
+    for source in ("callback", "webhook", "reconcile"):
+        accepted = CliRunner().invoke(
+            main, ["import"], input=tampered(ended, uninstalled_by(source)) + "\n", env=env
+        )
+        assert accepted.exit_code == 0, accepted.output
+    for key in redis_client.scan_iter(match=f"{target}:*"):
+        redis_client.delete(key)
+
+
+def test_an_imported_record_is_stored_as_bcapp_writes_it(
+    exported: str, settings: Settings, tmp_path: Path, redis_client: Any
+) -> None:
+    """A record is rebuilt from the installation it parses to: a field spelt null, `kind: app`
+    or in another order is stored as bcapp would have stored it, and the dry run and the
+    import agree on it (and on a second run: unchanged)."""
+    good, = (line for line in exported.splitlines() if '"abc123"' in line)
+    exported_record = json.loads(good)["installation"]
+
+    def spelt_otherwise(document: dict[str, Any]) -> None:
+        record = document["installation"]
+        record |= {"token_rejected_at": None, "kind": "app", "name": None, "uninstall": None}
+        document["installation"] = dict(reversed(list(record.items())))
+        document["users"]["1"] = dict(reversed(list(document["users"]["1"].items())))
+
+    line = tampered(good, spelt_otherwise)
+    target = "w" + settings.redis_prefix[1:]
+    env = cli_env(settings, tmp_path) | {"BCAPP_REDIS_PREFIX": target}
+
+    def run(*dry: str) -> str:
+        result = CliRunner().invoke(main, ["import", *dry], input=line + "\n", env=env)
+        assert result.exit_code == 0, result.output
+        return result.output.rsplit("import", 1)[1].split(" ", 1)[1].strip()
+
+    assert run("--dry-run") == run() == "1 store(s); 0 unchanged; 0 refused"
+    stored = redis_client.get(f"{target}:{{abc123}}:installation")
+    assert json.loads(stored) == exported_record, "no nulls, no kind for an app"
+    assert stored.startswith('{"store_hash":"abc123","access_token":"v1.'), "bcapp's order"
+    assert '"name"' not in stored and '"kind"' not in stored and ": " not in stored
+    assert run("--dry-run") == run() == "0 store(s); 1 unchanged; 0 refused"
+    for key in redis_client.scan_iter(match=f"{target}:*"):
+        redis_client.delete(key)
+
+
+def test_a_stores_own_api_account_moves_with_its_sealed_secret(
+    settings: Settings, tmp_path: Path, sim: SimulatorState, bigcommerce: Any, redis_client: Any
+) -> None:
+    """An API account is written with no installer (id 0) and a sealed client secret: the
+    rules for what bcapp writes take it in as it is, and a second run leaves it alone."""
+    account = sim.create_api_account(
+        "abc123", "Migration", "store_v2_information_read_only store_v2_products_read_only"
+    )
+    env = cli_env(settings, tmp_path)
+    added = CliRunner().invoke(
+        main,
+        ["stores", "add", "--api-path", f"{bigcommerce.url}/stores/abc123/v3/",
+         "--client-id", account.client_id, "--name", "Mig"],
+        input=f"{account.access_token}\n{account.client_secret}\n",
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    exported = CliRunner().invoke(main, ["export"], env=env).stdout
+    assert '"kind": "api_account"' in exported and '"installer_id": 0' in exported
+    target = "a" + settings.redis_prefix[1:]
+    moved = env | {"BCAPP_REDIS_PREFIX": target}
+    for expected in ("1 store(s); 0 unchanged", "0 store(s); 1 unchanged"):
+        dry = CliRunner().invoke(main, ["import", "--dry-run"], input=exported, env=moved)
+        done = CliRunner().invoke(main, ["import"], input=exported, env=moved)
+        assert done.exit_code == 0, done.output
+        assert f"would import {expected}" in dry.output and f"imported {expected}" in done.output
+    listed = CliRunner().invoke(main, ["stores", "list"], env=moved).output
+    assert listed == "abc123  installed  (store-level API account)\n"
+    for key in redis_client.scan_iter(match=f"{target}:*"):
+        redis_client.delete(key)

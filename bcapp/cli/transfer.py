@@ -32,8 +32,11 @@ def import_command(dry_run: bool) -> None:
     """Read JSON lines from stdin (what `bcapp export` wrote) into this deployment's Redis.
 
     Idempotent: a store already stored identically is left alone (one in its grace period
-    however many seconds it has left, so --dry-run says what the import then does). A line
-    whose record does not decrypt with this deployment's keys is refused (and the run exits 1).
+    however many seconds it has left, so --dry-run says what the import then does). Each store
+    is written as bcapp itself writes it. A line is refused, naming its store, record and field,
+    when it holds anything bcapp never writes: a record that does not decrypt with this
+    deployment's keys, an unknown field, a time, id or size out of range. A refused line writes
+    nothing; the other lines are still imported, and the run exits 1.
     """
     service = service_or_exit()
     written = unchanged = refused = 0
