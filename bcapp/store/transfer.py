@@ -3,14 +3,12 @@
 One JSON object per store: the installation record exactly as stored (its token and client
 secret still AES-GCM sealed, each naming its key id), its users, the app's settings for it,
 and, for a store in its grace period, the seconds it has left. Import takes in only what bcapp
-itself would have written (L3 of the third review, L9 of the fourth): the record must decrypt
-with the configured keys (bound to its store hash), a field bcapp never writes is refused by
-name, times, ids and sizes must lie in the ranges bcapp writes, and each record is rebuilt from
-what it parses to, as bcapp writes it (only the sealed ciphertexts are kept as they came). A
-refused line writes nothing; the other lines go on (the import is per store). A store's keys
-are written in one transaction, so running it twice changes nothing. A stored record equal to
-the rebuilt one is left alone when both expire, however many seconds each has left, so
-`--dry-run` and the import agree (`_comparable`).
+would have written (L3 of the third review, L9 of the fourth): a record that decrypts with the
+configured keys, no field bcapp never writes, ids, times and sizes in bcapp's ranges; it is
+rebuilt as bcapp writes it (the sealed ciphertexts kept as they came). A refused line writes
+nothing, the other lines go on. A store's keys are written in one transaction, so running it
+twice changes nothing; a stored record equal to the rebuilt one is left alone when both expire,
+however many seconds each has left, so `--dry-run` and the import agree (`_comparable`).
 """
 
 from __future__ import annotations
@@ -189,8 +187,7 @@ def _known_fields(where: str, record: dict[Any, Any], known: Collection[str]) ->
 
 def _quoted(name: object) -> str:
     """A name from the document, bounded, for a message (the CLI escapes control characters)."""
-    text = str(name)
-    return repr(text[:64] + ("…" if len(text) > 64 else ""))
+    return repr(str(name)[:64])
 
 
 def _refuse_unsafe_installation(installation: Installation) -> None:
@@ -240,9 +237,7 @@ def _refuse_unsafe_installation(installation: Installation) -> None:
 def _rebuilt_users(installation: Installation, users: dict[str, Any]) -> dict[str, Any]:
     """Each user as bcapp writes it; ValueError naming the user and the field otherwise."""
     store_hash = installation.store_hash
-    owner_id = installation.owner_id if installation.owner_id is not None else (
-        installation.installer_id
-    )
+    owner_id = installation.installer_id if installation.owner_id is None else installation.owner_id
     rebuilt = {}
     for uid, record in users.items():
         where = f"store {store_hash}: user {str(uid)[:32]}"  # the CLI escapes what it prints
@@ -276,14 +271,9 @@ def _checked_settings(store_hash: str, settings: object) -> dict[str, str]:
         if not isinstance(name, str) or not isinstance(value, str):
             raise ValueError(f"{where}: settings must map text to text")
         if not name or not _plain(name, MAX_SETTING_NAME_CHARS):
-            raise ValueError(
-                f"{where}: a setting's name holds control characters or is over "
-                f"{MAX_SETTING_NAME_CHARS} characters"
-            )
+            raise ValueError(f"{where}: a setting's name is empty, too long or not printable")
         if len(value) > MAX_SETTING_CHARS:
-            raise ValueError(
-                f"{where}: setting {_quoted(name)} is over {MAX_SETTING_CHARS} characters"
-            )
+            raise ValueError(f"{where}: setting {_quoted(name)} is over {MAX_SETTING_CHARS} chars")
     return dict(settings)
 
 
@@ -302,9 +292,7 @@ def _time(where: str, name: str, value: object, optional: bool = False) -> None:
     if optional and value is None:
         return
     if type(value) is not int or not 0 <= value <= LATEST_TIME:
-        raise ValueError(
-            f"{where}: {name} is no time bcapp writes (whole seconds from 1970 to 2100)"
-        )
+        raise ValueError(f"{where}: {name} is no time bcapp writes (seconds from 1970 to 2100)")
 
 
 def _plain(text: object, limit: int = 512) -> bool:
