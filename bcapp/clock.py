@@ -75,7 +75,7 @@ _default: list[Clock] = []
 
 def default() -> Clock:
     """The clock bcapp is wired with when none is given: the system's, or the one the test kit
-    (bcapp/testing.py) sets while a test runs, so an app built by the developer's own factory
+    (bcapp/testing/) sets while a test runs, so an app built by the developer's own factory
     moves with the test's clock."""
     return _default[-1] if _default else SystemClock()
 

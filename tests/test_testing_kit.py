@@ -1,4 +1,4 @@
-"""bcapp's test kit (bcapp/testing.py) used as a developer uses it, on tests/kit/shop.py."""
+"""bcapp's test kit (bcapp/testing/) used as a developer uses it, on tests/kit/shop.py."""
 
 from __future__ import annotations
 
