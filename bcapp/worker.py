@@ -214,7 +214,7 @@ def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
 
 def traceback_of(exc: BaseException) -> str:
     """The failure's traceback as a dead letter keeps it: its last `MAX_TRACEBACK_CHARS`
-    (the innermost frames and the message), cut at a line, redacted as log lines are.
+    (the innermost frames and the message), cut where a frame starts, redacted as log lines are.
 
     A traceback holds the code's frames (file, line, source text: no local values) and the
     exception's message. bcapp's own errors name reasons, never a token or a payload; an app's
@@ -224,7 +224,8 @@ def traceback_of(exc: BaseException) -> str:
     text = redact("".join(traceback.format_exception(exc)))  # whole: no token cut in two
     if len(text) > MAX_TRACEBACK_CHARS:
         tail = text[-MAX_TRACEBACK_CHARS:]
-        text = "[earlier lines left out]\n" + tail[tail.find("\n") + 1 :]
+        frame = tail.find("\n  File ")  # whole frames: a frame's source line never stands alone
+        text = "[earlier lines left out]\n" + tail[(frame if frame >= 0 else tail.find("\n")) + 1 :]
     return text
 
 
