@@ -4,20 +4,18 @@ product and customer events (listed by the example's `/events` page), one App Ex
 and the scope its products page reads.
 
 `make run` declares them (development with example pages and no `BCAPP_RECEIVERS`); name this
-module in `BCAPP_RECEIVERS` beside your own to keep them. They run in the worker and reach the
-store's data the way any worker does, through `bcapp.connect()`; the event's `hash` keys the
-list, so a redelivery changes nothing (handlers run at least once), and the list is updated in
-one atomic step (`update_app_setting`), so two workers' events never drop each other.
+module in `BCAPP_RECEIVERS` beside your own to keep them. They run in the worker and keep the
+list in the store's app data (`event.app_data`); the event's `hash` keys the list, so a
+redelivery changes nothing (handlers run at least once), and the list is updated in one atomic
+step (`event.app_data.update`), so two workers' events never drop each other, and the settings
+page, which writes only its own fields, never drops one either.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 
-import bcapp
 from bcapp import extensions, scopes, webhooks
-from bcapp.service.wiring import Bcapp
 
 scopes.require("store_v2_products_read_only", reason="the bundled example's products page")
 RECENT = "recent_events"
@@ -26,15 +24,6 @@ ORDER_ACTION = extensions.add(
     model="ORDERS", context="PANEL", url="/orders/${id}", label="Open in My app",
     locales={"fr-FR": "Ouvrir dans My app"},
 )
-_lock = threading.Lock()
-_connected: list[Bcapp] = []
-
-
-def _deployment() -> Bcapp:
-    with _lock:
-        if not _connected:
-            _connected.append(bcapp.connect())
-        return _connected[0]
 
 
 @webhooks.on("store/order/*")
@@ -44,9 +33,7 @@ def remember(event: webhooks.Event) -> None:
     """Keep the event at the head of the store's recent list (once per event)."""
     entry = {"scope": event.scope, "id": event.data.get("id"), "at": event.created_at,
              "hash": event.hash}
-    _deployment().stores.update_app_setting(
-        event.store_hash, RECENT, lambda kept: with_event(kept, entry)
-    )
+    event.app_data.update(RECENT, lambda kept: with_event(kept, entry))
 
 
 def with_event(kept: str | None, entry: dict[str, object]) -> str:

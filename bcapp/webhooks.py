@@ -26,9 +26,14 @@ from bcapp import webhook_scopes
 from bcapp.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from bcapp.service.app_data import AppData
     from bcapp.service.store_client import StoreClient
 
 __all__ = ["Event", "Handler", "declared", "on", "scopes"]
+
+
+def _no_app_data() -> AppData:
+    raise LookupError("this Event was built without its store's app data (app_data_of_store)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,10 @@ class Event:
     created_at: int  # when the event happened (epoch seconds)
     attempt: int  # 1 for the first run of this handler, 2 for its first retry, ...
     client_of_store: Callable[[], StoreClient] = field(repr=False, compare=False)
+    # The worker passes how to reach the store's app data; an event built by hand has none.
+    app_data_of_store: Callable[[], AppData] = field(
+        default=_no_app_data, repr=False, compare=False
+    )
 
     @cached_property
     def api(self) -> StoreClient:
@@ -50,6 +59,14 @@ class Event:
         and its token decrypted only for handlers that call the API. NotInstalled when the
         store was uninstalled since the event (the run then ends without a retry)."""
         return self.client_of_store()
+
+    @cached_property
+    def app_data(self) -> AppData:
+        """The app's own data for the store (`event.data` is the payload's), as pages see it
+        in `ctx.app_data`: field-level writes and an atomic `update`, so a handler and a page
+        saving at once both keep their changes. NotInstalled, like `api`, when the store was
+        uninstalled since the event."""
+        return self.app_data_of_store()
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,11 @@ def _webhook_handler(bcapp: Bcapp, run: Run, attempt: int) -> object:
     if handler is None:
         raise LookupError(f"no handler {run.handler} is declared (BCAPP_RECEIVERS?)")
     store_hash = run.store_hash
-    return handler.function(_event_of(run.event, attempt, lambda: bcapp.stores.client(store_hash)))
+    event = _event_of(
+        run.event, attempt, lambda: bcapp.stores.client(store_hash),
+        lambda: bcapp.stores.installed_app_data(store_hash),
+    )
+    return handler.function(event)
 
 
 def _signal_receiver(bcapp: Bcapp, run: Run, attempt: int) -> object:
@@ -230,7 +234,10 @@ def traceback_of(exc: BaseException) -> str:
 
 
 def _event_of(
-    event: dict[str, Any], attempt: int, client_of_store: Callable[[], Any]
+    event: dict[str, Any],
+    attempt: int,
+    client_of_store: Callable[[], Any],
+    app_data_of_store: Callable[[], Any],
 ) -> webhooks.Event:
     return webhooks.Event(
         id=str(event["id"]),
@@ -241,6 +248,7 @@ def _event_of(
         created_at=int(event.get("created_at", 0)),
         attempt=attempt,
         client_of_store=client_of_store,
+        app_data_of_store=app_data_of_store,
     )
 
 

@@ -34,7 +34,7 @@ def test_the_owner_edits_settings_with_the_forms_token(installed: FlaskClient, a
         "/settings", data={"csrf_token": token, "greeting": "Hello team", "show_prices": "on"}
     )
     assert saved.status_code == 302 and saved.headers["Location"] == "/settings?saved=1"
-    assert service_of(app).stores.app_settings("abc123") == {
+    assert service_of(app).stores.app_data("abc123").get_all() == {
         "greeting": "Hello team",
         "show_prices": "1",
     }
@@ -52,18 +52,18 @@ def test_a_form_without_the_sessions_token_is_403_and_changes_nothing(
     response = installed.post("/settings", data={"greeting": "Owned"} | forged)
     assert response.status_code == 403
     assert "This form has expired" in response.get_data(as_text=True)
-    assert service_of(app).stores.app_settings("abc123") == {}
+    assert service_of(app).stores.app_data("abc123").get_all() == {}
 
 
 def test_the_token_may_come_as_a_header(installed: FlaskClient, app: Flask) -> None:
     token = csrf_of(installed.get("/settings").get_data(as_text=True))
     response = installed.post("/settings", data={"greeting": "Hi"}, headers={"X-CSRF-Token": token})
     assert response.status_code == 302
-    assert service_of(app).stores.app_settings("abc123")["greeting"] == "Hi"
+    assert service_of(app).stores.app_data("abc123").get_all()["greeting"] == "Hi"
 
 
 def test_staff_see_the_settings_but_cannot_change_them(installed: FlaskClient, app: Flask) -> None:
-    service_of(app).stores.save_app_settings("abc123", {"greeting": "Welcome", "show_prices": "0"})
+    service_of(app).stores.app_data("abc123").set_many({"greeting": "Welcome", "show_prices": "0"})
     assert (
         installed.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}").status_code
         == 302
@@ -73,7 +73,7 @@ def test_staff_see_the_settings_but_cannot_change_them(installed: FlaskClient, a
     token = csrf_of_session(installed)  # staff hold a genuine token of their own session
     refused = installed.post("/settings", data={"csrf_token": token, "greeting": "Staff was here"})
     assert refused.status_code == 403 and "Only the store owner" in refused.get_data(as_text=True)
-    assert service_of(app).stores.app_settings("abc123")["greeting"] == "Welcome"
+    assert service_of(app).stores.app_data("abc123").get_all()["greeting"] == "Welcome"
 
 
 def test_owner_only_follows_an_ownership_transfer_named_by_the_load_payload(
@@ -94,7 +94,7 @@ def test_owner_only_follows_an_ownership_transfer_named_by_the_load_payload(
     token = csrf_of_session(installed)
     refused = installed.post("/settings", data={"csrf_token": token, "greeting": "Old owner"})
     assert refused.status_code == 403, "the former owner may not"
-    assert service_of(app).stores.app_settings("abc123")["greeting"] == "New owner"
+    assert service_of(app).stores.app_data("abc123").get_all()["greeting"] == "New owner"
     details = service_of(app).operations.show_store("abc123")
     assert details is not None and details.installation.owner_id == 2
     assert {user.id: user.is_owner for user in details.users} == {1: False, 2: True}
@@ -145,7 +145,7 @@ def test_own_pages_need_a_live_session(client: FlaskClient) -> None:
 def test_settings_go_with_the_installation(
     installed: FlaskClient, app: Flask, sim: SimulatorState, redis_client: Any, prefix: str
 ) -> None:
-    service_of(app).stores.save_app_settings("abc123", {"greeting": "Bye"})
+    service_of(app).stores.app_data("abc123").set_many({"greeting": "Bye"})
     sim.revoke("abc123")
     installed.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}")
     assert redis_client.ttl(f"{prefix}:{{abc123}}:settings") > 0, "kept only for the grace"

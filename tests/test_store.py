@@ -608,7 +608,7 @@ def test_a_setting_updated_by_two_writers_at_once_keeps_both_changes(
     """The second writer commits between the first one's read and its write: the first one's
     change runs again on the fresh value instead of writing over it."""
     app_data = RedisAppData(redis_client, Keyspace(prefix))
-    app_data.put("abc123", {"greeting": "Hi"})
+    app_data.set("abc123", {"greeting": "Hi"})
     seen: list[str | None] = []
 
     def append_a(kept: str | None) -> str:

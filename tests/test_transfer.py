@@ -28,7 +28,7 @@ def populate(client: FlaskClient, sim: SimulatorState, app: Flask) -> None:
     install(client, sim)
     client.get(f"/bigcommerce/load?signed_payload_jwt={signed(user=STAFF)}")
     install(client, sim, store_hash="xyz789", user_id=7)
-    service_of(app).stores.save_app_settings("abc123", {"greeting": "Moved"})
+    service_of(app).stores.app_data("abc123").set_many({"greeting": "Moved"})
     sim.revoke("xyz789")
     owner_of_xyz = {"id": 7, "email": "o@x.example"}
     client.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed('xyz789', user=owner_of_xyz)}")
@@ -64,7 +64,7 @@ def test_export_then_import_moves_a_deployment_and_it_serves_loads(
     assert "imported 0 store(s); 2 unchanged" in again.output, "idempotent"
 
     moved = make_app(redis_prefix=target)
-    assert service_of(moved).stores.app_settings("abc123") == {"greeting": "Moved"}
+    assert service_of(moved).stores.app_data("abc123").get_all() == {"greeting": "Moved"}
     users = service_of(moved).operations.show_store("abc123").users  # type: ignore[union-attr]
     assert [user.id for user in users] == [1, 2]
     ended = service_of(moved).operations.show_store("xyz789")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from bcapp import signals
@@ -12,6 +11,7 @@ from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, NotInstalled, TokenRejected
 from bcapp.models import Installation
+from bcapp.service.app_data import AppData
 from bcapp.service.app_extensions import ExtensionChanges, keep_in_step
 from bcapp.service.store_client import StoreClient
 from bcapp.service.subscriptions import HookChanges, sync_hooks, wanted_scopes
@@ -110,21 +110,18 @@ class Stores:
             return None
         return {key: str(info.get(key, ""))[:200] for key in INFORMATION_FIELDS}
 
-    def app_settings(self, store_hash: str) -> dict[str, str]:
-        """The app's settings for one store (the bundled example feature keeps its own here)."""
-        return self._app_data.get(store_hash)
+    def app_data(self, store_hash: str) -> AppData:
+        """The app's own data for one store (`ctx.app_data`: the page's session check has
+        just read the installation)."""
+        return AppData(self._app_data, store_hash)
 
-    def save_app_settings(self, store_hash: str, values: dict[str, str]) -> None:
-        """Replace the app's settings for one store; they go with the installation."""
-        self._app_data.put(store_hash, values)
-
-    def update_app_setting(
-        self, store_hash: str, name: str, change: Callable[[str | None], str | None]
-    ) -> str | None:
-        """Set one of the store's settings to `change(its current value or None)` atomically
-        (None deletes it): concurrent updates, e.g. two workers' handlers, are never lost;
-        `change` may run more than once, so it only computes. Returns the value kept."""
-        return self._app_data.update(store_hash, name, change)
+    def installed_app_data(self, store_hash: str) -> AppData:
+        """The app's own data for a store installed now (`event.app_data`), NotInstalled
+        otherwise: an event handled after the purge would leave data nothing deletes."""
+        installation = self._installations.get_installation(store_hash)
+        if installation is None or not installation.is_installed:
+            raise NotInstalled("store_not_installed")
+        return self.app_data(store_hash)
 
     def _token_rejected(self, installation: Installation) -> None:
         store_hash = installation.store_hash

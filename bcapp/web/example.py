@@ -1,7 +1,8 @@
 """The bundled example feature, built only with what apps built on bcapp get (bcapp/web/kit.py).
 
 - `/settings`: per-store settings; the owner may edit them (a CSRF-protected form), staff may
-  view them. They live in Redis per store and go with the installation.
+  view them. They live in the store's app data (`ctx.app_data`) and go with the installation;
+  a save writes only the form's fields, so a worker's event recorded meanwhile is kept.
 - `/products`: the store's v3 catalog, ten to a page, through the shared store client.
 - `/orders/<id>`: what the example's App Extension opens from an order's Action menu: the
   order, the deep link and the user's locale the load brought.
@@ -36,7 +37,7 @@ def settings_page(ctx: AppContext) -> str:
     return render_template(
         "bcapp/app/settings.html",
         ctx=ctx,
-        values=service().stores.app_settings(ctx.store_hash),
+        values=ctx.app_data.get_all(),
         saved=request.args.get("saved") == "1",
     )
 
@@ -50,9 +51,10 @@ def save_settings(ctx: AppContext) -> Response:
         raise BadRequest(
             "invalid_greeting", "The greeting must be 100 printable characters at most."
         )
-    values = {"greeting": greeting, "show_prices": "1" if request.form.get("show_prices") else "0"}
-    kept = service().stores.app_settings(ctx.store_hash)  # e.g. the recent events
-    service().stores.save_app_settings(ctx.store_hash, kept | values)
+    show_prices = "1" if request.form.get("show_prices") else "0"
+    # Only the form's fields: writing back the whole hash read earlier would undo an event a
+    # worker recorded since (`recent_events`, bcapp/example_events.py).
+    ctx.app_data.set_many({"greeting": greeting, "show_prices": show_prices})
     return redirect(url_for("example.settings_page", saved=1))
 
 
@@ -67,7 +69,7 @@ def order_page(ctx: AppContext, order_id: int) -> str:
 @app_page
 def events_page(ctx: AppContext) -> str:
     """The store's recent events, newest first (recorded by the example's handlers)."""
-    raw = service().stores.app_settings(ctx.store_hash).get("recent_events", "[]")
+    raw = ctx.app_data.get("recent_events", "[]")
     try:
         recent = [entry for entry in json.loads(raw) if isinstance(entry, dict)]
     except ValueError:
@@ -88,7 +90,6 @@ def products_page(ctx: AppContext) -> str:
     pages = max(total_pages(answer) or 1, 1)
     if page > pages:
         raise NotFound()
-    settings = service().stores.app_settings(ctx.store_hash)
     money = service().stores.information(ctx.installation) or {}
     return render_template(
         "bcapp/app/products.html",
@@ -96,7 +97,7 @@ def products_page(ctx: AppContext) -> str:
         products=[priced(product, money) for product in items_of(answer)],
         page=page,
         pages=pages,
-        show_prices=settings.get("show_prices", "1") == "1",
+        show_prices=ctx.app_data.get("show_prices", "1") == "1",
     )
 
 

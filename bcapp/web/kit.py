@@ -14,7 +14,8 @@ def orders(ctx: AppContext) -> str:
 
 `app_page` requires a live session, checked against Redis on every request (an uninstall, a
 re-install, a removed user or an idle session ends it at once), and hands the view the store,
-the user and an API client for that store. `app_page(owner_only=True)` lets only the store
+the user, an API client for that store and the app's data for it (`ctx.app_data`, written
+field by field: bcapp/service/app_data.py). `app_page(owner_only=True)` lets only the store
 owner through (403 otherwise). Any request that can change state (not GET, HEAD or OPTIONS)
 must carry the session's CSRF token, as the form field `csrf_token` or the `X-CSRF-Token`
 header; templates get `csrf_token()` (docs/security.md R14).
@@ -25,13 +26,14 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from flask import request
 
 from bcapp.errors import CsrfRefused, Forbidden
 from bcapp.models import Installation, StoreUser
+from bcapp.service.app_data import AppData
 from bcapp.service.store_client import StoreClient
 from bcapp.web.context import service
 from bcapp.web.sessions import bcapp_session, csrf_token, current_opened
@@ -46,7 +48,7 @@ APP_PAGE_MARK = "bcapp_app_page"
 
 @dataclass(frozen=True)
 class AppContext:
-    """Who is using the app, on which store, with that store's API client."""
+    """Who is using the app, on which store, with that store's API client and app data."""
 
     store_hash: str
     installation: Installation
@@ -58,13 +60,17 @@ class AppContext:
     locale: str | None = None
     # The app path that load opened, e.g. "/orders/106" from an App Extension on order 106.
     deep_link: str | None = None
+    # The app's own data for this store (bcapp/service/app_data.py): writes touch only the
+    # fields they name, so a form saving its fields keeps what a worker wrote meanwhile.
+    app_data: AppData = field(kw_only=True, repr=False, compare=False)
 
 
 def current_context() -> AppContext:
     """The AppContext of the current request's session (401 without a live session)."""
     opened = current_opened()
     installation = opened.installation
-    api = service().stores.client_for(installation)  # the session check just read it
+    stores = service().stores
+    api = stores.client_for(installation)  # the session check just read it
     session = bcapp_session()
     channel, locale, link = session.get("channel"), session.get("locale"), session.get("link")
     return AppContext(
@@ -75,6 +81,7 @@ def current_context() -> AppContext:
         channel if type(channel) is int else None,
         locale if isinstance(locale, str) else None,
         link if isinstance(link, str) else None,
+        app_data=stores.app_data(installation.store_hash),
     )
 
 
