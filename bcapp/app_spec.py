@@ -4,6 +4,10 @@ runs the app's declarations (scopes, webhook handlers, App Extensions, signal re
 
 `BCAPP_RECEIVERS` names more modules to import; without either, bcapp's own app (`make run` in
 this repository) declares its bundled example.
+
+Reading settings imports none of them: `load_declarations` does, at wiring time (`build()`,
+gunicorn's master before it binds, `bcapp dev`, `bcapp scopes`), and raises the settings'
+required scopes to what the declarations require.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from bcapp.envvars import as_flag, as_list
 from bcapp.errors import ConfigurationError
+from bcapp.scopes import ScopeSet, required_scopes
+
+if TYPE_CHECKING:
+    from bcapp.settings import Settings
 
 DEVELOPMENT = "development"
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -65,6 +74,40 @@ def example_pages(env: Mapping[str, str], mode: str) -> bool:
     in BCAPP_APP and in production, unless BCAPP_EXAMPLE_PAGES says otherwise."""
     default = mode == DEVELOPMENT and not env.get("BCAPP_APP", "").strip()
     return as_flag(env, "BCAPP_EXAMPLE_PAGES", default=default)
+
+
+def load_declarations(settings: Settings) -> Settings:
+    """`settings` once the app's declarations are loaded: its modules imported (once per
+    process; Python keeps them) and `required_scopes` raised to every scope they declare or
+    imply. A scope the settings already name stays: configuration adds, never drops one."""
+    return replace(
+        settings,
+        required_scopes=settings.required_scopes | declared_scopes(settings.receiver_modules),
+    )
+
+
+def declared_scopes(modules: tuple[str, ...]) -> ScopeSet:
+    """Import the app's declaring modules and return the scopes the app requires: bcapp's own,
+    its declarations and what they imply (bcapp/scopes.py, `requirements`)."""
+    import_receivers(modules)
+    return required_scopes()
+
+
+def import_receivers(modules: tuple[str, ...]) -> None:
+    """Import the app's modules (its BCAPP_APP module and BCAPP_RECEIVERS: scopes, signal
+    receivers, webhook handlers, App Extensions); one that does not import stops start-up
+    naming it. The working directory is importable first, so a script of the app's project
+    (`python scripts/report.py` calling `bcapp.connect()`) finds the app as the CLI does."""
+    if modules:
+        make_current_directory_importable()
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"cannot import {module} (named by BCAPP_APP or BCAPP_RECEIVERS): {exc}; "
+                "run bcapp from your project's directory"
+            ) from exc
 
 
 def load_app(spec: str) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import click
 import requests
 
+from bcapp.app_spec import load_declarations
 from bcapp.clock import ManualClock
 from bcapp.crypto import new_key_entry, parse_keys
 from bcapp.settings import Settings
@@ -147,16 +148,18 @@ def _world() -> Iterator[tuple[SimulatorState, str, ManualClock]]:
                 ServedApp(lambda env, start: wsgi["app"](env, start)) as app_server,
                 ServedApp(lambda env, start: wsgi["sim"](env, start)) as sim_server,
             ):
-                settings = Settings(
-                    client_id="bcapp-demo",
-                    client_secret=secrets.token_urlsafe(24),
-                    secret_key=secrets.token_urlsafe(48),
-                    token_keys=parse_keys(new_key_entry()),
-                    app_url=app_server.url,
-                    redis_url=redis_url,
-                    login_url=sim_server.url,
-                    api_url=sim_server.url,
-                    instance_dir=instance,
+                settings = load_declarations(  # the scopes the simulated store grants
+                    Settings(
+                        client_id="bcapp-demo",
+                        client_secret=secrets.token_urlsafe(24),
+                        secret_key=secrets.token_urlsafe(48),
+                        token_keys=parse_keys(new_key_entry()),
+                        app_url=app_server.url,
+                        redis_url=redis_url,
+                        login_url=sim_server.url,
+                        api_url=sim_server.url,
+                        instance_dir=instance,
+                    )
                 )
                 sim = seeded_state(
                     client_id=settings.client_id,

@@ -70,17 +70,18 @@ _master: object = None  # in a web worker: its copy of the master (gunicorn's Ar
 def on_starting(server: object) -> None:
     """Refuse to start on a bad configuration with its message, before binding anything."""
     global _settings
+    from bcapp.app_spec import load_declarations
     from bcapp.errors import ConfigurationError
     from bcapp.settings import Settings
 
-    environ = dict(os.environ)
-    if server.cfg.reload:  # type: ignore[attr-defined]
-        # Every worker is forked from this process, so a module of the app imported here would
-        # be served unchanged after each reload. `bcapp dev` imported and checked them before
-        # starting gunicorn; the settings this process uses do not depend on them.
-        environ |= {"BCAPP_APP": "", "BCAPP_RECEIVERS": ""}
     try:
-        _settings = Settings.from_env(environ)
+        _settings = Settings.from_env(dict(os.environ))
+        # The app's modules too, so one that does not import stops the server here, unbound.
+        # Not with --reload: every worker is forked from this process, so a module imported
+        # here would be served unchanged after each reload (`bcapp dev` loaded them before
+        # starting gunicorn); the settings this process uses do not depend on them.
+        if not server.cfg.reload:  # type: ignore[attr-defined]
+            _settings = load_declarations(_settings)
     except ConfigurationError as exc:
         print(f"bcapp: {exc}", file=sys.stderr, flush=True)  # noqa: T201
         sys.exit(1)

@@ -6,15 +6,12 @@ that embeds bcapp keeps its own.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import warnings
 
 from jwt.warnings import InsecureKeyLengthWarning
 
-from bcapp.app_spec import make_current_directory_importable
-from bcapp.errors import ConfigurationError
 from bcapp.logs import formatter_for
 
 
@@ -45,20 +42,3 @@ def configure_process(
     handler.setFormatter(formatter_for(log_format or os.environ.get("LOG_FORMAT", "text")))
     handler.addFilter(request_filter or _NoRequestId())
     root.addHandler(handler)
-
-
-def import_receivers(modules: tuple[str, ...]) -> None:
-    """Import the app's modules (its BCAPP_APP module and BCAPP_RECEIVERS: scopes, signal
-    receivers, webhook handlers, App Extensions); one that does not import stops start-up
-    naming it. The working directory is importable first, so a script of the app's project
-    (`python scripts/report.py` calling `bcapp.connect()`) finds the app as the CLI does."""
-    if modules:
-        make_current_directory_importable()
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"cannot import {module} (named by BCAPP_APP or BCAPP_RECEIVERS): {exc}; "
-                "run bcapp from your project's directory"
-            ) from exc

@@ -110,6 +110,9 @@ class ScopeSet:
     def __bool__(self) -> bool:
         return bool(self.names)
 
+    def __or__(self, other: ScopeSet) -> ScopeSet:
+        return ScopeSet(self.names | other.names)
+
 
 @dataclass(frozen=True)
 class Requirement:
@@ -127,6 +130,9 @@ BCAPP_NEEDS = (
         "frame the app), the store's name and currency",
     ),
 )
+# What a Settings requires before the app's declarations are loaded (bcapp/app_spec.py,
+# load_declarations): bcapp's own needs, known without importing anything of the app.
+BCAPP_SCOPES = ScopeSet(frozenset(requirement.name for requirement in BCAPP_NEEDS))
 _declared: dict[str, Requirement] = {}
 
 

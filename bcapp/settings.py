@@ -2,6 +2,8 @@
 
 Development generates and keeps `SECRET_KEY` and a token key under `instance/`; production
 refuses to start on anything missing, naming the variable and how to make a value.
+Reading settings imports nothing of the app: its declarations are loaded at wiring time
+(bcapp/app_spec.py, `load_declarations`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,8 @@ from bcapp.envvars import (
     require_production,
 )
 from bcapp.errors import ConfigurationError
-from bcapp.process import import_receivers
 from bcapp.redis_tls import RedisTls, redis_tls_from
-from bcapp.scopes import ScopeSet, required_scopes
+from bcapp.scopes import BCAPP_SCOPES, ScopeSet
 from bcapp.settings_rules import validate
 from bcapp.validation import LOOPBACK_HOSTS
 
@@ -62,7 +63,10 @@ class Settings:
     previous_client_secrets: tuple[str, ...] = field(default=(), repr=False)
     # Former SECRET_KEYs whose session cookies are still accepted while rotating (Flask 3.1).
     secret_key_fallbacks: tuple[str, ...] = field(default=(), repr=False)
-    required_scopes: ScopeSet = field(default_factory=required_scopes)
+    # What every install must grant. Before the app's declarations are loaded: bcapp's own needs
+    # (and any scope given here); `load_declarations` (bcapp/app_spec.py) adds every scope the
+    # app declares or implies, and `build()` always loads them, so no service sees less.
+    required_scopes: ScopeSet = BCAPP_SCOPES
     redis_prefix: str = "bcapp"
     jwt_leeway_seconds: int = 30
     # Longest accepted exp - nbf of a signed_payload_jwt; None accepts any (A1.8).
@@ -92,8 +96,9 @@ class Settings:
     extra_trusted_hosts: tuple[str, ...] = ()
     # How long an uninstalled store's records are kept (so a forged uninstall can be undone).
     uninstall_grace_seconds: int = 7 * 86400
-    # Modules every bcapp process imports at start: BCAPP_APP's module, then BCAPP_RECEIVERS.
-    # Importing them runs the app's declarations (scopes, webhooks, extensions, signals).
+    # The modules declaring the app: BCAPP_APP's module, then BCAPP_RECEIVERS. Importing them
+    # (at wiring time, `load_declarations`) runs its declarations (scopes, webhooks, extensions,
+    # signals); reading settings does not.
     receiver_modules: tuple[str, ...] = ()
     # BCAPP_APP: the developer's Flask app, `module:app` or `module:create_app` (a factory).
     app_spec: str | None = None
@@ -212,8 +217,6 @@ def _build(env: Mapping[str, str]) -> Settings:
         key_text = env.get("TOKEN_ENCRYPTION_KEYS") or kept_secret(
             instance_dir, "token_encryption_keys", new_key_entry
         )
-    receivers = declaration_modules(env, mode)
-    import_receivers(receivers)  # their declarations (scopes, webhooks, extensions) shape these
     port = as_int(env, "PORT", 8000, low=1, high=65535)
     default_app_url = f"http://127.0.0.1:{port}"
     simulator_url = None
@@ -254,7 +257,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         trusted_proxies=as_int(env, "BCAPP_TRUSTED_PROXIES", 0, low=0, high=5),
         extra_trusted_hosts=tuple(env.get("BCAPP_TRUSTED_HOSTS", "").lower().split()),
         uninstall_grace_seconds=as_int(env, "BCAPP_UNINSTALL_GRACE", 7 * 86400, low=0, high=10**8),
-        receiver_modules=receivers,
+        receiver_modules=declaration_modules(env, mode),
         app_spec=app_spec(env),
         session_idle_seconds=as_int(env, "BCAPP_SESSION_IDLE", 3600, low=60, high=12 * 3600),
         blueprints=as_list(env, "BCAPP_BLUEPRINTS"),

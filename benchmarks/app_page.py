@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 
+from bcapp.app_spec import load_declarations
 from bcapp.settings import Settings
 from benchmarks import instant_bigcommerce
 from benchmarks.load_throughput import install_store, load_paths
@@ -124,7 +125,7 @@ def session_cookie(url: str, load_path: str) -> str:
 
 def install_paths(env: dict[str, str], count: int) -> list[str]:
     """Auth-callback URLs, each for a store of its own."""
-    scope = str(Settings.from_env(env).required_scopes)
+    scope = str(load_declarations(Settings.from_env(env)).required_scopes)
     return [
         "/bigcommerce/auth?"
         + urlencode({"code": f"code{n}", "scope": scope, "context": f"stores/bench{n}"})

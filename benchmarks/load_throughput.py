@@ -16,6 +16,7 @@ import contextlib
 import statistics
 from urllib.parse import urlencode
 
+from bcapp.app_spec import load_declarations
 from bcapp.clock import SystemClock
 from bcapp.crypto import TokenCipher, parse_keys
 from bcapp.models import Installation, StoreUser
@@ -88,7 +89,7 @@ def install_store(env: dict[str, str]) -> None:
         Installation(
             store_hash=STORE_HASH,
             access_token="t" * 31,
-            scopes=Settings.from_env(env).required_scopes,
+            scopes=load_declarations(Settings.from_env(env)).required_scopes,
             installer_id=OWNER["id"],  # type: ignore[arg-type]
             installer_email="owner@example.com",
             owner_id=1,

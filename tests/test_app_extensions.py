@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from bcapp import extensions
+from bcapp.app_spec import load_declarations
 from bcapp.broker import SYNC_STORE
 from bcapp.cli import main
 from bcapp.errors import ConfigurationError, GraphQLFailed, RateLimited
@@ -138,7 +139,9 @@ def test_declaring_an_extension_adds_its_scope_to_bcapp_scopes_and_the_install_c
         env = {"BCAPP_RECEIVERS": "my_extensions"}
         printed = CliRunner().invoke(main, ["scopes"], env=env)
         assert printed.exit_code == 0 and EXTENSIONS_SCOPE in printed.output.split()
-        built = Settings.from_env(env | {"BCAPP_INSTANCE_DIR": str(tmp_path / "i")})
+        built = load_declarations(
+            Settings.from_env(env | {"BCAPP_INSTANCE_DIR": str(tmp_path / "i")})
+        )
         assert EXTENSIONS_SCOPE in built.required_scopes.names
     finally:
         sys.path.remove(str(tmp_path))

@@ -9,7 +9,11 @@ from urllib.parse import urlsplit
 
 import click
 
-from bcapp.app_spec import declaration_modules, make_current_directory_importable
+from bcapp.app_spec import (
+    declaration_modules,
+    declared_scopes,
+    make_current_directory_importable,
+)
 from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exit
 from bcapp.cli.dev import dev
 from bcapp.cli.new import new_command
@@ -19,8 +23,7 @@ from bcapp.cli.tasks import webhooks, worker
 from bcapp.cli.transfer import export_command, import_command
 from bcapp.crypto import new_key_entry
 from bcapp.errors import BcappError, ConfigurationError
-from bcapp.process import configure_process, import_receivers
-from bcapp.scopes import required_scopes
+from bcapp.process import configure_process
 from bcapp.settings import Settings
 from bcapp.validation import STORE_HASH
 
@@ -59,10 +62,11 @@ def scopes() -> None:
     """Print the scopes the app requires, one per line (paste them into the Developer Portal):
     those your app declares (`bcapp.scopes.require`), bcapp's own, and those its other
     declarations imply (App Extensions: store_app_extensions_manage)."""
-    try:  # the app's modules first: their declarations are the answer
+    # The declaring modules alone, not the whole settings: printing scopes needs no secrets
+    # (in CI) and writes none (development keeps generated ones under instance/).
+    try:
         mode = os.environ.get("BCAPP_ENV", "development").strip().lower() or "development"
-        import_receivers(declaration_modules(os.environ, mode))
-        names = required_scopes()
+        names = declared_scopes(declaration_modules(os.environ, mode))
     except ConfigurationError as exc:
         fail(str(exc))
     for name in names:

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from bcapp.app_spec import app_spec
+from bcapp.app_spec import app_spec, load_declarations
 from bcapp.cli.common import fail
 from bcapp.errors import ConfigurationError
 from bcapp.settings import PRODUCTION, Settings
@@ -43,7 +43,7 @@ def dev(app: str | None, port: int | None) -> None:
             fail("name your app: bcapp dev shop:app, or set BCAPP_APP=shop:app in .env")
         # The app's modules are imported here, not in gunicorn's master: modules the master
         # holds would be served unchanged after every reload (bcapp/gunicorn.py, on_starting).
-        Settings.from_env(env)
+        load_declarations(Settings.from_env(env))
     except ConfigurationError as exc:
         fail(str(exc))
     if app is not None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from bcapp.app_spec import load_declarations
 from bcapp.cli.common import echo, fail
 from bcapp.errors import ConfigurationError
 from bcapp.settings import Settings
@@ -18,7 +19,7 @@ from bcapp.settings import Settings
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        return load_declarations(Settings.from_env())  # the app's scopes, which it grants
     except ConfigurationError as exc:
         fail(str(exc))
 

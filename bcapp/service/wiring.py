@@ -24,13 +24,13 @@ from typing import Any
 import redis
 
 from bcapp import signals
+from bcapp.app_spec import load_declarations
 from bcapp.bigcommerce import BigCommerce
 from bcapp.broker import RUN_SIGNAL, TaskQueue, celery_app
 from bcapp.clock import Clock
 from bcapp.clock import default as default_clock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import StoreUnavailable
-from bcapp.process import import_receivers
 from bcapp.service.app_callbacks import AppCallbacks
 from bcapp.service.dead_letters import DeadLetters
 from bcapp.service.limits import AbuseLimits, LimitPolicy
@@ -212,9 +212,10 @@ def build(
     Without REDIS_URL, development starts or joins the embedded Redis of the instance directory;
     with `stop_what_it_starts` (a command), an embedded Redis it had to start stops on `close`,
     while one that was running (`make run`'s) is left alone.
-    The modules of BCAPP_RECEIVERS are imported first, so their signal receivers are connected.
+    The app's declarations are loaded first (bcapp/app_spec.py, `load_declarations`): its
+    modules imported, so their signal receivers are connected, and the required scopes complete.
     """
-    import_receivers(settings.receiver_modules)
+    settings = load_declarations(settings)
     to_stop = None
     if settings.redis_url is None:
         instance = settings.instance_dir
