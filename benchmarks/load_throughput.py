@@ -23,7 +23,6 @@ from bcapp.models import Installation, StoreUser
 from bcapp.settings import Settings
 from bcapp.simulator.signing import jwt_claims, sign_jwt
 from bcapp.store.connection import Keyspace, connect
-from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.installations import RedisInstallationStore
 from benchmarks.serving import (
     app_environment,
@@ -81,10 +80,7 @@ def install_store(env: dict[str, str]) -> None:
     """The store and its owner, as an install leaves them."""
     client = connect(env["REDIS_URL"])
     cipher = TokenCipher(parse_keys(env["TOKEN_ENCRYPTION_KEYS"]))
-    store = RedisInstallationStore(
-        client, cipher, Keyspace("bcapp"), SystemClock(),
-        RedisShortLivedRecords(client, Keyspace("bcapp"), SystemClock()),
-    )
+    store = RedisInstallationStore(client, cipher, Keyspace("bcapp"), SystemClock())
     store.save_installation(
         Installation(
             store_hash=STORE_HASH,

@@ -17,7 +17,6 @@ from bcapp.models import Installation, StoreUser
 from bcapp.scopes import ScopeSet
 from bcapp.store import embedded
 from bcapp.store.connection import Keyspace, connect
-from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.installations import RedisInstallationStore
 
 STORES = 2000
@@ -31,10 +30,7 @@ def main() -> None:
         client = connect(embedded.ensure_running(instance))
         try:
             cipher = TokenCipher(parse_keys(new_key_entry()))
-            store = RedisInstallationStore(
-        client, cipher, Keyspace("bcapp"), SystemClock(),
-        RedisShortLivedRecords(client, Keyspace("bcapp"), SystemClock()),
-    )
+            store = RedisInstallationStore(client, cipher, Keyspace("bcapp"), SystemClock())
             for n in range(STORES):
                 store.save_installation(_installation(f"s{n}"), StoreUser(n + 1, "o@example.com"))
 

@@ -32,6 +32,7 @@ from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS, RedisLifecycle, Uninstal
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus, RedisLoadPath
 from bcapp.store.records import CorruptRecord
 from bcapp.store.session_reads import RedisSessionReads
+from bcapp.store.users import RedisStoreUsers
 from tests.conftest import client_cleaning_up
 from tests.topologies import Topology
 
@@ -63,7 +64,7 @@ def make_stores(
     cipher = cipher or TokenCipher(parse_keys(new_key_entry()))
     keys = Keyspace(prefix)
     short_lived = RedisShortLivedRecords(client, keys, chosen)
-    store = RedisInstallationStore(client, cipher, keys, chosen, short_lived)
+    store = RedisInstallationStore(client, cipher, keys, chosen)
     return store, short_lived, RedisLifecycle(client, cipher, keys)
 
 
@@ -87,6 +88,12 @@ def lifecycle(stores: Stores) -> RedisLifecycle:
     return stores[2]
 
 
+@pytest.fixture
+def users(stores: Stores, redis_client: redis.Redis, prefix: str) -> RedisStoreUsers:
+    """The users' store beside `stores`, its tombstones in their short-lived records."""
+    return RedisStoreUsers(redis_client, Keyspace(prefix), SystemClock(), stores[1])
+
+
 def uninstall_event(at: int, recorded_at: int | None = None) -> UninstallEvent:
     return UninstallEvent(at=at, source="callback", recorded_at=recorded_at or at, user_id=2)
 
@@ -103,7 +110,7 @@ def installation(token: str = "tok-1", owner_id: int | None = 1) -> Installation
     )
 
 
-def test_save_and_get_round_trip(store: RedisInstallationStore) -> None:
+def test_save_and_get_round_trip(store: RedisInstallationStore, users: RedisStoreUsers) -> None:
     saved = store.save_installation(installation(), StoreUser(1, "owner@example.com"))
     loaded = store.get_installation("abc123")
 
@@ -111,7 +118,7 @@ def test_save_and_get_round_trip(store: RedisInstallationStore) -> None:
     assert loaded is not None and loaded.access_token == "tok-1"
     assert loaded.installed_at > 0 and loaded.install_id
     assert store.list_store_hashes() == ["abc123"]
-    assert [(u.id, u.is_owner) for u in store.list_users("abc123")] == [(1, True)]
+    assert [(u.id, u.is_owner) for u in users.list_users("abc123")] == [(1, True)]
 
 
 def test_keys_are_hash_tagged_per_store(
@@ -142,21 +149,21 @@ def test_undecryptable_token_reads_as_not_installed(
 
 
 def test_users_add_remove(
-    store: RedisInstallationStore, short_lived: RedisShortLivedRecords
+    store: RedisInstallationStore, users: RedisStoreUsers, short_lived: RedisShortLivedRecords
 ) -> None:
     fresh = StoreUser(5, "x@example.com")
-    assert store.add_user("abc123", fresh, issued_at=1000) is AccessRefused.NOT_INSTALLED
+    assert users.add_user("abc123", fresh, issued_at=1000) is AccessRefused.NOT_INSTALLED
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
-    added = store.add_user("abc123", fresh, issued_at=1000)
+    added = users.add_user("abc123", fresh, issued_at=1000)
     assert isinstance(added, StoreUser) and added.access_id and not added.is_owner
-    assert store.add_user("abc123", StoreUser(5, "changed@example.com"), 1000) == added
+    assert users.add_user("abc123", StoreUser(5, "changed@example.com"), 1000) == added
     assert short_lived.user_removed_at("abc123", 5) is None
-    assert store.remove_user("abc123", 5, removed_at=1234) is True
-    assert store.remove_user("abc123", 5, removed_at=1300) is False
-    assert store.get_user("abc123", 5) is None
+    assert users.remove_user("abc123", 5, removed_at=1234) is True
+    assert users.remove_user("abc123", 5, removed_at=1300) is False
+    assert users.get_user("abc123", 5) is None
     assert short_lived.user_removed_at("abc123", 5) == 1300
-    assert store.add_user("abc123", fresh, issued_at=1300) is AccessRefused.REMOVED
-    assert isinstance(store.add_user("abc123", fresh, issued_at=1301), StoreUser)
+    assert users.add_user("abc123", fresh, issued_at=1300) is AccessRefused.REMOVED
+    assert isinstance(users.add_user("abc123", fresh, issued_at=1301), StoreUser)
 
 
 def test_uninstall_respects_a_newer_install_and_keeps_records_with_a_ttl(
@@ -272,6 +279,7 @@ def load_attempt(nonce: str, per_address: int = 0, per_store: int = 5) -> LoadAt
 
 def test_the_load_script_counts_spends_reads_and_opens_in_one_step(
     store: RedisInstallationStore,
+    users: RedisStoreUsers,
     short_lived: RedisShortLivedRecords,
     redis_client: redis.Redis,
     prefix: str,
@@ -287,7 +295,7 @@ def test_the_load_script_counts_spends_reads_and_opens_in_one_step(
     session_key = f"{prefix}:{{abc123}}:session:sid-n1"
     assert 0 < redis_client.ttl(session_key) <= 600
     handoff = short_lived.take_handoff("abc123", load_attempt("n1").handoff_token)
-    user = store.get_user("abc123", 1)
+    user = users.get_user("abc123", 1)
     assert user is not None and handoff is not None
     assert handoff == SessionRef("abc123", 1, saved.install_id, user.access_id, "sid-n1"), (
         "what the script writes, the store's own reader reads"
@@ -514,15 +522,15 @@ def test_a_corrupt_installation_is_absent_to_every_operation(
 
 
 def test_a_corrupt_user_entry_is_absent_and_replaced(
-    store: RedisInstallationStore, redis_client: redis.Redis, prefix: str
+    store: RedisInstallationStore, users: RedisStoreUsers, redis_client: redis.Redis, prefix: str
 ) -> None:
     store.save_installation(installation(), StoreUser(1, "owner@example.com"))
     redis_client.hset(f"{prefix}:{{abc123}}:users", "5", "{broken")
 
-    assert store.get_user("abc123", 5) is None
-    assert [user.id for user in store.list_users("abc123")] == [1]
-    added = store.add_user("abc123", StoreUser(5, "x@example.com"), issued_at=1)
-    assert isinstance(added, StoreUser) and store.get_user("abc123", 5) == added
+    assert users.get_user("abc123", 5) is None
+    assert [user.id for user in users.list_users("abc123")] == [1]
+    added = users.add_user("abc123", StoreUser(5, "x@example.com"), issued_at=1)
+    assert isinstance(added, StoreUser) and users.get_user("abc123", 5) == added
 
 
 def test_a_corrupt_tombstone_refuses_every_payload(

@@ -20,10 +20,11 @@ from bcapp.service import handoff
 from bcapp.store import (
     AccessRefused,
     Handoff,
-    InstallationStore,
+    InstallRecords,
     Lifecycle,
     SessionReads,
-    ShortLivedRecords,
+    SessionTokens,
+    StoreUsers,
 )
 from bcapp.store.lifecycle import Uninstalled
 
@@ -35,14 +36,14 @@ REINSTATABLE_SOURCES = frozenset({"callback"})
 
 def open_app(
     claims: CallbackClaims,
-    store: InstallationStore,
-    lifecycle: Lifecycle,
+    records: InstallRecords,
     required: ScopeSet,
     multi_user: bool,
     leeway: int,
 ) -> Opened:
     """Load: find the installation and the user, provisioning staff on first open."""
-    installation = store.get_installation(claims.store_hash)
+    lifecycle = records.lifecycle
+    installation = records.installations.get_installation(claims.store_hash)
     if installation is None:
         raise NotInstalled("store_not_installed")
     if installation.uninstall is not None:
@@ -52,21 +53,21 @@ def open_app(
         installation = lifecycle.follow_owner(claims.store_hash, owner, claims.issued_at) or (
             installation
         )
-    user = store.get_user(claims.store_hash, claims.user.id)
+    user = records.users.get_user(claims.store_hash, claims.user.id)
     if user is None:
-        user = _provision(claims, store, multi_user)
+        user = _provision(claims, records.users, multi_user)
     if not installation.scopes.covers(required):
         raise ReauthorizationRequired("grant_misses_required_scopes")
     signals.app_loaded.send(claims.store_hash, user=user, path=claims.url)
     return Opened(installation, user)
 
 
-def _provision(claims: CallbackClaims, store: InstallationStore, multi_user: bool) -> StoreUser:
+def _provision(claims: CallbackClaims, users: StoreUsers, multi_user: bool) -> StoreUser:
     """Add a user on their first load, unless removed since the payload was issued."""
     is_owner = claims.owner is not None and claims.owner.id == claims.user.id
     if not (multi_user or is_owner):
         raise Unauthorized("user_without_access")
-    added = store.add_user(
+    added = users.add_user(
         claims.store_hash,
         StoreUser(claims.user.id, claims.user.email, is_owner=is_owner),
         claims.issued_at,
@@ -102,12 +103,12 @@ def _reinstate(
 
 
 def start_session(
-    opened: Opened, short_lived: ShortLivedRecords, idle_seconds: int
+    opened: Opened, sessions: SessionTokens, idle_seconds: int
 ) -> tuple[SessionRef, str]:
     """A fresh session for an opened app and its one-time handoff token (one round trip)."""
     ref = SessionRef.of(opened, secrets.token_urlsafe(16))
     token = handoff.new_token(ref.store_hash)
-    short_lived.start_session(ref, idle_seconds, Handoff(token, handoff.HANDOFF_SECONDS))
+    sessions.start_session(ref, idle_seconds, Handoff(token, handoff.HANDOFF_SECONDS))
     return ref, token
 
 
@@ -165,7 +166,7 @@ def end_installation(
     return True
 
 
-def remove_user(claims: CallbackClaims, store: InstallationStore) -> bool:
+def remove_user(claims: CallbackClaims, users: StoreUsers) -> bool:
     """Revoke one user's access (their sessions die with it); never the payload's owner.
 
     Ownership follows the payload's `owner` claim, not a stored flag: after a transfer the
@@ -174,7 +175,7 @@ def remove_user(claims: CallbackClaims, store: InstallationStore) -> bool:
     if claims.owner is not None and claims.owner.id == claims.user.id:
         log.warning("remove-user for the owner of store=%s ignored", claims.store_hash)
         return False
-    removed = store.remove_user(claims.store_hash, claims.user.id, claims.issued_at)
+    removed = users.remove_user(claims.store_hash, claims.user.id, claims.issued_at)
     log.info("remove-user store=%s user=%s removed=%s", claims.store_hash, claims.user.id, removed)
     if removed:
         signals.user_removed.send(claims.store_hash, user_id=claims.user.id)

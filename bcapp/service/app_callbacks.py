@@ -16,7 +16,7 @@ from bcapp.clock import Clock
 from bcapp.endpoints import WEBHOOKS
 from bcapp.errors import BadRequest, StoreUnavailable, Unauthorized
 from bcapp.models import AppOpened, CallbackClaims, UninstallEvent
-from bcapp.service import access, callbacks, operations, webhooks
+from bcapp.service import access, callbacks, webhooks
 from bcapp.service.install import (
     InstallPolicy,
     InstallRequest,
@@ -25,8 +25,9 @@ from bcapp.service.install import (
 )
 from bcapp.service.limits import AbuseLimits
 from bcapp.service.loading import Loader
+from bcapp.service.sessions import frame_ancestors
 from bcapp.settings import Settings
-from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
+from bcapp.store import InstallLocks, InstallRecords, ReplayGuards, SessionTokens
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, dict[str, Any], str | None], None]  # task, JSON kwargs, task id
@@ -42,7 +43,11 @@ class AppCallbacks:
         self,
         settings: Settings,
         clock: Clock,
-        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+        *,
+        records: InstallRecords,
+        locks: InstallLocks,
+        guards: ReplayGuards,
+        sessions: SessionTokens,
         bigcommerce: BigCommerce,
         limits: AbuseLimits,
         loader: Loader,
@@ -51,7 +56,10 @@ class AppCallbacks:
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._stores = stores
+        self._records = records
+        self._locks = locks
+        self._guards = guards  # payloads spent, deliveries claimed
+        self._sessions = sessions
         self._bigcommerce = bigcommerce
         self._limits = limits
         self._loader = loader
@@ -74,7 +82,7 @@ class AppCallbacks:
         settings = self._settings
         claims = callbacks.verify_payload(jwt_payload, legacy_payload, settings, self._clock.now())
         self._limits.admit_store(route, claims.store_hash)
-        callbacks.spend(claims, settings, self._clock, self._stores[1])
+        callbacks.spend(claims, settings, self._clock, self._guards)
         return claims
 
     def install(self, request: InstallRequest) -> AppOpened:
@@ -85,14 +93,20 @@ class AppCallbacks:
         """
         started_at = int(self._clock.now())  # per address only: see bcapp/service/limits.py
         opened = complete_install(
-            request, self._bigcommerce, self._stores, self._install_policy, self._clock, started_at
+            request,
+            self._bigcommerce,
+            self._records,
+            self._locks,
+            self._install_policy,
+            self._clock,
+            started_at,
         )
         self._acknowledge()
         announce_install(opened)
         self._queue_hook_sync(opened.installation.store_hash)
         idle = self._settings.session_idle_seconds
-        ref, token = access.start_session(opened, self._stores[1], idle)
-        ancestors = operations.frame_ancestors(self._settings, opened.installation)
+        ref, token = access.start_session(opened, self._sessions, idle)
+        ancestors = frame_ancestors(self._settings, opened.installation)
         return AppOpened(ref, token, ancestors, HOME_AFTER_INSTALL)
 
     def _queue_hook_sync(self, store_hash: str) -> None:
@@ -120,7 +134,7 @@ class AppCallbacks:
 
     def remove_user(self, claims: CallbackClaims) -> bool:
         """Revoke one user's access; True when there was access to revoke."""
-        return access.remove_user(claims, self._stores[0])
+        return access.remove_user(claims, self._records.users)
 
     def receive_webhook(
         self, body: bytes, headers: Mapping[str, str], address: str | None = None
@@ -135,7 +149,7 @@ class AppCallbacks:
         secrets = [self._settings.client_secret, *self._settings.previous_client_secrets]
         try:
             return webhooks.receive(
-                body, headers, secrets, self._clock, self._stores[1], self._end, self._publish
+                body, headers, secrets, self._clock, self._guards, self._end, self._publish
             )
         except (BadRequest, Unauthorized) as exc:
             if exc.reason == "webhook_signature" and not self._settings.is_production:
@@ -147,13 +161,13 @@ class AppCallbacks:
     def outrun(self, event: Mapping[str, Any], receipt: str) -> bool:
         """True when a handler task queued by the delivery `receipt` is a duplicate's: the
         event was claimed by another delivery, whose own task runs it."""
-        return webhooks.outrun(event, receipt, self._stores[1])
+        return webhooks.outrun(event, receipt, self._guards)
 
     def _end(self, store_hash: str, event: UninstallEvent) -> bool:
         return access.end_installation(
             store_hash,
             event,
-            self._stores[2],
+            self._records.lifecycle,
             self._settings.uninstall_grace_seconds,
             self._settings.jwt_leeway_seconds,
         )

@@ -19,7 +19,7 @@ from bcapp import extensions
 from bcapp.errors import ApiError, GraphQLFailed
 from bcapp.extensions import Extension
 from bcapp.service.store_client import StoreClient
-from bcapp.store import ShortLivedRecords
+from bcapp.store import StoreCache
 
 log = logging.getLogger(__name__)
 FAILURE = "app-extensions-failure"  # the store's cache entry naming the last failure
@@ -97,7 +97,7 @@ def sync_extensions(api: StoreClient, declared: tuple[Extension, ...]) -> Extens
 
 
 def keep_in_step(
-    api: StoreClient, granted: frozenset[str], short_lived: ShortLivedRecords
+    api: StoreClient, granted: frozenset[str], cache: StoreCache
 ) -> ExtensionChanges | None:
     """Sync the store's extensions when the app manages any (it declares some, or was granted
     the scope to, so former ones are removed); None when it failed: the failure is remembered
@@ -109,9 +109,9 @@ def keep_in_step(
         changes = sync_extensions(api, declared)
     except ApiError as exc:
         log.warning("store=%s App Extensions not synced: %s", api.store_hash, exc)
-        short_lived.remember(api.store_hash, FAILURE, str(exc)[:300], FAILURE_SECONDS)
+        cache.remember(api.store_hash, FAILURE, str(exc)[:300], FAILURE_SECONDS)
         return None
-    short_lived.forget_cached(api.store_hash, FAILURE)
+    cache.forget_cached(api.store_hash, FAILURE)
     if changes:
         log.info("store=%s App Extensions: %s", api.store_hash, changes.summary())
     return changes

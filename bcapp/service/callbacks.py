@@ -15,17 +15,17 @@ from bcapp.errors import BadRequest, Unauthorized
 from bcapp.models import CallbackClaims
 from bcapp.settings import Settings
 from bcapp.signing import verify_legacy_signed_payload, verify_signed_payload_jwt
-from bcapp.store import ShortLivedRecords
+from bcapp.store import ReplayGuards
 
 log = logging.getLogger(__name__)
 
 
 def spend(
-    claims: CallbackClaims, settings: Settings, clock: Clock, short_lived: ShortLivedRecords
+    claims: CallbackClaims, settings: Settings, clock: Clock, guards: ReplayGuards
 ) -> None:
     """Burn the payload's nonce; Unauthorized (401) when it was spent before."""
     ttl = replay_ttl(claims, clock.now(), settings)
-    if not short_lived.burn_once(claims.store_hash, claims.nonce, ttl):
+    if not guards.burn_once(claims.store_hash, claims.nonce, ttl):
         log.warning("replayed callback payload for store=%s", claims.store_hash)
         raise Unauthorized("replayed")
 

@@ -15,7 +15,7 @@ import secrets
 
 from bcapp.errors import Unauthorized
 from bcapp.models import SessionRef
-from bcapp.store import ShortLivedRecords
+from bcapp.store import SessionTokens
 
 HANDOFF_SECONDS = 120
 TOKEN = re.compile(r"([a-z0-9]{1,32})\.[A-Za-z0-9_-]{32,64}")
@@ -26,12 +26,12 @@ def new_token(store_hash: str) -> str:
     return f"{store_hash}.{secrets.token_urlsafe(32)}"
 
 
-def take(token: str, short_lived: ShortLivedRecords) -> SessionRef:
+def take(token: str, sessions: SessionTokens) -> SessionRef:
     """The session a token stands for, spending it; Unauthorized when unknown or spent."""
     store_hash = store_of(token)
     if store_hash is None:
         raise Unauthorized("handoff_malformed")
-    ref = short_lived.take_handoff(store_hash, token)
+    ref = sessions.take_handoff(store_hash, token)
     if ref is None or ref.store_hash != store_hash:
         raise Unauthorized("handoff_unknown")
     return ref

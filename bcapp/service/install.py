@@ -13,7 +13,7 @@ from bcapp.errors import ApiError, BadRequest, NotInstalled, ScopesMissing
 from bcapp.models import Installation, Opened, StoreUser
 from bcapp.scopes import ScopeSet
 from bcapp.settings import Settings
-from bcapp.store import InstallationStore, InstallRace, Lifecycle, ShortLivedRecords
+from bcapp.store import InstallLocks, InstallRace, InstallRecords
 from bcapp.store.lifecycle import PURGE_MARGIN_SECONDS
 from bcapp.validation import exact_origin, store_hash_from_context
 
@@ -86,7 +86,8 @@ class InstallPolicy:
 def complete_install(
     request: InstallRequest,
     bigcommerce: BigCommerce,
-    stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+    records: InstallRecords,
+    locks: InstallLocks,
     policy: InstallPolicy,
     clock: Clock,
     started_at: int,
@@ -99,12 +100,11 @@ def complete_install(
     final write is refused (InstallSuperseded) if a newer install took the lock meanwhile.
     The caller announces the install (`announce_install`) once it is acknowledged.
     """
-    store, short_lived, lifecycle = stores
     require_scopes(request.scopes, policy.required)
     store_hash = request.store_hash
-    lock = short_lived.install_lock(store_hash, policy.lock_seconds, policy.lock_wait_seconds)
+    lock = locks.install_lock(store_hash, policy.lock_seconds, policy.lock_wait_seconds)
     with lock as held:
-        marker = lifecycle.marker(store_hash)
+        marker = records.lifecycle.marker(store_hash)
         race = InstallRace(started_at, marker, policy.leeway, policy.uninstalled_ttl, held)
         grant = bigcommerce.exchange_code(
             request.code, request.scope_text, request.context, request.account_uuid
@@ -115,7 +115,8 @@ def complete_install(
             bigcommerce, grant.store_hash, grant.access_token, left
         )
         installer = StoreUser(id=grant.user.id, email=grant.user.email)
-        installation = store.save_installation(_installation(grant, control_panel), installer, race)
+        stored = _installation(grant, control_panel)
+        installation = records.installations.save_installation(stored, installer, race)
     if not installation.is_installed:
         log.warning("store=%s was uninstalled while its install was in flight", grant.store_hash)
         raise NotInstalled(
@@ -123,7 +124,7 @@ def complete_install(
             "The app was uninstalled while it was being installed. "
             "Install it again from the BigCommerce App Marketplace if you want to use it.",
         )
-    user = store.get_user(installation.store_hash, installer.id) or installer
+    user = records.users.get_user(installation.store_hash, installer.id) or installer
     log.info("installed store=%s user=%s", installation.store_hash, user.id)
     return Opened(installation, user)
 

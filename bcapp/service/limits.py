@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from bcapp.clock import Clock
 from bcapp.endpoints import AUTH
 from bcapp.errors import TooManyRequests
-from bcapp.store import ShortLivedRecords
+from bcapp.store import HitCounters
 from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ class LimitPolicy:
 class AbuseLimits:
     """Counts requests and refuses those over the policy with TooManyRequests (429)."""
 
-    def __init__(self, short_lived: ShortLivedRecords, policy: LimitPolicy, clock: Clock) -> None:
-        self._short_lived = short_lived
+    def __init__(self, counters: HitCounters, policy: LimitPolicy, clock: Clock) -> None:
+        self._counters = counters
         self._policy = policy
         self._clock = clock
 
@@ -69,7 +69,7 @@ class AbuseLimits:
         if limit <= 0:
             return
         window = self._policy.window_seconds
-        if self._short_lived.count_hit(subject, route, window) <= limit:
+        if self._counters.count_hit(subject, route, window) <= limit:
             return
         log.warning("abuse limit: %s over %s requests per %s s on %s", who, limit, window, route)
         raise self.refusal("address" if subject.startswith("addr:") else "store")

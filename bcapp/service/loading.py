@@ -20,10 +20,11 @@ from bcapp.clock import Clock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import BcappError, Unauthorized
 from bcapp.models import AppOpened, CallbackClaims, SessionRef
-from bcapp.service import access, callbacks, handoff, operations
+from bcapp.service import access, callbacks, handoff
 from bcapp.service.limits import AbuseLimits, address_subject
+from bcapp.service.sessions import frame_ancestors, store_frame_ancestors
 from bcapp.settings import Settings
-from bcapp.store import InstallationStore, Lifecycle, LoadPath, ShortLivedRecords
+from bcapp.store import InstallRecords, LoadPath, SessionTokens
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus
 from bcapp.store.records import CorruptRecord, sealed_installation, user_from_json
 from bcapp.validation import printable
@@ -42,14 +43,17 @@ class Loader:
         limits: AbuseLimits,
         load_path: LoadPath,
         cipher: TokenCipher,
-        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+        *,
+        records: InstallRecords,
+        sessions: SessionTokens,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._limits = limits
         self._path = load_path
         self._cipher = cipher
-        self._store, self._short_lived, self._lifecycle = stores
+        self._records = records
+        self._sessions = sessions
 
     def load(self, jwt_payload: str | None, legacy_payload: str | None, address: str) -> AppOpened:
         """Verify, count, spend and open; 400/401/403/404/429 like every callback otherwise.
@@ -127,7 +131,7 @@ class Loader:
             return None
         ref = SessionRef(store_hash, user.id, record.install_id, user.access_id, session_id)
         signals.app_loaded.send(store_hash, user=user, path=claims.url)
-        ancestors = operations.store_frame_ancestors(
+        ancestors = store_frame_ancestors(
             self._settings, store_hash, record.control_panel_url
         )
         return AppOpened(
@@ -139,14 +143,13 @@ class Loader:
         settings = self._settings
         opened = access.open_app(
             claims,
-            self._store,
-            self._lifecycle,
+            self._records,
             settings.required_scopes,
             settings.multi_user,
             settings.jwt_leeway_seconds,
         )
-        ref, token = access.start_session(opened, self._short_lived, settings.session_idle_seconds)
-        ancestors = operations.frame_ancestors(settings, opened.installation)
+        ref, token = access.start_session(opened, self._sessions, settings.session_idle_seconds)
+        ancestors = frame_ancestors(settings, opened.installation)
         return AppOpened(
             ref, token, ancestors, claims.url, claims.channel_id, claims.locale, claims.url
         )

@@ -1,5 +1,5 @@
 """Operators' use cases (the CLI): readiness, stores, transfer, reconcile, key rotation, Redis
-policy; and who may frame a store's pages."""
+policy."""
 
 from __future__ import annotations
 
@@ -21,11 +21,10 @@ from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.service.store_client import StoreClient
 from bcapp.service.subscriptions import blocked_domains, sync_hooks, wanted_scopes
 from bcapp.settings import Settings
-from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
+from bcapp.store import InstallRecords, Leases, StoreCache, StoreDirectory
 from bcapp.store.connection import server_policy
 from bcapp.store.records import CorruptRecord
 from bcapp.store.transfer import RedisTransfer
-from bcapp.validation import exact_origin
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +52,22 @@ class Operations:
         self,
         settings: Settings,
         clock: Clock,
-        stores: tuple[InstallationStore, ShortLivedRecords, Lifecycle],
+        *,
+        records: InstallRecords,
+        directory: StoreDirectory,
+        leases: Leases,
+        cache: StoreCache,
         bigcommerce: BigCommerce,
         transfer: RedisTransfer,
         redis_client: redis.Redis,
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._stores = stores
-        self._installations = stores[0]
+        self._records = records
+        self._installations = records.installations
+        self._directory = directory
+        self._leases = leases
+        self._cache = cache
         self._bigcommerce = bigcommerce
         self._transfer = transfer
         self._redis = redis_client
@@ -69,20 +75,20 @@ class Operations:
     def ready(self) -> bool:
         """True when the store answers."""
         try:
-            return self._installations.ping()
+            return self._directory.ping()
         except StoreUnavailable:
             return False
 
     def list_stores(self) -> list[str]:
         """Hashes of every store with a record (installed, or uninstalled within the grace)."""
-        return self._installations.list_store_hashes()
+        return self._directory.list_store_hashes()
 
     def show_store(self, store_hash: str) -> StoreDetails | None:
         """One installation (installed or in its grace period) and its users, or None."""
         installation = self._installations.get_installation(store_hash)
         if installation is None:
             return None
-        return StoreDetails(installation, self._installations.list_users(store_hash))
+        return StoreDetails(installation, self._records.users.list_users(store_hash))
 
     def forget_store(self, store_hash: str) -> bool:
         """Delete the store's local record and users (the credentials stay valid on BigCommerce)."""
@@ -104,7 +110,7 @@ class Operations:
 
     def export_stores(self) -> Iterator[dict[str, Any]]:
         """Every store's export document (tokens still encrypted), for `bcapp export`."""
-        for store_hash in self._installations.list_store_hashes():
+        for store_hash in self._directory.list_store_hashes():
             document = self._transfer.export_store(store_hash)
             if document is not None:
                 yield document
@@ -127,7 +133,14 @@ class Operations:
             limit, interval, settings.uninstall_grace_seconds, settings.jwt_leeway_seconds, only
         )
         return reconcile(
-            *self._stores, self._bigcommerce, self._clock, policy, self._keep_hooks
+            directory=self._directory,
+            installations=self._installations,
+            leases=self._leases,
+            lifecycle=self._records.lifecycle,
+            bigcommerce=self._bigcommerce,
+            clock=self._clock,
+            policy=policy,
+            keep_hooks=self._keep_hooks,
         )
 
     def _keep_hooks(self, installation: Installation) -> tuple[str, list[dict[str, Any]]]:
@@ -136,7 +149,7 @@ class Operations:
         api = StoreClient(installation, self._bigcommerce, lambda _installation: None)
         changes = sync_hooks(api, self._settings.webhook_destination, wanted_scopes())
         said = [changes.summary()] if changes else []  # the webhooks
-        extension_changes = keep_in_step(api, installation.scopes.names, self._stores[1])
+        extension_changes = keep_in_step(api, installation.scopes.names, self._cache)
         if extension_changes is None:
             said.append("App Extensions failed (see bcapp stores show)")
         elif extension_changes:
@@ -145,12 +158,12 @@ class Operations:
 
     def extensions_failure(self, store_hash: str) -> str | None:
         """Why the store's last App Extensions sync failed (None after a success)."""
-        return self._stores[1].recall(store_hash, FAILURE)
+        return self._cache.recall(store_hash, FAILURE)
 
     def rotate_keys(self) -> RotationReport:
         """Re-seal every stored token with the primary key; name the stores that cannot be read."""
         rotated, unreadable = 0, []
-        for store_hash in self._installations.list_store_hashes():
+        for store_hash in self._directory.list_store_hashes():
             try:
                 rotated += self._installations.reencrypt(store_hash)
             except CorruptRecord as error:
@@ -163,33 +176,10 @@ class Operations:
 
         StoreUnavailable when Redis does not answer at all.
         """
-        self._installations.ping()
+        self._directory.ping()
         try:
             return server_policy(self._redis)
         except redis.RedisError as exc:
             log.warning("redis CONFIG GET refused: %s", type(exc).__name__)
             return {}
 
-
-def frame_ancestors(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
-    """Who may frame a page: the operator's list, else the store's own control panel.
-
-    A store's pages allow its control-panel origin as reported at install (else the documented
-    `https://store-<hash>.mybigcommerce.com`) and BigCommerce's login host, never a wildcard; a
-    page of no known store allows any control panel (docs/security.md R11).
-    """
-    if installation is None:
-        return settings.frame_ancestors or settings.unknown_store_frame_ancestors
-    return store_frame_ancestors(settings, installation.store_hash, installation.control_panel_url)
-
-
-def store_frame_ancestors(
-    settings: Settings, store_hash: str, control_panel_url: str | None
-) -> tuple[str, ...]:
-    """Who may frame a page of one store, given its control-panel origin from the install."""
-    if settings.frame_ancestors:
-        return settings.frame_ancestors
-    # Judged again on every use: a stored value reaches a header, so nothing but an exact
-    # https origin ever does, whatever was written to Redis.
-    panel = exact_origin(control_panel_url) or f"https://store-{store_hash}.mybigcommerce.com"
-    return (panel, settings.login_origin)

@@ -35,7 +35,7 @@ from bcapp.clock import Clock
 from bcapp.errors import ApiError, TokenRejected
 from bcapp.models import Installation, UninstallEvent
 from bcapp.service.access import end_installation
-from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
+from bcapp.store import InstallationStore, Leases, Lifecycle, StoreDirectory
 
 log = logging.getLogger(__name__)
 PROBE_PATH = "v2/time"
@@ -87,8 +87,10 @@ class ReconcilePolicy:
 
 
 def reconcile(
-    store: InstallationStore,
-    short_lived: ShortLivedRecords,
+    *,
+    directory: StoreDirectory,
+    installations: InstallationStore,
+    leases: Leases,
     lifecycle: Lifecycle,
     bigcommerce: BigCommerce,
     clock: Clock,
@@ -97,16 +99,16 @@ def reconcile(
 ) -> ReconcileReport:
     """One run over every store with a record."""
     report = ReconcileReport()
-    hashes = [policy.only] if policy.only is not None else store.list_store_hashes()
+    hashes = [policy.only] if policy.only is not None else directory.list_store_hashes()
     for store_hash in hashes:
-        installation = store.get_installation(store_hash)
+        installation = installations.get_installation(store_hash)
         if installation is None:
             continue  # vanished meanwhile, or corrupt (logged by the store)
         if not installation.is_installed:
             _purge_if_due(installation, lifecycle, bigcommerce, clock, policy, report)
         elif report.probed >= policy.limit:
             report.deferred += 1
-        elif policy.only is None and not short_lived.lease(store_hash, "probe", policy.interval):
+        elif policy.only is None and not leases.lease(store_hash, "probe", policy.interval):
             report.skipped += 1
         else:
             report.probed += 1

@@ -1,22 +1,22 @@
-"""The app's sessions: resumed on every app-page request, or spent from a one-time handoff."""
+"""The app's sessions and page rules: a session resumed on every app-page request, or spent from
+a one-time handoff; and who may frame a store's pages."""
 
 from __future__ import annotations
 
 from bcapp.models import Installation, Opened, SessionRef
-from bcapp.service import access, handoff, operations
+from bcapp.service import access, handoff
 from bcapp.settings import Settings
-from bcapp.store import SessionReads, ShortLivedRecords
+from bcapp.store import SessionReads, SessionTokens
+from bcapp.validation import exact_origin
 
 
 class Sessions:
     """Checks a session's identifiers against Redis, one round trip per request."""
 
-    def __init__(
-        self, settings: Settings, reads: SessionReads, short_lived: ShortLivedRecords
-    ) -> None:
+    def __init__(self, settings: Settings, *, reads: SessionReads, tokens: SessionTokens) -> None:
         self._settings = settings
         self._reads = reads
-        self._short_lived = short_lived
+        self._tokens = tokens
 
     def resume(self, ref: SessionRef, spend_handoff: str = "") -> Opened:
         """The store and user of a session, checked against Redis on every request.
@@ -28,14 +28,38 @@ class Sessions:
         opened = access.resume_session(ref, self._reads, idle, spend_handoff)
         store_of_token = handoff.store_of(spend_handoff)
         if store_of_token is not None and store_of_token != ref.store_hash:
-            self._short_lived.take_handoff(store_of_token, spend_handoff)  # another store's
+            self._tokens.take_handoff(store_of_token, spend_handoff)  # another store's
         return opened
 
     def redeem_handoff(self, token: str) -> tuple[SessionRef, Opened]:
         """The session a handoff token stands for, spent, and checked like any session."""
-        ref = handoff.take(token, self._short_lived)
+        ref = handoff.take(token, self._tokens)
         return ref, self.resume(ref)
 
     def frame_ancestors(self, installation: Installation | None) -> tuple[str, ...]:
         """Who may frame a page: the operator's list, else the store's own control panel (R11)."""
-        return operations.frame_ancestors(self._settings, installation)
+        return frame_ancestors(self._settings, installation)
+
+
+def frame_ancestors(settings: Settings, installation: Installation | None) -> tuple[str, ...]:
+    """Who may frame a page: the operator's list, else the store's own control panel.
+
+    A store's pages allow its control-panel origin as reported at install (else the documented
+    `https://store-<hash>.mybigcommerce.com`) and BigCommerce's login host, never a wildcard; a
+    page of no known store allows any control panel (docs/security.md R11).
+    """
+    if installation is None:
+        return settings.frame_ancestors or settings.unknown_store_frame_ancestors
+    return store_frame_ancestors(settings, installation.store_hash, installation.control_panel_url)
+
+
+def store_frame_ancestors(
+    settings: Settings, store_hash: str, control_panel_url: str | None
+) -> tuple[str, ...]:
+    """Who may frame a page of one store, given its control-panel origin from the install."""
+    if settings.frame_ancestors:
+        return settings.frame_ancestors
+    # Judged again on every use: a stored value reaches a header, so nothing but an exact
+    # https origin ever does, whatever was written to Redis.
+    panel = exact_origin(control_panel_url) or f"https://store-{store_hash}.mybigcommerce.com"
+    return (panel, settings.login_origin)

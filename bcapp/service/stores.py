@@ -15,7 +15,7 @@ from bcapp.service.app_data import AppData
 from bcapp.service.app_extensions import ExtensionChanges, keep_in_step
 from bcapp.service.store_client import StoreClient
 from bcapp.service.subscriptions import HookChanges, sync_hooks, wanted_scopes
-from bcapp.store import InstallationStore, Lifecycle, ShortLivedRecords
+from bcapp.store import InstallationStore, Reauthorization, StoreCache, StoreDirectory
 from bcapp.store.app_data import RedisAppData
 
 log = logging.getLogger(__name__)
@@ -33,23 +33,26 @@ class Stores:
 
     def __init__(
         self,
+        *,
         installations: InstallationStore,
-        lifecycle: Lifecycle,
-        short_lived: ShortLivedRecords,
+        directory: StoreDirectory,
+        reauthorization: Reauthorization,
+        cache: StoreCache,
         app_data: RedisAppData,
         bigcommerce: BigCommerce,
         clock: Clock,
     ) -> None:
         self._installations = installations
-        self._lifecycle = lifecycle
-        self._short_lived = short_lived
+        self._directory = directory
+        self._reauthorization = reauthorization
+        self._cache = cache
         self._app_data = app_data
         self._bigcommerce = bigcommerce
         self._clock = clock
 
     def installed(self) -> list[str]:
         """Hashes of the stores installed now (not those in their grace period)."""
-        return self._installations.installed_store_hashes()
+        return self._directory.installed_store_hashes()
 
     def client(self, store_hash: str) -> StoreClient:
         """The API client of an installed store (NotInstalled otherwise): one read, one
@@ -74,7 +77,7 @@ class Stores:
         """Make the store's App Extensions the declared ones (app_extensions.py); None when it
         failed (remembered for `bcapp stores show`)."""
         client = self.client(store_hash)
-        return keep_in_step(client, client.scopes.names, self._short_lived)
+        return keep_in_step(client, client.scopes.names, self._cache)
 
     def information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None.
@@ -86,13 +89,13 @@ class Stores:
         """
         store_hash = installation.store_hash
         entry = f"{INFORMATION}-{installation.install_id}"  # a re-install asks afresh
-        remembered = self._short_lived.recall(store_hash, entry)
+        remembered = self._cache.recall(store_hash, entry)
         if remembered is not None:
             known: dict[str, str] | None = json.loads(remembered) or None
             return known
         info = self._information_from_api(installation)
         seconds = INFORMATION_SECONDS if info is not None else FAILURE_SECONDS
-        self._short_lived.remember(store_hash, entry, json.dumps(info or {}), seconds)
+        self._cache.remember(store_hash, entry, json.dumps(info or {}), seconds)
         return info
 
     def _information_from_api(self, installation: Installation) -> dict[str, str] | None:
@@ -126,6 +129,6 @@ class Stores:
     def _token_rejected(self, installation: Installation) -> None:
         store_hash = installation.store_hash
         now = int(self._clock.now())
-        if self._lifecycle.mark_token_rejected(store_hash, installation.install_id, now):
+        if self._reauthorization.mark_token_rejected(store_hash, installation.install_id, now):
             log.warning("store=%s: the API refused the stored token; re-authorise", store_hash)
             signals.store_needs_reauthorization.send(store_hash)

@@ -42,7 +42,7 @@ from bcapp.clock import Clock
 from bcapp.errors import BadRequest, Unauthorized
 from bcapp.metrics import WEBHOOKS
 from bcapp.models import UninstallEvent
-from bcapp.store import ShortLivedRecords
+from bcapp.store import ReplayGuards
 from bcapp.validation import store_hash_from_context
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def receive(
     headers: Mapping[str, str],
     secrets: list[str],
     clock: Clock,
-    short_lived: ShortLivedRecords,
+    short_lived: ReplayGuards,
     end: Callable[[str, UninstallEvent], bool],
     publish: Callable[[str, dict[str, Any], str | None], None],
 ) -> str:
@@ -219,7 +219,7 @@ def claim_nonces(webhook_id: str, event_hash: str) -> list[str]:
     return nonces
 
 
-def outrun(event: Mapping[str, Any], receipt: str, short_lived: ShortLivedRecords) -> bool:
+def outrun(event: Mapping[str, Any], receipt: str, short_lived: ReplayGuards) -> bool:
     """True when the event's claim belongs to another receipt than `receipt`: the task was
     queued for a duplicate delivery, and the claiming delivery's own task runs the event.
     False when the claim is this receipt's or missing (expired, or never made)."""

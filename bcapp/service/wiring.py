@@ -39,7 +39,7 @@ from bcapp.service.operations import Operations
 from bcapp.service.sessions import Sessions
 from bcapp.service.stores import Stores
 from bcapp.settings import Settings
-from bcapp.store import embedded
+from bcapp.store import InstallRecords, embedded
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
 from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error, wait_for_replicas
@@ -50,6 +50,7 @@ from bcapp.store.load_path import RedisLoadPath
 from bcapp.store.session_reads import RedisSessionReads
 from bcapp.store.task_records import RedisTaskRecords
 from bcapp.store.transfer import RedisTransfer
+from bcapp.store.users import RedisStoreUsers
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,16 @@ class Bcapp:
         self._embedded_to_stop = embedded_to_stop
         self._keys = Keyspace(settings.redis_prefix)
         self._cipher = TokenCipher(settings.token_keys)
+        # One Redis class for every short-lived record: replay guards, install locks, session
+        # tokens, caches, leases, hit counters (each a protocol of bcapp/store/__init__.py).
         self._short_lived = RedisShortLivedRecords(redis_client, self._keys, clock)
-        self._installations = RedisInstallationStore(
-            redis_client, self._cipher, self._keys, clock, self._short_lived
-        )
+        self._installations = RedisInstallationStore(redis_client, self._cipher, self._keys, clock)
         self._lifecycle = RedisLifecycle(redis_client, self._cipher, self._keys)
+        self._records = InstallRecords(
+            installations=self._installations,
+            users=RedisStoreUsers(redis_client, self._keys, clock, self._short_lived),
+            lifecycle=self._lifecycle,
+        )
         budget = RedisRateBudget(redis_client, self._keys)
         self._bigcommerce = BigCommerce(settings, clock, budget=budget)
 
@@ -96,46 +102,65 @@ class Bcapp:
             ),
             self.clock,
         )
-        stores = (self._installations, self._short_lived, self._lifecycle)
-        load_path = RedisLoadPath(self._redis, self._keys, self._short_lived)
-        loader = Loader(settings, self.clock, limits, load_path, self._cipher, stores)
+        short_lived = self._short_lived
+        load_path = RedisLoadPath(self._redis, self._keys, short_lived)
+        loader = Loader(
+            settings,
+            self.clock,
+            limits,
+            load_path,
+            self._cipher,
+            records=self._records,
+            sessions=short_lived,
+        )
         return AppCallbacks(
             settings,
             self.clock,
-            stores,
-            self._bigcommerce,
-            limits,
-            loader,
-            lambda: wait_for_replicas(self._redis, settings.redis_min_replicas),
-            lambda task, kwargs, task_id: self.queue.publish(task, kwargs, task_id),
+            records=self._records,
+            locks=short_lived,
+            guards=short_lived,
+            sessions=short_lived,
+            bigcommerce=self._bigcommerce,
+            limits=limits,
+            loader=loader,
+            acknowledge=lambda: wait_for_replicas(self._redis, settings.redis_min_replicas),
+            publish=lambda task, kwargs, task_id: self.queue.publish(task, kwargs, task_id),
         )
 
     @cached_property
     def sessions(self) -> Sessions:
         """Sessions resumed on every app page, and one-time handoffs."""
         reads = RedisSessionReads(self._redis, self._cipher, self._keys)
-        return Sessions(self.settings, reads, self._short_lived)
+        return Sessions(self.settings, reads=reads, tokens=self._short_lived)
 
     @cached_property
     def stores(self) -> Stores:
         """Installed stores' API clients and the app's per-store data."""
         app_data = RedisAppData(self._redis, self._keys)
         return Stores(
-            self._installations,
-            self._lifecycle,
-            self._short_lived,
-            app_data,
-            self._bigcommerce,
-            self.clock,
+            installations=self._installations,
+            directory=self._installations,
+            reauthorization=self._lifecycle,
+            cache=self._short_lived,
+            app_data=app_data,
+            bigcommerce=self._bigcommerce,
+            clock=self.clock,
         )
 
     @cached_property
     def operations(self) -> Operations:
         """What the CLI runs."""
         transfer = RedisTransfer(self._redis, self._cipher, self._keys)
-        stores = (self._installations, self._short_lived, self._lifecycle)
         return Operations(
-            self.settings, self.clock, stores, self._bigcommerce, transfer, self._redis
+            self.settings,
+            self.clock,
+            records=self._records,
+            directory=self._installations,
+            leases=self._short_lived,
+            cache=self._short_lived,
+            bigcommerce=self._bigcommerce,
+            transfer=transfer,
+            redis_client=self._redis,
         )
 
     @cached_property

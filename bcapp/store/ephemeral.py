@@ -1,4 +1,5 @@
-"""Short-lived records: install locks, replay guards (nonces) and removed-user tombstones.
+"""Short-lived records: install locks, replay guards (nonces), sessions and their handoffs,
+removed-user tombstones, store caches, leases and abuse-limit counters.
 
 Each is written with a TTL, so nothing here lingers when no process is running. They are
 security records: a Redis that evicts them would accept replays, which is why
@@ -41,7 +42,9 @@ return 1
 
 
 class RedisShortLivedRecords:
-    """Locks, nonces and tombstones on a redis-py client."""
+    """ReplayGuards, InstallLocks, SessionTokens, StoreCache, Leases and HitCounters (the
+    protocols of bcapp/store/__init__.py), and the tombstones RedisStoreUsers writes, on a
+    redis-py client: every record here has a TTL."""
 
     def __init__(self, client: redis.Redis, keys: Keyspace, clock: Clock) -> None:
         self._redis = client

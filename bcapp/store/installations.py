@@ -1,4 +1,4 @@
-"""Installation records and their users on Redis.
+"""Installation records on Redis, and the directory of stores that have one.
 
 Every write is one WATCH/MULTI/EXEC transaction over the store's keys (a concurrent writer
 makes EXEC fail and the change is recomputed on fresh data); each transaction function returns
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import replace
-from typing import Any
 
 import redis
 from redis.client import Pipeline
@@ -21,9 +20,8 @@ from bcapp.clock import Clock
 from bcapp.crypto import TokenCipher
 from bcapp.errors import InstallSuperseded
 from bcapp.models import Installation, StoreUser
-from bcapp.store import AccessRefused, InstallRace
+from bcapp.store import InstallRace
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
-from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.keys import ENDED_WITH_STORE, INSTALLATION, MARKER, USERS, keys_of
 from bcapp.store.lifecycle import raced_uninstall
 from bcapp.store.records import (
@@ -31,17 +29,17 @@ from bcapp.store.records import (
     installation_from_json,
     installation_to_json,
     read_installation,
-    read_user,
     readable,
     sealed_installation,
     user_to_json,
 )
+from bcapp.store.users import new_access_id, users_in
 
 log = logging.getLogger(__name__)
 
 
 class RedisInstallationStore:
-    """InstallationStore on a redis-py client."""
+    """InstallationStore and StoreDirectory on a redis-py client (users: bcapp/store/users.py)."""
 
     def __init__(
         self,
@@ -49,13 +47,11 @@ class RedisInstallationStore:
         cipher: TokenCipher,
         keys: Keyspace,
         clock: Clock,
-        short_lived: RedisShortLivedRecords,
     ) -> None:
         self._redis = client
         self._cipher = cipher
         self._keys = keys
         self._clock = clock
-        self._short_lived = short_lived
 
     def ping(self) -> bool:
         """True when Redis answers PING."""
@@ -87,7 +83,7 @@ class RedisInstallationStore:
                 raise InstallSuperseded("install_lock_lost")
             previous_raw = pipe.get(record_key)
             previous = self._time_field(store_hash, previous_raw, "installed_at")
-            users = self._users_in(store_hash, pipe.hgetall(users_key))
+            users = users_in(store_hash, pipe.hgetall(users_key))
             raced = None
             if race is not None:
                 raced = raced_uninstall(
@@ -110,7 +106,7 @@ class RedisInstallationStore:
                 users = {}
             owner_id = current.owner_id if current.owner_id is not None else installer.id
             users.setdefault(
-                installer.id, replace(installer, access_id=_new_access_id(), added_at=now)
+                installer.id, replace(installer, access_id=new_access_id(), added_at=now)
             )
             pipe.multi()
             pipe.set(
@@ -196,60 +192,6 @@ class RedisInstallationStore:
             rotated = transaction(self._redis, rotate, record_key)
         return rotated
 
-    def get_user(self, store_hash: str, user_id: int) -> StoreUser | None:
-        """A user with access, or None (also when the entry is corrupt)."""
-        with unavailable_on_redis_error("get_user"):
-            raw = self._redis.hget(USERS.key(self._keys, store_hash), str(user_id))
-        return self._user_or_none(store_hash, raw)
-
-    def add_user(
-        self, store_hash: str, user: StoreUser, issued_at: int
-    ) -> StoreUser | AccessRefused:
-        """Grant access for a payload issued at `issued_at`, checked in one transaction.
-
-        An existing readable entry wins. Refused when the store is not installed (or
-        soft-uninstalled), or when the user was removed at or after `issued_at`: the tombstone
-        is watched, so a remove-user racing this first load cannot be undone by it.
-        """
-        record_key, users_key = self._record_keys(store_hash)
-        tombstone_key = self._short_lived.tombstone_key(store_hash, user.id)
-
-        def add(pipe: Pipeline) -> StoreUser | AccessRefused:
-            existing = self._user_or_none(store_hash, pipe.hget(users_key, str(user.id)))
-            record = pipe.get(record_key)
-            removed_at = self._short_lived.removal_time(store_hash, pipe.get(tombstone_key))
-            pipe.multi()
-            if existing is not None:
-                return existing
-            if record is None or self._time_field(store_hash, record, "updated_at") is None:
-                return AccessRefused.NOT_INSTALLED
-            if installation_fields(record).get("uninstall") is not None:
-                return AccessRefused.NOT_INSTALLED
-            if removed_at is not None and issued_at <= removed_at:
-                return AccessRefused.REMOVED
-            fresh = replace(user, access_id=_new_access_id(), added_at=int(self._clock.now()))
-            pipe.hset(users_key, str(user.id), user_to_json(fresh))
-            return fresh
-
-        with unavailable_on_redis_error("add_user"):
-            added = transaction(self._redis, add, record_key, users_key, tombstone_key)
-        return added
-
-    def remove_user(self, store_hash: str, user_id: int, removed_at: int) -> bool:
-        """Remove a user's access and keep a tombstone for as long as a payload can live."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hdel(USERS.key(self._keys, store_hash), str(user_id))
-        self._short_lived.write_tombstone(pipe, store_hash, user_id, removed_at)
-        with unavailable_on_redis_error("remove_user"):
-            removed, _ = pipe.execute()
-        return bool(removed)
-
-    def list_users(self, store_hash: str) -> list[StoreUser]:
-        """All readable users with access to the store, by id."""
-        with unavailable_on_redis_error("list_users"):
-            raw = self._redis.hgetall(USERS.key(self._keys, store_hash))
-        return sorted(self._users_in(store_hash, raw).values(), key=lambda user: user.id)
-
     def list_store_hashes(self) -> list[str]:
         """Hashes of all installed stores (SCAN, never KEYS)."""
         pattern = self._keys.pattern(INSTALLATION.name)
@@ -290,15 +232,3 @@ class RedisInstallationStore:
         """One field of a readable record (no decryption); None when absent or corrupt."""
         fields = readable("installation", store_hash, raw, installation_fields)
         return fields.get(name) if fields is not None else None
-
-    def _user_or_none(self, store_hash: str, raw: str | bytes | None) -> StoreUser | None:
-        return read_user(store_hash, raw)
-
-    def _users_in(self, store_hash: str, raw: dict[Any, Any]) -> dict[int, StoreUser]:
-        """The readable users of a users hash, by id; corrupt entries are logged and skipped."""
-        users = (self._user_or_none(store_hash, value) for value in raw.values())
-        return {user.id: user for user in users if user is not None}
-
-
-def _new_access_id() -> str:
-    return secrets.token_urlsafe(12)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import redis
 from redis.cluster import RedisCluster
 
-from bcapp.store import ShortLivedRecords
+from bcapp.store import HitCounters
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.ephemeral import handoff_key, nonce_key, session_key
 from bcapp.store.keys import INSTALLATION, USERS
@@ -111,11 +111,11 @@ class RedisLoadPath:
     """Runs the load script; `undo` removes the session and handoff it started."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keyspace, short_lived: ShortLivedRecords
+        self, client: redis.Redis, keys: Keyspace, counters: HitCounters
     ) -> None:
         self._redis = client
         self._keys = keys
-        self._short_lived = short_lived
+        self._counters = counters  # a Cluster counts the address apart
         self._script = client.register_script(SCRIPT)
         self._cluster = isinstance(client, RedisCluster)
 
@@ -143,7 +143,7 @@ class RedisLoadPath:
         subject = attempt.address_subject
         with unavailable_on_redis_error("load"):
             if subject is not None and self._cluster:
-                hits = self._short_lived.count_hit(subject, "load", attempt.window_seconds)
+                hits = self._counters.count_hit(subject, "load", attempt.window_seconds)
                 if hits > attempt.per_address:
                     return LoadReply(LoadStatus.ADDRESS_LIMITED)
             elif subject is not None:

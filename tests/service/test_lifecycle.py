@@ -325,10 +325,10 @@ def test_a_removal_between_a_first_loads_check_and_write_wins(
     first_load = payload(clock, STAFF)
     clock.advance(1)
     removal = service.callbacks.verify(payload(clock, STAFF), None, "remove-user")
-    store = service._installations
-    store._short_lived = RemovalDuringFirstLoad(  # type: ignore[attr-defined]
-        store._short_lived,
-        lambda: service.callbacks.remove_user(removal),  # type: ignore[attr-defined]
+    users = service._records.users
+    users._tombstones = RemovalDuringFirstLoad(  # type: ignore[attr-defined]
+        users._tombstones,  # type: ignore[attr-defined]
+        lambda: service.callbacks.remove_user(removal),
     )
     with pytest.raises(Unauthorized) as refused:
         service.callbacks.load(first_load, None, ADDRESS)
