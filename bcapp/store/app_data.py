@@ -8,7 +8,7 @@ Every write touches only the fields it names (HSET, HDEL): a page saving its two
 writes back a third one a worker changed meanwhile. `update` reads what it replaces under
 WATCH (`transaction`): a concurrent writer makes it run again on the fresh value, so two
 writers of one field lose nothing either. Sizes are bounded as `bcapp import` bounds them
-(bcapp/store/transfer.py): what one accepts, the other takes back.
+(bcapp/store/import_rules.py): what one accepts, the other takes back.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import redis
 from redis.client import Pipeline
 
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
+from bcapp.store.import_rules import MAX_SETTING_CHARS, MAX_SETTING_NAME_CHARS, MAX_SETTINGS
 from bcapp.store.keys import APP_DATA
-from bcapp.store.transfer import MAX_SETTING_CHARS, MAX_SETTING_NAME_CHARS, MAX_SETTINGS
 
 
 class RedisAppData:
