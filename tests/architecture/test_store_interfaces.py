@@ -71,4 +71,4 @@ def test_no_service_reads_its_stores_by_index(tmp_path: Path) -> None:
     planted = tmp_path / "bcapp" / "service" / "planted.py"
     planted.parent.mkdir(parents=True)
     planted.write_text("def f(self):\n    return self._stores[1]\n")
-    assert read_by_index(tmp_path / "bcapp") == ["service/planted.py:2"]
+    assert read_by_index(tmp_path / "bcapp") == [f"{planted.relative_to(tmp_path / 'bcapp')}:2"]
