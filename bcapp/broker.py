@@ -8,7 +8,9 @@ cannot use one). Broker keys start with `<BCAPP_REDIS_PREFIX>:broker:`, so deplo
 tests) sharing a Redis do not share queues.
 
 Delivery is at least once: a task is acknowledged when it ends (`acks_late`), and a task a
-lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed.
+lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed. How tasks are
+retried is Celery's own options, set per deployment here (`retry_policy`, as task annotations)
+for the tasks bcapp/worker.py defines once.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ SYNC_STORE = "bcapp.sync_store"
 RUN_SIGNAL = "bcapp.run_signal"
 RECONCILE = "bcapp.reconcile"
 PUBLISH_TIMEOUT_SECONDS = 2.0
+RETRIED = (HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE)  # the tasks retried by `retry_policy`
 
 
 class BrokerUnavailable(StoreUnavailable):
@@ -76,8 +79,29 @@ def _sentinel_form(url: str) -> tuple[str, dict[str, Any]]:
     return joined, options
 
 
+def backoff_cap(settings: Settings) -> int:
+    """The longest wait before a retry: half the visibility timeout. Celery holds a retry's
+    countdown in the worker, unacknowledged, and the Redis transport redelivers a message held
+    past the visibility timeout: a longer wait would run the event twice
+    (BCAPP_TASK_VISIBILITY_TIMEOUT=600 with the default base would otherwise allow 2,560 s)."""
+    return max(settings.task_visibility_timeout // 2, 1)
+
+
+def retry_policy(settings: Settings) -> dict[str, Any]:
+    """Celery's retry options for bcapp's tasks: exponential backoff from
+    `BCAPP_TASK_RETRY_BASE` with full jitter, capped at `backoff_cap`, and
+    `BCAPP_TASK_MAX_ATTEMPTS` runs in all. Celery waits a uniform whole number of seconds in
+    [0, min(cap, base * 2^retries)] (AWS's "full jitter"); a base under 1 s counts as 1 s."""
+    return {
+        "max_retries": settings.task_max_attempts - 1,
+        "retry_backoff": settings.task_retry_base,
+        "retry_backoff_max": backoff_cap(settings),
+        "retry_jitter": True,
+    }
+
+
 def celery_app(settings: Settings, redis_url: str) -> Celery:
-    """The Celery application of one deployment (its tasks are registered by the worker)."""
+    """The Celery application of one deployment (the worker binds bcapp's tasks to it)."""
     url, extra = broker_url(settings, redis_url)
     app = Celery("bcapp", broker=url, set_as_current=False)
     visibility = settings.task_visibility_timeout
@@ -104,6 +128,8 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         result_backend=None,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # Read by each task as it is bound to this app (Celery's task annotations).
+        task_annotations={name: retry_policy(settings) for name in RETRIED},
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

@@ -1,274 +1,324 @@
-"""bcapp's Celery worker: the tasks behind webhooks and installs, and how they are retried.
+"""bcapp's Celery worker: bcapp's tasks, defined once here and bound to the Celery application
+the composition root builds (`Bcapp.queue`, configured in bcapp/broker.py).
 
 `bcapp worker` runs it; Celery's own commands work too: ``celery -A bcapp.worker inspect
 active`` (the module builds its application from the environment when `app` is first read).
-Tasks:
+Tasks, each a `BcappTask` run on the tasks service (bcapp/service/tasks.py):
 
 - `bcapp.handle_event`: one declared handler's run of one webhook event (bcapp/webhooks.py).
   A run that finished is marked handled, so a redelivery runs nothing; a task the intake
   queued for a duplicate delivery runs nothing either (the event's claim names another
-  delivery, bcapp/service/webhooks.py); a failure is retried
-  with exponential backoff and full jitter (`BCAPP_TASK_RETRY_BASE` * 2^(attempt-1) at most)
-  until `BCAPP_TASK_MAX_ATTEMPTS`, then kept as a dead letter (`bcapp webhooks failed`, `show`);
-  each failure is logged with its traceback, and the dead letter keeps the last one.
-- `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`),
-  retried and kept as a dead letter in the same way.
+  delivery, `Tasks.outrun`).
+- `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`).
 - `bcapp.sync_store`: a store's webhook subscriptions and App Extensions after an install
-  (bcapp/service/subscriptions.py, app_extensions.py), retried the same way while BigCommerce
-  fails (an App Extensions failure is remembered for `bcapp stores show` and left to reconcile).
+  (bcapp/service/subscriptions.py, app_extensions.py), retried while BigCommerce or Redis fails
+  (an App Extensions failure is remembered for `bcapp stores show` and left to reconcile).
 - `bcapp.reconcile`: `bcapp reconcile` from Celery beat (`bcapp worker --beat`).
+
+Retries are Celery's: `autoretry_for` with `retry_backoff` (full jitter, capped at half the
+visibility timeout) and `max_retries` from the settings (bcapp/broker.py, `retry_policy`). A
+task that gives up is kept as a dead letter in its `on_failure` (`bcapp webhooks failed`,
+`show`, `replay`); each failure is logged with its traceback, and the letter keeps the last.
+A run that cannot reach Redis to check its handled marker waits for it however long it takes:
+a failed task would be acknowledged and its event lost. Metrics come from Celery's task
+signals (`task_prerun`, `task_postrun`).
 """
 
 from __future__ import annotations
 
 import logging
-import random
+import sys
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
-from celery import Celery, Task
+from celery import Celery, Task, shared_task
+from celery.signals import task_postrun, task_prerun
+from celery.utils.time import get_exponential_backoff_interval
 
 from bcapp import signals, webhook_scopes, webhooks
-from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE
+from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE, backoff_cap
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
-from bcapp.service.dead_letters import DeadLetter
+from bcapp.service.dead_letters import MAX_ERROR_CHARS, SYNC_SCOPE, DeadLetter
+from bcapp.service.tasks import TaskEvent
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
 
 log = logging.getLogger(__name__)
-MAX_ERROR_CHARS = 500
-MAX_TRACEBACK_CHARS = 4096  # a dead letter's traceback: its innermost frames
 # A run that cannot read its records waits for Redis this long at most between tries (well
 # under any visibility timeout: Celery's Redis transport redelivers a task held longer).
-MAX_REDIS_WAIT = 60.0
-_random = random.SystemRandom()
+MAX_REDIS_WAIT = 60
+DEPLOYMENT = "bcapp_deployment"  # the attribute of a Celery app naming the deployment it runs
+NOT_RUN = ("already handled", "duplicate delivery")  # a run that ran nothing of the app's
 
 
-def backoff_seconds(attempt: int, base: float) -> float:
-    """Full jitter: a uniform wait in [0, base * 2^(attempt-1)] (AWS's "full jitter")."""
-    return _random.uniform(0, base * 2 ** (attempt - 1))
+class WaitingForRedis(StoreUnavailable):
+    """A run could not read its handled marker or claim: retried, whatever its attempts."""
 
 
-def retry_wait(attempt: int, settings: Settings, most: float | None = None) -> float:
-    """How long before attempt `attempt + 1`: full-jitter backoff, never more than `most` nor
-    half the visibility timeout. Celery holds a retry's countdown in the worker, unacknowledged,
-    and the Redis transport redelivers a message held past the visibility timeout: a longer
-    wait would run the event twice (BCAPP_TASK_VISIBILITY_TIMEOUT=600 with the default base
-    would otherwise allow 2,560 s)."""
-    ceiling = settings.task_visibility_timeout / 2
-    if most is not None:
-        ceiling = min(ceiling, most)
-    return min(backoff_seconds(attempt, settings.task_retry_base), ceiling)
+class Undeclared(LookupError):
+    """The run names a handler or receiver no longer declared: a dead letter at once."""
 
 
-def register_tasks(app: Celery, service: Callable[[], Bcapp]) -> None:
-    """Define bcapp's tasks on `app`, each running on the deployment `service()` returns."""
+def retry_wait(attempt: int, settings: Settings, most: float | None = None) -> int:
+    """How long before attempt `attempt + 1`, as Celery's `retry_backoff` computes it for
+    bcapp's tasks (bcapp/broker.py, `retry_policy`), and never more than `most`."""
+    cap = backoff_cap(settings) if most is None else min(backoff_cap(settings), int(most))
+    factor = int(max(1.0, settings.task_retry_base))  # as Celery's autoretry reads the option
+    return int(get_exponential_backoff_interval(factor, attempt - 1, cap, full_jitter=True))
 
-    def runner(task_name: str, invoke: Invoke) -> Callable[..., str]:
-        """The body of a task that runs one app function once (webhook handler, receiver)."""
 
-        def run(
-            task: Task,
-            run_id: str,
-            handler: str,
-            event: dict[str, Any],
-            queued_at: float = 0.0,
-            receipt: str = "",
-        ) -> str:
-            found = Run(task_name, run_id, handler, event, queued_at, receipt)
-            return _run_once(task, service(), found, invoke)
+class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
+    """A bcapp task: acknowledged when it ends (`acks_late`), retried by Celery's options, kept
+    as a dead letter when it gives up; it runs on the deployment its Celery app was bound to."""
 
-        return run
+    # bcapp logs each failure itself, once, redacted (`on_retry`, `on_failure`): Celery only
+    # notes it, without the task's arguments (an event's data).
+    throws = (Exception,)
 
-    def sync_store(task: Task, store_hash: str, queued_at: float = 0.0) -> str:
-        bcapp = service()
-        _observe_wait(SYNC_STORE, queued_at)
+    @property
+    def deployment(self) -> Bcapp:
+        """The deployment this task's Celery app runs (`application`)."""
+        found: Bcapp = getattr(self.app, DEPLOYMENT)
+        return found
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first run, 2 for the first retry, ..."""
+        return int(self.request.retries) + 1
+
+    def wait_for_redis(self, error: StoreUnavailable) -> NoReturn:
+        """Retry the run once Redis may be back (full jitter, `MAX_REDIS_WAIT` at most), however
+        many times: raises Celery's Retry."""
+        wait = retry_wait(self.attempt, self.deployment.settings, most=MAX_REDIS_WAIT)
         try:
-            changes = bcapp.stores.sync_hooks(store_hash, bcapp.settings.webhook_destination)
-            extensions = bcapp.stores.sync_extensions(store_hash)  # its failure is remembered
-        except (NotInstalled, TokenRejected) as exc:
-            return f"skipped: {exc.reason}"  # nothing to subscribe, or a re-install will
-        except (ApiError, StoreUnavailable) as exc:
-            attempt = task.request.retries + 1
-            settings = bcapp.settings
-            if attempt >= settings.task_max_attempts:
-                log.error("store=%s webhook subscriptions failed: %s", store_hash, exc.reason)
-                return "failed"
-            raise task.retry(countdown=retry_wait(attempt, settings), exc=exc) from exc
-        made = "failed (see bcapp stores show)" if extensions is None else extensions.summary()
-        return f"webhooks {changes.summary()}; App Extensions {made}"
+            raise self.retry(
+                countdown=wait, exc=WaitingForRedis(error.reason), max_retries=sys.maxsize
+            ) from error
+        finally:
+            # Celery keeps a call's `max_retries` on the task object, which its threads share,
+            # until an autoretry takes it: it is this call's alone.
+            self.__dict__.pop("override_max_retries", None)
 
-    def reconcile(queued_at: float = 0.0) -> str:
-        report = service().operations.reconcile()
-        return report.summary()
+    def on_retry(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any], einfo: Any
+    ) -> None:
+        """Log the retry: the wait for Redis, or the failure with its traceback."""
+        wait = float(getattr(einfo.exception, "when", None) or 0)  # Celery's Retry: countdown
+        what, store_hash = _about(self.name, kwargs)
+        if isinstance(exc, WaitingForRedis):
+            log.warning("%s for store=%s waits for Redis (%s), again in %.1f s",
+                        what, store_hash, exc.reason, wait)
+            return
+        log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
+                    what, store_hash, self.attempt, wait, _error(exc), exc_info=exc)
 
-    # shared=False: each application has its own tasks (Celery shares them with every app
-    # created later by default; tests build one deployment each).
-    for name, invoke in ((HANDLE_EVENT, _webhook_handler), (RUN_SIGNAL, _signal_receiver)):
-        app.task(name=name, bind=True, max_retries=None, shared=False)(runner(name, invoke))
-    app.task(name=SYNC_STORE, bind=True, max_retries=None, shared=False)(sync_store)
-    app.task(name=RECONCILE, shared=False)(reconcile)
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any], einfo: Any
+    ) -> None:
+        """Keep the run that gave up as a dead letter, and log it with its traceback."""
+        # Celery hands over a picklable copy (a custom exception may lose its type): the one
+        # raised is still being handled, so the letter keeps its own name and traceback.
+        raised = sys.exc_info()[1]
+        error = raised if raised is not None else exc
+        what, store_hash = _about(self.name, kwargs)
+        attempts = self.attempt
+        log.error("%s for store=%s is a dead letter after %d attempts: %s",
+                  what, store_hash, attempts, _error(error), exc_info=error)
+        letter = self.dead_letter(task_id, kwargs, error, attempts)
+        if letter is None:
+            return
+        try:
+            self.deployment.tasks.keep_dead(letter)
+        except StoreUnavailable as failed:
+            log.error("%s for store=%s: the dead letter could not be kept (%s)",
+                      what, store_hash, failed.reason)
+
+    def dead_letter(
+        self, task_id: str, kwargs: dict[str, Any], error: BaseException, attempts: int
+    ) -> DeadLetter | None:
+        """The dead letter of this task's run (None for reconcile: its next run comes)."""
+        failed_at = int(self.deployment.clock.now())
+        if self.name == SYNC_STORE:
+            run_id = task_id.replace("-", "")
+            event = TaskEvent(run_id, str(kwargs["store_hash"]), SYNC_SCOPE).as_json()
+            return DeadLetter.of_failure(
+                SYNC_STORE, run_id, SYNC_STORE, event, error, attempts, failed_at
+            )
+        if self.name in (HANDLE_EVENT, RUN_SIGNAL):
+            return DeadLetter.of_failure(
+                self.name, kwargs["run_id"], kwargs["handler"], kwargs["event"], error,
+                attempts, failed_at,
+            )
+        return None
+
+
+def _about(task_name: str, kwargs: dict[str, Any]) -> tuple[str, str]:
+    """What a task's log lines name: the handler (or the task) and the store."""
+    if "handler" in kwargs:
+        return str(kwargs["handler"]), str(kwargs.get("event", {}).get("store_hash", ""))
+    return task_name, str(kwargs.get("store_hash", "-"))
+
+
+def _error(exc: BaseException) -> str:
+    """The error as a log line names it, redacted and bounded as a dead letter keeps it."""
+    return redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
 
 
 @dataclass(frozen=True)
 class Run:
     """One run of an app's function: a webhook handler on an event, or a signal's task
-    receiver (its `event` has the signal's name as `scope` and its fields as `data`)."""
+    receiver (its event has the signal's name as `scope` and its fields as `data`)."""
 
-    task: str
     run_id: str
     handler: str
-    event: dict[str, Any]
-    queued_at: float
+    event: TaskEvent
     receipt: str = ""  # the webhook delivery that queued it ("" for a replay or a signal)
 
-    @property
-    def store_hash(self) -> str:
-        """The store the run is about."""
-        return str(self.event["store_hash"])
 
-    def count(self, outcome: str) -> None:
-        """Count a webhook run's outcome (signal runs are counted by `bcapp_task_seconds`)."""
-        if self.task == HANDLE_EVENT:
-            WEBHOOKS.labels(webhook_scopes.label(self.event["scope"]), outcome).inc()
-
-
-# Calls the app's function of a run (LookupError when it is no longer declared).
+# Calls the app's function of a run (Undeclared when it is no longer declared).
 Invoke = Callable[[Bcapp, Run, int], object]
 
 
 def _webhook_handler(bcapp: Bcapp, run: Run, attempt: int) -> object:
     handler = webhooks.named(run.handler)
     if handler is None:
-        raise LookupError(f"no handler {run.handler} is declared (BCAPP_RECEIVERS?)")
-    store_hash = run.store_hash
-    event = _event_of(
-        run.event, attempt, lambda: bcapp.stores.client(store_hash),
-        lambda: bcapp.stores.installed_app_data(store_hash),
+        raise Undeclared(f"no handler {run.handler} is declared (BCAPP_RECEIVERS?)")
+    found, store_hash = run.event, run.event.store_hash
+    stores = bcapp.stores
+    return handler.function(
+        webhooks.Event(
+            id=found.id, store_hash=store_hash, scope=found.scope, data=dict(found.data),
+            hash=found.hash, created_at=found.created_at, attempt=attempt,
+            client_of_store=lambda: stores.client(store_hash),
+            app_data_of_store=lambda: stores.installed_app_data(store_hash),
+        )
     )
-    return handler.function(event)
 
 
 def _signal_receiver(bcapp: Bcapp, run: Run, attempt: int) -> object:
-    receiver = signals.task_receiver(run.event["scope"], run.handler)
+    receiver = signals.task_receiver(run.event.scope, run.handler)
     if receiver is None:
-        raise LookupError(f"no task receiver {run.handler} is connected (BCAPP_RECEIVERS?)")
-    return receiver(run.store_hash, **run.event.get("data", {}))
+        raise Undeclared(f"no task receiver {run.handler} is connected (BCAPP_RECEIVERS?)")
+    return receiver(run.event.store_hash, **run.event.data)
 
 
-def _run_once(task: Task, bcapp: Bcapp, run: Run, invoke: Invoke) -> str:
-    """Run the app's function unless this run finished before; retry it on failure with
-    full-jitter backoff; keep it as a dead letter after the last attempt."""
-    store_hash, records = run.store_hash, bcapp.task_records
-    attempt = task.request.retries + 1
+def _run_once(task: BcappTask, run: Run, invoke: Invoke) -> str:
+    """Run the app's function unless this run finished before, or was queued for a duplicate
+    delivery; a failure propagates to Celery's retries."""
+    bcapp, store_hash = task.deployment, run.event.store_hash
     try:
-        if records.was_handled(store_hash, run.run_id):
-            return "already handled"
-        if run.receipt and bcapp.callbacks.outrun(run.event, run.receipt):
-            return "duplicate delivery"  # queued before the intake knew (service/webhooks.py)
+        skipped = bcapp.tasks.skip_reason(run.event, run.run_id, run.receipt)
     except StoreUnavailable as exc:  # a failed task would be acknowledged, the event lost
-        wait = retry_wait(attempt, bcapp.settings, most=MAX_REDIS_WAIT)
-        log.warning("%s for store=%s waits for Redis (%s), again in %.1f s",
-                    run.handler, store_hash, exc.reason, wait)
-        raise task.retry(countdown=wait, exc=exc) from exc
-    if attempt == 1:
-        _observe_wait(run.task, run.queued_at)
-    started = time.monotonic()
+        task.wait_for_redis(exc)
+    if skipped is not None:
+        return skipped
     try:
-        invoke(bcapp, run, attempt)
+        invoke(bcapp, run, task.attempt)
     except NotInstalled:
         log.info("%s for store=%s skipped: the store is not installed", run.handler, store_hash)
-        run.count("skipped")
         return "skipped: not installed"
-    except Exception as exc:  # any failure of the app's function is retried
-        settings = bcapp.settings
-        error = redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
-        if attempt < settings.task_max_attempts and not isinstance(exc, LookupError):
-            run.count("retried")
-            wait = retry_wait(attempt, settings)
-            log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
-                        run.handler, store_hash, attempt, wait, error, exc_info=exc)
-            raise task.retry(countdown=wait, exc=exc) from exc
-        bcapp.dead_letters.keep(
-            DeadLetter(run.run_id, run.handler, run.event, error, attempt, int(time.time()),
-                       run.task, traceback_of(exc))
-        )
-        run.count("dead")
-        log.error("%s for store=%s is a dead letter after %d attempts: %s",
-                  run.handler, store_hash, attempt, error, exc_info=exc)
-        return "dead"
-    finally:
-        TASK_SECONDS.labels(run.task, "run").observe(time.monotonic() - started)
-    try:
-        records.mark_handled(store_hash, run.run_id)
-    except StoreUnavailable as exc:
-        # The work is done: failing or retrying the task would only report it wrongly or run
-        # it again. BigCommerce's retries still meet the delivery's claim; only a redelivery
-        # of this very message (its acknowledgement lost too) would run it a second time.
-        log.warning("%s for store=%s ran, but its run could not be recorded (%s)",
-                    run.handler, store_hash, exc.reason)
-    run.count("handled")
+    bcapp.tasks.finished(store_hash, run.run_id)
     return "handled"
 
 
-def traceback_of(exc: BaseException) -> str:
-    """The failure's traceback as a dead letter keeps it: its last `MAX_TRACEBACK_CHARS`
-    (the innermost frames and the message), cut where a frame starts, redacted as log lines are.
-
-    A traceback holds the code's frames (file, line, source text: no local values) and the
-    exception's message. bcapp's own errors name reasons, never a token or a payload; an app's
-    message is the app's words, as in the `error` field and the log, and the redaction pass
-    (bcapp/logs.py) replaces anything shaped like a token or secret in it.
-    """
-    text = redact("".join(traceback.format_exception(exc)))  # whole: no token cut in two
-    if len(text) > MAX_TRACEBACK_CHARS:
-        tail = text[-MAX_TRACEBACK_CHARS:]
-        frame = tail.find("\n  File ")  # whole frames: a frame's source line never stands alone
-        text = "[earlier lines left out]\n" + tail[(frame if frame >= 0 else tail.find("\n")) + 1 :]
-    return text
+def handle_event(
+    task: BcappTask, run_id: str, handler: str, event: dict[str, Any],
+    queued_at: float = 0.0, receipt: str = "",
+) -> str:
+    """Run one declared handler on one webhook event."""
+    run = Run(run_id, handler, TaskEvent.of_json(event), receipt)
+    return _run_once(task, run, _webhook_handler)
 
 
-def _event_of(
-    event: dict[str, Any],
-    attempt: int,
-    client_of_store: Callable[[], Any],
-    app_data_of_store: Callable[[], Any],
-) -> webhooks.Event:
-    return webhooks.Event(
-        id=str(event["id"]),
-        store_hash=event["store_hash"],
-        scope=event["scope"],
-        data=dict(event.get("data") or {}),
-        hash=str(event.get("hash", "")),
-        created_at=int(event.get("created_at", 0)),
-        attempt=attempt,
-        client_of_store=client_of_store,
-        app_data_of_store=app_data_of_store,
-    )
+def run_signal(
+    task: BcappTask, run_id: str, handler: str, event: dict[str, Any],
+    queued_at: float = 0.0, receipt: str = "",
+) -> str:
+    """Run one signal's task receiver."""
+    return _run_once(task, Run(run_id, handler, TaskEvent.of_json(event)), _signal_receiver)
 
 
-def _observe_wait(task_name: str, queued_at: float) -> None:
-    if queued_at > 0:
-        TASK_SECONDS.labels(task_name, "wait").observe(max(time.time() - queued_at, 0.0))
+def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0) -> str:
+    """Subscribe a store to its webhooks and sync its App Extensions."""
+    bcapp = task.deployment
+    try:
+        changes = bcapp.stores.sync_hooks(store_hash, bcapp.settings.webhook_destination)
+        extensions = bcapp.stores.sync_extensions(store_hash)  # its failure is remembered
+    except (NotInstalled, TokenRejected) as exc:
+        return f"skipped: {exc.reason}"  # nothing to subscribe, or a re-install will
+    made = "failed (see bcapp stores show)" if extensions is None else extensions.summary()
+    return f"webhooks {changes.summary()}; App Extensions {made}"
+
+
+def reconcile(task: BcappTask, queued_at: float = 0.0) -> str:
+    """`bcapp reconcile`, from Celery beat."""
+    return task.deployment.operations.reconcile().summary()
+
+
+# Defined once; each Celery application that finalizes gets its own copy, bound to it.
+_RUNS = {"base": BcappTask, "bind": True, "autoretry_for": (Exception,),
+         "dont_autoretry_for": (Undeclared,)}
+shared_task(name=HANDLE_EVENT, **_RUNS)(handle_event)
+shared_task(name=RUN_SIGNAL, **_RUNS)(run_signal)
+shared_task(
+    name=SYNC_STORE, base=BcappTask, bind=True, autoretry_for=(ApiError, StoreUnavailable)
+)(sync_store)
+shared_task(name=RECONCILE, base=BcappTask, bind=True)(reconcile)
+
+
+def _started(task: Any = None, kwargs: dict[str, Any] | None = None, **_: Any) -> None:
+    """Celery's `task_prerun`: time the run, and its wait in the queue on its first attempt."""
+    if not isinstance(task, BcappTask):
+        return
+    task.request.bcapp_started = time.monotonic()
+    queued_at = (kwargs or {}).get("queued_at", 0)
+    if task.request.retries == 0 and isinstance(queued_at, int | float) and queued_at > 0:
+        TASK_SECONDS.labels(task.name, "wait").observe(max(time.time() - queued_at, 0.0))
+
+
+def _ended(
+    task: Any = None, kwargs: dict[str, Any] | None = None, retval: Any = None,
+    state: str | None = None, **_: Any,
+) -> None:
+    """Celery's `task_postrun`: the run's seconds and, for a webhook, its outcome (a run that
+    ran nothing of the app's is not measured)."""
+    if not isinstance(task, BcappTask):
+        return
+    if (state == "SUCCESS" and retval in NOT_RUN) or (
+        state == "RETRY" and isinstance(getattr(retval, "exc", None), WaitingForRedis)
+    ):
+        return
+    started = getattr(task.request, "bcapp_started", None)
+    if started is not None:
+        TASK_SECONDS.labels(task.name, "run").observe(time.monotonic() - started)
+    if task.name == HANDLE_EVENT and kwargs is not None:
+        outcome = {"RETRY": "retried", "FAILURE": "dead"}.get(
+            state or "", "handled" if retval == "handled" else "skipped"
+        )
+        WEBHOOKS.labels(webhook_scopes.label(kwargs["event"]["scope"]), outcome).inc()
+
+
+task_prerun.connect(_started, weak=False)
+task_postrun.connect(_ended, weak=False)
 
 
 def application(bcapp: Bcapp, reconcile_every: int | None = None) -> Celery:
-    """The Celery application of a deployment already built, with bcapp's tasks; with
-    `reconcile_every`, a beat schedule that runs reconcile that often (seconds)."""
+    """The Celery application of a deployment already built, with bcapp's tasks bound to it;
+    with `reconcile_every`, a beat schedule that runs reconcile that often (seconds)."""
     app = bcapp.queue.app
-    register_tasks(app, lambda: bcapp)
+    setattr(app, DEPLOYMENT, bcapp)
+    app.finalize()  # binds the tasks defined above to this application
     if reconcile_every is not None:
         app.conf.beat_schedule = {
             "bcapp-reconcile": {"task": RECONCILE, "schedule": float(reconcile_every)},
         }
-        app.conf.beat_schedule_filename = str(
-            bcapp.settings.instance_dir / "celerybeat-schedule"
-        )
+        instance = bcapp.settings.instance_dir
+        instance.mkdir(parents=True, exist_ok=True)  # a fresh checkout has none yet
+        app.conf.beat_schedule_filename = str(instance / "celerybeat-schedule")
     return app
 
 

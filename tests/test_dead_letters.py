@@ -22,11 +22,10 @@ from bcapp import webhooks
 from bcapp.broker import RUN_SIGNAL
 from bcapp.cli import main
 from bcapp.logs import JsonFormatter, RedactingFormatter
-from bcapp.service.dead_letters import DeadLetter
+from bcapp.service.dead_letters import MAX_TRACEBACK_CHARS, DeadLetter, traceback_of
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import standard_webhook_headers
-from bcapp.worker import MAX_TRACEBACK_CHARS, traceback_of
 from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install
 from tests.servers import environment_for

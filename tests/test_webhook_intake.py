@@ -141,7 +141,7 @@ def test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_onc
     """A process that queued the handler's task and died before its claim: the task runs (no
     claim says otherwise), and BigCommerce's retry of the unanswered delivery is claimed
     and queued anew, and runs nothing more (the run was marked handled)."""
-    from bcapp.service.webhooks import queue_handlers, verify_delivery
+    from bcapp.service.webhooks import verify_delivery
 
     runs: list[str] = []
 
@@ -152,7 +152,7 @@ def test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_onc
     service = service_of(app)
     body, headers = order_event("msg_lost", "l" * 40)
     delivery = verify_delivery(body, headers, [CLIENT_SECRET], time.time())
-    assert queue_handlers(delivery, service.queue.publish, "receipt-of-the-lost-process") == 1
+    assert service.tasks.queue_handlers(delivery.as_event(), "receipt-of-the-lost-process") == 1
     with running_worker(service):
         wait_until(lambda: runs, what="the lost process's task")
         assert deliver(installed, body, headers).json == {"status": "queued"}  # the retry

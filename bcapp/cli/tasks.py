@@ -76,7 +76,8 @@ def worker(
 
 @click.group()
 def webhooks() -> None:
-    """Webhook events whose handler failed every attempt (dead letters)."""
+    """Background runs that gave up (dead letters): webhook handlers, signal task receivers,
+    store syncs after an install."""
 
 
 @webhooks.command("failed")
@@ -108,11 +109,11 @@ def webhooks_show(run_id: str) -> None:
     signal = letter.is_signal
     rows = [
         ("dead letter", letter.run_id),
-        ("task", f"{letter.task} ({'signal task receiver' if signal else 'webhook handler'})"),
+        ("task", f"{letter.task} ({letter.kind})"),
         ("handler", letter.handler),
         ("store", letter.store_hash),
         ("signal" if signal else "scope", letter.scope),
-        *([] if signal else [("webhook-id", letter.webhook_id)]),
+        *([("webhook-id", letter.webhook_id)] if letter.is_webhook else []),
         ("resource", _resource(letter) or "-"),
         ("hash", str(event.get("hash") or "-")),
         ("created", _moment_of(event.get("created_at"))),
@@ -144,7 +145,7 @@ def _about(letter: DeadLetter) -> str:
     """The list's note on a letter's event: its resource and, for a webhook, its webhook-id."""
     resource = _resource(letter)
     note = f" ({resource})" if resource else ""
-    if not letter.is_signal:
+    if letter.is_webhook:
         note += f"  webhook-id {letter.webhook_id}"
     return note
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from bcapp.bigcommerce import BigCommerce
-from bcapp.broker import SYNC_STORE
 from bcapp.clock import Clock
 from bcapp.endpoints import WEBHOOKS
 from bcapp.errors import BadRequest, StoreUnavailable, Unauthorized
@@ -26,11 +24,11 @@ from bcapp.service.install import (
 from bcapp.service.limits import AbuseLimits
 from bcapp.service.loading import Loader
 from bcapp.service.sessions import frame_ancestors
+from bcapp.service.tasks import Tasks
 from bcapp.settings import Settings
 from bcapp.store import InstallLocks, InstallRecords, ReplayGuards, SessionTokens
 
 log = logging.getLogger(__name__)
-Publish = Callable[[str, dict[str, Any], str | None], None]  # task, JSON kwargs, task id
 
 # Where the app opens after an install (the home page shows the "installed" welcome).
 HOME_AFTER_INSTALL = "/?installed=1"
@@ -52,7 +50,7 @@ class AppCallbacks:
         limits: AbuseLimits,
         loader: Loader,
         acknowledge: Callable[[], None],
-        publish: Publish,
+        tasks: Tasks,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -64,7 +62,7 @@ class AppCallbacks:
         self._limits = limits
         self._loader = loader
         self._acknowledge = acknowledge  # waits for the replicas an install must reach
-        self._publish = publish  # queues a background task (bcapp/broker.py)
+        self._tasks = tasks  # queues background work (bcapp/service/tasks.py)
         self._install_policy = InstallPolicy.of(settings)
 
     def admit(self, route: str, address: str) -> None:
@@ -113,7 +111,7 @@ class AppCallbacks:
         """Subscribe the store to its webhooks in a task, not in the install request; a broker
         failure leaves it to the next `bcapp reconcile` (the install itself succeeded)."""
         try:
-            self._publish(SYNC_STORE, {"store_hash": store_hash}, None)
+            self._tasks.queue_sync(store_hash)
         except StoreUnavailable:
             log.warning("store=%s: webhook subscriptions wait for the next reconcile", store_hash)
 
@@ -149,7 +147,8 @@ class AppCallbacks:
         secrets = [self._settings.client_secret, *self._settings.previous_client_secrets]
         try:
             return webhooks.receive(
-                body, headers, secrets, self._clock, self._guards, self._end, self._publish
+                body, headers, secrets, self._clock, self._guards, self._end,
+                self._tasks.queue_handlers,
             )
         except (BadRequest, Unauthorized) as exc:
             if exc.reason == "webhook_signature" and not self._settings.is_production:
@@ -157,11 +156,6 @@ class AppCallbacks:
             if address is not None:
                 self._limits.admit_address(WEBHOOKS.name, address)
             raise
-
-    def outrun(self, event: Mapping[str, Any], receipt: str) -> bool:
-        """True when a handler task queued by the delivery `receipt` is a duplicate's: the
-        event was claimed by another delivery, whose own task runs it."""
-        return webhooks.outrun(event, receipt, self._guards)
 
     def _end(self, store_hash: str, event: UninstallEvent) -> bool:
         return access.end_installation(

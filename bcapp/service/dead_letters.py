@@ -1,7 +1,8 @@
 """Failed webhook events and signal tasks: listed for operators and queued again on request.
 
-A dead letter is one handler's run of one event, or one run of a signal's task receiver, that
-used every attempt (bcapp/worker.py). It keeps the event (never a token), the function's name,
+A dead letter is one handler's run of one event, one run of a signal's task receiver, or one
+store's sync after an install, that gave up (the task's `on_failure`, bcapp/worker.py). It
+keeps the event (never a token), the function's name,
 the last error and its traceback (bounded, redacted as log lines are), the attempts and when it
 failed; `replay` queues the same run again, from attempt 1, and takes it out. Letters kept
 before tracebacks were kept read back with an empty one. A letter that cannot be read back (it
@@ -14,15 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback as tracebacks
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, TaskQueue
+from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE, TaskQueue
+from bcapp.logs import redact
 from bcapp.store.records import CorruptRecord
 from bcapp.store.task_records import RedisTaskRecords
 from bcapp.validation import STORE_HASH, printable
 
 log = logging.getLogger(__name__)
+MAX_ERROR_CHARS = 500
+MAX_TRACEBACK_CHARS = 4096  # a dead letter's traceback: its innermost frames
+SYNC_SCOPE = "webhooks and App Extensions"  # what a store's sync letter names as its scope
+_REPLAYED = (HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE)  # the tasks a letter may name
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,18 @@ class DeadLetter:
     error: str
     attempts: int
     failed_at: int
-    task: str = HANDLE_EVENT  # or RUN_SIGNAL: a signal's task receiver
-    traceback: str = ""  # the last error's (bcapp/worker.py bounds and redacts it)
+    task: str = HANDLE_EVENT  # RUN_SIGNAL: a signal's task receiver; SYNC_STORE: a sync
+    traceback: str = ""  # the last error's, bounded and redacted (`traceback_of`)
+
+    @classmethod
+    def of_failure(
+        cls, task: str, run_id: str, handler: str, event: dict[str, Any], error: BaseException,
+        attempts: int, failed_at: int,
+    ) -> DeadLetter:
+        """The letter of a run that gave up with `error` (its message and traceback redacted
+        as log lines are)."""
+        message = redact(f"{type(error).__name__}: {error}")[:MAX_ERROR_CHARS]
+        return cls(run_id, handler, event, message, attempts, failed_at, task, traceback_of(error))
 
     @property
     def store_hash(self) -> str:
@@ -52,6 +69,24 @@ class DeadLetter:
     def is_signal(self) -> bool:
         """True for a signal's task receiver, False for a webhook handler."""
         return self.task == RUN_SIGNAL
+
+    @property
+    def is_webhook(self) -> bool:
+        """True for a webhook handler's run (it has a delivery's `webhook-id`)."""
+        return self.task == HANDLE_EVENT
+
+    @property
+    def kind(self) -> str:
+        """What ran, as people read it."""
+        if self.task == SYNC_STORE:
+            return "store sync after an install"
+        return "signal task receiver" if self.is_signal else "webhook handler"
+
+    def replay_kwargs(self) -> dict[str, Any]:
+        """What its task is queued with again (from attempt 1)."""
+        if self.task == SYNC_STORE:
+            return {"store_hash": self.store_hash}
+        return {"run_id": self.run_id, "handler": self.handler, "event": self.event}
 
     @property
     def webhook_id(self) -> str:
@@ -85,7 +120,7 @@ class DeadLetter:
         for name, kind in _FIELD_TYPES.items():
             if type(fields[name]) is not kind:
                 raise CorruptRecord(f"field_{name}")
-        if fields["task"] not in (HANDLE_EVENT, RUN_SIGNAL):
+        if fields["task"] not in _REPLAYED:
             raise CorruptRecord("field_task")  # replay queues only what bcapp runs
         return cls(**fields)
 
@@ -150,7 +185,7 @@ class DeadLetters:
         return next((letter for letter in self.failed() if letter.run_id == run_id), None)
 
     def keep(self, letter: DeadLetter) -> None:
-        """Keep a run that used every attempt (the worker's last word on it)."""
+        """Keep a run that gave up (its task's last word on it)."""
         self._records.keep_dead(letter.store_hash, letter.run_id, letter.as_record())
 
     def replay(self, run_id: str | None = None) -> list[DeadLetter]:
@@ -160,8 +195,24 @@ class DeadLetters:
         listed; two replays at once queue it twice, and the handled marker runs it once."""
         chosen = [letter for letter in self.failed() if run_id in (None, letter.run_id)]
         for letter in chosen:
-            kwargs = {"run_id": letter.run_id, "handler": letter.handler, "event": letter.event}
-            self._queue.publish(letter.task, kwargs, None)
+            self._queue.publish(letter.task, letter.replay_kwargs(), None)
             self._records.take_dead(letter.store_hash, letter.run_id)
         return chosen
 
+
+
+def traceback_of(exc: BaseException) -> str:
+    """The failure's traceback as a dead letter keeps it: its last `MAX_TRACEBACK_CHARS`
+    (the innermost frames and the message), cut where a frame starts, redacted as log lines are.
+
+    A traceback holds the code's frames (file, line, source text: no local values) and the
+    exception's message. bcapp's own errors name reasons, never a token or a payload; an app's
+    message is the app's words, as in the `error` field and the log, and the redaction pass
+    (bcapp/logs.py) replaces anything shaped like a token or secret in it.
+    """
+    text = redact("".join(tracebacks.format_exception(exc)))  # whole: no token cut in two
+    if len(text) > MAX_TRACEBACK_CHARS:
+        tail = text[-MAX_TRACEBACK_CHARS:]
+        frame = tail.find("\n  File ")  # whole frames: a frame's source line never stands alone
+        text = "[earlier lines left out]\n" + tail[(frame if frame >= 0 else tail.find("\n")) + 1 :]
+    return text

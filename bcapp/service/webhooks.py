@@ -16,15 +16,15 @@ process lost mid-request, a broker outage (503) or a Redis outage (503) leaves B
 retry free to do it all again, and the claim needs no second write once the tasks are queued.
 The price is paid by duplicates only: the tasks queued for one are dropped by the worker, as the
 claim names the receipt it belongs to (`receipt`, random per delivery received) and theirs is
-another (`outrun`). A receipt whose claim never happened (the process was lost in between) is
-run; its handler's handled marker stops a second run of the event (bcapp/worker.py).
+another (`Tasks.outrun`, bcapp/service/tasks.py). A receipt whose claim never happened (the
+process was lost in between) is run; its handler's handled marker stops a second run of the
+event (bcapp/worker.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import logging
@@ -36,12 +36,12 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-from bcapp import webhook_scopes, webhooks
-from bcapp.broker import HANDLE_EVENT
+from bcapp import webhook_scopes
 from bcapp.clock import Clock
 from bcapp.errors import BadRequest, Unauthorized
 from bcapp.metrics import WEBHOOKS
 from bcapp.models import UninstallEvent
+from bcapp.service.tasks import TaskEvent, claim_nonces
 from bcapp.store import ReplayGuards
 from bcapp.validation import store_hash_from_context
 
@@ -79,16 +79,12 @@ class Delivery:
         """The scope as a metrics label."""
         return webhook_scopes.label(self.scope)
 
-    def as_event(self) -> dict[str, Any]:
-        """What a handler task carries (JSON; never a token)."""
-        return {
-            "id": self.webhook_id,
-            "store_hash": self.store_hash,
-            "scope": self.scope,
-            "data": self.data,
-            "hash": self.event_hash,
-            "created_at": self.created_at,
-        }
+    def as_event(self) -> TaskEvent:
+        """The event its handlers' tasks carry (never a token)."""
+        return TaskEvent(
+            self.webhook_id, self.store_hash, self.scope, self.data, self.event_hash,
+            self.created_at,
+        )
 
 
 def verify_delivery(
@@ -179,18 +175,19 @@ def receive(
     clock: Clock,
     short_lived: ReplayGuards,
     end: Callable[[str, UninstallEvent], bool],
-    publish: Callable[[str, dict[str, Any], str | None], None],
+    queue_handlers: Callable[[TaskEvent, str], int],
 ) -> str:
     """Verify a delivery, queue its handlers, claim it, act on it: "ended", "queued",
     "ignored" or "duplicate".
 
-    `publish(task, kwargs, task_id)` queues a task; its failure (BrokerUnavailable, 503)
-    happens before the claim, so BigCommerce's retry is not taken for a duplicate.
+    `queue_handlers(event, receipt)` queues the handlers' tasks (`Tasks.queue_handlers`); its
+    failure (BrokerUnavailable, 503) happens before the claim, so BigCommerce's retry is not
+    taken for a duplicate.
     """
     delivery = verify_delivery(body, headers, secrets, clock.now())
     store_hash = delivery.store_hash
     receipt = token_hex(8)
-    queued = queue_handlers(delivery, publish, receipt)
+    queued = queue_handlers(delivery.as_event(), receipt)
     nonces = claim_nonces(delivery.webhook_id, delivery.event_hash)
     if not short_lived.claim(store_hash, nonces, DEDUPLICATE_SECONDS, receipt):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
@@ -208,39 +205,3 @@ def receive(
             raise
     WEBHOOKS.labels(delivery.scope_label, "received").inc()
     return outcome
-
-
-def claim_nonces(webhook_id: str, event_hash: str) -> list[str]:
-    """What a delivery claims: its id and, when it has one, its event's hash (the same for
-    every delivery of the event)."""
-    nonces = ["webhook:" + webhook_id]
-    if event_hash:
-        nonces.append("webhook-hash:" + event_hash)
-    return nonces
-
-
-def outrun(event: Mapping[str, Any], receipt: str, short_lived: ReplayGuards) -> bool:
-    """True when the event's claim belongs to another receipt than `receipt`: the task was
-    queued for a duplicate delivery, and the claiming delivery's own task runs the event.
-    False when the claim is this receipt's or missing (expired, or never made)."""
-    nonces = claim_nonces(str(event["id"]), str(event.get("hash") or ""))
-    owners = short_lived.claimants(str(event["store_hash"]), nonces)
-    return any(owner is not None and owner != receipt for owner in owners)
-
-
-def queue_handlers(
-    delivery: Delivery, publish: Callable[[str, dict[str, Any], str | None], None], receipt: str
-) -> int:
-    """Queue one task per declared handler that receives the delivery's scope; how many."""
-    handlers = webhooks.handlers_for(delivery.scope)
-    event = delivery.as_event()
-    for handler in handlers:
-        run_id = run_id_of(delivery.event_hash or delivery.webhook_id, handler.name)
-        kwargs = {"run_id": run_id, "handler": handler.name, "event": event, "receipt": receipt}
-        publish(HANDLE_EVENT, kwargs, run_id)
-    return len(handlers)
-
-
-def run_id_of(event_key: str, handler_name: str) -> str:
-    """One handler's run of one event: the same for every delivery of the event."""
-    return hashlib.sha256(f"{event_key}\n{handler_name}".encode()).hexdigest()[:32]

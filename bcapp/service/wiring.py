@@ -7,7 +7,9 @@ that only calls `stores` never builds the load path (its script) or the callback
 - `callbacks`: install, load, uninstall, remove user, webhooks (the callback views);
 - `sessions`: resume a session, spend a handoff (every app page);
 - `stores`: each installed store's API client and the app's data (app pages and workers);
-- `operations`: what the CLI runs.
+- `operations`: what the CLI runs;
+- `tasks`: background work the intake, the worker and the CLI share (queueing, handled
+  markers, the duplicate check, dead letters; bcapp/service/tasks.py).
 
 `bcapp.connect()` and `bcapp.init_app()` both build one (docs/architecture.md).
 """
@@ -15,22 +17,18 @@ that only calls `stores` never builds the load path (its script) or the callback
 from __future__ import annotations
 
 import logging
-import uuid
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import redis
 
-from bcapp import signals
 from bcapp.app_spec import load_declarations
 from bcapp.bigcommerce import BigCommerce
-from bcapp.broker import RUN_SIGNAL, TaskQueue, celery_app
+from bcapp.broker import TaskQueue, celery_app
 from bcapp.clock import Clock
 from bcapp.clock import default as default_clock
 from bcapp.crypto import TokenCipher
-from bcapp.errors import StoreUnavailable
 from bcapp.service.app_callbacks import AppCallbacks
 from bcapp.service.dead_letters import DeadLetters
 from bcapp.service.limits import AbuseLimits, LimitPolicy
@@ -38,6 +36,7 @@ from bcapp.service.loading import Loader
 from bcapp.service.operations import Operations
 from bcapp.service.sessions import Sessions
 from bcapp.service.stores import Stores
+from bcapp.service.tasks import Tasks
 from bcapp.settings import Settings
 from bcapp.store import InstallRecords, embedded
 from bcapp.store.app_data import RedisAppData
@@ -124,7 +123,7 @@ class Bcapp:
             limits=limits,
             loader=loader,
             acknowledge=lambda: wait_for_replicas(self._redis, settings.redis_min_replicas),
-            publish=lambda task, kwargs, task_id: self.queue.publish(task, kwargs, task_id),
+            tasks=self.tasks,
         )
 
     @cached_property
@@ -168,32 +167,16 @@ class Bcapp:
         """Celery, to queue background tasks (webhook handlers, subscriptions)."""
         return TaskQueue(celery_app(self.settings, self._redis_url))
 
-    def publish_signal(
-        self, signal: str, receiver: str, store_hash: str, fields: dict[str, Any]
-    ) -> None:
-        """Queue one run of a signal's task receiver (bcapp/signals.py). With the broker down
-        the receiver runs at once instead, its failure logged: the callback that sent the
-        signal succeeded, and the receiver's work is not lost."""
-        run_id = uuid.uuid4().hex
-        event = {
-            "id": run_id,
-            "store_hash": store_hash,
-            "scope": signal,
-            "data": fields,
-            "hash": "",
-            "created_at": int(self.clock.now()),
-        }
-        try:
-            kwargs = {"run_id": run_id, "handler": receiver, "event": event}
-            self.queue.publish(RUN_SIGNAL, kwargs, run_id)
-        except StoreUnavailable:
-            log.warning("broker unavailable: %s runs now, in the request", receiver)
-            run_now = signals.task_receiver(signal, receiver)
-            try:
-                if run_now is not None:
-                    run_now(store_hash, **fields)
-            except Exception:  # the app's code: its failure must not fail the callback
-                log.exception("%s failed for store=%s", receiver, store_hash)
+    @cached_property
+    def tasks(self) -> Tasks:
+        """Background work: queueing tasks, what their runs check and keep (the worker's)."""
+        return Tasks(
+            self.queue,
+            self.task_records,
+            claims=self._short_lived,
+            dead_letters=self.dead_letters,
+            clock=self.clock,
+        )
 
     @cached_property
     def task_records(self) -> RedisTaskRecords:

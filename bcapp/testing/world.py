@@ -130,11 +130,15 @@ class World:
         celery = application(self.service)
         celery.conf.broker_transport_options["polling_interval"] = 0.1
 
-        def finished(sender: Any = None, kwargs: Any = None, retval: Any = None, **_: Any) -> None:
-            if sender is not None and sender.app is celery:
-                with self._lock:
-                    self._finished.append((sender.name, dict(kwargs or {}), retval))
-                    self._lock.notify_all()
+        def finished(
+            sender: Any = None, kwargs: Any = None, retval: Any = None, state: Any = None, **_: Any
+        ) -> None:
+            if sender is None or sender.app is not celery or state == "RETRY":
+                return  # a retry runs again: its run is not over
+            outcome = "dead" if state == "FAILURE" else retval  # kept as a dead letter
+            with self._lock:
+                self._finished.append((sender.name, dict(kwargs or {}), outcome))
+                self._lock.notify_all()
 
         task_postrun.connect(finished, weak=False)
         self._receiver = finished

@@ -124,7 +124,7 @@ def guard_request() -> None:
     refuse foreign hosts, then, on a callback, other methods, oversized requests, and count the
     client address (429). One hook: each request looks up its callback once."""
     pages.start_clock()
-    signals.set_publisher(service().publish_signal)  # task receivers are queued, not run here
+    signals.set_publisher(service().tasks.publish_signal)  # queued, not run in the request
     refuse_foreign_hosts()
     route = callback_route()
     if route is not None:

@@ -1,0 +1,173 @@
+"""Background work's one home: what the webhook intake, the worker and the CLI share.
+
+- `TaskEvent`: the one event a task carries (a webhook delivery's, or a signal's run), as a
+  typed value; a task message holds it as JSON (`as_json`, `of_json`), never a token;
+- queueing: one task per declared handler of a delivery (`queue_handlers`), a store's sync
+  after an install (`queue_sync`), a signal's task receiver (`publish_signal`, the publisher a
+  web request sets in bcapp/signals.py);
+- the duplicate check a run makes before it runs (`skip_reason`): its handled marker, and for
+  a webhook the delivery's claim (`outrun`: the tasks queued for a duplicate delivery drop);
+- handled markers and dead letters (`finished`, `keep_dead`; bcapp/service/dead_letters.py
+  lists and replays them).
+
+The worker (bcapp/worker.py) runs the tasks on these and nothing of the callbacks' service:
+no load path, no abuse limits (tests/test_worker_tasks.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bcapp import signals, webhooks
+from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE, TaskQueue
+from bcapp.clock import Clock
+from bcapp.errors import StoreUnavailable
+from bcapp.service.dead_letters import DeadLetter, DeadLetters
+from bcapp.store import ReplayGuards
+from bcapp.store.task_records import RedisTaskRecords
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """The event a task runs on: a webhook delivery's (its `webhook-id`, scope, payload data,
+    hash and time), or a signal's run (its run id, the signal's name as scope, its fields)."""
+
+    id: str
+    store_hash: str
+    scope: str
+    data: dict[str, Any] = field(default_factory=dict)
+    hash: str = ""  # BigCommerce's digest: equal for every delivery of one event ("" if none)
+    created_at: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """The event as a task message and a dead letter carry it."""
+        return {
+            "id": self.id,
+            "store_hash": self.store_hash,
+            "scope": self.scope,
+            "data": self.data,
+            "hash": self.hash,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def of_json(cls, raw: Mapping[str, Any]) -> TaskEvent:
+        """The event a message (or a dead letter) carries."""
+        created_at = raw.get("created_at")
+        return cls(
+            id=str(raw["id"]),
+            store_hash=str(raw["store_hash"]),
+            scope=str(raw.get("scope", "")),
+            data=dict(raw.get("data") or {}),
+            hash=str(raw.get("hash") or ""),
+            created_at=created_at if type(created_at) is int else 0,
+        )
+
+
+def claim_nonces(webhook_id: str, event_hash: str) -> list[str]:
+    """What a delivery claims: its id and, when it has one, its event's hash (the same for
+    every delivery of the event)."""
+    nonces = ["webhook:" + webhook_id]
+    if event_hash:
+        nonces.append("webhook-hash:" + event_hash)
+    return nonces
+
+
+def run_id_of(event_key: str, handler_name: str) -> str:
+    """One handler's run of one event: the same for every delivery of the event."""
+    return hashlib.sha256(f"{event_key}\n{handler_name}".encode()).hexdigest()[:32]
+
+
+class Tasks:
+    """Queue background tasks, and what their runs check and keep."""
+
+    def __init__(
+        self,
+        queue: TaskQueue,
+        records: RedisTaskRecords,
+        claims: ReplayGuards,
+        dead_letters: DeadLetters,
+        clock: Clock,
+    ) -> None:
+        self._queue = queue
+        self._records = records
+        self._claims = claims  # the deliveries' claims the intake made
+        self.dead_letters = dead_letters
+        self._clock = clock
+
+    def queue_handlers(self, event: TaskEvent, receipt: str) -> int:
+        """Queue one task per declared handler that receives the event's scope; how many.
+        BrokerUnavailable (503) when the broker fails."""
+        handlers = webhooks.handlers_for(event.scope)
+        carried = event.as_json()
+        for handler in handlers:
+            run_id = run_id_of(event.hash or event.id, handler.name)
+            kwargs = {"run_id": run_id, "handler": handler.name, "event": carried,
+                      "receipt": receipt}
+            self._queue.publish(HANDLE_EVENT, kwargs, run_id)
+        return len(handlers)
+
+    def queue_sync(self, store_hash: str) -> None:
+        """Queue the store's webhook subscriptions and App Extensions sync (BrokerUnavailable
+        when the broker fails)."""
+        self._queue.publish(SYNC_STORE, {"store_hash": store_hash}, None)
+
+    def publish_signal(
+        self, signal: str, receiver: str, store_hash: str, fields: dict[str, Any]
+    ) -> None:
+        """Queue one run of a signal's task receiver (bcapp/signals.py). With the broker down
+        the receiver runs at once instead, its failure logged: the callback that sent the
+        signal succeeded, and the receiver's work is not lost."""
+        run_id = uuid.uuid4().hex
+        event = TaskEvent(run_id, store_hash, signal, fields, "", int(self._clock.now()))
+        try:
+            kwargs = {"run_id": run_id, "handler": receiver, "event": event.as_json()}
+            self._queue.publish(RUN_SIGNAL, kwargs, run_id)
+        except StoreUnavailable:
+            log.warning("broker unavailable: %s runs now, in the request", receiver)
+            run_now = signals.task_receiver(signal, receiver)
+            try:
+                if run_now is not None:
+                    run_now(store_hash, **fields)
+            except Exception:  # the app's code: its failure must not fail the callback
+                log.exception("%s failed for store=%s", receiver, store_hash)
+
+    def outrun(self, event: TaskEvent, receipt: str) -> bool:
+        """True when the event's claim belongs to another receipt than `receipt`: the task was
+        queued for a duplicate delivery, and the claiming delivery's own task runs the event.
+        False when the claim is this receipt's or missing (expired, or never made)."""
+        nonces = claim_nonces(event.id, event.hash)
+        owners = self._claims.claimants(event.store_hash, nonces)
+        return any(owner is not None and owner != receipt for owner in owners)
+
+    def skip_reason(self, event: TaskEvent, run_id: str, receipt: str = "") -> str | None:
+        """Why a run must not run ("already handled", "duplicate delivery"), or None;
+        StoreUnavailable when Redis cannot tell."""
+        if self._records.was_handled(event.store_hash, run_id):
+            return "already handled"
+        if receipt and self.outrun(event, receipt):
+            return "duplicate delivery"  # queued before the intake knew (service/webhooks.py)
+        return None
+
+    def finished(self, store_hash: str, run_id: str) -> None:
+        """Mark the run handled (a redelivery runs nothing), or log that it could not be.
+
+        The work is done: failing or retrying the task would only report it wrongly or run it
+        again. BigCommerce's retries still meet the delivery's claim; only a redelivery of this
+        very message (its acknowledgement lost too) would run it a second time."""
+        try:
+            self._records.mark_handled(store_hash, run_id)
+        except StoreUnavailable as exc:
+            log.warning("run %s for store=%s ran, but could not be recorded (%s)",
+                        run_id, store_hash, exc.reason)
+
+    def keep_dead(self, letter: DeadLetter) -> None:
+        """Keep a run that gave up (its task's last word on it)."""
+        self.dead_letters.keep(letter)
