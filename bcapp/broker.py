@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from amqp.exceptions import ChannelError
 from celery import Celery
+from celery.utils.time import get_exponential_backoff_interval
 from kombu.exceptions import KombuError, OperationalError
 from kombu.messaging import Producer
 from kombu.utils.uuid import uuid
@@ -98,6 +99,14 @@ def retry_policy(settings: Settings) -> dict[str, Any]:
         "retry_backoff_max": backoff_cap(settings),
         "retry_jitter": True,
     }
+
+
+def retry_wait(attempt: int, settings: Settings, most: float | None = None) -> int:
+    """How long before attempt `attempt + 1`, as Celery's `retry_backoff` computes it for
+    bcapp's tasks (`retry_policy`), and never more than `most`."""
+    cap = backoff_cap(settings) if most is None else min(backoff_cap(settings), int(most))
+    factor = int(max(1.0, settings.task_retry_base))  # as Celery's autoretry reads the option
+    return int(get_exponential_backoff_interval(factor, attempt - 1, cap, full_jitter=True))
 
 
 def celery_app(settings: Settings, redis_url: str) -> Celery:

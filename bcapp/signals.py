@@ -19,10 +19,11 @@ Receivers connected with ``connect`` run in the process that does the work (a we
 A receiver connected with ``connect_task`` runs in a task worker instead (`bcapp worker`), with
 retries and dead letters as webhook handlers have: ``receiver(store_hash, **fields)`` where the
 fields are the signal's JSON values (a ``user`` becomes ``user_id`` and ``user_email``; the
-``installation`` is not sent: read the store through ``bcapp.connect()``). Outside a web
-request (the CLI, a worker) task receivers run at once, in that process: it is off the
-request path already. `BCAPP_RECEIVERS` names modules that every bcapp process imports at
-start, so they can connect their receivers.
+``installation`` is not sent: read the store through ``bcapp.connect()``). A web request sets
+the publisher (`set_publisher`) to the tasks service's `publish_signal`
+(bcapp/service/tasks.py). Outside a web request (the CLI, a worker) task receivers run at
+once, in that process: it is off the request path already. `BCAPP_RECEIVERS` names modules
+that every bcapp process imports at start, so they can connect their receivers.
 """
 
 from __future__ import annotations

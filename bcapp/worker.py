@@ -30,22 +30,22 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from celery import Celery, Task, shared_task
 from celery.signals import task_postrun, task_prerun
-from celery.utils.time import get_exponential_backoff_interval
 
-from bcapp import signals, webhook_scopes, webhooks
-from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE, backoff_cap
+from bcapp import webhook_scopes
+from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE, retry_wait
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import MAX_ERROR_CHARS, SYNC_SCOPE, DeadLetter
-from bcapp.service.tasks import TaskEvent
+from bcapp.service.tasks import TaskEvent, Undeclared, call_handler, call_receiver
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
+
+__all__ = ["BcappTask", "application", "retry_wait"]
 
 log = logging.getLogger(__name__)
 # A run that cannot read its records waits for Redis this long at most between tries (well
@@ -57,18 +57,6 @@ NOT_RUN = ("already handled", "duplicate delivery")  # a run that ran nothing of
 
 class WaitingForRedis(StoreUnavailable):
     """A run could not read its handled marker or claim: retried, whatever its attempts."""
-
-
-class Undeclared(LookupError):
-    """The run names a handler or receiver no longer declared: a dead letter at once."""
-
-
-def retry_wait(attempt: int, settings: Settings, most: float | None = None) -> int:
-    """How long before attempt `attempt + 1`, as Celery's `retry_backoff` computes it for
-    bcapp's tasks (bcapp/broker.py, `retry_policy`), and never more than `most`."""
-    cap = backoff_cap(settings) if most is None else min(backoff_cap(settings), int(most))
-    factor = int(max(1.0, settings.task_retry_base))  # as Celery's autoretry reads the option
-    return int(get_exponential_backoff_interval(factor, attempt - 1, cap, full_jitter=True))
 
 
 class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
@@ -168,60 +156,25 @@ def _error(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
 
 
-@dataclass(frozen=True)
-class Run:
-    """One run of an app's function: a webhook handler on an event, or a signal's task
-    receiver (its event has the signal's name as `scope` and its fields as `data`)."""
-
-    run_id: str
-    handler: str
-    event: TaskEvent
-    receipt: str = ""  # the webhook delivery that queued it ("" for a replay or a signal)
-
-
-# Calls the app's function of a run (Undeclared when it is no longer declared).
-Invoke = Callable[[Bcapp, Run, int], object]
-
-
-def _webhook_handler(bcapp: Bcapp, run: Run, attempt: int) -> object:
-    handler = webhooks.named(run.handler)
-    if handler is None:
-        raise Undeclared(f"no handler {run.handler} is declared (BCAPP_RECEIVERS?)")
-    found, store_hash = run.event, run.event.store_hash
-    stores = bcapp.stores
-    return handler.function(
-        webhooks.Event(
-            id=found.id, store_hash=store_hash, scope=found.scope, data=dict(found.data),
-            hash=found.hash, created_at=found.created_at, attempt=attempt,
-            client_of_store=lambda: stores.client(store_hash),
-            app_data_of_store=lambda: stores.installed_app_data(store_hash),
-        )
-    )
-
-
-def _signal_receiver(bcapp: Bcapp, run: Run, attempt: int) -> object:
-    receiver = signals.task_receiver(run.event.scope, run.handler)
-    if receiver is None:
-        raise Undeclared(f"no task receiver {run.handler} is connected (BCAPP_RECEIVERS?)")
-    return receiver(run.event.store_hash, **run.event.data)
-
-
-def _run_once(task: BcappTask, run: Run, invoke: Invoke) -> str:
-    """Run the app's function unless this run finished before, or was queued for a duplicate
-    delivery; a failure propagates to Celery's retries."""
-    bcapp, store_hash = task.deployment, run.event.store_hash
+def _run_once(
+    task: BcappTask, run_id: str, handler: str, event: TaskEvent, receipt: str,
+    call: Callable[[int], object],
+) -> str:
+    """`call(attempt)` (the app's function) unless this run finished before, or was queued for
+    a duplicate delivery; a failure propagates to Celery's retries."""
+    tasks, store_hash = task.deployment.tasks, event.store_hash
     try:
-        skipped = bcapp.tasks.skip_reason(run.event, run.run_id, run.receipt)
+        skipped = tasks.skip_reason(event, run_id, receipt)
     except StoreUnavailable as exc:  # a failed task would be acknowledged, the event lost
         task.wait_for_redis(exc)
     if skipped is not None:
         return skipped
     try:
-        invoke(bcapp, run, task.attempt)
+        call(task.attempt)
     except NotInstalled:
-        log.info("%s for store=%s skipped: the store is not installed", run.handler, store_hash)
+        log.info("%s for store=%s skipped: the store is not installed", handler, store_hash)
         return "skipped: not installed"
-    bcapp.tasks.finished(store_hash, run.run_id)
+    tasks.finished(store_hash, run_id)
     return "handled"
 
 
@@ -229,17 +182,20 @@ def handle_event(
     task: BcappTask, run_id: str, handler: str, event: dict[str, Any],
     queued_at: float = 0.0, receipt: str = "",
 ) -> str:
-    """Run one declared handler on one webhook event."""
-    run = Run(run_id, handler, TaskEvent.of_json(event), receipt)
-    return _run_once(task, run, _webhook_handler)
+    """Run one declared handler on one webhook event (`receipt`: the delivery that queued it,
+    "" for a replay)."""
+    found = TaskEvent.of_json(event)
+    return _run_once(task, run_id, handler, found, receipt,
+                     lambda attempt: call_handler(task.deployment.stores, found, handler, attempt))
 
 
 def run_signal(
     task: BcappTask, run_id: str, handler: str, event: dict[str, Any],
     queued_at: float = 0.0, receipt: str = "",
 ) -> str:
-    """Run one signal's task receiver."""
-    return _run_once(task, Run(run_id, handler, TaskEvent.of_json(event)), _signal_receiver)
+    """Run one signal's task receiver (the event's scope names the signal)."""
+    found = TaskEvent.of_json(event)
+    return _run_once(task, run_id, handler, found, "", lambda _: call_receiver(found, handler))
 
 
 def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0) -> str:

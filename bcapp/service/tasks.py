@@ -28,6 +28,7 @@ from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE, TaskQueue
 from bcapp.clock import Clock
 from bcapp.errors import StoreUnavailable
 from bcapp.service.dead_letters import DeadLetter, DeadLetters
+from bcapp.service.stores import Stores
 from bcapp.store import ReplayGuards
 from bcapp.store.task_records import RedisTaskRecords
 
@@ -69,6 +70,34 @@ class TaskEvent:
             hash=str(raw.get("hash") or ""),
             created_at=created_at if type(created_at) is int else 0,
         )
+
+
+class Undeclared(LookupError):
+    """The run names a handler or receiver no longer declared: a dead letter at once."""
+
+
+def call_handler(stores: Stores, event: TaskEvent, handler: str, attempt: int) -> object:
+    """Run the declared webhook handler `handler` on `event` (its `attempt`th run)."""
+    declared = webhooks.named(handler)
+    if declared is None:
+        raise Undeclared(f"no handler {handler} is declared (BCAPP_RECEIVERS?)")
+    store_hash = event.store_hash
+    return declared.function(
+        webhooks.Event(
+            id=event.id, store_hash=store_hash, scope=event.scope, data=dict(event.data),
+            hash=event.hash, created_at=event.created_at, attempt=attempt,
+            client_of_store=lambda: stores.client(store_hash),
+            app_data_of_store=lambda: stores.installed_app_data(store_hash),
+        )
+    )
+
+
+def call_receiver(event: TaskEvent, receiver: str) -> object:
+    """Run the signal's task receiver `receiver` (the event's scope names the signal)."""
+    connected = signals.task_receiver(event.scope, receiver)
+    if connected is None:
+        raise Undeclared(f"no task receiver {receiver} is connected (BCAPP_RECEIVERS?)")
+    return connected(event.store_hash, **event.data)
 
 
 def claim_nonces(webhook_id: str, event_hash: str) -> list[str]:
