@@ -1,6 +1,8 @@
 """`bcapp dev` in an app's own project (issue 27, Build 4 and acceptance 4): it serves the app,
-an edited view without a restart, restarts the task worker when a handler changes, and Ctrl-C
-ends every process it started within 5 s."""
+an edited view without a restart, restarts the task worker when a handler changes, Ctrl-C ends
+every process it started within 5 s, and once restarted a new order still runs the handler
+(the simulator's event counter once started again at 1, so the worker dropped the new order's
+event as a duplicate of an earlier one)."""
 
 from __future__ import annotations
 
@@ -49,13 +51,18 @@ bcapp.init_app(app)
 '''
 
 HANDLERS = '''
+from pathlib import Path
+
 from bcapp import webhooks
 
 
 @webhooks.on("store/order/created")
-def order_created(event: object) -> None:
-    """Count the order (a first version)."""
+def order_created(event: webhooks.Event) -> None:
+    """Write the order down (a first version)."""
+    with (Path(__file__).parent / "orders.txt").open("a") as written:
+        written.write(f"{event.data['id']} {event.hash}\\n")
 '''
+STORE, OWNER = "demo1234", 1001  # the simulator's seeded store and its owner
 
 
 def clean_env() -> dict[str, str]:
@@ -158,6 +165,50 @@ def served_by_both(url: str, text: str) -> bool:
     return len(pids) == 2 and all(answer.startswith(text + " ") for answer in answers)
 
 
+def answers(url: str) -> bool:
+    """Whether `url` answers 2xx yet."""
+    try:
+        return requests.get(url, timeout=5).ok
+    except requests.ConnectionError:
+        return False
+
+
+def install(simulator: str) -> None:
+    """Install the app on the seeded store as the panel's button does: the panel frames the
+    app's auth callback, which a browser then opens."""
+    framed = requests.post(
+        f"{simulator}/stores/{STORE}/install", data={"user_id": OWNER},
+        headers={"Origin": simulator}, timeout=10,
+    )
+    framed.raise_for_status()
+    [callback] = re.findall(r'<iframe[^>]*src="([^"]+)"', framed.text)
+    answer = requests.get(callback.replace("&amp;", "&"), allow_redirects=False, timeout=20)
+    assert answer.status_code == 302, answer.text[:300]
+
+
+def new_order(project: Path) -> None:
+    """`bcapp simulator event store/order/created` once the store has a hook for it."""
+    fired = ""
+
+    def sent_to_a_hook() -> bool:
+        nonlocal fired
+        result = subprocess.run(
+            [BCAPP, "simulator", "event", "store/order/created", "--store", STORE],
+            cwd=project, env=clean_env(), capture_output=True, text=True, timeout=30,
+            check=False,
+        )
+        fired = result.stdout + result.stderr
+        return "sent to 1 hook(s)" in result.stdout
+
+    assert eventually(sent_to_a_hook, within=15), fired
+
+
+def handled(project: Path) -> list[str]:
+    """The orders the app's handler wrote down: `id hash` a line."""
+    orders = project / "orders.txt"
+    return orders.read_text().splitlines() if orders.exists() else []
+
+
 def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
     project: Path, tmp_path: Path
 ) -> None:
@@ -196,6 +247,13 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
             "the edited template is served by every web worker"
         )
 
+        # A new order from the simulator runs the handler (the store installed first).
+        simulator = f"http://localhost:{port + 1}"
+        assert eventually(lambda: answers(simulator))
+        install(simulator)
+        new_order(project)
+        assert eventually(lambda: len(handled(project)) == 1, within=15), log.read_text()[-3000:]
+
         members = group_members(dev.pid)
         commands = " | ".join(members.values())
         assert "watchfiles" in commands and "simulator" in commands and "gunicorn" in commands
@@ -219,6 +277,20 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
             # linger in TIME_WAIT, which a server's SO_REUSEADDR, as gunicorn's, ignores).
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", freed))
+
+    # Started again, a new order still runs the handler: its event is no repeat of the first.
+    with bcapp_dev(project, tmp_path / "dev-again.log") as again:
+        wait_until_serving(url, again)
+        assert eventually(lambda: answers(f"http://localhost:{port + 1}"))
+        new_order(project)
+        assert eventually(lambda: len(handled(project)) == 2, within=15), (
+            (tmp_path / "dev-again.log").read_text()[-3000:]
+        )
+        os.killpg(again.pid, signal.SIGINT)
+        again.wait(timeout=10)
+    first, second = (line.split() for line in handled(project))
+    assert first[0] != second[0], "a new order id"
+    assert first[1] != second[1], "a new event hash"
 
 
 def pid_alive(pid: int) -> bool:
