@@ -163,8 +163,8 @@ def test_webhook_and_task_metrics_follow_an_event_from_intake_to_handler(
     queued = scrape()
     assert count(queued, "received") - count(before, "received") == 1
     assert count(queued, "duplicate") - count(before, "duplicate") == 1
-    # Two tasks: the intake queues before it claims, and the worker drops the duplicate's.
-    assert sample(queued, "bcapp_queue_depth") - sample(before, "bcapp_queue_depth") == 2
+    # One task: a duplicate of a claimed delivery queues nothing (L8 of the fourth review).
+    assert sample(queued, "bcapp_queue_depth") - sample(before, "bcapp_queue_depth") == 1
     runs = 'bcapp_task_seconds_count{phase="run",task="bcapp.handle_event"}'
     ran_before = sum(
         float(line.split()[1]) for line in before.splitlines() if line.startswith(runs)

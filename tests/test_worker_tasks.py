@@ -24,11 +24,12 @@ from bcapp import webhooks
 from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE
 from bcapp.cli import main
 from bcapp.errors import ApiError, StoreUnavailable
+from bcapp.service.webhooks import verify_delivery
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.worker import BcappTask, application
-from tests.conftest import service_of
+from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install
 from tests.servers import environment_for, free_port
 from tests.test_webhook_intake import deliver, order_event, queued
@@ -52,8 +53,8 @@ def test_a_worker_runs_webhooks_and_drops_duplicates_without_the_callbacks_servi
     prefix: str,
 ) -> None:
     """The worker's deployment, apart from the web one, runs the handler once for an event
-    delivered twice (the duplicate's task checks the delivery's claim) and builds nothing of
-    the callbacks: no load path, no abuse limits, no sessions."""
+    delivered twice (a racing duplicate's task checks the delivery's claim) and builds
+    nothing of the callbacks: no load path, no abuse limits, no sessions."""
     runs: list[str] = []
 
     @webhooks.on("store/order/created")
@@ -63,9 +64,12 @@ def test_a_worker_runs_webhooks_and_drops_duplicates_without_the_callbacks_servi
     first = order_event("msg_first", "f" * 40)
     again = order_event("msg_again", "f" * 40)  # BigCommerce's retry: a new id, the same hash
     assert deliver(installed, *first).json == {"status": "queued"}
-    assert deliver(installed, *again).json == {"status": "duplicate"}
-    assert queued(redis_client, prefix) == 3, "the install's sync, and one task per delivery"
+    assert deliver(installed, *again).json == {"status": "duplicate"}  # queues nothing
     worker = make_service()
+    # A duplicate that raced the first (both read no claim) had its task queued too.
+    racing = verify_delivery(*again, [CLIENT_SECRET], time.time()).as_event()
+    assert worker.tasks.queue_handlers(racing, "receipt-of-a-racing-duplicate") == 1
+    assert queued(redis_client, prefix) == 3, "the install's sync, the first's, the racer's"
     with running_worker(worker):
         wait_until(lambda: runs and queued(redis_client, prefix) == 0, what="both tasks taken")
         time.sleep(0.3)  # room for a wrong second run

@@ -14,7 +14,9 @@ installation like an uninstall (docs/security.md R13). The answer waits for no h
 Queue first, claim second: no moment exists where the event is claimed and not queued, so a
 process lost mid-request, a broker outage (503) or a Redis outage (503) leaves BigCommerce's
 retry free to do it all again, and the claim needs no second write once the tasks are queued.
-The price is paid by duplicates only: the tasks queued for one are dropped by the worker, as the
+A delivery whose event is already claimed is a duplicate before anything is queued (one read),
+so a captured delivery replayed for its 5 minutes puts nothing in the broker. Only a duplicate
+racing the first delivery (both read no claim) queues tasks; the worker drops them, as the
 claim names the receipt it belongs to (`receipt`, random per delivery received) and theirs is
 another (`Tasks.outrun`, bcapp/service/tasks.py). A receipt whose claim never happened (the
 process was lost in between) is run; its handler's handled marker stops a second run of the
@@ -186,12 +188,17 @@ def receive(
     """
     delivery = verify_delivery(body, headers, secrets, clock.now())
     store_hash = delivery.store_hash
+    nonces = claim_nonces(delivery.webhook_id, delivery.event_hash)
+    # A claim already made means the claiming delivery's tasks are queued: a replay (or
+    # BigCommerce's retry) queues nothing (L8 of the fourth review).
+    if any(owner is not None for owner in short_lived.claimants(store_hash, nonces)):
+        WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
+        return "duplicate"
     receipt = token_hex(8)
     queued = queue_handlers(delivery.as_event(), receipt)
-    nonces = claim_nonces(delivery.webhook_id, delivery.event_hash)
     if not short_lived.claim(store_hash, nonces, DEDUPLICATE_SECONDS, receipt):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
-        return "duplicate"  # the tasks just queued find the claim is another's (`outrun`)
+        return "duplicate"  # raced the claimant: its tasks find the claim is another's (`outrun`)
     outcome = "queued" if queued else "ignored"
     if delivery.scope == UNINSTALLED_SCOPE:
         # The event's own time, not the attempt's: a retry delivered after a re-install
