@@ -1,7 +1,7 @@
 """`bcapp demo`: a scripted walk through the whole app lifecycle against the simulator.
 
 Development wiring: it runs the app and the simulator side by side on loopback ports, so it is
-one of the two places (with the CLI) allowed to import the simulator.
+one of the places (with the CLI and the test kit, bcapp/testing/) that import the simulator.
 
 install -> load (owner) -> second user -> a forged uninstall undone by the owner's next open ->
 remove user -> uninstall -> re-install, each step checked; any surprise ends the walk with a

@@ -1,7 +1,7 @@
 """App Extensions declared by the app: menu items of the control panel that open the app on a
 record (BigCommerce's `integrations/apps/app-extensions` docs).
 
-In a module named in `BCAPP_RECEIVERS`::
+In a module of the app (`BCAPP_APP`'s, or one named in `BCAPP_RECEIVERS`)::
 
     from bcapp import extensions
 

@@ -1,6 +1,6 @@
 """Prometheus metrics, correct across gunicorn workers.
 
-With `BCAPP_METRICS_TOKEN` set, `gunicorn.conf.py` points `PROMETHEUS_MULTIPROC_DIR` at a fresh
+With `BCAPP_METRICS_TOKEN` set, bcapp/gunicorn.py points `PROMETHEUS_MULTIPROC_DIR` at a fresh
 directory before the workers start, so every worker writes its samples there and `/metrics`
 adds them up (prometheus-client's multiprocess mode); elsewhere (tests, the CLI) the process's
 own registry is used. Labels carry route templates and refusal reasons only, never a token, a

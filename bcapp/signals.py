@@ -22,8 +22,9 @@ fields are the signal's JSON values (a ``user`` becomes ``user_id`` and ``user_e
 ``installation`` is not sent: read the store through ``bcapp.connect()``). A web request sets
 the publisher (`set_publisher`) to the tasks service's `publish_signal`
 (bcapp/service/tasks.py). Outside a web request (the CLI, a worker) task receivers run at
-once, in that process: it is off the request path already. `BCAPP_RECEIVERS` names modules
-that every bcapp process imports at start, so they can connect their receivers.
+once, in that process: it is off the request path already. `BCAPP_APP`'s module and those
+`BCAPP_RECEIVERS` names are imported once by every bcapp process when it wires bcapp
+(bcapp/app_spec.py, `load_declarations`), so they can connect their receivers.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Handlers of BigCommerce webhook events, declared by the app built on bcapp.
 
-In a module named in `BCAPP_RECEIVERS` (every bcapp process imports it at start)::
+In a module of the app (`BCAPP_APP`'s, or one named in `BCAPP_RECEIVERS`: every bcapp process
+imports them once, when it wires bcapp, bcapp/app_spec.py)::
 
     from bcapp import webhooks
 

@@ -1,5 +1,5 @@
-"""The `bcapp` command line: scopes, keys, configuration check, stores, reconcile, worker,
-webhooks."""
+"""The `bcapp` command line: scopes, keys, configuration check, stores, export and import,
+reconcile, worker, webhooks, dev, new, simulator and demo."""
 
 from __future__ import annotations
 

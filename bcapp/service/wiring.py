@@ -1,15 +1,18 @@
 """The composition root: each collaborator of a deployment built once, and the services on them.
 
 `Bcapp` is the only place that constructs a Redis client, the token cipher, the stores and the
-BigCommerce client. Its four services, one per audience, are built on first use, so a worker
-that only calls `stores` never builds the load path (its script) or the callbacks:
+BigCommerce client. Its services, one per audience, are built on first use, so a worker (which
+uses `tasks`, `stores` and `operations`) never builds the load path (its script) or the callbacks:
 
 - `callbacks`: install, load, uninstall, remove user, webhooks (the callback views);
 - `sessions`: resume a session, spend a handoff (every app page);
 - `stores`: each installed store's API client and the app's data (app pages and workers);
 - `operations`: what the CLI runs;
 - `tasks`: background work the intake, the worker and the CLI share (queueing, handled
-  markers, the duplicate check, dead letters; bcapp/service/tasks.py).
+  markers, the duplicate check, dead letters; bcapp/service/tasks.py);
+- `dead_letters`: runs that gave up, for `bcapp webhooks failed|show|replay`;
+
+with `queue` (the broker's publisher) and `task_records` (what workers keep) beneath them.
 
 `bcapp.connect()` and `bcapp.init_app()` both build one (docs/architecture.md).
 """

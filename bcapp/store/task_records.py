@@ -1,9 +1,10 @@
-"""What the workers keep in Redis: handlers that finished an event, and dead letters.
+"""What the workers keep in Redis: runs that finished (handled markers), and dead letters.
 
-A handler's event is marked handled when it returns, so a redelivery (a worker lost after the
-handler finished, before the broker heard of it) runs nothing again. An event whose handler
-used every attempt is kept as a dead letter, in its store's slot, for the grace period:
-`bcapp webhooks failed` lists them and `bcapp webhooks replay` queues them again.
+A handler's (or a signal task receiver's) run is marked handled when it returns, so a
+redelivery (a worker lost after the handler finished, before the broker heard of it) runs
+nothing again. A run that gave up (a handler's, a signal task receiver's or a store's sync) is
+kept as a dead letter, in its store's slot, for the grace period: `bcapp webhooks failed`
+lists them and `bcapp webhooks replay` queues them again.
 """
 
 from __future__ import annotations

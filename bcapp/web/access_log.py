@@ -2,7 +2,7 @@
 
 gunicorn logs the percent-*decoded* path (`%(U)s`), so `GET /healthz%0a203.0.113.9 …` would
 write a second, forged log line. This logger escapes control characters in every atom before
-formatting (docs/security.md R7). `gunicorn.conf.py` names it as `logger_class`.
+formatting (docs/security.md R7). bcapp/gunicorn.py names it as `logger_class`.
 """
 
 from __future__ import annotations
