@@ -3,7 +3,8 @@
 You own the Flask app; `bcapp.init_app(app)` adds the BigCommerce callbacks, the session that
 works inside the control-panel iframe, error pages, health and metrics, and the landing page
 installs and loads open (`/`). Your pages use `app_page`: it checks the session against Redis
-on every request and hands them the store, the user and the store's API client. The bundled
+on every request and hands them the store, the user, the store's API client and its app data
+(`ctx.app_data`). The bundled
 example pages are not part of your app unless you ask (`init_app(app, example_pages=True)`).
 Your SECRET_KEY, `flask.session`, error handlers and templates stay yours, and
 `bcapp.current()` is bcapp's services inside a request (docs/flask-extension.md).
