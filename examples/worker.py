@@ -7,9 +7,9 @@ the local simulator):
 
 It uses no Flask: `bcapp.connect()` builds bcapp's services from the same settings as the
 server, each on first use (this script builds only `stores`: no load path, no callbacks). It is
-a script of your own; `bcapp worker` is the Celery worker that runs your webhook handlers. The store client shares
-each store's request budget with every other process through Redis, waits out rate limits,
-retries safe calls, and flags a store whose token BigCommerce refuses.
+a script of your own; `bcapp worker` is the Celery worker that runs your webhook handlers. The
+store client shares each store's request budget with every other process through Redis, waits
+out rate limits, retries safe calls, and flags a store whose token BigCommerce refuses.
 """
 
 from __future__ import annotations
