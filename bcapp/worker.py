@@ -41,7 +41,14 @@ from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import MAX_ERROR_CHARS, SYNC_SCOPE, DeadLetter
-from bcapp.service.tasks import TaskEvent, Undeclared, call_handler, call_receiver
+from bcapp.service.tasks import (
+    HELD,
+    RunDeferred,
+    TaskEvent,
+    Undeclared,
+    call_handler,
+    call_receiver,
+)
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
 
@@ -52,11 +59,7 @@ log = logging.getLogger(__name__)
 # under any visibility timeout: Celery's Redis transport redelivers a task held longer).
 MAX_REDIS_WAIT = 60
 DEPLOYMENT = "bcapp_deployment"  # the attribute of a Celery app naming the deployment it runs
-NOT_RUN = ("already handled", "duplicate delivery")  # a run that ran nothing of the app's
-
-
-class WaitingForRedis(StoreUnavailable):
-    """A run could not read its handled marker or claim: retried, whatever its attempts."""
+NOT_RUN = ("already handled", "duplicate delivery", HELD)  # a run that ran nothing of the app's
 
 
 class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
@@ -78,14 +81,12 @@ class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
         """1 for the first run, 2 for the first retry, ..."""
         return int(self.request.retries) + 1
 
-    def wait_for_redis(self, error: StoreUnavailable) -> NoReturn:
-        """Retry the run once Redis may be back (full jitter, `MAX_REDIS_WAIT` at most), however
-        many times: raises Celery's Retry."""
+    def wait(self, deferred: RunDeferred) -> NoReturn:
+        """Retry the run once Redis may be back, or the other copy of it has ended (full
+        jitter, `MAX_REDIS_WAIT` at most), however many times: raises Celery's Retry."""
         wait = retry_wait(self.attempt, self.deployment.settings, most=MAX_REDIS_WAIT)
         try:
-            raise self.retry(
-                countdown=wait, exc=WaitingForRedis(error.reason), max_retries=sys.maxsize
-            ) from error
+            raise self.retry(countdown=wait, exc=deferred, max_retries=sys.maxsize) from deferred
         finally:
             # Celery keeps a call's `max_retries` on the task object, which its threads share,
             # until an autoretry takes it: it is this call's alone.
@@ -97,9 +98,9 @@ class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
         """Log the retry: the wait for Redis, or the failure with its traceback."""
         wait = float(getattr(einfo.exception, "when", None) or 0)  # Celery's Retry: countdown
         what, store_hash = _about(self.name, kwargs)
-        if isinstance(exc, WaitingForRedis):
-            log.warning("%s for store=%s waits for Redis (%s), again in %.1f s",
-                        what, store_hash, exc.reason, wait)
+        if isinstance(exc, RunDeferred):
+            log.warning("%s for store=%s waits %s (%s), again in %.1f s", what, store_hash,
+                        "for Redis" if exc.for_redis else "its turn", exc.reason, wait)
             return
         log.warning("%s for store=%s failed (attempt %d), again in %.1f s: %s",
                     what, store_hash, self.attempt, wait, _error(exc), exc_info=exc)
@@ -131,7 +132,7 @@ class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
         """The dead letter of this task's run (None for reconcile: its next run comes)."""
         failed_at = int(self.deployment.clock.now())
         if self.name == SYNC_STORE:
-            run_id = task_id.replace("-", "")
+            run_id = str(kwargs.get("run_id") or task_id.replace("-", ""))
             event = TaskEvent(run_id, str(kwargs["store_hash"]), SYNC_SCOPE).as_json()
             return DeadLetter.of_failure(
                 SYNC_STORE, run_id, SYNC_STORE, event, error, attempts, failed_at
@@ -160,22 +161,14 @@ def _run_once(
     task: BcappTask, run_id: str, handler: str, event: TaskEvent, receipt: str,
     call: Callable[[int], object],
 ) -> str:
-    """`call(attempt)` (the app's function) unless this run finished before, or was queued for
-    a duplicate delivery; a failure propagates to Celery's retries."""
-    tasks, store_hash = task.deployment.tasks, event.store_hash
+    """`call(attempt)` (the app's function) once, under the run's lease (`Tasks.run_once`); a
+    run that cannot start now waits (a retry); the app's failure goes to Celery's retries."""
     try:
-        skipped = tasks.skip_reason(event, run_id, receipt)
-    except StoreUnavailable as exc:  # a failed task would be acknowledged, the event lost
-        task.wait_for_redis(exc)
-    if skipped is not None:
-        return skipped
-    try:
-        call(task.attempt)
-    except NotInstalled:
-        log.info("%s for store=%s skipped: the store is not installed", handler, store_hash)
-        return "skipped: not installed"
-    tasks.finished(store_hash, run_id)
-    return "handled"
+        return task.deployment.tasks.run_once(
+            task.name, run_id, handler, event, receipt, lambda: call(task.attempt), task.attempt
+        )
+    except RunDeferred as exc:
+        task.wait(exc)
 
 
 def handle_event(
@@ -198,8 +191,9 @@ def run_signal(
     return _run_once(task, run_id, handler, found, "", lambda _: call_receiver(found, handler))
 
 
-def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0) -> str:
-    """Subscribe a store to its webhooks and sync its App Extensions."""
+def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0, run_id: str = "") -> str:
+    """Subscribe a store to its webhooks and sync its App Extensions (`run_id`: the dead
+    letter replayed, taken out when the sync ends)."""
     bcapp = task.deployment
     try:
         changes = bcapp.stores.sync_hooks(store_hash, bcapp.settings.webhook_destination)
@@ -207,6 +201,8 @@ def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0) -> str:
     except (NotInstalled, TokenRejected) as exc:
         return f"skipped: {exc.reason}"  # nothing to subscribe, or a re-install will
     made = "failed (see bcapp stores show)" if extensions is None else extensions.summary()
+    if run_id:
+        bcapp.tasks.finished(store_hash, run_id)
     return f"webhooks {changes.summary()}; App Extensions {made}"
 
 
@@ -245,7 +241,7 @@ def _ended(
     if not isinstance(task, BcappTask):
         return
     if (state == "SUCCESS" and retval in NOT_RUN) or (
-        state == "RETRY" and isinstance(getattr(retval, "exc", None), WaitingForRedis)
+        state == "RETRY" and isinstance(getattr(retval, "exc", None), RunDeferred)
     ):
         return
     started = getattr(task.request, "bcapp_started", None)

@@ -4,7 +4,13 @@ A dead letter is one handler's run of one event, one run of a signal's task rece
 store's sync after an install, that gave up (the task's `on_failure`, bcapp/worker.py). It
 keeps the event (never a token), the function's name,
 the last error and its traceback (bounded, redacted as log lines are), the attempts and when it
-failed; `replay` queues the same run again, from attempt 1, and takes it out. Letters kept
+failed; `replay` queues the same run again, from attempt 1, and leaves it listed until that
+run ends: the run takes it out when it finishes, keeps it again when it fails, and a replay
+never deletes a letter whose run did not happen. A held letter (`waiting`) is a webhook
+handler's run that met its store uninstalled by an uninstall callback, which a staff user
+can forge (docs/security.md R9): it is queued again when the store is reinstated
+(`resume`, from bcapp/store/lifecycle.py's reinstate hook), dropped once the run meets a
+store BigCommerce uninstalled (bcapp/service/tasks.py). Letters kept
 before tracebacks were kept read back with an empty one. A letter that cannot be read back (it
 does not parse, a field has another type, it names another store or run than its key, or a task
 bcapp never runs) is logged by its key, never its content, and skipped: listed by nobody,
@@ -20,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE, TaskQueue
+from bcapp.errors import StoreUnavailable
 from bcapp.logs import redact
 from bcapp.store.records import CorruptRecord
 from bcapp.store.task_records import RedisTaskRecords
@@ -44,6 +51,7 @@ class DeadLetter:
     failed_at: int
     task: str = HANDLE_EVENT  # RUN_SIGNAL: a signal's task receiver; SYNC_STORE: a sync
     traceback: str = ""  # the last error's, bounded and redacted (`traceback_of`)
+    waiting: bool = False  # held for its store's reinstatement (an uninstall callback)
 
     @classmethod
     def of_failure(
@@ -85,7 +93,7 @@ class DeadLetter:
     def replay_kwargs(self) -> dict[str, Any]:
         """What its task is queued with again (from attempt 1)."""
         if self.task == SYNC_STORE:
-            return {"store_hash": self.store_hash}
+            return {"store_hash": self.store_hash, "run_id": self.run_id}
         return {"run_id": self.run_id, "handler": self.handler, "event": self.event}
 
     @property
@@ -116,6 +124,7 @@ class DeadLetter:
             "failed_at": raw.get("failed_at", 0),
             "task": raw.get("task", HANDLE_EVENT),
             "traceback": raw.get("traceback") or "",
+            "waiting": raw.get("waiting", False),
         }
         for name, kind in _FIELD_TYPES.items():
             if type(fields[name]) is not kind:
@@ -154,6 +163,7 @@ _FIELD_TYPES: dict[str, type] = {
     "failed_at": int,
     "task": str,
     "traceback": str,
+    "waiting": bool,
 }
 
 
@@ -164,11 +174,12 @@ class DeadLetters:
         self._records = records
         self._queue = queue
 
-    def failed(self) -> list[DeadLetter]:
-        """Every readable dead letter, oldest failure first (a corrupt one is logged by its
-        key and skipped: one must not hide, nor stop the replay of, every other)."""
+    def failed(self, of_store: str | None = None) -> list[DeadLetter]:
+        """Every readable dead letter (of the store `of_store`, or of every store), oldest failure
+        first (a corrupt one is logged by its key and skipped: one must not hide, nor stop the
+        replay of, every other)."""
         letters = []
-        for store_hash, run_id, text in self._records.dead_letters():
+        for store_hash, run_id, text in self._records.dead_letters(of_store):
             try:
                 letters.append(DeadLetter.of_stored(store_hash, run_id, text))
             except CorruptRecord as error:
@@ -185,19 +196,41 @@ class DeadLetters:
         return next((letter for letter in self.failed() if letter.run_id == run_id), None)
 
     def keep(self, letter: DeadLetter) -> None:
-        """Keep a run that gave up (its task's last word on it)."""
-        self._records.keep_dead(letter.store_hash, letter.run_id, letter.as_record())
+        """Keep a run that gave up (its task's last word on it), or one held (`waiting`)."""
+        self._records.keep_dead(
+            letter.store_hash, letter.run_id, letter.as_record(), held=letter.waiting
+        )
+
+    def drop(self, store_hash: str, run_id: str) -> None:
+        """Take out the letter of a run that will never run (its store is gone for good)."""
+        self._records.take_dead(store_hash, run_id)
 
     def replay(self, run_id: str | None = None) -> list[DeadLetter]:
         """Queue again the dead letter `run_id` (None: every one); the ones queued.
 
-        Each is queued before it is removed: a broker failure (BrokerUnavailable) leaves it
-        listed; two replays at once queue it twice, and the handled marker runs it once."""
+        Each stays listed until its run ends (the run takes it out, or keeps it again): a
+        broker failure (BrokerUnavailable) or a lost message leaves it listed; two replays at
+        once queue it twice, and the handled marker and the run's lease run it once."""
         chosen = [letter for letter in self.failed() if run_id in (None, letter.run_id)]
         for letter in chosen:
             self._queue.publish(letter.task, letter.replay_kwargs(), None)
-            self._records.take_dead(letter.store_hash, letter.run_id)
         return chosen
+
+    def resume(self, store_hash: str) -> int:
+        """Queue the store's held letters again (it was reinstated); how many. A failure is
+        logged, not raised: the load or reconcile that reinstated the store succeeded, and the
+        letters stay listed for `bcapp webhooks replay`."""
+        try:
+            held = [letter for letter in self.failed(store_hash) if letter.waiting]
+            for letter in held:
+                self._queue.publish(letter.task, letter.replay_kwargs(), None)
+        except StoreUnavailable as exc:  # Redis, or the broker (BrokerUnavailable)
+            log.error("store=%s reinstated, its held runs not queued (%s): see bcapp webhooks "
+                      "failed", store_hash, exc.reason)
+            return 0
+        if held:
+            log.info("store=%s reinstated: %d held run(s) queued again", store_hash, len(held))
+        return len(held)
 
 
 

@@ -8,7 +8,13 @@
 - the duplicate check a run makes before it runs (`skip_reason`): its handled marker, and for
   a webhook the delivery's claim (`outrun`: the tasks queued for a duplicate delivery drop);
 - handled markers and dead letters (`finished`, `keep_dead`; bcapp/service/dead_letters.py
-  lists and replays them).
+  lists and replays them);
+- one run of a handler (`run_once`): it holds the run's lease while it runs, so a second copy
+  of a running event (kombu restores an unacknowledged message when the worker's connection
+  drops) waits instead of running beside it (`RunDeferred`, retried by the worker); a run that
+  meets its store uninstalled by an uninstall callback (forgeable: docs/security.md R9) is
+  held as a waiting dead letter and queued again when the store is reinstated
+  (`DeadLetters.resume`); one that meets a store BigCommerce uninstalled is dropped.
 
 The worker (bcapp/worker.py) runs the tasks on these and nothing of the callbacks' service:
 no load path, no abuse limits (tests/test_worker_tasks.py).
@@ -19,17 +25,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bcapp import signals, webhooks
 from bcapp.broker import HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE, TaskQueue
 from bcapp.clock import Clock
-from bcapp.errors import StoreUnavailable
+from bcapp.errors import NotInstalled, StoreUnavailable
+from bcapp.service.access import REINSTATABLE_SOURCES
 from bcapp.service.dead_letters import DeadLetter, DeadLetters
 from bcapp.service.stores import Stores
-from bcapp.store import ReplayGuards
+from bcapp.store import InstallationStore, ReplayGuards
 from bcapp.store.task_records import RedisTaskRecords
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,24 @@ class TaskEvent:
 
 class Undeclared(LookupError):
     """The run names a handler or receiver no longer declared: a dead letter at once."""
+
+
+class RunDeferred(Exception):
+    """The run cannot start now: Redis cannot tell whether it ran (`for_redis`), or another
+    copy of it is running. The worker retries it later, whatever its attempts."""
+
+    def __init__(self, reason: str, for_redis: bool) -> None:
+        super().__init__(reason, for_redis)  # both: Celery pickles it, as cls(*args)
+        self.reason = reason
+        self.for_redis = for_redis
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+HELD = "waiting for reinstatement"  # a run kept until its store is reinstated
+HELD_ERROR = ("NotInstalled: the store was uninstalled by an uninstall callback (which a staff "
+              "user can forge); runs when the store is reinstated (load or reconcile)")
 
 
 def call_handler(stores: Stores, event: TaskEvent, handler: str, attempt: int) -> object:
@@ -124,12 +149,18 @@ class Tasks:
         claims: ReplayGuards,
         dead_letters: DeadLetters,
         clock: Clock,
+        installations: InstallationStore,
+        lease_seconds: int,
     ) -> None:
         self._queue = queue
         self._records = records
         self._claims = claims  # the deliveries' claims the intake made
         self.dead_letters = dead_letters
         self._clock = clock
+        self._installations = installations
+        # A run's lease lasts the visibility timeout: the broker gives a message held longer
+        # to another worker anyway (docs/webhooks.md, "When an event runs twice").
+        self._lease_seconds = lease_seconds
 
     def queue_handlers(self, event: TaskEvent, receipt: str) -> int:
         """Queue one task per declared handler that receives the event's scope; how many.
@@ -200,3 +231,67 @@ class Tasks:
     def keep_dead(self, letter: DeadLetter) -> None:
         """Keep a run that gave up (its task's last word on it)."""
         self.dead_letters.keep(letter)
+
+    def run_once(
+        self, task: str, run_id: str, handler: str, event: TaskEvent, receipt: str,
+        call: Callable[[], object], attempt: int,
+    ) -> str:
+        """Run `call` (the app's function) under the run's lease unless the run finished
+        before or was queued for a duplicate delivery; what became of it ("handled", a skip
+        reason, `HELD`). RunDeferred when it cannot start now; the app's failure propagates."""
+        holder, store_hash = uuid.uuid4().hex, event.store_hash
+        try:
+            taken = self._records.hold_run(store_hash, run_id, holder, self._lease_seconds)
+        except StoreUnavailable as exc:  # a failed task would be acknowledged, the event lost
+            raise RunDeferred(exc.reason, for_redis=True) from exc
+        if not taken:
+            raise RunDeferred("another worker is running it", for_redis=False)
+        try:
+            try:
+                skipped = self.skip_reason(event, run_id, receipt)
+            except StoreUnavailable as exc:
+                raise RunDeferred(exc.reason, for_redis=True) from exc
+            if skipped is not None:
+                return skipped
+            try:
+                call()
+            except NotInstalled:
+                return self.not_installed(task, run_id, handler, event, attempt)
+            self.finished(store_hash, run_id)  # before the lease goes: a waiting copy skips
+            return "handled"
+        finally:
+            self._release(store_hash, run_id, holder)
+
+    def _release(self, store_hash: str, run_id: str, holder: str) -> None:
+        try:
+            self._records.release_run(store_hash, run_id, holder)
+        except StoreUnavailable as exc:  # it expires with the visibility timeout
+            log.warning("run %s for store=%s: its lease not released (%s)",
+                        run_id, store_hash, exc.reason)
+
+    def not_installed(
+        self, task: str, run_id: str, handler: str, event: TaskEvent, attempt: int
+    ) -> str:
+        """A run that met its store not installed: held as a waiting dead letter when an
+        uninstall callback (forgeable) ended the store, else dropped with any letter of it."""
+        store_hash = event.store_hash
+        installation = self._installations.get_installation(store_hash)
+        uninstall = None if installation is None else installation.uninstall
+        reinstated = installation is not None and installation.is_installed  # meanwhile
+        if task != HANDLE_EVENT or not (
+            reinstated or (uninstall is not None and uninstall.source in REINSTATABLE_SOURCES)
+        ):
+            log.info("%s for store=%s skipped: the store is not installed", handler, store_hash)
+            if task == HANDLE_EVENT:
+                self.dead_letters.drop(store_hash, run_id)  # a replay's: it will never run
+            return "skipped: not installed"
+        self.dead_letters.keep(DeadLetter(
+            run_id, handler, event.as_json(), HELD_ERROR, attempt, int(self._clock.now()),
+            task, waiting=True,
+        ))
+        log.warning("%s for store=%s %s: the store was uninstalled by an uninstall callback",
+                    handler, store_hash, HELD)
+        again = self._installations.get_installation(store_hash)
+        if again is not None and again.is_installed:  # reinstated before the letter was kept
+            self.dead_letters.resume(store_hash)
+        return HELD

@@ -81,7 +81,9 @@ class Bcapp:
         # tokens, caches, leases, hit counters (each a protocol of bcapp/store/__init__.py).
         self._short_lived = RedisShortLivedRecords(redis_client, self._keys, clock)
         self._installations = RedisInstallationStore(redis_client, self._cipher, self._keys, clock)
-        self._lifecycle = RedisLifecycle(redis_client, self._cipher, self._keys)
+        self._lifecycle = RedisLifecycle(  # a reinstatement queues the runs held meanwhile
+            redis_client, self._cipher, self._keys, lambda found: self.dead_letters.resume(found)
+        )
         self._records = InstallRecords(
             installations=self._installations,
             users=RedisStoreUsers(redis_client, self._keys, clock, self._short_lived),
@@ -179,6 +181,8 @@ class Bcapp:
             claims=self._short_lived,
             dead_letters=self.dead_letters,
             clock=self.clock,
+            installations=self._installations,
+            lease_seconds=self.settings.task_visibility_timeout,
         )
 
     @cached_property

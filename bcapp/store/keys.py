@@ -94,6 +94,10 @@ DEAD = KeyKind(
     "dead", "JSON: a webhook event whose handler used every attempt, with its last error",
     "the grace period (BCAPP_UNINSTALL_GRACE)", Lifetime.SHORT, per_id=True
 )
+RUNNING = KeyKind(
+    "running", "a task run's lease: a second copy of the run waits (bcapp/service/tasks.py)",
+    "the task visibility timeout, deleted when the run ends", Lifetime.SHORT, per_id=True
+)
 BUDGET = KeyKind(
     "budget", "the store API requests left in the current window", "the window's reset",
     Lifetime.SHORT
@@ -104,7 +108,7 @@ BUDGET_PROBE = KeyKind(
 
 KINDS = (
     INSTALLATION, USERS, APP_DATA, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION, REMOVED, LEASE,
-    CACHE, HANDLED, DEAD, BUDGET, BUDGET_PROBE,
+    CACHE, HANDLED, DEAD, RUNNING, BUDGET, BUDGET_PROBE,
 )
 RECORDS = tuple(kind for kind in KINDS if kind.lifetime is Lifetime.RECORD)
 # What purge and forget delete: the records and the uninstall marker.

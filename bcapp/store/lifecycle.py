@@ -15,6 +15,7 @@ import enum
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 
 import redis
@@ -62,10 +63,19 @@ class Uninstalled(enum.Enum):
 class RedisLifecycle:
     """Soft uninstall, reinstatement and purge, each one WATCH/MULTI/EXEC transaction."""
 
-    def __init__(self, client: redis.Redis, cipher: TokenCipher, keys: Keyspace) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        cipher: TokenCipher,
+        keys: Keyspace,
+        on_reinstated: Callable[[str], object] | None = None,
+    ) -> None:
         self._redis = client
         self._cipher = cipher
         self._keys = keys
+        # Called with the store's hash after a reinstatement: the composition root queues the
+        # runs held while the store stood uninstalled (bcapp/service/dead_letters.py, resume).
+        self._on_reinstated = on_reinstated
 
     def mark_uninstalled(
         self,
@@ -133,6 +143,8 @@ class RedisLifecycle:
             restored: Installation | None = transaction(
                 self._redis, undo, record_key, users_key, marker_key
             )
+        if restored is not None and self._on_reinstated is not None:
+            self._on_reinstated(store_hash)
         return restored
 
     def mark_token_rejected(self, store_hash: str, install_id: str, at: int) -> bool:
