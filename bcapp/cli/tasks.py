@@ -120,6 +120,8 @@ def webhooks_show(run_id: str) -> None:
         ("attempts", str(letter.attempts)),
         ("failed at", moment(letter.failed_at)),
         ("error", letter.error),
+        *([("waiting", "for the store's reinstatement (load or reconcile)")]
+          if letter.waiting else []),
     ]
     for name, value in rows:
         echo(f"{name + ':':<13}{value}")
@@ -171,4 +173,5 @@ def webhooks_replay(run_id: str | None, every: bool) -> None:
         fail(f"no dead letter {run_id} (see: bcapp webhooks failed)")
     for letter in replayed:
         echo(f"queued {letter.run_id} ({letter.scope} for store {letter.store_hash})")
-    click.echo(f"{len(replayed)} event(s) queued again")
+    click.echo(f"{len(replayed)} event(s) queued again"
+               + ("; each stays listed until its run ends" if replayed else ""))
