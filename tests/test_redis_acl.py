@@ -15,32 +15,55 @@ import redis
 from click.testing import CliRunner
 from flask import Flask
 
+from bcapp import webhooks
 from bcapp.cli import main
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
+from bcapp.worker import application
 from tests.conftest import service_of
 from tests.helpers import install, signed
 from tests.servers import redis_server
 from tests.test_cli import cli_env
+from tests.test_webhook_intake import deliver, order_event
+from tests.workers import running_worker, wait_until
 
 pytestmark = pytest.mark.slow
 PASSWORD = "acl-secret-pw-0123"
+BROKER_PASSWORD = "acl-broker-pw-4567"
+ADMIN_PASSWORD = "acl-admin-pw-8910"
 
 
 # The recommended ACL for bcapp's user (docs/how-it-works.md), with this test's key prefix.
 RULES = (
     "-@all +@read +@write +@keyspace +@transaction +@connection -@dangerous "
-    "+evalsha +eval +script|load +wait +info +config|get"
+    "+evalsha +eval +script|load +script|exists +wait +info +config|get "
+    "+time +publish +psubscribe +punsubscribe"
+)
+# The recommended ACL of a broker user of its own: the commands of kombu's Redis transport
+# (and Celery's remote control) only, on the broker's keys and channel only.
+BROKER_RULES = (
+    "-@all +@connection -@dangerous +select +lpush +rpush +brpop +rpop +llen +exists +del "
+    "+pexpire +get +set +sadd +srem +smembers +hset +hget +hdel +hlen +zadd +zrem +zrange "
+    "+zrangebyscore +watch +unwatch +multi +exec +discard +evalsha +script|load "
+    "+script|exists +time +publish +psubscribe +punsubscribe"
 )
 
 
 @pytest.fixture
 def acl_server(tmp_path: Path, prefix: str) -> Iterator[str]:
-    """The server's URL without credentials; only the user `bcapp` may use data."""
+    """The server's URL without credentials; only the users `bcapp` and `bcapp-broker` may
+    use data (`admin` reads the ACL log)."""
+    # Celery's remote control: kombu PSUBSCRIBEs to it, and Redis matches a PSUBSCRIBE's
+    # pattern literally against the user's channels (/0: the broker's database).
+    channel = f"&{prefix}:broker:/0.celery.pidbox"
     with redis_server(
         tmp_path,
         "--user", "default", "on", "nopass", "-@all", "+ping",
-        "--user", "bcapp", "on", f">{PASSWORD}", f"~{prefix}:*", *RULES.split(),
+        "--user", "bcapp", "on", f">{PASSWORD}", f"~{prefix}:*", "resetchannels", channel,
+        *RULES.split(),
+        "--user", "bcapp-broker", "on", f">{BROKER_PASSWORD}", f"~{prefix}:broker:*",
+        "resetchannels", channel, *BROKER_RULES.split(),
+        "--user", "admin", "on", f">{ADMIN_PASSWORD}", "~*", "&*", "+@all",
     ) as url:
         yield url
 
@@ -93,3 +116,44 @@ def test_check_reaches_redis_as_the_user_without_printing_the_password(
     result = CliRunner().invoke(main, ["check"], env=env)
     assert "redis persistence" in result.output, "it reached Redis as the ACL user"
     assert PASSWORD not in result.output and "bcapp:" not in result.output
+
+
+@pytest.mark.parametrize("own_broker_user", [False, True], ids=["one-user", "broker-user"])
+def test_a_worker_runs_an_event_as_the_acl_user(
+    make_app: Callable[..., Flask],
+    sim: SimulatorState,
+    acl_server: str,
+    own_broker_user: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The documented rules run the worker too, and `celery inspect` reaches it, with the
+    broker on bcapp's user or on a broker user of its own (M4 of the fourth review: kombu's
+    binding script calls TIME, and a worker that died at start left every event queued)."""
+    runs: list[str] = []
+
+    @webhooks.on("store/order/created")
+    def remember(event: webhooks.Event) -> None:
+        runs.append(event.id)
+
+    broker = with_credentials(acl_server, "bcapp-broker", BROKER_PASSWORD)
+    app = make_app(
+        redis_url=with_credentials(acl_server, "bcapp", PASSWORD),
+        broker_url=broker if own_broker_user else None,
+        task_visibility_timeout=4,  # kombu looks for abandoned tasks every second
+    )
+    client = app.test_client()
+    assert install(client, sim).status_code == 302
+    service = service_of(app)
+    with running_worker(service):
+        assert deliver(client, *order_event("msg_acl")).json == {"status": "queued"}
+        wait_until(lambda: runs, what="the handler, run by a worker as the ACL user")
+        replies = application(service).control.inspect(timeout=2.0).ping()
+        assert replies and all(reply == {"ok": "pong"} for reply in replies.values()), replies
+    assert runs == ["msg_acl"]
+    admin = redis.Redis.from_url(with_credentials(acl_server, "admin", ADMIN_PASSWORD))
+    refused = [
+        entry for entry in admin.acl_log() if entry["object"] not in ("client", "config|get")
+    ]
+    admin.close()
+    assert refused == [], "nothing the app or the worker did was refused"
+    assert PASSWORD not in caplog.text and BROKER_PASSWORD not in caplog.text

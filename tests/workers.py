@@ -12,10 +12,21 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from celery.contrib.testing.worker import start_worker
+from celery.contrib.testing.worker import TestWorkController, start_worker
 
 from bcapp.service.wiring import Bcapp
 from bcapp.worker import application
+
+
+class _FailFastWorker(TestWorkController):  # type: ignore[misc]
+    """Celery's test worker, except that one dying at start lets the test go on (and fail)
+    instead of waiting forever for it (`ensure_started` has no timeout)."""
+
+    def start(self) -> None:
+        try:
+            super().start()
+        finally:
+            self._on_started.set()
 
 
 @contextmanager
@@ -32,6 +43,7 @@ def running_worker(service: Bcapp, concurrency: int = 2) -> Iterator[None]:
         perform_ping_check=False,
         shutdown_timeout=10.0,
         loglevel="WARNING",
+        WorkController=_FailFastWorker,
     ):
         yield
 
