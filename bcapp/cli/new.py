@@ -37,8 +37,8 @@ def new_command(directory: Path) -> None:
     for path in written:
         click.echo(f"  wrote {path}")
     click.echo(
-        f"\nNext: cd {directory} && python3 -m venv .venv && . .venv/bin/activate && "
-        "pip install -e '.[test]'\n      then `bcapp dev` runs it and `python -m pytest` tests it."
+        f"\nNext: cd {directory} && pip install -e '.[test]' (into this environment, which has "
+        "bcapp);\n      then `bcapp dev` runs it and `python -m pytest` tests it."
     )
 
 
