@@ -157,9 +157,10 @@ class Settings:
         app_host = (urlsplit(self.app_url).hostname or "").lower()
         return frozenset({app_host, *LOOPBACK_HOSTS, *self.extra_trusted_hosts})
 
-    @property
+    @functools.cached_property
     def login_origin(self) -> str:
-        """The origin of BigCommerce's login service (it frames the app during installs)."""
+        """The origin of BigCommerce's login service (it frames the app during installs;
+        computed once: every page's frame-ancestors names it)."""
         parts = urlsplit(self.login_url)
         return f"{parts.scheme}://{parts.netloc}"
 

@@ -3,6 +3,8 @@ a one-time handoff; and who may frame a store's pages."""
 
 from __future__ import annotations
 
+import functools
+
 from bcapp.models import Installation, Opened, SessionRef
 from bcapp.service import access, handoff
 from bcapp.settings import Settings
@@ -59,7 +61,12 @@ def store_frame_ancestors(
     """Who may frame a page of one store, given its control-panel origin from the install."""
     if settings.frame_ancestors:
         return settings.frame_ancestors
-    # Judged again on every use: a stored value reaches a header, so nothing but an exact
-    # https origin ever does, whatever was written to Redis.
-    panel = exact_origin(control_panel_url) or f"https://store-{store_hash}.mybigcommerce.com"
-    return (panel, settings.login_origin)
+    return (_panel_origin(store_hash, control_panel_url), settings.login_origin)
+
+
+@functools.lru_cache(maxsize=4096)
+def _panel_origin(store_hash: str, control_panel_url: str | None) -> str:
+    """The store's control-panel origin for a CSP header. Judged for each stored value (the
+    cache keys on it): nothing but an exact https origin reaches a header, whatever was written
+    to Redis; computed once per value and process, not on every page."""
+    return exact_origin(control_panel_url) or f"https://store-{store_hash}.mybigcommerce.com"

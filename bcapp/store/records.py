@@ -8,6 +8,7 @@ token does not decrypt into `CorruptRecord`, which the store logs by name and tr
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -137,6 +138,11 @@ class SealedInstallation:
     control_panel_url: str | None
 
 
+# A stored grant's scopes, parsed once per process for each distinct text: every session check
+# reads the installation, and a deployment's stores share a handful of grants.
+parsed_scopes = functools.lru_cache(maxsize=256)(ScopeSet.parse)
+
+
 def sealed_installation(raw: str | bytes, store_hash: str) -> SealedInstallation:
     """The record of `store_hash`, its token left sealed; CorruptRecord on any fault."""
     data = installation_fields(raw)
@@ -151,7 +157,7 @@ def sealed_installation(raw: str | bytes, store_hash: str) -> SealedInstallation
     if not isinstance(scope_text, str) or (owner_id is not None and type(owner_id) is not int):
         raise CorruptRecord("fields")
     try:
-        scopes = ScopeSet.parse(scope_text)
+        scopes = parsed_scopes(scope_text)
     except ValueError as exc:
         raise CorruptRecord("fields") from exc
     return SealedInstallation(
@@ -181,7 +187,7 @@ def installation_from_json(raw: str | bytes, store_hash: str, cipher: TokenCiphe
         installation = Installation(
             store_hash=data["store_hash"],
             access_token=token,
-            scopes=ScopeSet.parse(data["scopes"]),
+            scopes=parsed_scopes(data["scopes"]),
             installer_id=data["installer_id"],
             installer_email=data["installer_email"],
             owner_id=data.get("owner_id"),
