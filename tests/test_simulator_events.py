@@ -149,6 +149,9 @@ def test_the_panel_lists_each_delivery_and_sends_one_again(
         wait_until(lambda: len(sim.stores["abc123"].hooks) == 2, what="the subscriptions")
         assert requests.post(panel + "/stores/abc123/events/order", timeout=10).ok
         wait_until(lambda: orders_seen == [126], what="the handler")
+        # The simulator records a delivery once its POST returns, which may be after the
+        # worker ran the handler the answer queued.
+        wait_until(lambda: sim.deliveries, what="the delivery in the simulator's log")
         [first] = sim.deliveries
         page = requests.get(panel + "/", timeout=10).text
         row = re.search(r'<tr data-delivery="1">(.*?)</tr>', page, re.S)
