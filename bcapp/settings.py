@@ -61,6 +61,8 @@ class Settings:
     api_url: str = "https://api.bigcommerce.com"
     instance_dir: Path = Path("instance")
     previous_client_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # Former APP_URLs: sync moves bcapp's webhook subscriptions from these, and only these.
+    previous_app_urls: tuple[str, ...] = ()
     # Former SECRET_KEYs whose session cookies are still accepted while rotating (Flask 3.1).
     secret_key_fallbacks: tuple[str, ...] = field(default=(), repr=False)
     # What every install must grant. Before the app's declarations are loaded: bcapp's own needs
@@ -179,6 +181,11 @@ class Settings:
         """Where BigCommerce delivers this app's webhooks."""
         return self.app_url.rstrip("/") + endpoints.WEBHOOKS.path
 
+    @property
+    def former_webhook_destinations(self) -> tuple[str, ...]:
+        """Where BigCommerce delivered this app's webhooks under a former APP_URL."""
+        return tuple(url.rstrip("/") + endpoints.WEBHOOKS.path for url in self.previous_app_urls)
+
     def callback_urls(self) -> dict[str, str]:
         """The exact callback URLs to register in the Developer Portal (bcapp/endpoints.py)."""
         base = self.app_url.rstrip("/")
@@ -239,6 +246,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         api_url=env.get("BC_API_URL", simulator_url or "https://api.bigcommerce.com").rstrip("/"),
         instance_dir=instance_dir,
         previous_client_secrets=as_list(env, "BC_CLIENT_SECRET_PREVIOUS"),
+        previous_app_urls=as_list(env, "APP_URL_PREVIOUS"),
         secret_key_fallbacks=as_list(env, "SECRET_KEY_FALLBACKS"),
         redis_prefix=env.get("BCAPP_REDIS_PREFIX", "bcapp"),
         jwt_leeway_seconds=as_int(env, "BCAPP_JWT_LEEWAY", 30, low=0, high=300),

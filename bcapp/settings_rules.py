@@ -35,6 +35,7 @@ def validate(settings: Settings) -> None:
         ("BC_AUTH_CALLBACK_URL", settings.auth_callback_url),
         ("BC_LOGIN_URL", settings.login_url),
         ("BC_API_URL", settings.api_url),
+        *(("APP_URL_PREVIOUS", url) for url in settings.previous_app_urls),
     ):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -196,14 +196,12 @@ def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0, run_id:
     letter replayed, taken out when the sync ends)."""
     bcapp = task.deployment
     try:
-        changes = bcapp.stores.sync_hooks(store_hash, bcapp.settings.webhook_destination)
-        extensions = bcapp.stores.sync_extensions(store_hash)  # its failure is remembered
+        outcome = bcapp.stores.sync(store_hash)  # an App Extensions failure is remembered
     except (NotInstalled, TokenRejected) as exc:
         return f"skipped: {exc.reason}"  # nothing to subscribe, or a re-install will
-    made = "failed (see bcapp stores show)" if extensions is None else extensions.summary()
     if run_id:
         bcapp.tasks.finished(store_hash, run_id)
-    return f"webhooks {changes.summary()}; App Extensions {made}"
+    return "; ".join(outcome.said()) or "unchanged"
 
 
 def reconcile(task: BcappTask, queued_at: float = 0.0) -> str:

@@ -165,7 +165,7 @@ def test_an_extension_whose_context_changed_is_replaced(
         }
     )
     sim.extension_counter = 901
-    changes = service.stores.sync_extensions("abc123")
+    changes = service.stores.sync("abc123").extensions
     assert changes is not None and changes.summary() == (
         "created ORDERS /orders/${id}; deleted ORDERS /orders/${id}"
     )

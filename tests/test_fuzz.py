@@ -199,9 +199,9 @@ def test_an_app_extension_id_in_non_ascii_digits_never_stops_a_sync(
     of the store's extensions raise, so no sync of that store ever finished."""
     extensions.add(model="ORDERS", context="PANEL", url="/orders/${id}", label="Labels")
     install_with_extensions(service, sim)
-    assert service.stores.sync_extensions("abc123") is not None
+    assert service.stores.sync("abc123").extensions is not None
     [mine] = sim.stores["abc123"].app_extensions
     mine["id"] = "bc/store/appExtension/²"
-    changes = service.stores.sync_extensions("abc123")
+    changes = service.stores.sync("abc123").extensions
     assert changes is not None and changes.summary() == "unchanged"
     assert service.operations.extensions_failure("abc123") is None

@@ -1,7 +1,8 @@
 """Webhook subscriptions kept true per store (issue 18, acceptance 4 and 5), against the
 simulator over HTTP: created by a task after the install (the install does not wait for them),
 re-activated after BigCommerce deactivated one, deleted when no longer declared, moved after an
-APP_URL change, and a hook of another destination never touched."""
+APP_URL change named in APP_URL_PREVIOUS (and from nowhere else), and a hook of another
+destination never touched."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from bcapp import webhooks
 from bcapp.cli import main
+from bcapp.errors import ConfigurationError
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
@@ -97,11 +99,42 @@ def test_hooks_on_a_former_app_url_move_to_the_new_one(
     install(old, sim)
     with running_worker(old):
         wait_until(lambda: len(sim.stores["abc123"].hooks) == 2, what="the first subscriptions")
-    moved = make_service(app_url="https://new.example").operations.reconcile(only="abc123")
-    assert moved.hooks == ["store abc123: moved store/app/uninstalled, store/customer/updated"]
+    new = make_service(app_url="https://new.example", previous_app_urls=("https://old.example",))
+    moved = new.operations.reconcile(only="abc123")
+    assert moved.hooks == [
+        "store abc123: moved store/app/uninstalled, store/customer/updated"
+    ]
     assert {hook.destination for hook in sim.stores["abc123"].hooks} == {
         "https://new.example/bigcommerce/webhooks"
     }
+
+
+def test_a_hook_at_bcapps_path_on_a_host_not_named_former_is_never_taken(
+    make_service: Callable[..., Bcapp], sim: SimulatorState, declared: Callable[[str], str]
+) -> None:
+    """Fourth review, M2: any hook at `/bigcommerce/webhooks` on another host was taken for a
+    former APP_URL of this app and re-pointed. Now only APP_URL_PREVIOUS's hosts are."""
+    declared("store/customer/updated")
+    install(make_service(app_url="https://other-system.example"), sim)
+    store = sim.stores["abc123"]
+    token = store.access_token or ""
+    elsewhere = "https://other-system.example/bigcommerce/webhooks"
+    store.hooks.append(SimHook(901, "store/customer/updated", elsewhere, True, token))
+    new = make_service(app_url="https://new.example", previous_app_urls=("https://old.example",))
+    report = new.operations.reconcile(only="abc123")
+    assert report.hooks == [
+        "store abc123: created store/app/uninstalled, store/customer/updated"
+    ]
+    assert sorted((hook.scope, hook.destination) for hook in store.hooks) == [
+        ("store/app/uninstalled", "https://new.example/bigcommerce/webhooks"),
+        ("store/customer/updated", "https://new.example/bigcommerce/webhooks"),
+        ("store/customer/updated", elsewhere),
+    ], "the other host's hook kept where it was"
+
+
+def test_a_former_app_url_must_be_an_absolute_url(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="APP_URL_PREVIOUS must be an absolute"):
+        Settings.from_env(cli_env(settings, tmp_path) | {"APP_URL_PREVIOUS": "old.example"})
 
 
 def test_reconcile_names_the_domains_bigcommerce_blocks(

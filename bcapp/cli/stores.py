@@ -20,6 +20,8 @@ from bcapp.service.api_accounts import (
     parse_credentials_file,
     store_hash_from_api_path,
 )
+from bcapp.service.store_client import unverifiable
+from bcapp.service.subscriptions import NOT_SUBSCRIBED
 from bcapp.validation import STORE_HASH
 
 KINDS = {"app": "app installation", "api_account": "store-level API account"}
@@ -63,6 +65,8 @@ def stores_show(store_hash: str) -> None:
         echo(f"client id: {installation.client_id or '-'}")
         secret = "stored encrypted, not shown" if installation.client_secret else "not stored"
         echo(f"client secret: ({secret})")
+        if unverifiable(installation):
+            echo(f"webhooks: {NOT_SUBSCRIBED}")
     else:
         echo(f"owner: {installation.owner_id} {installation.owner_email or ''}".rstrip())
         echo(f"installed by: {installation.installer_id} {installation.installer_email}")
@@ -127,6 +131,13 @@ def stores_add(
     echo(f"stored the API account{label} of store {saved.store_hash} (encrypted; never shown)")
     if missing:
         echo("warning: it lacks required scopes: " + ", ".join(missing))
+    if unverifiable(saved):
+        echo(f"warning: webhooks {NOT_SUBSCRIBED}")
+    else:
+        echo(
+            "its webhook subscriptions are made by the next reconcile "
+            f"(bcapp reconcile --store {saved.store_hash} makes them now)"
+        )
 
 
 @stores.command("remove")

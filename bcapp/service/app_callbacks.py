@@ -148,7 +148,7 @@ class AppCallbacks:
         try:
             return webhooks.receive(
                 body, headers, secrets, self._clock, self._guards, self._end,
-                self._tasks.queue_handlers,
+                self._tasks.queue_handlers, self._account_secrets,
             )
         except (BadRequest, Unauthorized) as exc:
             if exc.reason == "webhook_signature" and not self._settings.is_production:
@@ -156,6 +156,17 @@ class AppCallbacks:
             if address is not None:
                 self._limits.admit_address(WEBHOOKS.name, address)
             raise
+
+    def _account_secrets(self, store_hash: str) -> list[str]:
+        """The client secret of the store-level API account installed for `store_hash`, if it
+        was given: its hooks' deliveries are signed with it (bcapp/service/webhooks.py). Read
+        only for a delivery no app secret signed."""
+        installation = self._records.installations.get_installation(store_hash)
+        if installation is None or not installation.is_installed:
+            return []
+        if installation.kind != "api_account" or not installation.client_secret:
+            return []
+        return [installation.client_secret]
 
     def _end(self, store_hash: str, event: UninstallEvent) -> bool:
         return access.end_installation(

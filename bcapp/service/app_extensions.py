@@ -7,6 +7,11 @@ label differs is updated (the only mutable fields), a pair whose context differs
 a declaration without a partner is created, an extension without one is deleted. Deleting
 first keeps a model within BigCommerce's two per app. Runs after each install (a task) and in
 `bcapp reconcile`; a failure is remembered for `bcapp stores show` and never blocks an install.
+
+An app's token is the app's alone: every extension it lists is the app's. A store-level API
+account's token is shared with the merchant's other tools, so there only the extensions whose
+ids bcapp recorded when it created them (bcapp/store/created.py) are paired, updated or
+deleted; the others are never touched.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from bcapp import extensions
 from bcapp.errors import ApiError, GraphQLFailed
 from bcapp.extensions import Extension
 from bcapp.service.store_client import StoreClient
-from bcapp.store import StoreCache
+from bcapp.store import CreatedRecords, StoreCache
+from bcapp.store.created import EXTENSION
 
 log = logging.getLogger(__name__)
 FAILURE = "app-extensions-failure"  # the store's cache entry naming the last failure
@@ -72,10 +78,13 @@ class ExtensionChanges:
         return "; ".join(parts) or "unchanged"
 
 
-def sync_extensions(api: StoreClient, declared: tuple[Extension, ...]) -> ExtensionChanges:
-    """Make the store's App Extensions of this app exactly `declared` (see above)."""
+def sync_extensions(
+    api: StoreClient, declared: tuple[Extension, ...], created: CreatedRecords
+) -> ExtensionChanges:
+    """Make the store's App Extensions of this app exactly `declared`, changing only bcapp's
+    own (see above)."""
     changes = ExtensionChanges()
-    existing = _existing(api)
+    existing = _existing(api, created)
     for model in sorted({*existing, *(extension.model for extension in declared)}):
         wanted = [extension for extension in declared if extension.model == model]
         present = existing.get(model, [])
@@ -83,6 +92,7 @@ def sync_extensions(api: StoreClient, declared: tuple[Extension, ...]) -> Extens
         replaced = [(w, p) for w, p in pairs if w.context != p["context"]]
         for node in present[len(wanted):] + [p for _, p in replaced]:
             api.graphql(DELETE, {"input": {"id": node["id"]}})
+            created.drop_created(api.store_hash, EXTENSION, str(node["id"]))
             changes.deleted.append(f"{model} {node['url']}")
         for extension, node in pairs:
             if (extension, node) in replaced or not _differs(extension, node):
@@ -91,13 +101,14 @@ def sync_extensions(api: StoreClient, declared: tuple[Extension, ...]) -> Extens
             api.graphql(UPDATE, {"input": {"id": node["id"], "data": data}})
             changes.updated.append(f"{model} {extension.url}")
         for extension in wanted[len(present):] + [w for w, _ in replaced]:
-            api.graphql(CREATE, {"input": extension.as_input()})
+            answer = api.graphql(CREATE, {"input": extension.as_input()})
+            _record(created, api.store_hash, answer, model)
             changes.created.append(f"{model} {extension.url}")
     return changes
 
 
 def keep_in_step(
-    api: StoreClient, granted: frozenset[str], cache: StoreCache
+    api: StoreClient, granted: frozenset[str], cache: StoreCache, created: CreatedRecords
 ) -> ExtensionChanges | None:
     """Sync the store's extensions when the app manages any (it declares some, or was granted
     the scope to, so former ones are removed); None when it failed: the failure is remembered
@@ -106,7 +117,7 @@ def keep_in_step(
     if not declared and extensions.SCOPE not in granted:
         return ExtensionChanges()  # never had any: nothing to ask BigCommerce
     try:
-        changes = sync_extensions(api, declared)
+        changes = sync_extensions(api, declared, created)
     except ApiError as exc:
         log.warning("store=%s App Extensions not synced: %s", api.store_hash, exc)
         cache.remember(api.store_hash, FAILURE, str(exc)[:300], FAILURE_SECONDS)
@@ -117,8 +128,18 @@ def keep_in_step(
     return changes
 
 
-def _existing(api: StoreClient) -> dict[str, list[dict[str, Any]]]:
-    """The app's extensions on the store by model, oldest first."""
+def _record(created: CreatedRecords, store_hash: str, answer: dict[str, Any], model: str) -> None:
+    """Record the id of an extension bcapp created (an answer without one records nothing)."""
+    made: Any = answer
+    for name in ("appExtension", "createAppExtension", "appExtension", "id"):
+        made = made.get(name) if isinstance(made, dict) else None
+    if isinstance(made, str) and made:
+        created.add_created(store_hash, EXTENSION, made, model)
+
+
+def _existing(api: StoreClient, created: CreatedRecords) -> dict[str, list[dict[str, Any]]]:
+    """The app's extensions on the store by model, oldest first (with a shared token, only
+    those bcapp created)."""
     data = api.graphql(LIST)
     # Any level may come back null or malformed ({"data": {"store": null}} made the sync task
     # raise): a failed sync, remembered with its reason like a GraphQL error.
@@ -131,6 +152,9 @@ def _existing(api: StoreClient) -> dict[str, list[dict[str, Any]]]:
         raise GraphQLFailed("the answer holds no list of App Extensions")
     nodes = [edge["node"] for edge in edges if isinstance(edge, dict) and "node" in edge]
     nodes = [node for node in nodes if isinstance(node, dict)]
+    if api.shared_token:
+        recorded = created.created(api.store_hash, EXTENSION)
+        nodes = [node for node in nodes if str(node.get("id")) in recorded]
     by_model: dict[str, list[dict[str, Any]]] = {}
     for node in sorted(nodes, key=_number):
         by_model.setdefault(str(node.get("model")), []).append(node)

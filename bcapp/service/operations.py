@@ -16,10 +16,11 @@ from bcapp.errors import StoreUnavailable
 from bcapp.models import Installation, StoreUser
 from bcapp.service import api_accounts
 from bcapp.service.api_accounts import ApiAccountCredentials
-from bcapp.service.app_extensions import FAILURE, keep_in_step
+from bcapp.service.app_extensions import FAILURE
 from bcapp.service.reconcile import ReconcilePolicy, ReconcileReport, reconcile
 from bcapp.service.store_client import StoreClient
-from bcapp.service.subscriptions import blocked_domains, sync_hooks, wanted_scopes
+from bcapp.service.stores import Stores
+from bcapp.service.subscriptions import blocked_domains
 from bcapp.settings import Settings
 from bcapp.store import InstallRecords, Leases, StoreCache, StoreDirectory
 from bcapp.store.connection import server_policy
@@ -59,6 +60,7 @@ class Operations:
         cache: StoreCache,
         bigcommerce: BigCommerce,
         transfer: RedisTransfer,
+        stores: Stores,
         redis_client: redis.Redis,
     ) -> None:
         self._settings = settings
@@ -70,6 +72,7 @@ class Operations:
         self._cache = cache
         self._bigcommerce = bigcommerce
         self._transfer = transfer
+        self._stores = stores  # keeps webhooks and App Extensions in step (reconcile)
         self._redis = redis_client
 
     def ready(self) -> bool:
@@ -147,13 +150,7 @@ class Operations:
         """Make a healthy store's webhook subscriptions and App Extensions the declared ones;
         what changed, and BigCommerce's blocked domains."""
         api = StoreClient(installation, self._bigcommerce, lambda _installation: None)
-        changes = sync_hooks(api, self._settings.webhook_destination, wanted_scopes())
-        said = [changes.summary()] if changes else []  # the webhooks
-        extension_changes = keep_in_step(api, installation.scopes.names, self._cache)
-        if extension_changes is None:
-            said.append("App Extensions failed (see bcapp stores show)")
-        elif extension_changes:
-            said.append(f"App Extensions {extension_changes.summary()}")
+        said = self._stores.sync_installation(api).said()
         return "; ".join(said), blocked_domains(api)
 
     def extensions_failure(self, store_hash: str) -> str | None:

@@ -19,6 +19,11 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGES = 1000  # a bound, so a misbehaving paging answer cannot loop forever
 
 
+def unverifiable(installation: Installation) -> bool:
+    """True for a store-level API account stored without its client secret."""
+    return installation.kind == "api_account" and not installation.client_secret
+
+
 class StoreClient:
     """GET/POST/PUT/DELETE with JSON for one installed store, v2/v3 paging, and GraphQL."""
 
@@ -30,6 +35,12 @@ class StoreClient:
     ) -> None:
         self.store_hash = installation.store_hash
         self.scopes = installation.scopes  # what the store granted
+        # A store-level API account's token is the merchant's, often shared with other tools:
+        # what it lists of hooks and App Extensions is not all bcapp's (bcapp/store/created.py).
+        self.shared_token = installation.kind == "api_account"
+        # An API account stored without its client secret: its hooks' deliveries could not be
+        # verified, so none are made (bcapp/service/subscriptions.py `NOT_SUBSCRIBED`).
+        self.deliveries_unverifiable = unverifiable(installation)
         self._installation = installation
         self._bigcommerce = bigcommerce
         self._on_rejected = on_rejected

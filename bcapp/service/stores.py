@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from bcapp import signals
@@ -14,8 +15,20 @@ from bcapp.models import Installation
 from bcapp.service.app_data import AppData
 from bcapp.service.app_extensions import ExtensionChanges, keep_in_step
 from bcapp.service.store_client import StoreClient
-from bcapp.service.subscriptions import HookChanges, sync_hooks, wanted_scopes
-from bcapp.store import InstallationStore, Reauthorization, StoreCache, StoreDirectory
+from bcapp.service.subscriptions import (
+    NOT_SUBSCRIBED,
+    HookChanges,
+    HookTarget,
+    sync_hooks,
+    wanted_scopes,
+)
+from bcapp.store import (
+    CreatedRecords,
+    InstallationStore,
+    Reauthorization,
+    StoreCache,
+    StoreDirectory,
+)
 from bcapp.store.app_data import RedisAppData
 
 log = logging.getLogger(__name__)
@@ -26,6 +39,25 @@ INFORMATION_FIELDS = (
 )
 INFORMATION_SECONDS = 300
 FAILURE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class StoreSync:
+    """What one sync of a store's webhooks and App Extensions did."""
+
+    hooks: HookChanges | None  # None: not subscribed (`NOT_SUBSCRIBED`)
+    extensions: ExtensionChanges | None  # None: failed (remembered for `bcapp stores show`)
+
+    def said(self) -> list[str]:
+        """What is worth saying, for logs, the task's result and reconcile's report."""
+        parts = [NOT_SUBSCRIBED] if self.hooks is None else []
+        if self.hooks:
+            parts.append(self.hooks.summary())
+        if self.extensions is None:
+            parts.append("App Extensions failed (see bcapp stores show)")
+        elif self.extensions:
+            parts.append(f"App Extensions {self.extensions.summary()}")
+        return parts
 
 
 class Stores:
@@ -39,6 +71,8 @@ class Stores:
         reauthorization: Reauthorization,
         cache: StoreCache,
         app_data: RedisAppData,
+        created: CreatedRecords,
+        hook_target: HookTarget,
         bigcommerce: BigCommerce,
         clock: Clock,
     ) -> None:
@@ -47,6 +81,8 @@ class Stores:
         self._reauthorization = reauthorization
         self._cache = cache
         self._app_data = app_data
+        self._created = created  # what bcapp created in each store (bcapp/store/created.py)
+        self._hook_target = hook_target
         self._bigcommerce = bigcommerce
         self._clock = clock
 
@@ -66,18 +102,21 @@ class Stores:
         """The API client of an installation already read (no second lookup)."""
         return StoreClient(installation, self._bigcommerce, self._token_rejected)
 
-    def sync_hooks(self, store_hash: str, destination: str) -> HookChanges:
-        """Make the store's webhook subscriptions the declared ones (subscriptions.py)."""
-        changes = sync_hooks(self.client(store_hash), destination, wanted_scopes())
-        if changes:
-            log.info("store=%s webhooks: %s", store_hash, changes.summary())
-        return changes
+    def sync(self, store_hash: str) -> StoreSync:
+        """Make an installed store's webhook subscriptions (subscriptions.py) and App
+        Extensions (app_extensions.py) the declared ones; NotInstalled otherwise."""
+        return self.sync_installation(self.client(store_hash))
 
-    def sync_extensions(self, store_hash: str) -> ExtensionChanges | None:
-        """Make the store's App Extensions the declared ones (app_extensions.py); None when it
-        failed (remembered for `bcapp stores show`)."""
-        client = self.client(store_hash)
-        return keep_in_step(client, client.scopes.names, self._cache)
+    def sync_installation(self, api: StoreClient) -> StoreSync:
+        """`sync` with an installation's client already made (reconcile's, after its probe)."""
+        hooks = None
+        if not api.deliveries_unverifiable:
+            hooks = sync_hooks(api, self._hook_target, wanted_scopes(), self._created)
+        extensions = keep_in_step(api, api.scopes.names, self._cache, self._created)
+        outcome = StoreSync(hooks, extensions)
+        if hooks is None or hooks:
+            log.info("store=%s: %s", api.store_hash, "; ".join(outcome.said()))
+        return outcome
 
     def information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None.

@@ -1,8 +1,10 @@
 """BigCommerce webhooks: Standard Webhooks signatures, timestamps, de-duplication, intake.
 
-BigCommerce signs deliveries as Standard Webhooks keyed with the app's client secret; its own
-samples base64-encode the secret before handing it to the library, which decodes it, so the
-HMAC key is the secret's raw bytes (docs/protocol.md "Webhooks"). The signature scheme is the
+BigCommerce signs deliveries as Standard Webhooks keyed with the client secret of the client
+that owns the hook: the app's, or for hooks made with a store-level API account's token, that
+account's (`verify_delivery`). BigCommerce's samples base64-encode the secret before handing
+it to the library, which decodes it, so the HMAC key is the secret's raw bytes
+(docs/protocol.md "Webhooks"). The signature scheme is the
 `standardwebhooks` library's own `sign`; the timestamp is checked here, against bcapp's clock,
 so tests can move time.
 
@@ -90,10 +92,21 @@ class Delivery:
 
 
 def verify_delivery(
-    body: bytes, headers: Mapping[str, str], secrets: list[str], now: float
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: list[str],
+    now: float,
+    store_secrets: Callable[[str], list[str]] = lambda _store_hash: [],
 ) -> Delivery:
     """The verified delivery; BadRequest (400) when malformed or stale, Unauthorized (401) when
-    no configured secret signed it."""
+    no configured secret signed it.
+
+    `secrets` are the app's; when none of them signed it, `store_secrets(store_hash)` gives the
+    secrets of the store the body names (a store-level API account's own client secret: the
+    hooks bcapp creates with that account's token belong to the account, and BigCommerce signs
+    their deliveries with its secret). That secret can only vouch for its own store: a body
+    naming another store is looked up under that store.
+    """
     webhook_id = headers.get("webhook-id", "")
     timestamp_text = headers.get("webhook-timestamp", "")
     signatures = headers.get("webhook-signature", "")
@@ -108,7 +121,10 @@ def verify_delivery(
     timestamp = int(timestamp_text)
     # The signature first: an unsigned request learns nothing, not even the server's clock.
     if not any(_signed_by(secret, webhook_id, timestamp, body, signatures) for secret in secrets):
-        raise Unauthorized("webhook_signature")
+        named = _named_store(body)
+        others = store_secrets(named) if named is not None else []
+        if not any(_signed_by(other, webhook_id, timestamp, body, signatures) for other in others):
+            raise Unauthorized("webhook_signature")
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         log.warning("webhook timestamp %.0f s away from now; refused", timestamp - now)
         raise BadRequest("webhook_stale")
@@ -160,6 +176,16 @@ def _signed_by(secret: str, webhook_id: str, timestamp: int, body: bytes, signat
     return False
 
 
+def _named_store(body: bytes) -> str | None:
+    """The store an unverified body names in `producer` (None when it names none): where to
+    look for the secret that may have signed it, and nothing more."""
+    try:
+        producer = _json_object(body).get("producer")
+        return store_hash_from_context(str(producer)) if isinstance(producer, str) else None
+    except (BadRequest, ValueError):
+        return None
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
@@ -178,6 +204,7 @@ def receive(
     short_lived: ReplayGuards,
     end: Callable[[str, UninstallEvent], bool],
     queue_handlers: Callable[[TaskEvent, str], int],
+    store_secrets: Callable[[str], list[str]] = lambda _store_hash: [],
 ) -> str:
     """Verify a delivery, queue its handlers, claim it, act on it: "ended", "queued",
     "ignored" or "duplicate".
@@ -186,7 +213,7 @@ def receive(
     failure (BrokerUnavailable, 503) happens before the claim, so BigCommerce's retry is not
     taken for a duplicate.
     """
-    delivery = verify_delivery(body, headers, secrets, clock.now())
+    delivery = verify_delivery(body, headers, secrets, clock.now(), store_secrets)
     store_hash = delivery.store_hash
     nonces = claim_nonces(delivery.webhook_id, delivery.event_hash)
     # A claim already made means the claiming delivery's tasks are queued: a replay (or

@@ -39,12 +39,14 @@ from bcapp.service.loading import Loader
 from bcapp.service.operations import Operations
 from bcapp.service.sessions import Sessions
 from bcapp.service.stores import Stores
+from bcapp.service.subscriptions import HookTarget
 from bcapp.service.tasks import Tasks
 from bcapp.settings import Settings
 from bcapp.store import InstallRecords, embedded
 from bcapp.store.app_data import RedisAppData
 from bcapp.store.budget import RedisRateBudget
 from bcapp.store.connection import Keyspace, connect, unavailable_on_redis_error, wait_for_replicas
+from bcapp.store.created import RedisCreatedRecords
 from bcapp.store.ephemeral import RedisShortLivedRecords
 from bcapp.store.installations import RedisInstallationStore
 from bcapp.store.lifecycle import RedisLifecycle
@@ -147,6 +149,10 @@ class Bcapp:
             reauthorization=self._lifecycle,
             cache=self._short_lived,
             app_data=app_data,
+            created=RedisCreatedRecords(self._redis, self._keys),
+            hook_target=HookTarget(
+                self.settings.webhook_destination, self.settings.former_webhook_destinations
+            ),
             bigcommerce=self._bigcommerce,
             clock=self.clock,
         )
@@ -164,6 +170,7 @@ class Bcapp:
             cache=self._short_lived,
             bigcommerce=self._bigcommerce,
             transfer=transfer,
+            stores=self.stores,
             redis_client=self._redis,
         )
 

@@ -129,19 +129,40 @@ def cancel_store(sim: SimulatorState, store_hash: str) -> list[CallbackResult]:
     for hook in [
         hook for hook in store.hooks if hook.scope == UNINSTALLED_SCOPE and hook.is_active
     ]:
-        results.append(deliver(sim, hook.destination, body, now))
+        secret = owner_secret(sim, store_hash, hook.token)
+        results.append(deliver(sim, hook.destination, body, now, secret=secret))
     sim.revoke(store_hash)
     store.cancelled = True
     sim.record(f"store {store_hash} cancelled: {len(results)} webhook(s) delivered")
     return results
 
 
+def owner_secret(sim: SimulatorState, store_hash: str, token: str) -> str:
+    """The client secret a hook's deliveries are signed with: its owner's. A hook made with a
+    store-level API account's token belongs to that account (BigCommerce's webhooks docs: a
+    delivery is signed with the secret of the client that created the hook); any other, to
+    the app."""
+    with sim.lock:
+        store = sim.stores.get(store_hash)
+        accounts = store.api_accounts if store is not None else []
+        owner = next((account for account in accounts if account.access_token == token), None)
+    return owner.client_secret if owner is not None else sim.client_secret
+
+
 def deliver(
-    sim: SimulatorState, destination: str, body: str, now: int, webhook_id: str | None = None
+    sim: SimulatorState,
+    destination: str,
+    body: str,
+    now: int,
+    webhook_id: str | None = None,
+    secret: str | None = None,
 ) -> CallbackResult:
-    """POST one webhook delivery (attempt), signed with the app's client secret."""
+    """POST one webhook delivery (attempt), signed with `secret` (the hook owner's,
+    `owner_secret`); without it, the owner of the store's hook to `destination` is found again
+    (a delivery sent again from the panel), else the app."""
     webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
-    headers = standard_webhook_headers(sim.client_secret, webhook_id, now, body)
+    secret = secret or _secret_of_destination(sim, destination, body)
+    headers = standard_webhook_headers(secret, webhook_id, now, body)
     try:
         response = requests.post(
             destination, data=body.encode(), headers=headers, timeout=CALLBACK_TIMEOUT_SECONDS
@@ -156,6 +177,29 @@ def deliver(
         )
         sim.deliveries.append(attempt)
     return result
+
+
+def _secret_of_destination(sim: SimulatorState, destination: str, body: str) -> str:
+    from bcapp.simulator.events import receives  # events sends through this module
+
+    try:
+        event = json.loads(body)
+        store_hash = str(event["producer"]).removeprefix("stores/")
+        scope = str(event["scope"])
+    except (ValueError, KeyError, TypeError):
+        return sim.client_secret
+    with sim.lock:
+        store = sim.stores.get(store_hash)
+        hooks = store.hooks if store is not None else []
+        token = next(
+            (
+                hook.token
+                for hook in hooks
+                if hook.destination == destination and receives(hook.scope, scope)
+            ),
+            None,
+        )
+    return sim.client_secret if token is None else owner_secret(sim, store_hash, token)
 
 
 def _payload_query(sim: SimulatorState, store_hash: str, user_id: int, url: str) -> str:

@@ -100,22 +100,27 @@ def emit(
             for hook in sim.stores[store_hash].hooks
             if hook.is_active and receives(hook.scope, scope)
         ]
+    from bcapp.simulator.driver import owner_secret
+
     for hook in hooks:
         webhook_id = f"msg_{uuid.uuid4().hex}"
-        _start(sim, hook, body, webhook_id)
+        secret = owner_secret(sim, store_hash, hook.token)  # each hook's own owner signs
+        _start(sim, hook, body, webhook_id, secret)
         if sim.duplicate_deliveries != "none":
             same = sim.duplicate_deliveries == "same-id"
-            _start(sim, hook, body, webhook_id if same else f"msg_{uuid.uuid4().hex}")
+            _start(sim, hook, body, webhook_id if same else f"msg_{uuid.uuid4().hex}", secret)
     sim.record(f"{scope} #{number} on {store_hash}: sent to {len(hooks)} hook(s)")
     return number, len(hooks)
 
 
-def _start(sim: SimulatorState, hook: SimHook, body: str, webhook_id: str) -> None:
-    thread = threading.Thread(target=_deliver, args=(sim, hook, body, webhook_id), daemon=True)
+def _start(sim: SimulatorState, hook: SimHook, body: str, webhook_id: str, secret: str) -> None:
+    thread = threading.Thread(
+        target=_deliver, args=(sim, hook, body, webhook_id, secret), daemon=True
+    )
     thread.start()
 
 
-def _deliver(sim: SimulatorState, hook: SimHook, body: str, webhook_id: str) -> None:
+def _deliver(sim: SimulatorState, hook: SimHook, body: str, webhook_id: str, secret: str) -> None:
     """The first attempt and the retries, then the hook's deactivation if all failed."""
     from bcapp.simulator.driver import deliver
 
@@ -124,7 +129,7 @@ def _deliver(sim: SimulatorState, hook: SimHook, body: str, webhook_id: str) -> 
             time.sleep(wait * sim.webhook_time_scale)
         if not hook.is_active:
             return  # deactivated (or deleted) meanwhile: BigCommerce stops sending
-        result = deliver(sim, hook.destination, body, int(sim.clock()), webhook_id)
+        result = deliver(sim, hook.destination, body, int(sim.clock()), webhook_id, secret)
         if 200 <= result.status < 300:
             return
     with sim.lock:

@@ -261,6 +261,19 @@ class StoreCache(Protocol):
         """Drop a cache entry of the store."""
 
 
+class CreatedRecords(Protocol):
+    """The ids of what bcapp created in a store (bcapp/store/created.py), by kind."""
+
+    def created(self, store_hash: str, kind: str) -> frozenset[str]:
+        """The ids of `kind` ("hook", "extension") bcapp created in the store."""
+
+    def add_created(self, store_hash: str, kind: str, item_id: str, what: str) -> None:
+        """Record that bcapp created `item_id` (its scope or model: `what`)."""
+
+    def drop_created(self, store_hash: str, kind: str, item_id: str) -> None:
+        """Forget `item_id`."""
+
+
 class Leases(Protocol):
     """Work done once per period across processes (reconcile's probes)."""
 

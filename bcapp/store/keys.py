@@ -55,6 +55,10 @@ APP_DATA = KeyKind(
     "settings", "hash: the app's own per-store values (bcapp/store/app_data.py)",
     "as the installation", Lifetime.RECORD
 )
+CREATED = KeyKind(
+    "created", "hash: ids of the webhook subscriptions and App Extensions bcapp created "
+    "(bcapp/store/created.py)", "as the installation", Lifetime.RECORD
+)
 MARKER = KeyKind(
     "uninstalled", "JSON: the uninstall event and a fresh id", "the grace period plus a day",
     Lifetime.MARKER
@@ -107,8 +111,8 @@ BUDGET_PROBE = KeyKind(
 )
 
 KINDS = (
-    INSTALLATION, USERS, APP_DATA, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION, REMOVED, LEASE,
-    CACHE, HANDLED, DEAD, RUNNING, BUDGET, BUDGET_PROBE,
+    INSTALLATION, USERS, APP_DATA, CREATED, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION,
+    REMOVED, LEASE, CACHE, HANDLED, DEAD, RUNNING, BUDGET, BUDGET_PROBE,
 )
 RECORDS = tuple(kind for kind in KINDS if kind.lifetime is Lifetime.RECORD)
 # What purge and forget delete: the records and the uninstall marker.
