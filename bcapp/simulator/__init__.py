@@ -28,7 +28,9 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
     (bcapp/simulator/persistence.py).
     """
     from bcapp.simulator import (
+        account_api,
         api,
+        billing_panel,
         control_api,
         control_panel,
         deliveries,
@@ -48,6 +50,8 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
     app.register_blueprint(control_panel.bp)
     app.register_blueprint(deliveries.bp)
     app.register_blueprint(control_api.bp)
+    app.register_blueprint(account_api.bp)
+    app.register_blueprint(billing_panel.bp)
 
     @app.errorhandler(HTTPException)
     def friendly(error: HTTPException) -> tuple[str, int]:
@@ -80,10 +84,16 @@ def seeded_state(
     app_url: str,
     app_scopes: str,
     control_panel_url: str | None = None,
+    app_id: int | None = None,
+    account_api_token: str | None = None,
+    account_uuid: str | None = None,
 ) -> SimulatorState:
     """A simulator with the app registered as in the Developer Portal, and one seeded store.
 
-    The store `demo1234` has its owner (1001) and a staff user (1002).
+    The store `demo1234` has its owner (1001) and a staff user (1002). For Unified Billing:
+    `app_id` is the app's Developer Portal id, `account_api_token` the partner's account-level
+    API token and `account_uuid` the partner's account (each random or a fixed default when
+    not given; SimulatorState says which).
     """
     state = SimulatorState(
         client_id=client_id,
@@ -93,6 +103,13 @@ def seeded_state(
         app_scopes=app_scopes,
         control_panel_url=control_panel_url,
     )
+    if app_id is not None:
+        state.app_id = app_id
+    if account_api_token is not None:
+        state.account_api_token = account_api_token
+        state.issued_secrets.append(account_api_token)
+    if account_uuid is not None:
+        state.account_uuid = account_uuid
     state.add_store("demo1234", owner_id=1001, owner_email="owner@demo1234.example")
     state.add_user("demo1234", 1002, "staff@demo1234.example")
     return state

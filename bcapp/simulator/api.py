@@ -64,9 +64,18 @@ def store_information(store_hash: str) -> ResponseReturnValue:
         currency_symbol_location="left",
         decimal_places=2,
         # Where this store's control panel lives: the simulator's own panel.
-        control_panel_base_url=state().control_panel_url or request.host_url.rstrip("/"),
+        control_panel_base_url=control_panel_base(),
+        # The merchant's account, which Unified Billing charges (not the partner's uuid of the
+        # install callback; docs/simulator.md, "Unified Billing").
+        account_uuid=store.account_uuid,
     )
     return with_limits(body, store)
+
+
+def control_panel_base() -> str:
+    """The control panel's origin as the browser sees it: `SimulatorState.control_panel_url`,
+    or the host this request was addressed to."""
+    return state().control_panel_url or request.host_url.rstrip("/")
 
 
 @bp.get("/stores/<store_hash>/v3/catalog/products")

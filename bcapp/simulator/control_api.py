@@ -1,6 +1,7 @@
 """The simulator's own JSON API, for `bcapp simulator event` in another process:
 `POST /control/events` with `{"scope": "store/order/created", "store": "<hash>"}` fires one
-event as the panel's buttons do.
+event as the panel's buttons do; `POST /control/billing/advance` with `{"seconds": 2592000}`
+lets that much billing time pass (bcapp/simulator/billing.py `advance_billing`).
 
 The simulator listens on loopback only; a browser page of another origin still cannot fire
 events through it: the body must be JSON (a cross-site form cannot send that type, and a
@@ -16,12 +17,14 @@ import requests
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from bcapp.simulator import events
+from bcapp.simulator import billing, events
 from bcapp.simulator.deliveries import from_another_origin
 from bcapp.simulator.login import state
 
 bp = Blueprint("sim_control", __name__)
 EVENTS_PATH = "/control/events"
+ADVANCE_PATH = "/control/billing/advance"
+MAX_ADVANCE = 10 * 366 * 86_400  # ten years, as the panel's form allows
 
 
 @bp.post(EVENTS_PATH)
@@ -45,6 +48,21 @@ def fire_event() -> ResponseReturnValue:
         return jsonify(error=f"no store {store_hash!r} in the simulator (it has: {stores})"), 404
     record, hooks = events.fire(sim, store_hash, scope)
     return jsonify(scope=scope, store=store_hash, id=record, hooks=hooks)
+
+
+@bp.post(ADVANCE_PATH)
+def advance_billing() -> ResponseReturnValue:
+    """Let billing time pass: 200 with what happened (renewals, suspensions); 4xx with `error`."""
+    if from_another_origin():
+        return jsonify(error="billing time moves from the command line, not from a web page"), 403
+    if request.mimetype != "application/json":
+        return jsonify(error="send the request as JSON (Content-Type: application/json)"), 415
+    body = request.get_json(silent=True)
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_ADVANCE:
+        return jsonify(error=f'send {{"seconds": <a whole number from 1 to {MAX_ADVANCE}>}}'), 400
+    happened = billing.advance_billing(state(), seconds)
+    return jsonify(advanced_seconds=seconds, happened=happened)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The simulator's world kept across restarts: stores, users, tokens, hooks, API accounts and
-the number of events sent so far.
+"""The simulator's world kept across restarts: stores, users, tokens, hooks, API accounts, the
+number of events sent so far, and Unified Billing's checkouts and subscriptions.
 
 `make run` restarts the simulator with the app, and the app's Redis remembers its installs; a
 simulator that forgot its stores showed "not installed" for stores the app lists as installed.
@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bcapp.simulator.billing_model import SimCheckout, SimSubscription
 from bcapp.simulator.state import SimApiAccount, SimHook, SimStore, SimulatorState, SimUser
 
 _TRANSIENT = ("requests_left", "window_started_ms", "rejected")
@@ -30,8 +32,17 @@ def snapshot(state: SimulatorState) -> str:
             for store in state.stores.values()
         ]
         counter = state.event_counter
+        checkouts = [asdict(checkout) for checkout in state.checkouts.values()]
+        subscriptions = [asdict(subscription) for subscription in state.subscriptions.values()]
     return json.dumps(
-        {"version": 1, "stores": stores, "event_counter": counter}, sort_keys=True
+        {
+            "version": 1,
+            "stores": stores,
+            "event_counter": counter,
+            "checkouts": checkouts,
+            "subscriptions": subscriptions,
+        },
+        sort_keys=True,
     )
 
 
@@ -60,10 +71,15 @@ def load(state: SimulatorState, path: Path) -> bool:
         kept = json.loads(path.read_text())
         stores = {store["hash"]: _store(store) for store in kept["stores"]}
         counter = int(kept.get("event_counter", 0))
+        checkouts = [SimCheckout(**checkout) for checkout in kept.get("checkouts", [])]
+        subscriptions = [SimSubscription(**kept_one) for kept_one in kept.get("subscriptions", [])]
     except (OSError, ValueError, KeyError, TypeError):
         return False
     with state.lock:
         state.stores = stores
+        state.checkouts = {checkout.id: checkout for checkout in checkouts}
+        state.subscriptions = {subscription.id: subscription for subscription in subscriptions}
+        state.subscription_counter = max((s.seq for s in subscriptions), default=0)
         # Event numbers go on from the last run's: they are record ids and part of each
         # payload's `hash`, which the app de-duplicates on (events.py).
         state.event_counter = max(state.event_counter, counter)
@@ -93,4 +109,7 @@ def _store(data: dict[str, Any]) -> SimStore:
         cancelled=bool(data.get("cancelled", False)),
         orders=list(data.get("orders", [])),
         app_extensions=list(data.get("app_extensions", [])),
+        # A file from before Unified Billing: the store gets its merchant account now.
+        account_uuid=str(data.get("account_uuid") or uuid.uuid4()),
+        next_payment_fails=bool(data.get("next_payment_fails", False)),
     )

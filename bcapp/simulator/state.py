@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bcapp.simulator.billing_model import SimCheckout, SimSubscription
+
 # BigCommerce store hashes as the platform issues them: short, lowercase letters and digits
 # (the API path `/stores/{store_hash}/v3/...`; docs/protocol.md "Store hash").
 STORE_HASH = re.compile(r"[a-z0-9]{1,32}")
@@ -44,6 +46,10 @@ class SimStore:
     orders: list[dict[str, Any]] = field(default_factory=list)
     # App Extensions registered through GraphQL (each with the token that created it).
     app_extensions: list[dict[str, Any]] = field(default_factory=list)
+    # The merchant's own account (GET v2/store `account_uuid`), which Unified Billing charges:
+    # not the partner's `SimulatorState.account_uuid` that install callbacks carry.
+    account_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    next_payment_fails: bool = False  # the next renewal of its subscriptions suspends them
 
 
 @dataclass
@@ -152,6 +158,27 @@ class SimulatorState:
     user_agents: list[str] = field(default_factory=list)
     # Every code and token ever handed out, so tests can prove none of them leaks.
     issued_secrets: list[str] = field(default_factory=list)
+    # Unified Billing (bcapp/simulator/billing.py): the app's Developer Portal id, the partner's
+    # account-level API token, whether the app is published (unpublished: $0 checkouts only),
+    # and the checkouts and subscriptions, keyed by uuid.
+    app_id: int = 1234
+    account_api_token: str = field(
+        default_factory=lambda: "simacct_" + secrets.token_hex(16), repr=False
+    )
+    app_published: bool = True
+    checkout_processing_seconds: float = 0.0  # how long an approved checkout stays PROCESSING
+    checkouts: dict[str, SimCheckout] = field(default_factory=dict)
+    subscriptions: dict[str, SimSubscription] = field(default_factory=dict)
+    subscription_counter: int = 0
+    # Account API calls (`/accounts/...`): allowed per hour of `clock` (0: no limit), all made
+    # so far, and this hour's (`account_api_hour` is `clock() // 3600`).
+    account_api_hourly_limit: int = 70
+    account_api_calls: int = 0
+    account_api_hour: int = -1
+    account_api_hour_calls: int = 0
+
+    def __post_init__(self) -> None:
+        self.issued_secrets.append(self.account_api_token)
 
     def add_store(self, store_hash: str, owner_id: int = 1, owner_email: str = "") -> SimStore:
         """Create a store with its owner."""
