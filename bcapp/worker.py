@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from celery import Celery, Task, shared_task
+from celery.exceptions import Reject
 from celery.signals import task_postrun, task_prerun
 
 from bcapp import webhook_scopes
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 # A run that cannot read its records waits for Redis this long at most between tries (well
 # under any visibility timeout: Celery's Redis transport redelivers a task held longer).
 MAX_REDIS_WAIT = 60
+REQUEUE_PAUSE = 1.0  # seconds before a run whose retry the broker refused is put back
 DEPLOYMENT = "bcapp_deployment"  # the attribute of a Celery app naming the deployment it runs
 NOT_RUN = ("already handled", "duplicate delivery", HELD)  # a run that ran nothing of the app's
 
@@ -91,6 +93,26 @@ class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
             # Celery keeps a call's `max_retries` on the task object, which its threads share,
             # until an autoretry takes it: it is this call's alone.
             self.__dict__.pop("override_max_retries", None)
+
+    def retry(self, *args: Any, **kwargs: Any) -> Any:
+        """Celery's retry, except when its new message cannot be published (the broker down,
+        full or refusing): Celery then rejects the running message without requeueing it, so
+        the event would be acknowledged and lost (L7 of the fourth review). It is put back on
+        the queue instead, after a pause that keeps a broker refusing writes from turning it
+        into a busy loop; if even that fails, the message stays unacknowledged and the broker
+        gives it back after the visibility timeout."""
+        try:
+            return super().retry(*args, **kwargs)
+        except Reject as rejected:
+            if rejected.requeue:
+                raise
+            what, store_hash = _about(self.name, self.request.kwargs or {})
+            cause = rejected.reason
+            said = _error(cause) if isinstance(cause, BaseException) else "the broker refused"
+            log.error("%s for store=%s: its retry could not be queued (%s); put back",
+                      what, store_hash, said)
+            time.sleep(REQUEUE_PAUSE)
+            raise Reject(rejected.reason, requeue=True) from rejected
 
     def on_retry(
         self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any], einfo: Any

@@ -36,9 +36,13 @@ from tests.workers import running_worker, wait_until
 
 
 def order_event(
-    webhook_id: str | None = None, event_hash: str | None = None, scope: str = "store/order/created"
+    webhook_id: str | None = None,
+    event_hash: str | None = None,
+    scope: str = "store/order/created",
+    created_at: int | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """A signed delivery of an order event (a fresh id and hash unless given)."""
+    """A signed delivery of an order event (a fresh id and hash unless given), signed now and
+    made at `created_at` (now unless given: BigCommerce's retry of an event keeps its time)."""
     now = int(time.time())
     body = json.dumps(
         {
@@ -46,7 +50,7 @@ def order_event(
             "store_id": "1001",
             "data": {"type": "order", "id": 250},
             "hash": event_hash or uuid.uuid4().hex,
-            "created_at": now,
+            "created_at": created_at or now,
             "producer": "stores/abc123",
         }
     )
@@ -75,12 +79,14 @@ def test_a_handler_runs_once_per_event_whatever_the_duplicates(
         info = event.api.get("v2/store")  # the store's own client, token decrypted
         runs.append((event.scope, event.attempt, info["id"], event.data))
 
-    body, headers = order_event(webhook_id="msg_1", event_hash="h" * 40)
+    made = int(time.time())
+    body, headers = order_event(webhook_id="msg_1", event_hash="h" * 40, created_at=made)
     with running_worker(service_of(app)):
         first = deliver(installed, body, headers)
         assert first.status_code == 200 and first.json == {"status": "queued"}
         assert deliver(installed, body, headers).json == {"status": "duplicate"}  # same id
-        retried = order_event(webhook_id="msg_2", event_hash="h" * 40)  # new id, same event
+        # BigCommerce's retry: a new id, the same event (same hash and time).
+        retried = order_event(webhook_id="msg_2", event_hash="h" * 40, created_at=made)
         assert deliver(installed, *retried).json == {"status": "duplicate"}
         wait_until(lambda: runs, what="the handler")
         other = order_event()
@@ -88,6 +94,33 @@ def test_a_handler_runs_once_per_event_whatever_the_duplicates(
         wait_until(lambda: len(runs) == 2, what="the second event's handler")
         time.sleep(0.3)  # room for a wrongly queued third run to show
     assert runs == [("store/order/created", 1, "abc123", {"type": "order", "id": 250})] * 2
+
+
+def test_a_second_change_with_the_same_hash_at_another_time_is_another_event(
+    installed: FlaskClient, app: Flask
+) -> None:
+    """Fourth review, "Also": whether BigCommerce's `hash` covers `created_at` is not
+    documented. Claimed alone for three days, an equal hash dropped a genuine second update of
+    the same record (the same light payload) as a duplicate; the event key now holds the scope
+    and the time, so only a true retry (same time) is one."""
+    runs: list[str] = []
+
+    @webhooks.on("store/order/updated")
+    def remember(event: webhooks.Event) -> None:
+        runs.append(event.id)
+
+    made = int(time.time()) - 60
+    scope = "store/order/updated"
+    first = order_event("msg_update_1", "u" * 40, scope, created_at=made)
+    second = order_event("msg_update_2", "u" * 40, scope, created_at=made + 30)
+    retry = order_event("msg_update_3", "u" * 40, scope, created_at=made + 30)
+    with running_worker(service_of(app)):
+        assert deliver(installed, *first).json == {"status": "queued"}
+        assert deliver(installed, *second).json == {"status": "queued"}, "another change"
+        assert deliver(installed, *retry).json == {"status": "duplicate"}, "its retry"
+        wait_until(lambda: len(runs) == 2, what="both changes handled")
+        time.sleep(0.3)  # room for a wrong third run
+    assert runs == ["msg_update_1", "msg_update_2"] or runs == ["msg_update_2", "msg_update_1"]
 
 
 def test_a_slow_handler_never_holds_the_answer(
@@ -129,9 +162,12 @@ def test_a_duplicate_arriving_while_the_first_run_goes_on_runs_nothing(
 
     service = service_of(app)
     with running_worker(service, concurrency=2):
-        assert deliver(installed, *order_event("msg_a", "e" * 40)).json == {"status": "queued"}
+        made = int(time.time())
+        first = order_event("msg_a", "e" * 40, created_at=made)
+        assert deliver(installed, *first).json == {"status": "queued"}
         assert started.wait(10), "the first run started"
-        retried = order_event("msg_b", "e" * 40)  # BigCommerce's duplicate: new id, same hash
+        # BigCommerce's duplicate: a new id, the same event (hash and time).
+        retried = order_event("msg_b", "e" * 40, created_at=made)
         racing = verify_delivery(*retried, [CLIENT_SECRET], time.time()).as_event()
         assert service.tasks.queue_handlers(racing, "receipt-of-the-racing-duplicate") == 1
         assert deliver(installed, *retried).json == {"status": "duplicate"}
@@ -153,12 +189,14 @@ def test_replays_of_a_claimed_delivery_queue_nothing(
         pass
 
     before = queued(redis_client, prefix)  # the install's store sync
-    body, headers = order_event("msg_captured", "c" * 40)
+    made = int(time.time())
+    body, headers = order_event("msg_captured", "c" * 40, created_at=made)
     assert deliver(installed, body, headers).json == {"status": "queued"}
     assert queued(redis_client, prefix) == before + 1
     for _ in range(25):
         assert deliver(installed, body, headers).json == {"status": "duplicate"}
-    assert deliver(installed, *order_event("msg_retry", "c" * 40)).json == {"status": "duplicate"}
+    retried = order_event("msg_retry", "c" * 40, created_at=made)
+    assert deliver(installed, *retried).json == {"status": "duplicate"}
     assert queued(redis_client, prefix) == before + 1, "the replays queued tasks"
 
 

@@ -61,8 +61,10 @@ def test_a_worker_runs_webhooks_and_drops_duplicates_without_the_callbacks_servi
     def remember(event: webhooks.Event) -> None:
         runs.append(event.id)
 
-    first = order_event("msg_first", "f" * 40)
-    again = order_event("msg_again", "f" * 40)  # BigCommerce's retry: a new id, the same hash
+    made = int(time.time())
+    first = order_event("msg_first", "f" * 40, created_at=made)
+    # BigCommerce's retry: a new id, the same event (hash and time).
+    again = order_event("msg_again", "f" * 40, created_at=made)
     assert deliver(installed, *first).json == {"status": "queued"}
     assert deliver(installed, *again).json == {"status": "duplicate"}  # queues nothing
     worker = make_service()

@@ -54,6 +54,16 @@ class TaskEvent:
     hash: str = ""  # BigCommerce's digest: equal for every delivery of one event ("" if none)
     created_at: int = 0
 
+    @property
+    def key(self) -> str:
+        """What one event is across its deliveries (BigCommerce's retries resend the same
+        body, maybe under a new id): its `hash` with its scope and `created_at`, or its id
+        when it has no hash. BigCommerce does not document whether `hash` covers `created_at`
+        or only `data`: keyed with the time, a genuine second change of a record with the
+        same data at another moment is another event, never dropped as a duplicate (fourth
+        review, "Also"); a retry keeps its time, so it is still one event."""
+        return f"{self.scope}|{self.created_at}|{self.hash}" if self.hash else self.id
+
     def as_json(self) -> dict[str, Any]:
         """The event as a task message and a dead letter carry it."""
         return {
@@ -125,12 +135,12 @@ def call_receiver(event: TaskEvent, receiver: str) -> object:
     return connected(event.store_hash, **event.data)
 
 
-def claim_nonces(webhook_id: str, event_hash: str) -> list[str]:
-    """What a delivery claims: its id and, when it has one, its event's hash (the same for
-    every delivery of the event)."""
-    nonces = ["webhook:" + webhook_id]
-    if event_hash:
-        nonces.append("webhook-hash:" + event_hash)
+def claim_nonces(event: TaskEvent) -> list[str]:
+    """What a delivery claims: its id and, when it has a hash, its event's key (the same for
+    every delivery of the event, `TaskEvent.key`)."""
+    nonces = ["webhook:" + event.id]
+    if event.hash:
+        nonces.append("webhook-event:" + event.key)
     return nonces
 
 
@@ -168,7 +178,7 @@ class Tasks:
         handlers = webhooks.handlers_for(event.scope)
         carried = event.as_json()
         for handler in handlers:
-            run_id = run_id_of(event.hash or event.id, handler.name)
+            run_id = run_id_of(event.key, handler.name)
             kwargs = {"run_id": run_id, "handler": handler.name, "event": carried,
                       "receipt": receipt}
             self._queue.publish(HANDLE_EVENT, kwargs, run_id)
@@ -203,7 +213,7 @@ class Tasks:
         """True when the event's claim belongs to another receipt than `receipt`: the task was
         queued for a duplicate delivery, and the claiming delivery's own task runs the event.
         False when the claim is this receipt's or missing (expired, or never made)."""
-        nonces = claim_nonces(event.id, event.hash)
+        nonces = claim_nonces(event)
         owners = self._claims.claimants(event.store_hash, nonces)
         return any(owner is not None and owner != receipt for owner in owners)
 

@@ -9,8 +9,9 @@ it to the library, which decodes it, so the HMAC key is the secret's raw bytes
 so tests can move time.
 
 A verified delivery queues one task per declared handler of its scope (bcapp/webhooks.py),
-then claims the event, in one step, by its `webhook-id` and by its `hash` (a retry of one event
-may come with a new id) for `DEDUPLICATE_SECONDS`; `store/app/uninstalled` then ends the
+then claims the event, in one step, by its `webhook-id` and by its key (its `hash` with its
+scope and `created_at`, `TaskEvent.key`: a retry of one event may come with a new id) for
+`DEDUPLICATE_SECONDS`; `store/app/uninstalled` then ends the
 installation like an uninstall (docs/security.md R13). The answer waits for no handler.
 
 Queue first, claim second: no moment exists where the event is claimed and not queued, so a
@@ -215,14 +216,15 @@ def receive(
     """
     delivery = verify_delivery(body, headers, secrets, clock.now(), store_secrets)
     store_hash = delivery.store_hash
-    nonces = claim_nonces(delivery.webhook_id, delivery.event_hash)
+    event = delivery.as_event()
+    nonces = claim_nonces(event)
     # A claim already made means the claiming delivery's tasks are queued: a replay (or
     # BigCommerce's retry) queues nothing (L8 of the fourth review).
     if any(owner is not None for owner in short_lived.claimants(store_hash, nonces)):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
         return "duplicate"
     receipt = token_hex(8)
-    queued = queue_handlers(delivery.as_event(), receipt)
+    queued = queue_handlers(event, receipt)
     if not short_lived.claim(store_hash, nonces, DEDUPLICATE_SECONDS, receipt):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
         return "duplicate"  # raced the claimant: its tasks find the claim is another's (`outrun`)
@@ -230,9 +232,9 @@ def receive(
     if delivery.scope == UNINSTALLED_SCOPE:
         # The event's own time, not the attempt's: a retry delivered after a re-install
         # must not end the newer installation (L2 of the third review).
-        event = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
+        uninstall = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
         try:
-            if end(store_hash, event):
+            if end(store_hash, uninstall):
                 outcome = "ended"
         except BaseException:
             short_lived.release(store_hash, nonces)  # BigCommerce's retry ends it
