@@ -41,6 +41,7 @@ HANDLE_EVENT = "bcapp.handle_event"
 SYNC_STORE = "bcapp.sync_store"
 RUN_SIGNAL = "bcapp.run_signal"
 RECONCILE = "bcapp.reconcile"
+BILLING_SWEEP = "bcapp.billing_sweep"
 PUBLISH_TIMEOUT_SECONDS = 2.0
 RETRIED = (HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE)  # the tasks retried by `retry_policy`
 

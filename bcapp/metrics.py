@@ -63,6 +63,16 @@ GRAPHQL_COMPLEXITY = Histogram(
     "over 10,000 is refused).",
     buckets=(10, 50, 100, 500, 1000, 2500, 5000, 7500, 10000),
 )
+ACCOUNT_API_CALLS = Counter(
+    "bcapp_account_api_calls_total",
+    "Account API (Unified Billing) calls, by outcome (ok, refused, over_budget, ...).",
+    ["outcome"],
+)
+BILLING_CHANGES = Counter(
+    "bcapp_billing_changes_total",
+    "Changes of stores' subscriptions bcapp saw, by the new status (ended: access over).",
+    ["status"],
+)
 QUEUE_DEPTH = Gauge(
     "bcapp_queue_depth",
     "Tasks waiting in bcapp's queue, read at each scrape of /metrics.",

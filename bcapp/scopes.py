@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bcapp import extensions
+from bcapp.billing import plans
 from bcapp.errors import ConfigurationError
 
 # Modify scope -> its read-only twin, or None when the platform offers no read-only variant.
@@ -158,9 +159,13 @@ def withdraw(name: str) -> None:
     _declared.pop(name, None)
 
 
+BILLING_SCOPE = "store_v2_information"  # "Information & Settings: modify"
+
+
 def requirements() -> tuple[Requirement, ...]:
     """Every scope the app requires with its reason: bcapp's own, the app's declarations, and
-    what its other declarations imply (App Extensions need `store_app_extensions_manage`)."""
+    what its other declarations imply (App Extensions need `store_app_extensions_manage`,
+    Unified Billing plans `store_v2_information`)."""
     found = {requirement.name: requirement for requirement in BCAPP_NEEDS}
     found.update(_declared)
     if extensions.declared():
@@ -168,6 +173,12 @@ def requirements() -> tuple[Requirement, ...]:
             extensions.SCOPE,
             Requirement(extensions.SCOPE, "registering the declared App Extensions "
                         "(bcapp.extensions.add)"),
+        )
+    if plans.declared():  # BigCommerce's Unified Billing guide asks for it (docs/billing.md)
+        found.setdefault(
+            BILLING_SCOPE,
+            Requirement(BILLING_SCOPE, "reading the merchant's account UUID from the store "
+                        "information, which Unified Billing checkouts must name"),
         )
     return tuple(found[name] for name in sorted(found))
 

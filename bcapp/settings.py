@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from bcapp import endpoints
 from bcapp.app_spec import app_spec, declaration_modules, example_pages
+from bcapp.billing.config import BillingSettings, billing_from
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
 from bcapp.envvars import (
     as_flag,
@@ -37,8 +38,6 @@ from bcapp.validation import LOOPBACK_HOSTS
 PRODUCTION = "production"
 DEVELOPMENT = "development"
 _DEV_CLIENT_ID = "bcapp-local-client"
-# An origin: scheme, host (optionally a leading `*.` label) and port; nothing that could end a
-# CSP directive or add a path.
 # Who may frame a page that belongs to no known store (an error page before verification):
 # any BigCommerce control panel. Pages of a known store allow only that store's control panel
 # (docs/security.md R11).
@@ -132,6 +131,8 @@ class Settings:
     # attempts in all before the event is kept as a dead letter.
     task_retry_base: float = 10.0
     task_max_attempts: int = 10
+    # Unified Billing's Account API credentials; None: billing off (bcapp/billing/config.py).
+    billing: BillingSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.user_agent:
@@ -285,6 +286,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         task_retry_base=as_float(env, "BCAPP_TASK_RETRY_BASE", 10.0, low=0.0, high=3600.0),
         task_max_attempts=as_int(env, "BCAPP_TASK_MAX_ATTEMPTS", 10, low=1, high=100),
+        billing=billing_from(env, instance_dir, simulated=simulator_url is not None),
     )
     validate(settings)
     return settings

@@ -83,6 +83,11 @@ def task_receiver(signal_name: str, receiver_name: str) -> TaskReceiver | None:
     return _task_receivers.get(signal_name, {}).get(receiver_name)
 
 
+def task_receiver_names(signal_name: str) -> list[str]:
+    """The names of a signal's task receivers connected now."""
+    return list(_task_receivers.get(signal_name, {}))
+
+
 def set_publisher(publish: TaskPublisher | None) -> None:
     """Queue task receivers through `publish` in this context (a web request sets it first)."""
     _publisher.set(publish)

@@ -14,6 +14,8 @@ Tasks, each a `BcappTask` run on the tasks service (bcapp/service/tasks.py):
   (bcapp/service/subscriptions.py, app_extensions.py), retried while BigCommerce or Redis fails
   (an App Extensions failure is remembered for `bcapp stores show` and left to reconcile).
 - `bcapp.reconcile`: `bcapp reconcile` from Celery beat (`bcapp worker --beat`).
+- `bcapp.billing_sweep`: Unified Billing's sweep of changed subscriptions, from beat when
+  billing is configured (bcapp/billing/service.py; one sweep at a time across processes).
 
 Retries are Celery's: `autoretry_for` with `retry_backoff` (full jitter, capped at half the
 visibility timeout) and `max_retries` from the settings (bcapp/broker.py, `retry_policy`). A
@@ -37,7 +39,7 @@ from celery.exceptions import Reject
 from celery.signals import task_postrun, task_prerun
 
 from bcapp import webhook_scopes
-from bcapp.broker import HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE, retry_wait
+from bcapp.broker import BILLING_SWEEP, HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE, retry_wait
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
 from bcapp.metrics import TASK_SECONDS, WEBHOOKS
@@ -231,6 +233,12 @@ def reconcile(task: BcappTask, queued_at: float = 0.0) -> str:
     return task.deployment.operations.reconcile().summary()
 
 
+def billing_sweep(task: BcappTask, queued_at: float = 0.0) -> str:
+    """`bcapp billing sync`, from Celery beat."""
+    billing = task.deployment.billing
+    return billing.sweep().summary() if billing is not None else "skipped: billing is off"
+
+
 # Defined once; each Celery application that finalizes gets its own copy, bound to it.
 _RUNS = {"base": BcappTask, "bind": True, "autoretry_for": (Exception,),
          "dont_autoretry_for": (Undeclared,)}
@@ -240,6 +248,7 @@ shared_task(
     name=SYNC_STORE, base=BcappTask, bind=True, autoretry_for=(ApiError, StoreUnavailable)
 )(sync_store)
 shared_task(name=RECONCILE, base=BcappTask, bind=True)(reconcile)
+shared_task(name=BILLING_SWEEP, base=BcappTask, bind=True)(billing_sweep)
 
 
 def _started(task: Any = None, kwargs: dict[str, Any] | None = None, **_: Any) -> None:
@@ -288,6 +297,10 @@ def application(bcapp: Bcapp, reconcile_every: int | None = None) -> Celery:
         app.conf.beat_schedule = {
             "bcapp-reconcile": {"task": RECONCILE, "schedule": float(reconcile_every)},
         }
+        billing = bcapp.settings.billing
+        if billing is not None:
+            sweep = {"task": BILLING_SWEEP, "schedule": float(billing.sweep_seconds)}
+            app.conf.beat_schedule["bcapp-billing-sweep"] = sweep
         instance = bcapp.settings.instance_dir
         instance.mkdir(parents=True, exist_ok=True)  # a fresh checkout has none yet
         app.conf.beat_schedule_filename = str(instance / "celerybeat-schedule")

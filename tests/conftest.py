@@ -241,8 +241,10 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     imports, e.g. the example's through a development `Settings.from_env()`) are forgotten when
     it ends: the registries are process-wide, and another test must not queue work for them."""
     from bcapp import extensions, scopes, signals, webhooks
+    from bcapp.billing import plans
 
     before = dict(webhooks._declared)
+    plans_before = dict(plans._declared)
     extensions_before = list(extensions._declared)
     scopes_before = dict(scopes._declared)
     declaring = ("bcapp.example_events", "tests.example_scopes")
@@ -256,6 +258,8 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     extensions._declared[:] = extensions_before
     scopes._declared.clear()
     scopes._declared.update(scopes_before)
+    plans._declared.clear()
+    plans._declared.update(plans_before)
     for name in set(declaring) - imported_before:  # the next test to import it declares anew
         sys.modules.pop(name, None)
 

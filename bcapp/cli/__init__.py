@@ -14,6 +14,7 @@ from bcapp.app_spec import (
     declared_scopes,
     make_current_directory_importable,
 )
+from bcapp.cli.billing import billing
 from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exit
 from bcapp.cli.dev import dev
 from bcapp.cli.new import new_command
@@ -55,6 +56,7 @@ main.add_command(import_command)
 main.add_command(worker)
 main.add_command(webhooks)
 main.add_command(simulator)
+main.add_command(billing)
 
 
 @main.command()

@@ -98,6 +98,13 @@ class Stores:
             raise NotInstalled("store_not_installed")
         return self.client_for(installation)
 
+    def control_panel_url(self, store_hash: str) -> str:
+        """The store's control-panel base URL: as the store reported it at install, else the
+        documented `https://store-<hash>.mybigcommerce.com`."""
+        installation = self._installations.get_installation(store_hash)
+        reported = installation.control_panel_url if installation is not None else None
+        return reported or f"https://store-{store_hash}.mybigcommerce.com"
+
     def client_for(self, installation: Installation) -> StoreClient:
         """The API client of an installation already read (no second lookup)."""
         return StoreClient(installation, self._bigcommerce, self._token_rejected)

@@ -11,6 +11,7 @@ uses `tasks`, `stores` and `operations`) never builds the load path (its script)
 - `tasks`: background work the intake, the worker and the CLI share (queueing, handled
   markers, the duplicate check, dead letters; bcapp/service/tasks.py);
 - `dead_letters`: runs that gave up, for `bcapp webhooks failed|show|replay`;
+- `billing`: Unified Billing (bcapp/billing/), None when it is not configured;
 
 with `queue` (the broker's publisher) and `task_records` (what workers keep) beneath them.
 
@@ -28,6 +29,10 @@ import redis
 
 from bcapp.app_spec import load_declarations
 from bcapp.bigcommerce import BigCommerce
+from bcapp.billing.account_api import AccountApi
+from bcapp.billing.budget import AccountApiBudget
+from bcapp.billing.records import RedisBillingRecords
+from bcapp.billing.service import Billing
 from bcapp.broker import TaskQueue, celery_app
 from bcapp.clock import Clock
 from bcapp.clock import default as default_clock
@@ -202,11 +207,36 @@ class Bcapp:
         """Webhook events whose handler failed for good: list and replay."""
         return DeadLetters(self.task_records, self.queue)
 
+    @cached_property
+    def billing(self) -> Billing | None:
+        """Unified Billing: checkouts, the kept subscriptions and the sweep; None when
+        BC_PARTNER_ACCOUNT_UUID and its fellows are unset (bcapp/billing/config.py)."""
+        config, settings = self.settings.billing, self.settings
+        if config is None:
+            return None
+        budget = AccountApiBudget(self._redis, self._keys.prefix, config)
+        timeouts = (settings.http_connect_timeout, settings.http_read_timeout)
+        api = AccountApi(
+            config, settings.api_url, budget, self.clock, settings.user_agent, timeouts
+        )
+        return Billing(
+            config,
+            api,
+            RedisBillingRecords(self._redis, self._keys),
+            self.clock,
+            store_information=lambda store_hash: self.stores.client(store_hash).get("v2/store"),
+            panel_url=self.stores.control_panel_url,
+            publish=self.tasks.publish_signal,
+        )
+
     def close(self) -> None:
         """Release Redis, broker and HTTP connections (and stop an embedded Redis it was asked
         to)."""
         if "queue" in self.__dict__:
             self.queue.close()
+        billing = self.__dict__.get("billing")
+        if isinstance(billing, Billing):
+            billing.api.close()
         self._bigcommerce.close()
         with unavailable_on_redis_error("close"):
             self._redis.close()

@@ -59,6 +59,10 @@ CREATED = KeyKind(
     "created", "hash: ids of the webhook subscriptions and App Extensions bcapp created "
     "(bcapp/store/created.py)", "as the installation", Lifetime.RECORD
 )
+BILLING = KeyKind(
+    "billing", "hash: the store's Unified Billing subscription, merchant account and pending "
+    "checkout (bcapp/billing/records.py)", "as the installation", Lifetime.RECORD
+)
 MARKER = KeyKind(
     "uninstalled", "JSON: the uninstall event and a fresh id", "the grace period plus a day",
     Lifetime.MARKER
@@ -111,7 +115,7 @@ BUDGET_PROBE = KeyKind(
 )
 
 KINDS = (
-    INSTALLATION, USERS, APP_DATA, CREATED, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION,
+    INSTALLATION, USERS, APP_DATA, CREATED, BILLING, MARKER, INSTALL_LOCK, SEEN, HANDOFF, SESSION,
     REMOVED, LEASE, CACHE, HANDLED, DEAD, RUNNING, BUDGET, BUDGET_PROBE,
 )
 RECORDS = tuple(kind for kind in KINDS if kind.lifetime is Lifetime.RECORD)
