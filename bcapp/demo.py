@@ -22,6 +22,7 @@ import click
 import requests
 
 from bcapp.app_spec import load_declarations
+from bcapp.billing.config import simulator_seed
 from bcapp.clock import ManualClock
 from bcapp.crypto import new_key_entry, parse_keys
 from bcapp.settings import Settings
@@ -167,6 +168,7 @@ def _world() -> Iterator[tuple[SimulatorState, str, ManualClock]]:
                     redirect_uri=settings.auth_callback_url,
                     app_url=settings.app_url,
                     app_scopes=str(settings.required_scopes),
+                    **simulator_seed(settings.billing),
                 )
                 clock = ManualClock(start=float(int(time.time())))
                 sim.clock = clock.now

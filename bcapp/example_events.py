@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import json
 
-from bcapp import extensions, scopes, webhooks
+from bcapp import billing, extensions, scopes, webhooks
 
 scopes.require("store_v2_products_read_only", reason="the bundled example's products page")
+# Unified Billing (docs/billing.md): the example's plans page sells these; /reports needs Pro.
+billing.plan("starter", level="Starter", price="0", interval="MONTH",
+             description="The example app, free")
+billing.plan("pro", level="Pro", price="9.99", interval="MONTH", trial_days=14,
+             description="The example app with reports")
 RECENT = "recent_events"
 KEPT = 10
 ORDER_ACTION = extensions.add(
@@ -42,3 +47,17 @@ def with_event(kept: str | None, entry: dict[str, object]) -> str:
     if any(known.get("hash") == entry["hash"] for known in recent):
         return kept or "[]"
     return json.dumps([entry, *recent][:KEPT])
+
+
+@billing.on_change
+def plan_changed(
+    store_hash: str, change: str, old: billing.Subscription | None, new: billing.Subscription
+) -> None:
+    """Keep the store's plan changes among its recent events (once per change)."""
+    from bcapp import connect  # a receiver runs in a worker, outside any request
+
+    entry = {"scope": f"billing/{change}", "id": new.level, "at": new.updated_at,
+             "hash": f"{new.id}/{change}/{new.updated_at}/{new.current_period_end}"}
+    with connect() as deployment:
+        data = deployment.stores.app_data(store_hash)
+        data.update(RECENT, lambda kept: with_event(kept, entry))

@@ -160,13 +160,23 @@ def test_a_suspended_subscription_closes_access_at_once(
     assert not current.allows(clock.now())
 
 
-def test_cancel_or_a_same_plan_checkout_is_refused_clearly(paid: Bcapp, sim: SimulatorState) -> None:
+def test_cancel_or_a_same_plan_checkout_is_refused_clearly(
+    paid: Bcapp, sim: SimulatorState, clock: ManualClock
+) -> None:
     service = paid.billing
     assert service is not None
     with pytest.raises(BillingRefused) as refused:
         service.cancel("abc123")
     assert refused.value.detail == "The store has no active plan."
     assert sim.account_api_calls == 0, "nothing was sent"
+    bought = sim_billing.create_checkout(sim, checkout_input(sim, "Pro"), clock.now())
+    sim_billing.approve(sim, bought.id)
+    service.sweep()
+    calls = sim.account_api_calls
+    with pytest.raises(BillingRefused) as same:
+        service.checkout_url("abc123", "pro")
+    assert (same.value.status, same.value.detail) == (409, "The store is on the Pro plan.")
+    assert sim.account_api_calls == calls and len(sim.checkouts) == 1, "nothing was sent"
 
 
 @pytest.mark.parametrize(

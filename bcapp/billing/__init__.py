@@ -23,10 +23,21 @@ the rest is imported when first named.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bcapp.billing.model import Subscription
 from bcapp.billing.plans import Plan, plan
+
+if TYPE_CHECKING:  # imported when first named (`__getattr__`): Flask, Celery's signals
+    from bcapp.billing.events import on_change
+    from bcapp.billing.web import (
+        PaidContext,
+        cancel,
+        checkout_url,
+        current,
+        requires_plan,
+        status,
+    )
 
 __all__ = [
     "PaidContext",

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bcapp.envvars import as_int, kept_secret
 from bcapp.errors import ConfigurationError
@@ -78,3 +79,15 @@ def billing_from(
     reserve = as_int(env, "BCAPP_BILLING_INTERACTIVE_RESERVE", 20, low=1, high=budget - 1)
     sweep = as_int(env, "BCAPP_BILLING_SWEEP_SECONDS", 600, low=60, high=86400)
     return BillingSettings(partner, token, int(app_id_text), budget, reserve, sweep)
+
+
+def simulator_seed(config: BillingSettings | None) -> dict[str, Any]:
+    """What the local simulator must know to play the partner's Account API for this app
+    (`seeded_state`'s keyword arguments): nothing when billing is off."""
+    if config is None:
+        return {}
+    return {
+        "app_id": config.app_id,
+        "account_api_token": config.account_api_token,
+        "account_uuid": config.partner_account_uuid,
+    }

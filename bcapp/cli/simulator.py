@@ -32,6 +32,7 @@ def simulator(context: click.Context, port: int | None) -> None:
     fires one store event at the running one)."""
     if context.invoked_subcommand is not None:
         return
+    from bcapp.billing.config import simulator_seed
     from bcapp.simulator import ServedApp, create_simulator, persistence, seeded_state
 
     settings = _settings()
@@ -43,10 +44,13 @@ def simulator(context: click.Context, port: int | None) -> None:
         app_url=settings.app_url,
         app_scopes=str(settings.required_scopes),
         control_panel_url=f"http://localhost:{chosen}",
+        **simulator_seed(settings.billing),
     )
     kept = settings.instance_dir / "simulator.json"
     settings.instance_dir.mkdir(parents=True, exist_ok=True)
     restored = persistence.load(state, kept)  # the stores of the last run, installs included
+    for name, value in simulator_seed(settings.billing).items():  # today's settings win
+        setattr(state, name, value)
     server = ServedApp(create_simulator(state, kept), port=chosen)
     click.echo(f"BigCommerce simulator: open http://localhost:{chosen}/")
     if restored:

@@ -74,6 +74,7 @@ def bc_world(
 ) -> Iterator[World]:
     """Your app and a simulated BigCommerce for one test, over real HTTP on loopback."""
     from bcapp import clock as clocks
+    from bcapp.billing.config import simulator_seed
     from bcapp.clock import ManualClock
     from bcapp.crypto import new_key_entry
     from bcapp.simulator import ServedApp, SimulatorState, create_simulator
@@ -100,6 +101,10 @@ def bc_world(
             "APP_URL": app_server.url,
             "BCAPP_INSTANCE_DIR": str(tmp_path / "instance"),
             "BCAPP_TASK_MAX_ATTEMPTS": "1",  # a failing handler is a dead letter at once
+            # Unified Billing against the simulator's Account API (bcapp/billing/).
+            "BC_PARTNER_ACCOUNT_UUID": str(uuid.uuid4()),
+            "BC_ACCOUNT_API_TOKEN": secrets.token_urlsafe(24),
+            "BC_APP_ID": "1234",
         }.items():
             monkeypatch.setenv(name, value)
         if "BCAPP_EXAMPLE_PAGES" not in os.environ:  # bcapp's own example is not your app
@@ -117,6 +122,8 @@ def bc_world(
                 app_scopes=str(settings.required_scopes),
             )
             sim.clock = manual.now
+            for name, value in simulator_seed(settings.billing).items():
+                setattr(sim, name, value)
             holders["app"], holders["sim"] = app, create_simulator(sim)
             world = World(app, service, sim, manual)
             try:

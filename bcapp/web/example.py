@@ -8,6 +8,9 @@
   order, the deep link and the user's locale the load brought.
 - `/events`: the store's latest order, product and customer events, as the example's webhook
   handlers (bcapp/example_events.py) recorded them in a worker.
+- `/plans`: the example's Unified Billing plans (bcapp/example_events.py), the store's current
+  one and, for the owner, a button per plan (to BigCommerce's checkout in the control panel)
+  and one to cancel; `/reports`, a page only the Pro plan opens (docs/billing.md).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from bcapp import billing
+from bcapp.billing.web import PaidContext, requires_plan
 from bcapp.errors import BadRequest
 from bcapp.service.store_client import items_of, total_pages
 from bcapp.web.context import service
@@ -116,3 +121,45 @@ def priced(product: object, money: dict[str, str]) -> object:
     on_the_right = money.get("currency_symbol_location") == "right"
     shown = f"{amount} {symbol}" if on_the_right else symbol + amount
     return product | {"price_shown": shown.strip()}
+
+
+@bp.get("/plans")
+@app_page
+def plans_page(ctx: AppContext) -> str:
+    """The plans, the store's subscription (confirmed here once after a checkout) and, for
+    the owner, the buttons to buy, change or cancel."""
+    on = service().billing is not None
+    status = billing.status(ctx.store_hash) if on else None
+    return render_template(
+        "bcapp/app/plans.html",
+        ctx=ctx,
+        billing_on=on,
+        plans=billing.declared_plans(),
+        status=status,
+        now=service().clock.now(),
+    )
+
+
+@bp.post("/plans/<name>")
+@app_page(owner_only=True)
+def buy_plan(ctx: AppContext, name: str) -> Response:
+    """To BigCommerce's checkout for this plan (the form targets the whole control panel)."""
+    if name not in {plan.name for plan in billing.declared_plans()}:
+        raise NotFound()
+    return redirect(billing.checkout_url(ctx.store_hash, name))
+
+
+@bp.post("/plans/cancel")
+@app_page(owner_only=True)
+def cancel_plan(ctx: AppContext) -> Response:
+    """Cancel the store's plan (it stays usable to the end of the paid period)."""
+    billing.cancel(ctx.store_hash)
+    return redirect(url_for("example.plans_page"))
+
+
+@bp.get("/reports")
+@app_page
+@requires_plan("pro", otherwise="/plans")
+def reports_page(ctx: PaidContext) -> str:
+    """What only the Pro plan opens."""
+    return render_template("bcapp/app/reports.html", ctx=ctx)
