@@ -73,6 +73,17 @@ BILLING_CHANGES = Counter(
     "Changes of stores' subscriptions bcapp saw, by the new status (ended: access over).",
     ["status"],
 )
+BILLING_BUDGET_LEFT = Gauge(
+    "bcapp_account_api_budget_left",
+    "Account API calls bcapp may still make in the current sliding hour (every process).",
+    multiprocess_mode="mostrecent",
+)
+SUBSCRIPTIONS = Gauge(
+    "bcapp_subscriptions",
+    "Stores' kept Unified Billing subscriptions by status, refreshed by each sweep.",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
 QUEUE_DEPTH = Gauge(
     "bcapp_queue_depth",
     "Tasks waiting in bcapp's queue, read at each scrape of /metrics.",

@@ -15,6 +15,7 @@ import secrets
 import redis
 
 from bcapp.billing.config import BillingSettings
+from bcapp.metrics import BILLING_BUDGET_LEFT
 from bcapp.store.connection import unavailable_on_redis_error
 
 WINDOW_MS = 3600 * 1000
@@ -51,7 +52,10 @@ class AccountApiBudget:
             taken, value = self._take(
                 keys=[self.key], args=[int(now * 1000), WINDOW_MS, share, member]
             )
-        return 0.0 if int(taken) else max(int(value), 0) / 1000
+        if int(taken):
+            BILLING_BUDGET_LEFT.set(settings.hourly_budget - int(value))
+            return 0.0
+        return max(int(value), 0) / 1000
 
     def used(self, now: float) -> int:
         """Calls made in the last hour, by every process."""

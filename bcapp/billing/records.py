@@ -7,7 +7,8 @@ checkout created and not yet confirmed). A subscription is replaced in one WATCH
 that also checks the store is installed, so of two processes seeing one change only one
 records it, and so announces it (service.py). Shared by every store, in the `{billing}` slot:
 the sweep's watermark and lock, the cancelled subscriptions by the end of their paid period
-(`ends`) and the stores that ever subscribed (`subscribed`: a trial is offered once).
+(`ends`), the stores that ever subscribed (`subscribed`: a trial is offered once) and each
+store's last status (`statuses`, for the metrics).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class RedisBillingRecords:
         self.lock_key = f"{shared}:sweep-lock"
         self.ends_key = f"{shared}:ends"
         self.subscribed_key = f"{shared}:subscribed"
+        self.statuses_key = f"{shared}:statuses"
 
     def get(self, store_hash: str) -> StoreBilling:
         """The store's billing record (one read)."""
@@ -101,11 +103,21 @@ class RedisBillingRecords:
         any subscription marks the store as having had one."""
         pipe = self._redis.pipeline(transaction=False)
         pipe.sadd(self.subscribed_key, store_hash)
+        pipe.hset(self.statuses_key, store_hash, kept.status)
         if kept.status == "CANCELLED":
             pipe.zadd(self.ends_key, {store_hash: kept.current_period_end})
         else:
             pipe.zrem(self.ends_key, store_hash)
         pipe.execute()
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many stores' kept subscriptions are in each status (for the metrics)."""
+        with unavailable_on_redis_error("billing_get"):
+            values = self._redis.hvals(self.statuses_key)
+        counts: dict[str, int] = {}
+        for value in values:
+            counts[str(value)] = counts.get(str(value), 0) + 1
+        return counts
 
     def ever_subscribed(self, store_hash: str) -> bool:
         """Whether the store ever had a subscription of this app (no second trial)."""

@@ -25,6 +25,7 @@ from bcapp.billing.model import SCOPE, SUBSCRIPTION, Subscription, from_node, is
 from bcapp.billing.records import RedisBillingRecords
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, BcappError
+from bcapp.metrics import SUBSCRIPTIONS
 
 log = logging.getLogger(__name__)
 CHECKOUT = "bc/account/checkout/"
@@ -204,6 +205,8 @@ class Billing:
             for store_hash in self.records.due_ends(self._clock.now()):
                 if self.records.take_end(store_hash):
                     report.ended += self._announce_end(store_hash)
+            for status, count in self.records.count_by_status().items():
+                SUBSCRIPTIONS.labels(status).set(count)
         finally:
             self.records.unlock(token)
         return report
