@@ -221,6 +221,8 @@ def sync_store(task: BcappTask, store_hash: str, queued_at: float = 0.0, run_id:
     bcapp = task.deployment
     try:
         outcome = bcapp.stores.sync(store_hash)  # an App Extensions failure is remembered
+        if bcapp.billing is not None:
+            bcapp.billing.remember_merchant(store_hash)  # the account a checkout names
     except (NotInstalled, TokenRejected) as exc:
         return f"skipped: {exc.reason}"  # nothing to subscribe, or a re-install will
     if run_id:

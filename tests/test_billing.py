@@ -98,6 +98,18 @@ def test_a_checkout_names_the_merchants_account_and_is_confirmed_on_return(
     assert paid.billing is not None and paid.billing.sweep().changed == 0, "announced once"
 
 
+def test_the_installs_follow_up_task_records_the_merchants_account(
+    paid: Bcapp, sim: SimulatorState
+) -> None:
+    service = paid.billing
+    assert service is not None and service.records.get("abc123").merchant_account is None
+    merchant = sim.stores["abc123"].account_uuid
+    with running_worker(paid):  # the install queued the store's sync
+        wait_until(lambda: service.records.get("abc123").merchant_account == merchant,
+                   what="the merchant account, from v2/store")
+    assert sim.account_api_calls == 0, "the store API, not the Account API's budget"
+
+
 def test_a_second_trial_is_never_offered(
     paid: Bcapp, sim: SimulatorState, bigcommerce: ServedApp, clock: ManualClock
 ) -> None:

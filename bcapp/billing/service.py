@@ -159,6 +159,17 @@ class Billing:
             self.records.set_fields(store_hash, pending_checkout=pending)
         return url
 
+    def remember_merchant(self, store_hash: str) -> None:
+        """Record the store's merchant account after an install (the install's follow-up
+        task), when plans are declared and it is not known yet; a failure waits for the
+        first checkout, which asks again."""
+        if not plans.declared() or self.records.get(store_hash).merchant_account:
+            return
+        try:
+            self._merchant_account(store_hash)
+        except BillingFailed as exc:
+            log.warning("store=%s: merchant account not recorded (%s)", store_hash, exc.detail)
+
     def _merchant_account(self, store_hash: str) -> str:
         """The merchant's account UUID (`GET v2/store`: never the install's, which is the
         partner's), recorded for the next checkout."""
