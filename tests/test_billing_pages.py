@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
 from bcapp.simulator import ServedApp, SimulatorState
-from tests.helpers import auth_query
+from tests.helpers import auth_query, install
 from tests.servers import environment_for, gunicorn
 from tests.test_gunicorn_flow import Browser
 from tests.test_worker_process import worker_process
@@ -108,3 +110,24 @@ def test_a_store_buys_pro_and_the_gated_page_opens_after_its_return(
     assert billing_events() == ["billing/created"], "the receiver ran once"
     logs = (tmp_path / "g.log").read_text() + (tmp_path / "w.log").read_text()
     assert sim.account_api_token not in logs
+
+
+def test_without_billing_the_gate_redirects_and_the_plans_page_says_so(
+    make_app: Callable[..., Flask], sim: SimulatorState, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A deployment without billing settings (or a gate naming a plan nobody declared) never
+    answers a 500: the gate sends the store to `otherwise` and logs why; buying is a 404."""
+    client = make_app(example_pages=True).test_client()
+    assert install(client, sim).status_code == 302
+    gated = client.get("/reports")
+    assert (gated.status_code, gated.headers["Location"]) == (302, "/plans")
+    assert "billing is off or no such plan is declared" in caplog.text
+    page = client.get("/plans")
+    assert page.status_code == 200 and b"Unified Billing is off" in page.data
+    bought = client.post("/plans/pro", headers={"X-CSRF-Token": csrf_of(client)})
+    assert bought.status_code == 404
+    assert sim.account_api_calls == 0
+
+
+def csrf_of(client: FlaskClient) -> str:
+    return csrf(client.get("/settings").get_data(as_text=True))

@@ -103,17 +103,21 @@ def worker_process(
                 process.wait()
 
 
+_MADE: dict[str, int] = {}  # each event's time: a retry of it (the same hash) keeps it
+
+
 def delivery(
     scope: str, number: int, webhook_id: str, event_hash: str
 ) -> tuple[bytes, dict[str, str]]:
     now = int(time.time())
+    made = _MADE.setdefault(event_hash, now)
     body = json.dumps(
         {
             "scope": scope,
             "store_id": "1",
             "data": {"type": scope.split("/")[1], "id": number},
             "hash": event_hash,
-            "created_at": now,
+            "created_at": made,
             "producer": "stores/abc123",
         }
     )

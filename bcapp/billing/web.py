@@ -17,6 +17,7 @@ it allows one of the named plans (`ACTIVE`; `CANCELLED` until the paid period's 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -27,11 +28,12 @@ from werkzeug.wrappers import Response
 from bcapp.billing import plans
 from bcapp.billing.model import Subscription
 from bcapp.billing.service import Billing, BillingStatus
-from bcapp.errors import ConfigurationError
+from bcapp.errors import BcappError, ConfigurationError
 from bcapp.web.context import current as deployment
 from bcapp.web.kit import AppContext
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,14 +44,21 @@ class PaidContext(AppContext):
     subscription: Subscription
 
 
+class BillingOff(BcappError):
+    """Unified Billing is not configured in this deployment (503, logged once per call)."""
+
+    status = 503
+    title = "Billing is not set up"
+    advice = "The app's operator has not configured billing yet. Please try again later."
+
+
 def billing() -> Billing:
-    """The current app's Unified Billing; ConfigurationError when it is not configured."""
+    """The current app's Unified Billing; BillingOff when it is not configured."""
     found = deployment().billing
     if found is None:
-        raise ConfigurationError(
-            "Unified Billing is off: set BC_PARTNER_ACCOUNT_UUID, BC_ACCOUNT_API_TOKEN and "
-            "BC_APP_ID (docs/billing.md)"
-        )
+        log.error("Unified Billing is off: set BC_PARTNER_ACCOUNT_UUID, BC_ACCOUNT_API_TOKEN "
+                  "and BC_APP_ID (docs/billing.md)")
+        raise BillingOff("billing_off")
     return found
 
 
@@ -66,8 +75,12 @@ def requires_plan(*names: str, otherwise: str) -> Callable[[Callable[..., R]], C
         def gated(ctx: AppContext, *args: Any, **kwargs: Any) -> R | Response:
             if not isinstance(ctx, AppContext):
                 raise TypeError("put @billing.requires_plan under @app_page")
-            allowed = [plans.named(name) for name in names]  # KeyError: a plan not declared
-            service = billing()
+            allowed = [found for found in map(_declared, names) if found is not None]
+            service = deployment().billing
+            if service is None or not allowed:  # misconfigured: logged, never a 500
+                log.error("billing.requires_plan%s: billing is off or no such plan is declared",
+                          names)
+                return redirect(otherwise)
             subscription = service.status(ctx.store_hash).subscription
             plan = plans.of_level(subscription.level) if subscription else None
             now = service.now()
@@ -80,6 +93,13 @@ def requires_plan(*names: str, otherwise: str) -> Callable[[Callable[..., R]], C
         return gated  # type: ignore[return-value]
 
     return decorate
+
+
+def _declared(name: str) -> plans.Plan | None:
+    try:
+        return plans.named(name)
+    except KeyError:
+        return None
 
 
 def status(store_hash: str) -> BillingStatus:

@@ -144,7 +144,7 @@ def plans_page(ctx: AppContext) -> str:
 @app_page(owner_only=True)
 def buy_plan(ctx: AppContext, name: str) -> Response:
     """To BigCommerce's checkout for this plan (the form targets the whole control panel)."""
-    if name not in {plan.name for plan in billing.declared_plans()}:
+    if service().billing is None or name not in {p.name for p in billing.declared_plans()}:
         raise NotFound()
     return redirect(billing.checkout_url(ctx.store_hash, name))
 
@@ -153,6 +153,8 @@ def buy_plan(ctx: AppContext, name: str) -> Response:
 @app_page(owner_only=True)
 def cancel_plan(ctx: AppContext) -> Response:
     """Cancel the store's plan (it stays usable to the end of the paid period)."""
+    if service().billing is None:
+        raise NotFound()
     billing.cancel(ctx.store_hash)
     return redirect(url_for("example.plans_page"))
 
