@@ -127,3 +127,18 @@ def _metrics() -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(REGISTRY).decode()
+
+
+def test_check_says_whether_billing_is_on_without_its_token(
+    settings: Settings, tmp_path: Path, sim: SimulatorState
+) -> None:
+    env = cli_env(settings, tmp_path) | {
+        "BC_PARTNER_ACCOUNT_UUID": sim.account_uuid,
+        "BC_ACCOUNT_API_TOKEN": sim.account_api_token,
+        "BC_APP_ID": str(sim.app_id),
+    }
+    on = CliRunner().invoke(main, ["check"], env=env)
+    assert f"unified billing: app {sim.app_id}, partner account {sim.account_uuid}" in on.output
+    assert sim.account_api_token not in on.output
+    off = CliRunner().invoke(main, ["check"], env=cli_env(settings, tmp_path))
+    assert "unified billing: off" in off.output

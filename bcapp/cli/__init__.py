@@ -131,6 +131,12 @@ def check(marketplace: bool) -> None:
     for label, url in settings.callback_urls().items():
         click.echo(f"  {label}: {url}")
     click.echo("required scopes: " + str(settings.required_scopes))
+    paid = settings.billing
+    click.echo(
+        "unified billing: off (docs/billing.md)" if paid is None else
+        f"unified billing: app {paid.app_id}, partner account {paid.partner_account_uuid} "
+        "(bcapp billing check proves the token)"
+    )
     port = urlsplit(settings.app_url).port
     if settings.is_production and port not in (None, 443):
         fail(
