@@ -33,11 +33,14 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
         billing_panel,
         control_api,
         control_panel,
+        customer_login,
         deliveries,
         graphql_api,
         hooks_api,
         login,
         persistence,
+        scripts_api,
+        storefront,
     )
 
     templates = Path(__file__).resolve().parent / "templates"
@@ -52,6 +55,9 @@ def create_simulator(state: SimulatorState, state_file: Path | None = None) -> F
     app.register_blueprint(control_api.bp)
     app.register_blueprint(account_api.bp)
     app.register_blueprint(billing_panel.bp)
+    app.register_blueprint(scripts_api.bp)
+    app.register_blueprint(storefront.bp)
+    app.register_blueprint(customer_login.bp)
 
     @app.errorhandler(HTTPException)
     def friendly(error: HTTPException) -> tuple[str, int]:
@@ -116,10 +122,14 @@ def seeded_state(
 
 
 class _PathOnlyLog(WSGIRequestHandler):
-    """Logs method, path and status, never the query: it carries codes and signed payloads."""
+    """Logs method, path and status, never the query (it carries codes and signed payloads) nor
+    a Customer Login token (`/login/token/<jwt>`)."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)
+        path = self.path.split("?", 1)[0]
+        if "/login/token/" in path:
+            path = path.split("/login/token/", 1)[0] + "/login/token/…"
+        self.log("info", '"%s %s" %s', self.command, path, code)
 
 
 class ServedApp:

@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from bcapp.simulator.login import state
 from bcapp.simulator.scopes import allows, needed
 from bcapp.simulator.state import SimStore, SimulatorState
+from bcapp.simulator.storefront_model import storefront_url
 
 bp = Blueprint("sim_api", __name__)
 _NO_SCOPE = "You don't have a required scope to access the endpoint"  # BigCommerce's words
@@ -56,6 +57,9 @@ def store_information(store_hash: str) -> ResponseReturnValue:
     body = jsonify(
         id=store.hash,
         domain=f"{store.hash}.mybigcommerce.example",
+        # The storefront of channel 1, served by the simulator itself (storefront.py): its
+        # origin is the simulator's, as the browser sees it.
+        secure_url=storefront_url(control_panel_base(), store.hash),
         name=f"Store {store.hash}",
         admin_email=store.owner.email,
         plan_name="Sandbox",

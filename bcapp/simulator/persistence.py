@@ -1,5 +1,6 @@
 """The simulator's world kept across restarts: stores, users, tokens, hooks, API accounts, the
-number of events sent so far, and Unified Billing's checkouts and subscriptions.
+storefront's channels, customers and scripts, the number of events sent so far, and Unified
+Billing's checkouts and subscriptions (shopper sessions and Customer Login visits are not kept).
 
 `make run` restarts the simulator with the app, and the app's Redis remembers its installs; a
 simulator that forgot its stores showed "not installed" for stores the app lists as installed.
@@ -20,6 +21,7 @@ from typing import Any
 
 from bcapp.simulator.billing_model import SimCheckout, SimSubscription
 from bcapp.simulator.state import SimApiAccount, SimHook, SimStore, SimulatorState, SimUser
+from bcapp.simulator.storefront_model import SimCustomer, SimScript, seeded_customers
 
 _TRANSIENT = ("requests_left", "window_started_ms", "rejected")
 
@@ -112,4 +114,13 @@ def _store(data: dict[str, Any]) -> SimStore:
         # A file from before Unified Billing: the store gets its merchant account now.
         account_uuid=str(data.get("account_uuid") or uuid.uuid4()),
         next_payment_fails=bool(data.get("next_payment_fails", False)),
+        # A file from before the storefront: the store gets its channel and customers now.
+        channels=[int(channel) for channel in data.get("channels", [1])],
+        customers=(
+            {int(cid): SimCustomer(**one) for cid, one in data["customers"].items()}
+            if "customers" in data
+            else seeded_customers(data["hash"])
+        ),
+        scripts=[SimScript(**script) for script in data.get("scripts", [])],
+        cookie_consent_banner=bool(data.get("cookie_consent_banner", True)),
     )

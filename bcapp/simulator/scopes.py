@@ -85,6 +85,12 @@ PATH_SCOPES: tuple[tuple[str, str | None], ...] = (
     ("v3/catalog", "store_v2_products"),
     ("v3/hooks", None),
     ("graphql", "store_app_extensions_manage"),  # the App Extensions subset (graphql_api.py)
+    # Scripts (scripts_api.py); one shown on the checkout also needs `store_content_checkout`,
+    # which the view checks (the path alone does not say).
+    ("v3/content/scripts", "store_v2_content"),
+    ("v3/sites", "store_sites"),
+    # Only a channel's site is served under v3/channels: Sites & Routes' scope.
+    ("v3/channels", "store_sites"),
 )
 _READS = frozenset({"GET", "HEAD"})
 

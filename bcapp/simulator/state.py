@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bcapp.simulator.billing_model import SimCheckout, SimSubscription
+from bcapp.simulator.storefront_model import (
+    LoginAttempt,
+    SimCustomer,
+    SimScript,
+    SimShopper,
+    seeded_customers,
+)
 
 # BigCommerce store hashes as the platform issues them: short, lowercase letters and digits
 # (the API path `/stores/{store_hash}/v3/...`; docs/protocol.md "Store hash").
@@ -50,6 +57,13 @@ class SimStore:
     # not the partner's `SimulatorState.account_uuid` that install callbacks carry.
     account_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     next_payment_fails: bool = False  # the next renewal of its subscriptions suspends them
+    # The storefront (bcapp/simulator/storefront_model.py): its channels, its customers (a few
+    # seeded by `add_store`), the Scripts API's scripts, and whether it shows a cookie-consent
+    # banner (then scripts of consent category `unknown` are not rendered, as on BigCommerce).
+    channels: list[int] = field(default_factory=lambda: [1])
+    customers: dict[int, SimCustomer] = field(default_factory=dict)
+    scripts: list[SimScript] = field(default_factory=list)
+    cookie_consent_banner: bool = True
 
 
 @dataclass
@@ -176,14 +190,22 @@ class SimulatorState:
     account_api_calls: int = 0
     account_api_hour: int = -1
     account_api_hour_calls: int = 0
+    # The storefront: shoppers signed in, by session cookie value; every Customer Login visit
+    # (oldest first) and the `jti`s spent; the panel's knob that makes the browser block
+    # third-party cookies in the app's iframe (the frame page carries it for browser tests).
+    shoppers: dict[str, SimShopper] = field(default_factory=dict, repr=False)
+    login_attempts: list[LoginAttempt] = field(default_factory=list)
+    used_login_jtis: set[str] = field(default_factory=set)
+    third_party_cookies_blocked: bool = False
 
     def __post_init__(self) -> None:
         self.issued_secrets.append(self.account_api_token)
 
     def add_store(self, store_hash: str, owner_id: int = 1, owner_email: str = "") -> SimStore:
-        """Create a store with its owner."""
+        """Create a store with its owner and a few storefront customers."""
         owner = SimUser(owner_id, owner_email or f"owner@{store_hash}.example")
         store = SimStore(store_hash, owner, {owner.id: owner}, requests_left=self.rate_limit_quota)
+        store.customers = seeded_customers(store_hash)
         with self.lock:
             self.stores[store_hash] = store
         return store
@@ -223,12 +245,18 @@ class SimulatorState:
         return token
 
     def revoke(self, store_hash: str) -> None:
-        """Forget the store's token (uninstall); BigCommerce deletes the app's webhooks too."""
+        """Forget the store's token (uninstall); BigCommerce deletes the app's webhooks too,
+        and its scripts marked `auto_uninstall`."""
         with self.lock:
-            self.stores[store_hash].access_token = None
-            self.stores[store_hash].scopes = ""
-            self.stores[store_hash].hooks.clear()
-            self.stores[store_hash].app_extensions.clear()
+            store = self.stores[store_hash]
+            store.access_token = None
+            store.scopes = ""
+            store.hooks.clear()
+            store.app_extensions.clear()
+            store.scripts = [
+                one for one in store.scripts
+                if not (one.auto_uninstall and one.api_client_id == self.client_id)
+            ]
 
     def rotate_token(self, store_hash: str) -> None:
         """Replace the app's token with one the app never received (as an install of the app
