@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from bcapp import extensions
 from bcapp.billing import plans
 from bcapp.errors import ConfigurationError
+from bcapp.storefront import scripts
 
 # Modify scope -> its read-only twin, or None when the platform offers no read-only variant.
 _MODIFY_TO_READ_ONLY: dict[str, str | None] = {
@@ -180,6 +181,8 @@ def requirements() -> tuple[Requirement, ...]:
             Requirement(BILLING_SCOPE, "reading the merchant's account UUID from the store "
                         "information, which Unified Billing checkouts must name"),
         )
+    for name, reason in scripts.required_scopes().items():
+        found.setdefault(name, Requirement(name, reason))
     return tuple(found[name] for name in sorted(found))
 
 

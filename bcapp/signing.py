@@ -63,7 +63,7 @@ def verify_signed_payload_jwt(
     return _callback_claims(claims)
 
 
-def _check_header(header: dict[str, Any]) -> None:
+def check_header(header: dict[str, Any]) -> None:
     """Refuse headers that name key material; the key is only ever the configured secret."""
     if _KEY_MATERIAL_HEADERS & header.keys():
         raise Unauthorized("jwt_header_key_material")
@@ -99,7 +99,7 @@ def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
             raise Unauthorized("jwt_" + type(exc).__name__) from exc
         except Exception as exc:  # odd signed claims can raise anything (docs/security.md R1)
             raise Unauthorized("jwt_undecodable") from exc
-        _check_header(decoded["header"])
+        check_header(decoded["header"])
         claims: dict[str, Any] = decoded["payload"]
         return claims
     raise Unauthorized("jwt_bad_signature")

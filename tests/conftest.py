@@ -242,9 +242,12 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     it ends: the registries are process-wide, and another test must not queue work for them."""
     from bcapp import extensions, scopes, signals, webhooks
     from bcapp.billing import plans
+    from bcapp.storefront import scripts as storefront_scripts
 
     before = dict(webhooks._declared)
     plans_before = dict(plans._declared)
+    scripts_before = dict(storefront_scripts._declared)
+    shoppers_before = list(storefront_scripts._serves_shoppers)
     extensions_before = list(extensions._declared)
     scopes_before = dict(scopes._declared)
     declaring = ("bcapp.example_events", "tests.example_scopes")
@@ -260,6 +263,9 @@ def declared_handlers_stay_with_their_test() -> Iterator[None]:
     scopes._declared.update(scopes_before)
     plans._declared.clear()
     plans._declared.update(plans_before)
+    storefront_scripts._declared.clear()
+    storefront_scripts._declared.update(scripts_before)
+    storefront_scripts._serves_shoppers[:] = shoppers_before
     for name in set(declaring) - imported_before:  # the next test to import it declares anew
         sys.modules.pop(name, None)
 

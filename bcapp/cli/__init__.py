@@ -19,6 +19,7 @@ from bcapp.cli.common import echo, fail, or_fail, redis_location, service_or_exi
 from bcapp.cli.dev import dev
 from bcapp.cli.new import new_command
 from bcapp.cli.simulator import simulator
+from bcapp.cli.storefront import storefront
 from bcapp.cli.stores import stores
 from bcapp.cli.tasks import webhooks, worker
 from bcapp.cli.transfer import export_command, import_command
@@ -57,6 +58,7 @@ main.add_command(worker)
 main.add_command(webhooks)
 main.add_command(simulator)
 main.add_command(billing)
+main.add_command(storefront)
 
 
 @main.command()

@@ -79,6 +79,10 @@ def stores_show(store_hash: str) -> None:
     failure = or_fail(lambda: service.operations.extensions_failure(store_hash))
     if failure:
         echo(f"App Extensions: the last sync failed ({failure}); bcapp reconcile tries again")
+    removed = or_fail(lambda: service.stores.scripts_removed(store_hash))
+    if removed:
+        echo(f"storefront scripts removed by the merchant: {removed} "
+             f"(bcapp storefront restore {store_hash} puts them back)")
     echo("access token: (encrypted at rest, not shown)")
     for user in details.users:
         echo(f"user: {user.id} {user.email}{' (owner)' if user.is_owner else ''}")

@@ -35,6 +35,7 @@ class StoreClient:
     ) -> None:
         self.store_hash = installation.store_hash
         self.scopes = installation.scopes  # what the store granted
+        self.install_id = installation.install_id  # new with each install
         # A store-level API account's token is the merchant's, often shared with other tools:
         # what it lists of hooks and App Extensions is not all bcapp's (bcapp/store/created.py).
         self.shared_token = installation.kind == "api_account"

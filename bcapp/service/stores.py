@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from bcapp.clock import Clock
 from bcapp.errors import ApiError, NotInstalled, TokenRejected
 from bcapp.models import Installation
 from bcapp.service.app_data import AppData
+from bcapp.service.app_extensions import FAILURE_SECONDS as REPORT_SECONDS
 from bcapp.service.app_extensions import ExtensionChanges, keep_in_step
 from bcapp.service.store_client import StoreClient
 from bcapp.service.subscriptions import (
@@ -30,6 +32,9 @@ from bcapp.store import (
     StoreDirectory,
 )
 from bcapp.store.app_data import RedisAppData
+from bcapp.store.created import SCRIPT
+from bcapp.storefront import scripts
+from bcapp.storefront.sync import ScriptChanges, keep_scripts
 
 log = logging.getLogger(__name__)
 INFORMATION = "store-information"
@@ -38,6 +43,7 @@ INFORMATION_FIELDS = (
     "name", "domain", "currency", "currency_symbol", "currency_symbol_location", "decimal_places",
 )
 INFORMATION_SECONDS = 300
+SCRIPTS_REMOVED = "storefront-scripts-removed"
 FAILURE_SECONDS = 30
 
 
@@ -47,6 +53,7 @@ class StoreSync:
 
     hooks: HookChanges | None  # None: not subscribed (`NOT_SUBSCRIBED`)
     extensions: ExtensionChanges | None  # None: failed (remembered for `bcapp stores show`)
+    scripts: ScriptChanges | str = ""  # the storefront scripts; a text: why they failed
 
     def said(self) -> list[str]:
         """What is worth saying, for logs, the task's result and reconcile's report."""
@@ -57,6 +64,10 @@ class StoreSync:
             parts.append("App Extensions failed (see bcapp stores show)")
         elif self.extensions:
             parts.append(f"App Extensions {self.extensions.summary()}")
+        if isinstance(self.scripts, str) and self.scripts:
+            parts.append(f"storefront scripts failed ({self.scripts})")
+        elif self.scripts:
+            parts.append(f"storefront scripts {self.scripts.summary()}")
         return parts
 
 
@@ -73,6 +84,7 @@ class Stores:
         app_data: RedisAppData,
         created: CreatedRecords,
         hook_target: HookTarget,
+        learn_origins: Callable[[StoreClient], object],
         bigcommerce: BigCommerce,
         clock: Clock,
     ) -> None:
@@ -83,6 +95,7 @@ class Stores:
         self._app_data = app_data
         self._created = created  # what bcapp created in each store (bcapp/store/created.py)
         self._hook_target = hook_target
+        self._learn_origins = learn_origins  # a store's storefront origins (bcapp/storefront/)
         self._bigcommerce = bigcommerce
         self._clock = clock
 
@@ -120,10 +133,36 @@ class Stores:
         if not api.deliveries_unverifiable:
             hooks = sync_hooks(api, self._hook_target, wanted_scopes(), self._created)
         extensions = keep_in_step(api, api.scopes.names, self._cache, self._created)
-        outcome = StoreSync(hooks, extensions)
-        if hooks is None or hooks:
+        outcome = StoreSync(hooks, extensions, self._scripts(api))
+        if scripts.on_the_storefront():
+            self._learn_origins(api)
+        if outcome.said():
             log.info("store=%s: %s", api.store_hash, "; ".join(outcome.said()))
         return outcome
+
+    def restore_scripts(self, store_hash: str) -> ScriptChanges | str:
+        """Sync the store's storefront scripts, putting back those the merchant removed."""
+        return self._scripts(self.client(store_hash), restore=True)
+
+    def _scripts(self, api: StoreClient, restore: bool = False) -> ScriptChanges | str:
+        declared = scripts.declared()
+        if not declared and not self._created.created(api.store_hash, SCRIPT):
+            return ScriptChanges()  # never had any: nothing to ask BigCommerce
+        try:
+            changes = keep_scripts(api, declared, self._created, restore)
+        except ApiError as exc:
+            log.warning("store=%s storefront scripts not synced: %s", api.store_hash, exc)
+            return str(exc)[:300] or exc.reason
+        if changes.removed_by_merchant:  # shown by `bcapp stores show` until restored
+            removed = ", ".join(changes.removed_by_merchant)
+            self._cache.remember(api.store_hash, SCRIPTS_REMOVED, removed, REPORT_SECONDS)
+        else:
+            self._cache.forget_cached(api.store_hash, SCRIPTS_REMOVED)
+        return changes
+
+    def scripts_removed(self, store_hash: str) -> str | None:
+        """The storefront scripts the merchant removed, as the last sync found them."""
+        return self._cache.recall(store_hash, SCRIPTS_REMOVED)
 
     def information(self, installation: Installation) -> dict[str, str] | None:
         """The store's name and domain from the API (proof the token works), or None.

@@ -89,7 +89,7 @@ def sync_hooks(
     only bcapp's own (see above)."""
     changes = HookChanges()
     hooks = [hook for hook in api.pages_v3(HOOKS, limit=250) if _well_formed(hook)]
-    recorded = created.created(api.store_hash, HOOK) if api.shared_token else frozenset()
+    recorded = created.created(api.store_hash, HOOK) if api.shared_token else {}
 
     def owned(hook: dict[str, Any]) -> bool:
         return not api.shared_token or str(hook["id"]) in recorded

@@ -12,6 +12,7 @@ uses `tasks`, `stores` and `operations`) never builds the load path (its script)
   markers, the duplicate check, dead letters; bcapp/service/tasks.py);
 - `dead_letters`: runs that gave up, for `bcapp webhooks failed|show|replay`;
 - `billing`: Unified Billing (bcapp/billing/), None when it is not configured;
+- `storefront`: the shoppers of the stores' storefronts (bcapp/storefront/);
 
 with `queue` (the broker's publisher) and `task_records` (what workers keep) beneath them.
 
@@ -60,6 +61,7 @@ from bcapp.store.session_reads import RedisSessionReads
 from bcapp.store.task_records import RedisTaskRecords
 from bcapp.store.transfer import RedisTransfer
 from bcapp.store.users import RedisStoreUsers
+from bcapp.storefront.service import Storefront, StorefrontOrigins
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +100,8 @@ class Bcapp:
         )
         budget = RedisRateBudget(redis_client, self._keys)
         self._bigcommerce = BigCommerce(settings, clock, budget=budget)
-
-    @cached_property
-    def callbacks(self) -> AppCallbacks:
-        """Install, load, uninstall, remove user and webhooks."""
-        settings = self.settings
-        limits = AbuseLimits(
+        # The abuse limits of every route (callbacks, the storefront's views).
+        self._limits = AbuseLimits(
             self._short_lived,
             LimitPolicy(
                 settings.rate_limit_per_address,
@@ -111,8 +109,21 @@ class Bcapp:
                 settings.rate_limit_window_seconds,
                 settings.rate_limit_auth_per_address,
             ),
-            self.clock,
+            clock,
         )
+
+    @cached_property
+    def storefront(self) -> Storefront:
+        """Shoppers of the stores' storefronts (bcapp/storefront/)."""
+        origins = StorefrontOrigins(self._redis, self._keys.prefix)
+        return Storefront(self.settings, self.clock, self._limits, origins, self.stores.client,
+                          self._short_lived)
+
+    @cached_property
+    def callbacks(self) -> AppCallbacks:
+        """Install, load, uninstall, remove user and webhooks."""
+        settings = self.settings
+        limits = self._limits
         short_lived = self._short_lived
         load_path = RedisLoadPath(self._redis, self._keys, short_lived)
         loader = Loader(
@@ -158,6 +169,7 @@ class Bcapp:
             hook_target=HookTarget(
                 self.settings.webhook_destination, self.settings.former_webhook_destinations
             ),
+            learn_origins=lambda api: self.storefront.learn_origins(api),
             bigcommerce=self._bigcommerce,
             clock=self.clock,
         )

@@ -264,8 +264,9 @@ class StoreCache(Protocol):
 class CreatedRecords(Protocol):
     """The ids of what bcapp created in a store (bcapp/store/created.py), by kind."""
 
-    def created(self, store_hash: str, kind: str) -> frozenset[str]:
-        """The ids of `kind` ("hook", "extension") bcapp created in the store."""
+    def created(self, store_hash: str, kind: str) -> dict[str, str]:
+        """The ids of `kind` ("hook", "extension", "script") bcapp created in the store, each
+        with what it recorded of it."""
 
     def add_created(self, store_hash: str, kind: str, item_id: str, what: str) -> None:
         """Record that bcapp created `item_id` (its scope or model: `what`)."""

@@ -18,6 +18,7 @@ from bcapp.store.keys import CREATED
 
 HOOK = "hook"
 EXTENSION = "extension"
+SCRIPT = "script"
 
 
 class RedisCreatedRecords:
@@ -27,14 +28,16 @@ class RedisCreatedRecords:
         self._redis = client
         self._keys = keys
 
-    def created(self, store_hash: str, kind: str) -> frozenset[str]:
-        """The ids of `kind` bcapp created in the store."""
+    def created(self, store_hash: str, kind: str) -> dict[str, str]:
+        """The ids of `kind` bcapp created in the store, each with what it recorded."""
         with unavailable_on_redis_error("created_read"):
-            fields = self._redis.hkeys(CREATED.key(self._keys, store_hash))
+            fields = self._redis.hgetall(CREATED.key(self._keys, store_hash))
         prefix = f"{kind}:"
-        return frozenset(
-            str(name).removeprefix(prefix) for name in fields if str(name).startswith(prefix)
-        )
+        return {
+            str(name).removeprefix(prefix): str(what)
+            for name, what in fields.items()
+            if str(name).startswith(prefix)
+        }
 
     def add_created(self, store_hash: str, kind: str, item_id: str, what: str) -> None:
         """Record that bcapp created `item_id` (a `what`: its scope or model)."""

@@ -64,6 +64,7 @@ RUN_BY = {
     "# myapp/events.py": "test_the_webhook_handler_runs_as_written",
     "# myapp/extensions.py": "test_the_extension_declaration_runs_as_written",
     "# myapp/catalog.py": "test_the_script_outside_a_request_runs_as_written",
+    "# myapp/billing.py": "tests/architecture/test_readme_billing.py",
     "# test_myapp.py": "test_the_kit_tests_pass_against_the_readme_app",
     "web: gunicorn -c python:bcapp.gunicorn": "test_the_procfile_is_what_bcapp_new_writes",
 }
