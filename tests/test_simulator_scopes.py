@@ -38,7 +38,7 @@ def test_every_store_api_endpoint_is_in_the_scope_table() -> None:
     rules = [
         rule
         for rule in create_simulator(SimulatorState("c", "s")).url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in ("sim_api", "sim_hooks", "sim_graphql")
+        if rule.endpoint.split(".")[0] in ("sim_api", "sim_hooks", "sim_graphql", "sim_scripts")
     ]
     assert len(rules) >= 9
     for rule in rules:
