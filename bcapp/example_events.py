@@ -1,7 +1,7 @@
 """The bundled example's declarations: webhook handlers keeping each store's ten latest order,
 product and customer events (listed by the example's `/events` page), one App Extension, an
 "Open in My app" action on the orders page that opens `/orders/<id>` (bcapp/web/example.py),
-and the scope its products page reads.
+the scope its products page reads, two Unified Billing plans and a storefront badge.
 
 `make run` declares them (development with example pages and no `BCAPP_RECEIVERS`); name this
 module in `BCAPP_RECEIVERS` beside your own to keep them. They run in the worker and keep the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from bcapp import billing, extensions, scopes, webhooks
+from bcapp import billing, extensions, scopes, storefront, webhooks
 
 scopes.require("store_v2_products_read_only", reason="the bundled example's products page")
 # Unified Billing (docs/billing.md): the example's plans page sells these; /reports needs Pro.
@@ -23,6 +23,10 @@ billing.plan("starter", level="Starter", price="0", interval="MONTH",
              description="The example app, free")
 billing.plan("pro", level="Pro", price="9.99", interval="MONTH", trial_days=14,
              description="The example app with reports")
+# The storefront (docs/storefront.md): a badge greeting the signed-in shopper, served by the
+# example (bcapp/web/example.py) from APP_URL, on each store's default storefront.
+storefront.script("greeting-badge", src="/storefront/badge.js", consent_category="functional",
+                  load_method="defer", description="The example app greets signed-in shoppers")
 RECENT = "recent_events"
 KEPT = 10
 ORDER_ACTION = extensions.add(

@@ -32,7 +32,8 @@ from tests.workers import wait_until
 
 pytestmark = pytest.mark.slow
 SCOPES = (
-    "store_v2_information store_v2_products_read_only store_app_extensions_manage"
+    "store_v2_information store_v2_products_read_only store_app_extensions_manage "
+    "store_v2_content"
 )
 
 

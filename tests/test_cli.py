@@ -40,13 +40,14 @@ def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
 
 def test_scopes_prints_one_per_line() -> None:
     """bcapp's own app in development: its example declares the products scope, an App
-    Extension, which implies the extensions scope, and Unified Billing plans, which imply
+    Extension, which implies the extensions scope, Unified Billing plans, which imply
     `store_v2_information` (the merchant's account UUID; it covers the read-only scope bcapp
-    needs, which is still listed)."""
+    needs, which is still listed), and a storefront script (`store_v2_content`)."""
     result = CliRunner().invoke(main, ["scopes"], env={"BCAPP_ENV": "development"})
     assert result.exit_code == 0
     assert result.output.splitlines() == [
         "store_app_extensions_manage",
+        "store_v2_content",
         "store_v2_information",
         "store_v2_information_read_only",
         "store_v2_products_read_only",

@@ -31,7 +31,7 @@ def shop_blueprint() -> Blueprint:
     serves shoppers, which the registries' reset after the test forgets: conftest.py)."""
     bp = Blueprint("shop_api", __name__)
 
-    @bp.post("/storefront/badge")
+    @bp.post("/shop/badge")
     @storefront.customer
     def badge(ctx: storefront.ShopperContext) -> dict[str, Any]:
         return {"store": ctx.store_hash, "id": ctx.customer.id, "email": ctx.customer.email,
@@ -66,7 +66,7 @@ def customer_token(now: float, **changes: Any) -> str:
 
 def ask(client: FlaskClient, token: str, origin: str | None = ORIGIN) -> Any:
     headers = {"Authorization": f"Bearer {token}"} | ({"Origin": origin} if origin else {})
-    return client.post("/storefront/badge", headers=headers)
+    return client.post("/shop/badge", headers=headers)
 
 
 def test_a_valid_token_gives_the_shopper_with_cors_for_its_storefront(
@@ -78,7 +78,7 @@ def test_a_valid_token_gives_the_shopper_with_cors_for_its_storefront(
                            "group": "3", "api": "abc123"}
     assert answer.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Origin" in answer.headers["Vary"]
-    in_body = shop.post("/storefront/badge", json={"token": customer_token(clock.now())})
+    in_body = shop.post("/shop/badge", json={"token": customer_token(clock.now())})
     assert in_body.status_code == 200, "the token in a JSON body, from a server (no Origin)"
 
 
@@ -110,7 +110,7 @@ def test_an_uninstalled_store_another_origin_or_no_token_is_refused(
     shop: FlaskClient, clock: ManualClock
 ) -> None:
     assert ask(shop, customer_token(clock.now()), origin="https://evil.example").status_code == 401
-    assert shop.post("/storefront/badge").status_code == 401, "no token at all"
+    assert shop.post("/shop/badge").status_code == 401, "no token at all"
     assert ask(shop, signed()).status_code == 401, "a control-panel payload is no shopper token"
     uninstall = shop.get(f"/bigcommerce/uninstall?signed_payload_jwt={signed()}")
     assert uninstall.status_code == 200
@@ -120,13 +120,13 @@ def test_an_uninstalled_store_another_origin_or_no_token_is_refused(
 def test_a_preflight_is_allowed_from_the_storefront_only(shop: FlaskClient) -> None:
     asked = {"Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "authorization"}
-    allowed = shop.options("/storefront/badge", headers=asked | {"Origin": ORIGIN})
+    allowed = shop.options("/shop/badge", headers=asked | {"Origin": ORIGIN})
     assert allowed.status_code == 204
     assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert allowed.headers["Access-Control-Allow-Methods"] == "POST"
     assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
     for other in ("https://evil.example", "null", ORIGIN + ".evil.example", ORIGIN + "/"):
-        refused = shop.options("/storefront/badge", headers=asked | {"Origin": other})
+        refused = shop.options("/shop/badge", headers=asked | {"Origin": other})
         assert refused.status_code == 403, other
         assert "Access-Control-Allow-Origin" not in refused.headers
 

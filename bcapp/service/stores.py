@@ -11,6 +11,7 @@ from typing import Any
 from bcapp import signals
 from bcapp.bigcommerce import BigCommerce
 from bcapp.clock import Clock
+from bcapp.endpoints import WEBHOOKS
 from bcapp.errors import ApiError, NotInstalled, TokenRejected
 from bcapp.models import Installation
 from bcapp.service.app_data import AppData
@@ -95,6 +96,7 @@ class Stores:
         self._app_data = app_data
         self._created = created  # what bcapp created in each store (bcapp/store/created.py)
         self._hook_target = hook_target
+        self._app_url = hook_target.destination.removesuffix(WEBHOOKS.path)  # APP_URL
         self._learn_origins = learn_origins  # a store's storefront origins (bcapp/storefront/)
         self._bigcommerce = bigcommerce
         self._clock = clock
@@ -149,7 +151,7 @@ class Stores:
         if not declared and not self._created.created(api.store_hash, SCRIPT):
             return ScriptChanges()  # never had any: nothing to ask BigCommerce
         try:
-            changes = keep_scripts(api, declared, self._created, restore)
+            changes = keep_scripts(api, declared, self._created, self._app_url, restore)
         except ApiError as exc:
             log.warning("store=%s storefront scripts not synced: %s", api.store_hash, exc)
             return str(exc)[:300] or exc.reason

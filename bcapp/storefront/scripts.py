@@ -8,6 +8,9 @@ storefront.script("badge", src="https://app.example.com/badge.js", location="foo
                   visibility="storefront", consent_category="functional", load_method="defer")
 ```
 
+`src` may also be a path of the app (`/storefront/badge.js`): it is served from `APP_URL`,
+which production requires to be https.
+
 Checked when declared (a ConfigurationError naming the script stops every process): at most
 ten scripts (BigCommerce's limit per app and store, counting every channel), an https `src`, a
 real consent category (a script without one is hidden on every store with a cookie banner),
@@ -54,10 +57,12 @@ class Script:
     channels: tuple[int, ...] = (1,)
     description: str = ""
 
-    def as_body(self, channel_id: int) -> dict[str, object]:
-        """The Scripts API's body for this script on one channel."""
+    def as_body(self, channel_id: int, app_url: str) -> dict[str, object]:
+        """The Scripts API's body for this script on one channel (a path of the app's own is
+        served from `app_url`)."""
+        src = app_url.rstrip("/") + self.src if self.src.startswith("/") else self.src
         return {
-            "name": self.name, "description": self.description, "src": self.src,
+            "name": self.name, "description": self.description, "src": src,
             "auto_uninstall": True, "load_method": self.load_method, "location": self.location,
             "visibility": self.visibility, "kind": "src",
             "consent_category": self.consent_category, "enabled": True,
@@ -81,9 +86,11 @@ def script(
     where = f"storefront.script({name!r})"
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigurationError(f"{where}: a name is 1-100 letters, digits, spaces, . _ -")
-    parts = urlsplit(src) if isinstance(src, str) else None
-    if parts is None or parts.scheme != "https" or not parts.hostname or len(src) > 2048:
-        raise ConfigurationError(f"{where}: src must be an https URL of the script")
+    if not _good_src(src):
+        raise ConfigurationError(
+            f"{where}: src must be an https URL of the script, or a path of the app ('/…', "
+            "served from APP_URL)"
+        )
     for value, allowed, what in (
         (location, LOCATIONS, "location"),
         (visibility, VISIBILITIES, "visibility"),
@@ -110,6 +117,15 @@ def script(
         raise ConfigurationError(f"{where}: declared twice, differently")
     _declared[name] = found
     return found
+
+
+def _good_src(src: object) -> bool:
+    if not isinstance(src, str) or len(src) > 2048 or not src.isprintable() or " " in src:
+        return False
+    if src.startswith("/"):
+        return not src.startswith("//") and "\\" not in src
+    parts = urlsplit(src)
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def declared() -> tuple[Script, ...]:

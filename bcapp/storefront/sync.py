@@ -55,7 +55,11 @@ class ScriptChanges:
 
 
 def keep_scripts(
-    api: StoreClient, declared: tuple[Script, ...], created: CreatedRecords, restore: bool = False
+    api: StoreClient,
+    declared: tuple[Script, ...],
+    created: CreatedRecords,
+    app_url: str,
+    restore: bool = False,
 ) -> ScriptChanges:
     """Make the store's scripts of this app exactly `declared` (see above); with `restore`,
     scripts the merchant removed are put back too."""
@@ -89,13 +93,13 @@ def keep_scripts(
             api.delete(f"{SCRIPTS}/{uuid}")
             created.drop_created(store_hash, SCRIPT, uuid)
             changes.deleted.append(_label(key))
-        elif _differs(listed[uuid], script.as_body(key[1])):
-            api.put(f"{SCRIPTS}/{uuid}", script.as_body(key[1]))
+        elif _differs(listed[uuid], script.as_body(key[1], app_url)):
+            api.put(f"{SCRIPTS}/{uuid}", script.as_body(key[1], app_url))
             changes.updated.append(_label(key))
     for key, script in wanted.items():
         if key in present:
             continue
-        made = _uuid_of(api.post(SCRIPTS, script.as_body(key[1])))
+        made = _uuid_of(api.post(SCRIPTS, script.as_body(key[1], app_url)))
         if made:
             created.add_created(store_hash, SCRIPT, made, f"{key[0]}|{key[1]}|{api.install_id}")
         changes.created.append(_label(key))

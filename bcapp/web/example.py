@@ -8,6 +8,9 @@
   order, the deep link and the user's locale the load brought.
 - `/events`: the store's latest order, product and customer events, as the example's webhook
   handlers (bcapp/example_events.py) recorded them in a worker.
+- `/storefront/badge.js` and `POST /storefront/badge`: the example's storefront script, which
+  asks the storefront for the shopper's Current Customer JWT and greets them through
+  `@storefront.customer` (docs/storefront.md).
 - `/plans`: the example's Unified Billing plans (bcapp/example_events.py), the store's current
   one and, for the owner, a button per plan (to BigCommerce's checkout in the control panel)
   and one to cancel; `/reports`, a page only the Pro plan opens (docs/billing.md).
@@ -21,7 +24,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from bcapp import billing
+from bcapp import billing, storefront
 from bcapp.billing.web import PaidContext, requires_plan
 from bcapp.errors import BadRequest
 from bcapp.service.store_client import items_of, total_pages
@@ -165,3 +168,23 @@ def cancel_plan(ctx: AppContext) -> Response:
 def reports_page(ctx: PaidContext) -> str:
     """What only the Pro plan opens."""
     return render_template("bcapp/app/reports.html", ctx=ctx)
+
+
+@bp.get("/storefront/badge.js")
+def badge_script() -> Response:
+    """The storefront badge: asks the store who the shopper is, then asks this app to greet
+    them (a guest sees nothing)."""
+    settings = service().settings
+    script = render_template(
+        "bcapp/storefront/badge.js", app_url=settings.app_url, client_id=settings.client_id
+    )
+    answer = Response(script, mimetype="text/javascript")
+    answer.headers["Cache-Control"] = "public, max-age=300"
+    return answer
+
+
+@bp.post("/storefront/badge")
+@storefront.customer
+def badge_greeting(ctx: storefront.ShopperContext) -> dict[str, str]:
+    """The greeting for a signed-in shopper of an installed store."""
+    return {"greeting": f"Hello, {ctx.customer.email}!"}
