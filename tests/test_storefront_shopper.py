@@ -162,5 +162,5 @@ def test_login_url_needs_the_customer_login_scope(
 ) -> None:
     app = make_app()
     assert install(app.test_client(), sim).status_code == 302
-    with pytest.raises(ConfigurationError, match="store_v2_customers_login"):
-        service_of(app).storefront.login_url("abc123", 7)
+    with app.app_context(), pytest.raises(ConfigurationError, match="store_v2_customers_login"):
+        storefront.login_url("abc123", 7)  # the request-side spelling

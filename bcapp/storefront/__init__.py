@@ -12,7 +12,7 @@ storefront.script("badge", src="https://app.example.com/badge.js",
 def badge(ctx: storefront.ShopperContext) -> dict[str, str]:
     return {"hello": ctx.customer.email}
 
-url = bcapp.current().storefront.login_url(store_hash, customer_id, redirect_to="/account.php")
+url = storefront.login_url(store_hash, customer_id, redirect_to="/account.php")  # in a request
 ```
 
 Reading settings imports none of it; `customer` (Flask) is imported when first named.
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 from bcapp.storefront.scripts import Script, script
 
 if TYPE_CHECKING:  # imported when first named (`__getattr__`): Flask
-    from bcapp.storefront.web import ShopperContext, customer
+    from bcapp.storefront.web import ShopperContext, customer, login_url
 
-__all__ = ["Script", "ShopperContext", "customer", "script"]
+__all__ = ["Script", "ShopperContext", "customer", "login_url", "script"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("customer", "ShopperContext"):
+    if name in ("customer", "ShopperContext", "login_url"):
         return getattr(importlib.import_module("bcapp.storefront.web"), name)
     raise AttributeError(f"module 'bcapp.storefront' has no attribute {name!r}")

@@ -102,3 +102,9 @@ def _refusal(status: int, error: str, retry: int | None = None) -> Response:
     if retry:
         answer.headers["Retry-After"] = str(retry)
     return answer
+
+
+def login_url(store_hash: str, customer_id: int, **options: Any) -> str:
+    """Where to send a shopper to sign them in (bcapp/storefront/login.py), in a request of
+    the current app; outside one, `bcapp.connect().storefront.login_url`."""
+    return deployment().storefront.login_url(store_hash, customer_id, **options)
