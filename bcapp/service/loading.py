@@ -26,7 +26,8 @@ from bcapp.service.sessions import frame_ancestors, store_frame_ancestors
 from bcapp.settings import Settings
 from bcapp.store import InstallRecords, LoadPath, SessionTokens
 from bcapp.store.load_path import LoadAttempt, LoadReply, LoadStatus
-from bcapp.store.records import CorruptRecord, sealed_installation, user_from_json
+from bcapp.store.records import CorruptRecord
+from bcapp.store.remembered import remembered_sealed, remembered_user
 from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,8 @@ class Loader:
         if reply.record is None or reply.user is None:
             return None
         try:  # a fault is left to the full path, whose reader logs it once
-            record = sealed_installation(reply.record, store_hash)
-            user = user_from_json(reply.user)
+            record = remembered_sealed(reply.record, store_hash)
+            user = remembered_user(reply.user)
         except CorruptRecord:
             return None
         owner = claims.owner

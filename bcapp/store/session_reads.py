@@ -5,7 +5,8 @@ timer is restarted (`EXPIRE`; gone means the session idled out) and the installa
 user are read (`GET`, `HGET`); on the first page after an open, the handoff the cookie made
 unnecessary is deleted too (`DEL`). The commands touch one store's keys, so they go in one
 pipeline: one round trip, on one node of a Cluster too. The records are read with every
-reader's rules (bcapp/store/records.py).
+reader's rules (bcapp/store/records.py), each stored value parsed once per process
+(bcapp/store/remembered.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bcapp.models import Installation, StoreUser
 from bcapp.store.connection import Keyspace, unavailable_on_redis_error
 from bcapp.store.ephemeral import handoff_key, session_key
 from bcapp.store.keys import INSTALLATION, USERS
-from bcapp.store.records import read_installation, read_user
+from bcapp.store.remembered import read_installation, read_user
 
 
 class RedisSessionReads:
