@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
+from importlib import metadata
 from pathlib import Path
 
 from bcapp.errors import ConfigurationError
@@ -109,3 +110,22 @@ def require_production(env: Mapping[str, str]) -> None:
         raise ConfigurationError(
             f"BCAPP_ENV=production refuses to start; set these variables:\n{lines}"
         )
+
+
+SESSION_MODES = ("both", "bearer", "cookie")
+
+
+def as_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when unset); anything else is an error naming them."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+def installed_version() -> str:
+    """bcapp's installed version (`0` when run from a tree that was never installed)."""
+    try:
+        return metadata.version("bcapp")
+    except metadata.PackageNotFoundError:
+        return "0"

@@ -12,7 +12,6 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,10 +20,13 @@ from bcapp.app_spec import app_spec, declaration_modules, example_pages
 from bcapp.billing.config import BillingSettings, billing_from
 from bcapp.crypto import TokenKey, new_key_entry, parse_keys
 from bcapp.envvars import (
+    SESSION_MODES,
+    as_choice,
     as_flag,
     as_float,
     as_int,
     as_list,
+    installed_version,
     kept_secret,
     require_client_secret,
     require_production,
@@ -133,6 +135,8 @@ class Settings:
     task_max_attempts: int = 10
     # Unified Billing's Account API credentials; None: billing off (bcapp/billing/config.py).
     billing: BillingSettings | None = None
+    # BCAPP_SESSIONS: how app pages' own calls authenticate: "both", "bearer" or "cookie".
+    sessions_mode: str = "both"
 
     def __post_init__(self) -> None:
         if not self.user_agent:
@@ -287,14 +291,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         task_retry_base=as_float(env, "BCAPP_TASK_RETRY_BASE", 10.0, low=0.0, high=3600.0),
         task_max_attempts=as_int(env, "BCAPP_TASK_MAX_ATTEMPTS", 10, low=1, high=100),
         billing=billing_from(env, instance_dir, simulated=simulator_url is not None),
+        sessions_mode=as_choice(env, "BCAPP_SESSIONS", SESSION_MODES),
     )
     validate(settings)
     return settings
-
-
-def installed_version() -> str:
-    """bcapp's installed version (`0` when run from a tree that was never installed)."""
-    try:
-        return metadata.version("bcapp")
-    except metadata.PackageNotFoundError:
-        return "0"

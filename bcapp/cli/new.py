@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bcapp.cli.common import fail
-from bcapp.settings import installed_version
+from bcapp.envvars import installed_version
 
 PLACEHOLDER = "__package__"
 # Template names whose project file starts with a dot (a dot file is easy to lose in a wheel).

@@ -33,6 +33,10 @@ class Sessions:
             self._tokens.take_handoff(store_of_token, spend_handoff)  # another store's
         return opened
 
+    def end(self, ref: SessionRef) -> None:
+        """End a session: its idle timer deleted, its cookie and bearer tokens dead at once."""
+        self._tokens.end_session(ref)
+
     def redeem_handoff(self, token: str) -> tuple[SessionRef, Opened]:
         """The session a handoff token stands for, spent, and checked like any session."""
         ref = handoff.take(token, self._tokens)

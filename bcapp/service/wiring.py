@@ -13,6 +13,7 @@ uses `tasks`, `stores` and `operations`) never builds the load path (its script)
 - `dead_letters`: runs that gave up, for `bcapp webhooks failed|show|replay`;
 - `billing`: Unified Billing (bcapp/billing/), None when it is not configured;
 - `storefront`: the shoppers of the stores' storefronts (bcapp/storefront/);
+- `bearer`: bearer tokens standing for control-panel sessions (bcapp/service/bearer.py);
 
 with `queue` (the broker's publisher) and `task_records` (what workers keep) beneath them.
 
@@ -39,6 +40,7 @@ from bcapp.clock import Clock
 from bcapp.clock import default as default_clock
 from bcapp.crypto import TokenCipher
 from bcapp.service.app_callbacks import AppCallbacks
+from bcapp.service.bearer import BearerTokens
 from bcapp.service.dead_letters import DeadLetters
 from bcapp.service.limits import AbuseLimits, LimitPolicy
 from bcapp.service.loading import Loader
@@ -111,6 +113,11 @@ class Bcapp:
             ),
             clock,
         )
+
+    @cached_property
+    def bearer(self) -> BearerTokens:
+        """Bearer tokens for the app's own JavaScript (bcapp/service/bearer.py)."""
+        return BearerTokens(self.settings, self.clock)
 
     @cached_property
     def storefront(self) -> Storefront:

@@ -247,6 +247,9 @@ class SessionTokens(Protocol):
     def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
         """The session a handoff stands for, deleted as it is read, or None."""
 
+    def end_session(self, ref: SessionRef) -> None:
+        """Delete a session's idle timer: the session is over."""
+
 
 class StoreCache(Protocol):
     """Short-lived cache entries of a store (API answers, a sync's last failure)."""

@@ -168,6 +168,11 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("start_session"):
             pipe.execute()
 
+    def end_session(self, ref: SessionRef) -> None:
+        """Delete a session's idle timer: the session is over (a logout)."""
+        with unavailable_on_redis_error("end_session"):
+            self._redis.delete(session_key(self._keys, ref.store_hash, ref.session_id))
+
     def tombstone_key(self, store_hash: str, user_id: int) -> str:
         """Where the removal time of a user is remembered."""
         return REMOVED.key(self._keys, store_hash, str(user_id))

@@ -24,7 +24,16 @@ from bcapp.errors import ConfigurationError
 from bcapp.service.wiring import Bcapp, build
 from bcapp.settings import Settings
 from bcapp.validation import printable
-from bcapp.web import app_pages, callbacks, error_pages, example, health, pages, sessions
+from bcapp.web import (
+    app_pages,
+    bearer,
+    callbacks,
+    error_pages,
+    example,
+    health,
+    pages,
+    sessions,
+)
 from bcapp.web.context import EXTENSION, service
 from bcapp.web.routes import callback_route, callbacks_blueprint
 
@@ -92,6 +101,7 @@ def init_app(
     app.register_blueprint(Blueprint("bcapp", __name__, template_folder=_template_folder()))
     app.register_blueprint(error_pages.friendly(callbacks_blueprint()))
     app.register_blueprint(health.bp)
+    app.register_blueprint(bearer.bp)  # sessions without cookies (bcapp/web/bearer.py)
     if home_page:
         app.register_blueprint(app_pages.bp)
     if example_pages:
