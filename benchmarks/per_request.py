@@ -73,7 +73,7 @@ def main(profile: bool = False) -> None:
 
 def _environs(paths: list[str], cookie: str, first: int, count: int) -> Iterator[dict[str, Any]]:
     """WSGI environs of `paths[first:first + count]` (cycling), with the cookie when given."""
-    headers = {"Cookie": cookie} if cookie else {}
+    headers = [("Cookie", cookie)] if cookie else []
     for n in range(first, first + count):
         path = paths[n % len(paths)]
         builder = EnvironBuilder(path=path, base_url=f"http://{HOST}:8000", headers=headers)

@@ -11,7 +11,7 @@ from hashlib import sha1
 import pytest
 from flask import Flask, Response, request
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from bcapp.web.cookie import BCAPP_SALT, BcappCookie, LeanCookieSessions
 
@@ -59,6 +59,29 @@ def test_the_serializer_is_built_once_per_key_set() -> None:
     rotated = interface.get_signing_serializer(app)
     assert rotated is not None and rotated is not first
     assert rotated.loads(first.dumps(PLAIN)) == PLAIN, "the old key still reads"
+
+
+def test_one_signer_signs_and_a_forged_foreign_or_stale_cookie_is_refused() -> None:
+    app = flask_app()
+    lean = LeanCookieSessions().get_signing_serializer(app)
+    assert lean is not None and lean.make_signer() is lean.make_signer(), "built once"
+    good = lean.dumps(PLAIN)
+    payload, timestamp, signature = good.rsplit(".", 2)
+    forged = f"{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}"
+    for bad in (f"{forged}.{timestamp}.{signature}", f"{payload}.{timestamp}.{signature[::-1]}"):
+        with pytest.raises(BadSignature):
+            lean.loads(bad)
+    foreign = flask_app()
+    foreign.config.update(SECRET_KEY="f" * 48, SECRET_KEY_FALLBACKS=[])
+    stranger = LeanCookieSessions().get_signing_serializer(foreign)
+    assert stranger is not None
+    with pytest.raises(BadSignature):
+        lean.loads(stranger.dumps(PLAIN))
+    with pytest.raises(BadSignature):
+        lean.loads(good, salt="another-salt")  # a signer of its own, not the cached one
+    with pytest.raises(SignatureExpired):
+        lean.loads(good, max_age=-1)
+    assert lean.loads(good, max_age=60) == PLAIN
 
 
 def test_without_a_secret_key_there_is_no_session() -> None:

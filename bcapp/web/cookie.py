@@ -1,10 +1,12 @@
 """Signed session cookies made without Flask's per-request costs, and bcapp's own cookie.
 
-Flask builds an itsdangerous serializer twice per request, walks every value through its tagged
-JSON encoder and tries zlib on every cookie. bcapp's cookie holds a few short identifiers (plain
-strings and integers, bcapp/web/sessions.py), so these interfaces keep one serializer per key
-set, write plain compact JSON when every value is a plain one (byte-for-byte what the tagged
-encoder writes for them) and never compress (random identifiers do not compress). Reading is
+Flask builds an itsdangerous serializer twice per request (and itsdangerous a signer, deriving
+its keys, on every dump and load), walks every value through its tagged JSON encoder and tries
+zlib on every cookie. bcapp's cookie holds a few short identifiers (plain strings and integers,
+bcapp/web/sessions.py), so these interfaces keep one serializer per key set, with one signer
+whose keys are derived once, write plain compact JSON when every value is a plain one
+(byte-for-byte what the tagged encoder writes for them) and never compress (random identifiers
+do not compress). Reading is
 Flask's own, so cookies made either way keep working, and the signature is the same HMAC.
 """
 
@@ -18,8 +20,8 @@ from typing import Any
 from flask import Flask, Request
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.url_safe import URLSafeSerializerMixin
 
 _PLAIN = (str, int, bool, type(None))
@@ -30,7 +32,8 @@ BCAPP_SALT = "bcapp-session"
 
 
 class _CookieJson(TaggedJSONSerializer):
-    """Plain JSON for a dict of plain values; Flask's tagged JSON for anything else."""
+    """Plain JSON for a dict of plain values, written and read; Flask's tagged JSON for
+    anything else."""
 
     def dumps(self, value: Any) -> str:
         if (
@@ -41,9 +44,41 @@ class _CookieJson(TaggedJSONSerializer):
             return json.dumps(value, separators=(",", ":"))
         return super().dumps(value)
 
+    def loads(self, value: str) -> Any:
+        data = json.loads(value)
+        if type(data) is dict and len(data) != 1 and all(type(v) in _PLAIN for v in data.values()):
+            return data  # nothing the tagged decoder would turn into something else
+        return super().loads(value)
+
+
+class _DerivedOnceSigner(TimestampSigner):
+    """itsdangerous's timed signer with each key derived when it is built, not again on every
+    sign and verify (the same derivation: the signatures are the same)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[bytes, bytes] = {}
+        for key in self.secret_keys:
+            self._derived[key] = super().derive_key(key)
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(key)
+        return derived if derived is not None else super().derive_key(key)
+
 
 class _UncompressedSerializer(URLSafeTimedSerializer):
-    """URL-safe and timed like Flask's, without the zlib attempt on every dump."""
+    """URL-safe and timed like Flask's, without the zlib attempt on every dump, and with one
+    signer for its keys and salt, built once (itsdangerous builds one per dump and load)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, signer=_DerivedOnceSigner, **kwargs)
+        self._signer = super().make_signer(self.salt)
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        if salt is None or want_bytes(salt) == self.salt:
+            return self._signer
+        return super().make_signer(salt)
 
     def dump_payload(self, obj: Any) -> bytes:
         return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
@@ -54,7 +89,7 @@ def lean_serializer(
 ) -> URLSafeTimedSerializer:
     """A serializer signing with the last of `keys` and reading with any (rotation)."""
     return _UncompressedSerializer(
-        list(keys),  # type: ignore[arg-type]  # str and bytes keys alike, as Flask passes them
+        list(keys),  # str and bytes keys alike, as Flask passes them
         salt=interface.salt,
         serializer=interface.serializer,
         signer_kwargs={
