@@ -226,7 +226,8 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
         # A webhook handler changes: the task worker restarts (a new process, ready again).
         handlers = project / "handlers.py"
         handlers.write_text(handlers.read_text().replace("a first version", "a second"))
-        assert eventually(lambda: ready_workers(log) == 2), "the task worker started again"
+        restarted = eventually(lambda: ready_workers(log) == 2, within=20)
+        assert restarted, "the task worker started again"
         assert task_worker(dev.pid) not in (None, first_worker)
 
         # The web workers were reloaded too: wait for both to serve before editing the view.
@@ -237,7 +238,8 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
         assert eventually(
             lambda: all(answer.startswith("pong two") for answer in pings(url, 6))
         ), "the edited view is served by every web worker, without a restart"
-        assert eventually(lambda: ready_workers(log) == 3), "the worker restarted on app code"
+        restarted = eventually(lambda: ready_workers(log) == 3, within=20)
+        assert restarted, "the worker restarted on app code"
 
         # A template changes: served too (Flask caches templates, so the web workers restart).
         assert eventually(lambda: served_by_both(url + "/hello", "<p>hello one</p>"))
