@@ -63,7 +63,7 @@ def verify_signed_payload_jwt(
     return _callback_claims(claims)
 
 
-def check_header(header: dict[str, Any]) -> None:
+def _check_header(header: dict[str, Any]) -> None:
     """Refuse headers that name key material; the key is only ever the configured secret."""
     if _KEY_MATERIAL_HEADERS & header.keys():
         raise Unauthorized("jwt_header_key_material")
@@ -73,22 +73,29 @@ def check_header(header: dict[str, Any]) -> None:
 
 
 def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
-    """Signature, algorithm, audience, issuer and presence, by PyJWT; times are checked after.
+    """Signature, algorithm, audience, issuer and presence, by PyJWT; times are checked after."""
+    return decode_hs256(token, secrets, client_id, "bc", _REQUIRED_CLAIMS, "jwt")
 
-    The token is decoded once: PyJWT's parsed header is checked here, after the signature.
-    """
+
+def decode_hs256(
+    token: str, secrets: list[str], audience: str, issuer: str, require: list[str], reason: str
+) -> dict[str, Any]:
+    """The claims of a JWT signed HS256 by one of `secrets`, for `audience` from `issuer` with
+    every `require`d claim; Unauthorized (`<reason>_...`) otherwise. Times are the caller's to
+    check against bcapp's clock. Decoded once: PyJWT's parsed header is checked here, after
+    the signature (key material refused)."""
     for secret in secrets:
         try:
             decoded = jwt.decode_complete(
                 token,
                 secret,
                 algorithms=["HS256"],
-                audience=client_id,
-                issuer="bc",
+                audience=audience,
+                issuer=issuer,
                 options={
-                    "require": _REQUIRED_CLAIMS,
+                    "require": require,
                     "strict_aud": True,
-                    "verify_exp": False,  # checked by _check_times against the injected clock
+                    "verify_exp": False,  # checked by the caller against the injected clock
                     "verify_nbf": False,
                     "verify_iat": False,
                 },
@@ -96,13 +103,13 @@ def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
         except jwt.InvalidSignatureError:
             continue
         except jwt.InvalidTokenError as exc:
-            raise Unauthorized("jwt_" + type(exc).__name__) from exc
+            raise Unauthorized(f"{reason}_{type(exc).__name__}") from exc
         except Exception as exc:  # odd signed claims can raise anything (docs/security.md R1)
-            raise Unauthorized("jwt_undecodable") from exc
-        check_header(decoded["header"])
+            raise Unauthorized(f"{reason}_undecodable") from exc
+        _check_header(decoded["header"])
         claims: dict[str, Any] = decoded["payload"]
         return claims
-    raise Unauthorized("jwt_bad_signature")
+    raise Unauthorized(f"{reason}_bad_signature")
 
 
 def _check_times(claims: dict[str, Any], now: float, leeway: int, max_lifetime: int | None) -> None:

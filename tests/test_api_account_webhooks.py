@@ -30,24 +30,15 @@ from bcapp.simulator.signing import standard_webhook_headers
 from bcapp.simulator.state import SimApiAccount, SimHook
 from tests.conftest import service_of
 from tests.servers import app_beside_simulator
+from tests.test_simulator_events import orders_seen
 from tests.test_cli import cli_env
 from tests.workers import running_worker, wait_until
 
 SCOPES = "store_v2_information_read_only store_v2_products_read_only store_app_extensions_manage"
 TOOL_AT_BCAPPS_PATH = "https://other-tool.example/bigcommerce/webhooks"
 OLD = "https://old.example/bigcommerce/webhooks"
+__all__ = ["orders_seen"]  # the fixture, used below
 NEW = "https://new.example/bigcommerce/webhooks"
-
-
-@pytest.fixture
-def orders_seen() -> list[int]:
-    seen: list[int] = []
-
-    def order_created(event: webhooks.Event) -> None:
-        seen.append(event.data["id"])
-
-    webhooks.on("store/order/created")(order_created)  # forgotten after the test (conftest.py)
-    return seen
 
 
 def keep_account(service: Bcapp, sim: SimulatorState, with_secret: bool = True) -> SimApiAccount:

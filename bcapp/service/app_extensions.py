@@ -23,6 +23,7 @@ from typing import Any
 from bcapp import extensions
 from bcapp.errors import ApiError, GraphQLFailed
 from bcapp.extensions import Extension
+from bcapp.service.changes import summary
 from bcapp.service.store_client import StoreClient
 from bcapp.store import CreatedRecords, StoreCache
 from bcapp.store.created import EXTENSION
@@ -66,16 +67,8 @@ class ExtensionChanges:
 
     def summary(self) -> str:
         """One line: "created ORDERS /orders/${id}; deleted …", or "unchanged"."""
-        parts = [
-            f"{what} {', '.join(items)}"
-            for what, items in (
-                ("created", self.created),
-                ("updated", self.updated),
-                ("deleted", self.deleted),
-            )
-            if items
-        ]
-        return "; ".join(parts) or "unchanged"
+        kinds = (("created", self.created), ("updated", self.updated), ("deleted", self.deleted))
+        return summary(kinds, ordered=True)
 
 
 def sync_extensions(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bcapp import webhook_scopes, webhooks
+from bcapp.service.changes import summary
 from bcapp.service.store_client import StoreClient
 from bcapp.store import CreatedRecords
 from bcapp.store.created import HOOK
@@ -46,18 +47,13 @@ class HookChanges:
 
     def summary(self) -> str:
         """One line for logs and the CLI: "created store/order/created; deleted …"."""
-        parts = [
-            f"{what} {', '.join(sorted(scopes))}"
-            for what, scopes in (
-                ("created", self.created),
-                ("re-activated", self.reactivated),
-                ("moved", self.moved),
-                ("deleted", self.deleted),
-                ("left alone (not created by bcapp)", self.left),
-            )
-            if scopes
-        ]
-        return "; ".join(parts) or "unchanged"
+        return summary((
+            ("created", self.created),
+            ("re-activated", self.reactivated),
+            ("moved", self.moved),
+            ("deleted", self.deleted),
+            ("left alone (not created by bcapp)", self.left),
+        ))
 
 
 # Why an API-account store without its client secret gets no webhook subscriptions: its hooks'

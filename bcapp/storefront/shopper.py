@@ -15,16 +15,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from bcapp.errors import Unauthorized
-from bcapp.signing import check_header
+from bcapp.signing import decode_hs256
 from bcapp.validation import STORE_HASH
 
 OPERATION = "current_customer"
 ISSUER = "bc/apps"
 MAX_TOKEN_CHARS = 4096
 MAX_LIFETIME_SECONDS = 3600  # BigCommerce issues 900 s; anything far longer is not its token
+REQUIRED = ["iss", "aud", "sub", "iat", "exp", "customer", "operation"]
 _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
@@ -43,7 +42,7 @@ def verify_customer_token(
     """(store hash, customer) of a valid Current Customer JWT; Unauthorized otherwise."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not _SHAPE.fullmatch(token):
         raise Unauthorized("customer_jwt_shape")
-    claims = _decode(token, client_id, secrets)
+    claims = decode_hs256(token, secrets, client_id, ISSUER, REQUIRED, "customer_jwt")
     if claims.get("operation") != OPERATION:
         raise Unauthorized("customer_jwt_operation")
     issued, expires = claims.get("iat"), claims.get("exp")
@@ -59,35 +58,6 @@ def verify_customer_token(
     if claims.get("store_hash", store_hash) != store_hash:
         raise Unauthorized("customer_jwt_store")
     return store_hash, _customer(claims.get("customer"))
-
-
-def _decode(token: str, client_id: str, secrets: list[str]) -> dict[str, Any]:
-    for secret in secrets:
-        try:
-            decoded = jwt.decode_complete(
-                token,
-                secret,
-                algorithms=["HS256"],
-                audience=client_id,
-                issuer=ISSUER,
-                options={
-                    "require": ["iss", "aud", "sub", "iat", "exp", "customer", "operation"],
-                    "strict_aud": True,
-                    "verify_exp": False,  # checked against bcapp's clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.InvalidSignatureError:
-            continue
-        except jwt.InvalidTokenError as exc:
-            raise Unauthorized("customer_jwt_" + type(exc).__name__) from exc
-        except Exception as exc:  # odd signed claims can raise anything (docs/security.md R1)
-            raise Unauthorized("customer_jwt_undecodable") from exc
-        check_header(decoded["header"])
-        claims: dict[str, Any] = decoded["payload"]
-        return claims
-    raise Unauthorized("customer_jwt_signature")
 
 
 def _customer(value: Any) -> Customer:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bcapp.service.changes import summary
 from bcapp.service.store_client import StoreClient
 from bcapp.store import CreatedRecords
 from bcapp.store.created import SCRIPT
@@ -40,18 +41,13 @@ class ScriptChanges:
 
     def summary(self) -> str:
         """One line: "created badge (channel 1); removed by the merchant …", or "unchanged"."""
-        parts = [
-            f"{what} {', '.join(items)}"
-            for what, items in (
-                ("created", self.created),
-                ("updated", self.updated),
-                ("deleted", self.deleted),
-                ("removed by the merchant (bcapp storefront restore puts them back)",
-                 self.removed_by_merchant),
-            )
-            if items
-        ]
-        return "; ".join(parts) or "unchanged"
+        return summary((
+            ("created", self.created),
+            ("updated", self.updated),
+            ("deleted", self.deleted),
+            ("removed by the merchant (bcapp storefront restore puts them back)",
+             self.removed_by_merchant),
+        ), ordered=True)
 
 
 def keep_scripts(
