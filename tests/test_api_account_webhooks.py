@@ -30,8 +30,8 @@ from bcapp.simulator.signing import standard_webhook_headers
 from bcapp.simulator.state import SimApiAccount, SimHook
 from tests.conftest import service_of
 from tests.servers import app_beside_simulator
-from tests.test_simulator_events import orders_seen
 from tests.test_cli import cli_env
+from tests.test_simulator_events import orders_seen
 from tests.workers import running_worker, wait_until
 
 SCOPES = "store_v2_information_read_only store_v2_products_read_only store_app_extensions_manage"
