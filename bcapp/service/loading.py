@@ -12,6 +12,7 @@ gives every refusal its exact reason (docs/architecture.md, "The load path").
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 
@@ -32,6 +33,9 @@ from bcapp.validation import printable
 
 log = logging.getLogger(__name__)
 ROUTE = "load"
+# A client address's counter subject (an address parse and a digest), computed once per address
+# a process keeps seeing rather than on every load; bounded, whatever addresses arrive.
+_subject_of = functools.lru_cache(maxsize=4096)(address_subject)
 
 
 class Loader:
@@ -98,7 +102,7 @@ class Loader:
             user_id=claims.user.id,
             nonce=claims.nonce,
             nonce_seconds=callbacks.replay_ttl(claims, self._clock.now(), self._settings),
-            address_subject=address_subject(address) if policy.per_address > 0 else None,
+            address_subject=_subject_of(address) if policy.per_address > 0 else None,
             per_address=policy.per_address,
             per_store=policy.per_store,
             window_seconds=policy.window_seconds,
