@@ -89,6 +89,16 @@ def backoff_cap(settings: Settings) -> int:
     return max(settings.task_visibility_timeout // 2, 1)
 
 
+def beat_schedule(settings: Settings, reconcile_every: int) -> dict[str, dict[str, Any]]:
+    """Celery beat's schedule: reconcile every `reconcile_every` seconds, and Unified
+    Billing's sweep when billing is configured."""
+    schedule = {"bcapp-reconcile": {"task": RECONCILE, "schedule": float(reconcile_every)}}
+    if settings.billing is not None:
+        every = float(settings.billing.sweep_seconds)
+        schedule["bcapp-billing-sweep"] = {"task": BILLING_SWEEP, "schedule": every}
+    return schedule
+
+
 def retry_policy(settings: Settings) -> dict[str, Any]:
     """Celery's retry options for bcapp's tasks: exponential backoff from
     `BCAPP_TASK_RETRY_BASE` with full jitter, capped at `backoff_cap`, and

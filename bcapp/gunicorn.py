@@ -132,10 +132,10 @@ def on_exit(server: object) -> None:
 
     if _metrics_dir is not None:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
-    for child in (_simulator, _worker):
-        if child is None:
-            continue
+    children = [child for child in (_simulator, _worker) if child is not None]
+    for child in children:  # all told at once: they stop side by side, not one after the other
         child.terminate()  # the worker finishes the handlers it runs (Celery's warm shutdown)
+    for child in children:
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:

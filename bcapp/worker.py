@@ -5,17 +5,12 @@ the composition root builds (`Bcapp.queue`, configured in bcapp/broker.py).
 active`` (the module builds its application from the environment when `app` is first read).
 Tasks, each a `BcappTask` run on the tasks service (bcapp/service/tasks.py):
 
-- `bcapp.handle_event`: one declared handler's run of one webhook event (bcapp/webhooks.py).
-  A run that finished is marked handled, so a redelivery runs nothing; a task the intake
-  queued for a duplicate delivery runs nothing either (the event's claim names another
-  delivery, `Tasks.outrun`).
-- `bcapp.run_signal`: a lifecycle signal's task receiver (`signals.app_installed.connect_task`).
-- `bcapp.sync_store`: a store's webhook subscriptions and App Extensions after an install
-  (bcapp/service/subscriptions.py, app_extensions.py), retried while BigCommerce or Redis fails
-  (an App Extensions failure is remembered for `bcapp stores show` and left to reconcile).
-- `bcapp.reconcile`: `bcapp reconcile` from Celery beat (`bcapp worker --beat`).
-- `bcapp.billing_sweep`: Unified Billing's sweep of changed subscriptions, from beat when
-  billing is configured (bcapp/billing/service.py; one sweep at a time across processes).
+- `bcapp.handle_event`: one declared handler's run of one webhook event (bcapp/webhooks.py);
+  a finished run is marked handled, and a task queued for a duplicate delivery runs nothing.
+- `bcapp.run_signal`: a signal's (or billing change's) task receiver.
+- `bcapp.sync_store`: a store's subscriptions, App Extensions and scripts after an install,
+  retried while BigCommerce or Redis fails (bcapp/service/stores.py).
+- `bcapp.reconcile`, `bcapp.billing_sweep`: from Celery beat (`bcapp worker --beat`).
 
 Retries are Celery's: `autoretry_for` with `retry_backoff` (full jitter, capped at half the
 visibility timeout) and `max_retries` from the settings (bcapp/broker.py, `retry_policy`). A
@@ -36,16 +31,21 @@ from typing import Any, NoReturn
 
 from celery import Celery, Task, shared_task
 from celery.exceptions import Reject
-from celery.signals import task_postrun, task_prerun
 
-from bcapp import webhook_scopes
-from bcapp.broker import BILLING_SWEEP, HANDLE_EVENT, RECONCILE, RUN_SIGNAL, SYNC_STORE, retry_wait
+from bcapp import task_metrics
+from bcapp.broker import (
+    BILLING_SWEEP,
+    HANDLE_EVENT,
+    RECONCILE,
+    RUN_SIGNAL,
+    SYNC_STORE,
+    beat_schedule,
+    retry_wait,
+)
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
-from bcapp.metrics import TASK_SECONDS, WEBHOOKS
 from bcapp.service.dead_letters import MAX_ERROR_CHARS, SYNC_SCOPE, DeadLetter
 from bcapp.service.tasks import (
-    HELD,
     RunDeferred,
     TaskEvent,
     Undeclared,
@@ -63,7 +63,6 @@ log = logging.getLogger(__name__)
 MAX_REDIS_WAIT = 60
 REQUEUE_PAUSE = 1.0  # seconds before a run whose retry the broker refused is put back
 DEPLOYMENT = "bcapp_deployment"  # the attribute of a Celery app naming the deployment it runs
-NOT_RUN = ("already handled", "duplicate delivery", HELD)  # a run that ran nothing of the app's
 
 
 class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
@@ -97,12 +96,9 @@ class BcappTask(Task):  # type: ignore[misc]  # Celery is untyped
             self.__dict__.pop("override_max_retries", None)
 
     def retry(self, *args: Any, **kwargs: Any) -> Any:
-        """Celery's retry, except when its new message cannot be published (the broker down,
-        full or refusing): Celery then rejects the running message without requeueing it, so
-        the event would be acknowledged and lost (L7 of the fourth review). It is put back on
-        the queue instead, after a pause that keeps a broker refusing writes from turning it
-        into a busy loop; if even that fails, the message stays unacknowledged and the broker
-        gives it back after the visibility timeout."""
+        """Celery's retry; when its message cannot be published, Celery would reject the
+        running one without requeue (the event lost: L7 of the fourth review): it is put back
+        after a pause instead, or stays unacknowledged until the visibility timeout."""
         try:
             return super().retry(*args, **kwargs)
         except Reject as rejected:
@@ -253,40 +249,7 @@ shared_task(name=RECONCILE, base=BcappTask, bind=True)(reconcile)
 shared_task(name=BILLING_SWEEP, base=BcappTask, bind=True)(billing_sweep)
 
 
-def _started(task: Any = None, kwargs: dict[str, Any] | None = None, **_: Any) -> None:
-    """Celery's `task_prerun`: time the run, and its wait in the queue on its first attempt."""
-    if not isinstance(task, BcappTask):
-        return
-    task.request.bcapp_started = time.monotonic()
-    queued_at = (kwargs or {}).get("queued_at", 0)
-    if task.request.retries == 0 and isinstance(queued_at, int | float) and queued_at > 0:
-        TASK_SECONDS.labels(task.name, "wait").observe(max(time.time() - queued_at, 0.0))
-
-
-def _ended(
-    task: Any = None, kwargs: dict[str, Any] | None = None, retval: Any = None,
-    state: str | None = None, **_: Any,
-) -> None:
-    """Celery's `task_postrun`: the run's seconds and, for a webhook, its outcome (a run that
-    ran nothing of the app's is not measured)."""
-    if not isinstance(task, BcappTask):
-        return
-    if (state == "SUCCESS" and retval in NOT_RUN) or (
-        state == "RETRY" and isinstance(getattr(retval, "exc", None), RunDeferred)
-    ):
-        return
-    started = getattr(task.request, "bcapp_started", None)
-    if started is not None:
-        TASK_SECONDS.labels(task.name, "run").observe(time.monotonic() - started)
-    if task.name == HANDLE_EVENT and kwargs is not None:
-        outcome = {"RETRY": "retried", "FAILURE": "dead"}.get(
-            state or "", "handled" if retval == "handled" else "skipped"
-        )
-        WEBHOOKS.labels(webhook_scopes.label(kwargs["event"]["scope"]), outcome).inc()
-
-
-task_prerun.connect(_started, weak=False)
-task_postrun.connect(_ended, weak=False)
+task_metrics.connect()  # each run timed and counted from Celery's task signals
 
 
 def application(bcapp: Bcapp, reconcile_every: int | None = None) -> Celery:
@@ -296,13 +259,7 @@ def application(bcapp: Bcapp, reconcile_every: int | None = None) -> Celery:
     setattr(app, DEPLOYMENT, bcapp)
     app.finalize()  # binds the tasks defined above to this application
     if reconcile_every is not None:
-        app.conf.beat_schedule = {
-            "bcapp-reconcile": {"task": RECONCILE, "schedule": float(reconcile_every)},
-        }
-        billing = bcapp.settings.billing
-        if billing is not None:
-            sweep = {"task": BILLING_SWEEP, "schedule": float(billing.sweep_seconds)}
-            app.conf.beat_schedule["bcapp-billing-sweep"] = sweep
+        app.conf.beat_schedule = beat_schedule(bcapp.settings, reconcile_every)
         instance = bcapp.settings.instance_dir
         instance.mkdir(parents=True, exist_ok=True)  # a fresh checkout has none yet
         app.conf.beat_schedule_filename = str(instance / "celerybeat-schedule")
