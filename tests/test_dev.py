@@ -265,9 +265,11 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
         started = time.monotonic()
         os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
         dev.wait(timeout=10)
-        left = 5 - (time.monotonic() - started)
+        # 5 s is the promise (about 1.7 s measured alone); a fresh clone's CI, four test
+        # processes on two cores, took 5.3-5.6 s: the loaded machine gets twice as long.
+        left = 10 - (time.monotonic() - started)
         assert eventually(lambda: not group_members(dev.pid), within=left)
-        left = 5 - (time.monotonic() - started)
+        left = 10 - (time.monotonic() - started)
         assert eventually(lambda: not embedded.is_running(project / "instance"), within=left)
         took = time.monotonic() - started
     assert took < 5, f"everything stopped in {took:.1f} s"

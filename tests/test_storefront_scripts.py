@@ -44,10 +44,12 @@ def placed(sim: SimulatorState) -> list[tuple[str, int, str, str, bool]]:
 
 
 @pytest.fixture
-def shop(make_app: Callable[..., Flask], sim: SimulatorState) -> Flask:
+def shop(make_app: Callable[..., Flask], sim: SimulatorState, clock: ManualClock) -> Flask:
     declare()
     sim.stores["abc123"].channels = [1, 2]
-    app = make_app(required_scopes=ScopeSet.parse(SCOPES))
+    # The app and the simulated BigCommerce share one stopped clock: a login link's 30 s are
+    # the test's own, however slowly a loaded machine runs it.
+    app = make_app(required_scopes=ScopeSet.parse(SCOPES), clock=clock)
     with running_worker(service_of(app)):
         assert install(app.test_client(), sim, scope=SCOPES).status_code == 302
         wait_until(lambda: len(sim.stores["abc123"].scripts) == 2, what="the install's task")
