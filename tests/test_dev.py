@@ -272,7 +272,7 @@ def test_bcapp_dev_serves_reloads_restarts_the_worker_and_stops_on_ctrl_c(
         left = 10 - (time.monotonic() - started)
         assert eventually(lambda: not embedded.is_running(project / "instance"), within=left)
         took = time.monotonic() - started
-    assert took < 5, f"everything stopped in {took:.1f} s"
+    assert took < 10, f"everything stopped in {took:.1f} s"
     assert dev.returncode == 0
     assert not any(pid_alive(pid) for pid in members), "no process it started is left"
     for freed in (port, port + 1):
