@@ -119,6 +119,15 @@ class RedisBillingRecords:
             counts[str(value)] = counts.get(str(value), 0) + 1
         return counts
 
+    def forget(self, store_hash: str) -> None:
+        """A purged store leaves the metrics' statuses and the ends to announce (it stays
+        among the stores that had a subscription: no second trial after a reinstall)."""
+        with unavailable_on_redis_error("billing_forget"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hdel(self.statuses_key, store_hash)
+            pipe.zrem(self.ends_key, store_hash)
+            pipe.execute()
+
     def ever_subscribed(self, store_hash: str) -> bool:
         """Whether the store ever had a subscription of this app (no second trial)."""
         with unavailable_on_redis_error("billing_get"):

@@ -4,7 +4,7 @@ policy."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,7 @@ class Operations:
         transfer: RedisTransfer,
         stores: Stores,
         redis_client: redis.Redis,
+        on_purged: Callable[[str], None] = lambda _store_hash: None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -73,6 +74,7 @@ class Operations:
         self._bigcommerce = bigcommerce
         self._transfer = transfer
         self._stores = stores  # keeps webhooks and App Extensions in step (reconcile)
+        self._on_purged = on_purged  # a purged store leaves the shared indexes
         self._redis = redis_client
 
     def ready(self) -> bool:
@@ -144,6 +146,7 @@ class Operations:
             clock=self._clock,
             policy=policy,
             keep_hooks=self._keep_hooks,
+            on_purged=self._on_purged,
         )
 
     def _keep_hooks(self, installation: Installation) -> tuple[str, list[dict[str, Any]]]:

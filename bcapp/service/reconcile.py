@@ -96,6 +96,7 @@ def reconcile(
     clock: Clock,
     policy: ReconcilePolicy,
     keep_hooks: KeepHooks | None = None,
+    on_purged: Callable[[str], None] = lambda _store_hash: None,
 ) -> ReconcileReport:
     """One run over every store with a record."""
     report = ReconcileReport()
@@ -105,7 +106,8 @@ def reconcile(
         if installation is None:
             continue  # vanished meanwhile, or corrupt (logged by the store)
         if not installation.is_installed:
-            _purge_if_due(installation, lifecycle, bigcommerce, clock, policy, report)
+            if _purge_if_due(installation, lifecycle, bigcommerce, clock, policy, report):
+                on_purged(store_hash)  # the indexes shared by every store forget it too
         elif report.probed >= policy.limit:
             report.deferred += 1
         elif policy.only is None and not leases.lease(store_hash, "probe", policy.interval):
@@ -140,19 +142,21 @@ def _purge_if_due(
     clock: Clock,
     policy: ReconcilePolicy,
     report: ReconcileReport,
-) -> None:
+) -> bool:
     store_hash, event = installation.store_hash, installation.uninstall
     now = int(clock.now())
     if event is None or event.recorded_at + policy.grace > now:
-        return
+        return False
     if event.source in FORGEABLE_SOURCES and not _confirmed_gone(
         installation, lifecycle, bigcommerce, report
     ):
-        return
-    if lifecycle.purge_if_due(store_hash, now, policy.grace):
-        report.purged += 1
-        log.info("purged store=%s: its grace period after the uninstall ended", store_hash)
-        signals.installation_purged.send(store_hash)
+        return False
+    if not lifecycle.purge_if_due(store_hash, now, policy.grace):
+        return False
+    report.purged += 1
+    log.info("purged store=%s: its grace period after the uninstall ended", store_hash)
+    signals.installation_purged.send(store_hash)
+    return True
 
 
 def _confirmed_gone(

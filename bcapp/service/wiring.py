@@ -11,12 +11,10 @@ uses `tasks`, `stores` and `operations`) never builds the load path (its script)
 - `tasks`: background work the intake, the worker and the CLI share (queueing, handled
   markers, the duplicate check, dead letters; bcapp/service/tasks.py);
 - `dead_letters`: runs that gave up, for `bcapp webhooks failed|show|replay`;
-- `billing`: Unified Billing (bcapp/billing/), None when it is not configured;
-- `storefront`: the shoppers of the stores' storefronts (bcapp/storefront/);
-- `bearer`: bearer tokens standing for control-panel sessions (bcapp/service/bearer.py);
+- `billing` (None when not configured), `storefront`, `bearer`: bcapp/billing/,
+  bcapp/storefront/, bcapp/service/bearer.py;
 
 with `queue` (the broker's publisher) and `task_records` (what workers keep) beneath them.
-
 `bcapp.connect()` and `bcapp.init_app()` both build one (docs/architecture.md).
 """
 
@@ -129,9 +127,7 @@ class Bcapp:
     @cached_property
     def callbacks(self) -> AppCallbacks:
         """Install, load, uninstall, remove user and webhooks."""
-        settings = self.settings
-        limits = self._limits
-        short_lived = self._short_lived
+        settings, limits, short_lived = self.settings, self._limits, self._short_lived
         load_path = RedisLoadPath(self._redis, self._keys, short_lived)
         loader = Loader(
             settings,
@@ -196,7 +192,14 @@ class Bcapp:
             transfer=transfer,
             stores=self.stores,
             redis_client=self._redis,
+            on_purged=self._forget_in_shared_indexes,
         )
+
+    def _forget_in_shared_indexes(self, store_hash: str) -> None:
+        """A purged store leaves the indexes every store shares (storefront origins, billing)."""
+        self.storefront.forget_origins(store_hash)
+        if self.billing is not None:
+            self.billing.records.forget(store_hash)
 
     @cached_property
     def queue(self) -> TaskQueue:
@@ -228,16 +231,14 @@ class Bcapp:
 
     @cached_property
     def billing(self) -> Billing | None:
-        """Unified Billing: checkouts, the kept subscriptions and the sweep; None when
-        BC_PARTNER_ACCOUNT_UUID and its fellows are unset (bcapp/billing/config.py)."""
+        """Unified Billing; None when it is not configured (bcapp/billing/config.py)."""
         config, settings = self.settings.billing, self.settings
         if config is None:
             return None
         budget = AccountApiBudget(self._redis, self._keys.prefix, config)
         timeouts = (settings.http_connect_timeout, settings.http_read_timeout)
-        api = AccountApi(
-            config, settings.api_url, budget, self.clock, settings.user_agent, timeouts
-        )
+        api = AccountApi(config, settings.api_url, budget, self.clock, settings.user_agent,
+                         timeouts)
         return Billing(
             config,
             api,

@@ -169,6 +169,10 @@ class Storefront:
             raise ApiError("storefront_url_unknown")
         return url.rstrip("/")
 
+    def forget_origins(self, store_hash: str) -> None:
+        """A purged store's origins leave the index (its preflights are refused from then)."""
+        self._origins.learn(store_hash, set())
+
     def learn_origins(self, api: StoreClient) -> set[str]:
         """Read and keep the store's storefront origins (the install's task, reconcile)."""
         found: set[str] = set()
