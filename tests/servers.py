@@ -27,20 +27,41 @@ REPO = Path(__file__).resolve().parent.parent
 # Ports are drawn below Linux's ephemeral range (32768 and up by default): the kernel hands
 # those to every outgoing connection and `bind(0)`, so a port found free there can be taken by
 # another test's client before a server started seconds later binds it (seen with PORT + 1
-# under pytest-xdist). Below it, only another draw can collide, and each draw is checked.
+# under pytest-xdist). Below it, each pytest-xdist worker draws from a slice of its own and
+# never hands out a port twice: a port found free is still unbound while its server starts
+# (gunicorn takes a second or two), and a second draw of it, by this process or another worker,
+# once reached that other test's server, which answered /healthz in its place.
 _LOWEST, _HIGHEST = 10000, 32767
 _draws = random.Random()  # noqa: S311 - spreading test ports, not a secret
+_handed_out: set[int] = set()
+
+
+def _slice() -> tuple[int, int]:
+    """This test process's own range of ports: its share of [_LOWEST, _HIGHEST]."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    width = (_HIGHEST - _LOWEST) // max(count, 1)
+    low = _LOWEST + int(worker or 0) * width
+    return low, low + width - 1
 
 
 def free_port(twin: int = 0) -> int:
-    """A TCP port free on 127.0.0.1 right now; with `twin`, port + twin is free too.
+    """A TCP port free on 127.0.0.1 right now and never handed out before by this process;
+    with `twin`, port + twin is free too (and inside this process's slice when twin is small).
 
     Servers that take a second port by offset need the twin: `make run`'s simulator listens on
     PORT + 1, a Cluster node's bus on port + 10000.
     """
+    low, high = _slice()
+    if twin >= high - low:  # a Cluster bus: its twin lies in another slice, checked as free
+        low, high = _LOWEST, _HIGHEST
     while True:
-        port = _draws.randint(_LOWEST, _HIGHEST - twin)
-        if all(_bindable(candidate) for candidate in {port, port + twin}):
+        port = _draws.randint(low, high - twin)
+        candidates = {port, port + twin}
+        if candidates & _handed_out:
+            continue
+        if all(_bindable(candidate) for candidate in candidates):
+            _handed_out.update(candidates)
             return port
 
 
