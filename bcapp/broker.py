@@ -8,7 +8,10 @@ cannot use one). Broker keys start with `<BCAPP_REDIS_PREFIX>:broker:`, so deplo
 tests) sharing a Redis do not share queues.
 
 Delivery is at least once: a task is acknowledged when it ends (`acks_late`), and a task a
-lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed. How tasks are
+lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed (on RabbitMQ, as
+soon as its connection closes). On RabbitMQ (`amqp://`) each publish waits for the broker's
+confirm: AMQP's publish is asynchronous, and a delivery answered 2xx on a publish the broker
+never received would be lost (tests/test_rabbitmq.py). How tasks are
 retried is Celery's own options, set per deployment here (`retry_policy`, as task annotations)
 for the tasks bcapp/worker.py defines once.
 """
@@ -43,6 +46,7 @@ RUN_SIGNAL = "bcapp.run_signal"
 RECONCILE = "bcapp.reconcile"
 BILLING_SWEEP = "bcapp.billing_sweep"
 PUBLISH_TIMEOUT_SECONDS = 2.0
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 RETRIED = (HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE)  # the tasks retried by `retry_policy`
 
 
@@ -135,6 +139,8 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         "unacked_restore_throttle": 1,
         **extra,
     }
+    if url.startswith(AMQP_SCHEMES):
+        transport["confirm_publish"] = True  # a publish returns once RabbitMQ has it
     use_ssl = _broker_tls(settings, url)
     app.conf.update(
         broker_transport_options=transport,
@@ -235,7 +241,11 @@ class TaskQueue:
         )
         try:
             producer = self._producer()
-            amqp.send_task_message(producer, task, message, queue=QUEUE, declare=[], retry=False)
+            # The confirm's wait is bounded as a connection is (RabbitMQ only; Redis ignores it).
+            amqp.send_task_message(
+                producer, task, message, queue=QUEUE, declare=[], retry=False,
+                confirm_timeout=PUBLISH_TIMEOUT_SECONDS,
+            )
         except self._failures as exc:
             self._let_go(broken=True)  # the next publish starts from a fresh connection
             log.error("broker publish of %s failed: %s", task, type(exc).__name__)

@@ -36,6 +36,9 @@ def running_worker(service: Bcapp, concurrency: int = 2) -> Iterator[None]:
     # The worker waits on the broker (BRPOP) at most this long, so it stops this fast too
     # (kombu's default, 1 s, made each use of this worker a second longer).
     app.conf.broker_transport_options["polling_interval"] = 0.1
+    # No AMQP heartbeats (RabbitMQ, tests/test_rabbitmq.py): the worker's heartbeat timer
+    # made each stop last a third of Celery's 120 s heartbeat, 10 s (Redis ignores it).
+    app.conf.broker_heartbeat = 0
     with start_worker(
         app,
         pool="threads",
