@@ -146,14 +146,24 @@ def on_exit(server: object) -> None:
 
 
 def post_fork(server: object, worker: object) -> None:
-    """Keep, in the new web worker, its copy of the master (see post_worker_init)."""
+    """Keep, in the new web worker, its copy of the master (see post_worker_init); start its
+    traces when OTEL_* asks (after the fork: the exporter's thread is the worker's own)."""
     global _master
     _master = server
+    from bcapp import tracing
+
+    tracing.start("web")
 
 
 def post_worker_init(worker: object) -> None:
     """Ctrl-C (or the master's SIGQUIT) ends a web worker at once, whatever it was doing, even
-    when it was still starting up."""
+    when it was still starting up; with traces on, the loaded app's requests are traced."""
+    from bcapp import tracing
+
+    if tracing.started():
+        from bcapp.tracing.web import instrument_app
+
+        instrument_app(worker.wsgi)  # type: ignore[attr-defined]
     # gunicorn's gthread worker shuts its thread pool down inside its SIGINT/SIGQUIT handler:
     # when the signal lands while the main thread is inside the pool's submit(), which holds the
     # same non-reentrant lock, the worker deadlocks until the master kills it graceful_timeout

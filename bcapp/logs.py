@@ -1,7 +1,8 @@
 """Log lines: text (the default) or one JSON object per line (`LOG_FORMAT=json`), redacted.
 
 JSON lines carry `time`, `level`, `logger`, `message`, `request_id`, and where known `route`,
-`status`, `duration`, `store_hash` and `user_id`. Whatever the format, a redaction pass is the
+`status`, `duration`, `store_hash` and `user_id`, and `trace_id` and `span_id` when a span is
+active (traces on: bcapp/tracing, docs/tracing.md). Whatever the format, a redaction pass is the
 safety net under bcapp's rule that no log line holds a token, a code, a secret or a signed
 payload (docs/security.md R7): anything shaped like one is replaced by `[redacted]`.
 """
@@ -13,6 +14,8 @@ import logging
 import re
 import time
 from typing import Any
+
+from bcapp import tracing
 
 TEXT_FORMAT = "%(asctime)sZ %(levelname)s %(name)s [%(request_id)s] %(message)s"
 REDACTED = "[redacted]"
@@ -79,6 +82,9 @@ class JsonFormatter(logging.Formatter):
             line["store_hash"] = store
         if user is not None and _USER.fullmatch(user):
             line["user_id"] = int(user)
+        ids = tracing.ids()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         if record.exc_info:
             line["traceback"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=True)

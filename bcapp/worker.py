@@ -29,10 +29,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from celery import Celery, Task, shared_task
+from celery import Celery, Task, shared_task, signals
 from celery.exceptions import Reject
 
-from bcapp import task_metrics
+from bcapp import task_metrics, tracing
 from bcapp.broker import (
     BILLING_SWEEP,
     HANDLE_EVENT,
@@ -250,6 +250,9 @@ shared_task(name=BILLING_SWEEP, base=BcappTask, bind=True)(billing_sweep)
 
 
 task_metrics.connect()  # each run timed and counted from Celery's task signals
+# Traces when OTEL_* asks (bcapp/tracing): in the worker's process, and in each prefork child.
+signals.worker_init.connect(lambda **_: tracing.start("worker"), weak=False)
+signals.worker_process_init.connect(lambda **_: tracing.start("worker"), weak=False)
 
 
 def application(bcapp: Bcapp, reconcile_every: int | None = None) -> Celery:

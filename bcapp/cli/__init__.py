@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from bcapp import tracing
 from bcapp.app_spec import (
     declaration_modules,
     declared_scopes,
@@ -29,11 +30,15 @@ from bcapp.process import configure_process
 from bcapp.settings import Settings
 from bcapp.validation import STORE_HASH
 
+# Commands that serve: the worker and gunicorn's workers start traces of their own.
+_SERVERS = frozenset({"dev", "worker", "simulator", "demo"})
+
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="also print bcapp's INFO log lines (stderr)")
 @click.version_option(package_name="bcapp", prog_name="bcapp")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """bcapp: the installation server for BigCommerce apps.
 
     Run it from your app's directory: `.env` there is read by every command (the environment
@@ -44,6 +49,9 @@ def main(verbose: bool) -> None:
     load_dotenv(".env", override=False)
     make_current_directory_importable()
     configure_process()
+    # Traces when OTEL_* asks: one span per command; servers trace in their own processes.
+    if ctx.invoked_subcommand not in _SERVERS and tracing.start("cli"):
+        ctx.with_resource(tracing.command_span(str(ctx.invoked_subcommand)))
     if not verbose:  # a command's output is its answer; warnings and errors still show
         for name in ("bcapp", "werkzeug"):  # werkzeug: the demo's in-process simulator
             logging.getLogger(name).setLevel(logging.WARNING)
