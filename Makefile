@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # twice this machine's cores keeps both busy (pytest-xdist; override with PYTEST_WORKERS=n).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) * 2 )))
 
-.PHONY: run test static-checks all-tests coverage test-fast lint typecheck check bench clean
+.PHONY: run test static-checks all-tests coverage test-fast lint typecheck check bench drill drill-short clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,15 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Failure drills under steady load (docs/operations.md): the Sentinel master killed, the broker
+# stopped (Redis, then RabbitMQ when 127.0.0.1:5672 answers), a task worker killed mid-handler.
+# `drill` prints the table (a few minutes); `drill-short` is CI's form, seconds per fault.
+drill: $(STAMP)
+	$(BIN)/python -m benchmarks.drills
+
+drill-short: $(STAMP)
+	$(BIN)/python -m benchmarks.drills --short
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,100 @@
+"""bcapp as deployed, for a drill: gunicorn (2 gthread workers, gunicorn.conf.py's threads)
+and two `bcapp worker` processes, on a Redis and a broker the drill chooses, with one store
+installed and the drill's handler declared (benchmarks/drills/handlers.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.load_throughput import install_store
+from benchmarks.serving import REPO, app_environment, free_port, gunicorn
+
+THREADS = 4  # gunicorn.conf.py's default: production's gthread workers
+WORKER_PROCESSES = 2
+WORKER_CONCURRENCY = 4  # `bcapp worker`'s default
+
+
+@dataclass
+class Deployment:
+    """The running deployment: its URL, environment and task worker processes."""
+
+    url: str
+    env: dict[str, str]
+    folder: Path
+    workers: list[subprocess.Popen[bytes]]
+
+    @property
+    def ledger(self) -> Path:
+        """Where the handler writes its runs."""
+        return Path(self.env["DRILL_LEDGER"])
+
+    def kill_worker(self, number: int) -> int:
+        """SIGKILL task worker `number` (no goodbye, tasks in hand); its pid."""
+        process = self.workers[number]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        return process.pid
+
+    def start_worker(self, number: int) -> None:
+        """Start task worker `number` (again: a supervisor's restart)."""
+        self.workers[number] = worker_process(self.env, self.folder / f"worker-{number}.log")
+
+    def stop(self) -> None:
+        """Stop the task workers (warm shutdown: tasks in hand finish)."""
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`bcapp worker` as the Procfile runs it."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("BC", "REDIS"))} | env
+    with log.open("a") as out:
+        return subprocess.Popen(  # noqa: S603 - this venv's Python, fixed arguments
+            [sys.executable, "-m", "bcapp.cli", "worker", "--concurrency",
+             str(WORKER_CONCURRENCY)],
+            cwd=REPO,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@contextmanager
+def deployed(
+    folder: Path, redis_url: str, broker_url: str | None, visibility_timeout: int
+) -> Iterator[Deployment]:
+    """Serve bcapp on `redis_url` (and `broker_url`, else the same Redis) until the block ends."""
+    ledger = folder / "ledger"
+    ledger.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = app_environment(redis_url, port) | {
+        "BCAPP_RECEIVERS": "benchmarks.drills.handlers",
+        "DRILL_LEDGER": str(ledger),
+        "BCAPP_INSTANCE_DIR": str(folder),
+        "BCAPP_TASK_VISIBILITY_TIMEOUT": str(visibility_timeout),
+        "BCAPP_TASK_RETRY_BASE": "0.5",
+    }
+    if broker_url:
+        env["BCAPP_BROKER_URL"] = broker_url
+    install_store(env)
+    with ExitStack() as stack:
+        url = stack.enter_context(gunicorn("wsgi:app", env, port, THREADS))
+        deployment = Deployment(url, env, folder, [])
+        for number in range(WORKER_PROCESSES):
+            deployment.workers.append(worker_process(env, folder / f"worker-{number}.log"))
+        stack.callback(deployment.stop)
+        yield deployment
