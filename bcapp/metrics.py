@@ -57,6 +57,10 @@ TASK_SECONDS = Histogram(
     ["task", "phase"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+STORE_API_RATE_LIMITED = Counter(
+    "bcapp_store_api_rate_limited_total",
+    "Answers of 429 from stores' APIs (REST and GraphQL), counted before bcapp waits or retries.",
+)
 GRAPHQL_COMPLEXITY = Histogram(
     "bcapp_graphql_complexity",
     "The complexity BigCommerce computed for each GraphQL call (X-Bc-Graphql-Complexity; "

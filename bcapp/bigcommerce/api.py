@@ -21,7 +21,7 @@ from bcapp.bigcommerce.http import deadline as http_deadline
 from bcapp.bigcommerce.http import mount
 from bcapp.clock import Clock
 from bcapp.errors import ApiError, RateLimited, TokenRejected
-from bcapp.metrics import GRAPHQL_COMPLEXITY
+from bcapp.metrics import GRAPHQL_COMPLEXITY, STORE_API_RATE_LIMITED
 from bcapp.settings import Settings
 
 _PATH = re.compile(r"v[23](/[A-Za-z0-9_-]+)+|graphql")
@@ -114,6 +114,8 @@ class StoreApi:
                 retries += 1
                 self._wait(self._backoff(retries), ApiError("unreachable"), None, stop_at)
                 continue
+            if response.status_code == 429:
+                STORE_API_RATE_LIMITED.inc()  # docs/prometheus-alerts.yml watches it
             if response.status_code == 429 and policy != RETRY_NEVER and retries < MAX_RETRIES:
                 retries += 1
                 wait = _retry_wait_seconds(response) or self._backoff(retries)
