@@ -11,6 +11,7 @@ What apps built on bcapp use, in one place:
 - `Bcapp`: the type `init_app()`, `connect()` and `current()` return: `stores`, `settings`,
   `operations`, `close()`;
 - `app_page` and `AppContext`: your pages inside the control panel (`bcapp.web.kit`);
+  `app_api`: their JSON views, called with the page's bearer token (docs/sessions.md);
 - `bcapp.connect()`: bcapp for a worker process, from the same settings: a context manager
   whose `stores` has `installed()` and `client(store_hash)`, each a `StoreClient`; it builds
   nothing a worker never uses;
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from bcapp.service.wiring import Bcapp
     from bcapp.settings import Settings
     from bcapp.web import create_app, init_app
+    from bcapp.web.bearer import app_api
     from bcapp.web.context import current
     from bcapp.web.kit import AppContext, app_page
 
@@ -40,6 +42,7 @@ __all__ = [
     "AppContext",
     "Bcapp",
     "StoreClient",
+    "app_api",
     "app_page",
     "connect",
     "create_app",
@@ -56,6 +59,7 @@ _LAZY = {
     "Bcapp": "bcapp.service.wiring",
     "current": "bcapp.web.context",
     "app_page": "bcapp.web.kit",
+    "app_api": "bcapp.web.bearer",
     "create_app": "bcapp.web",
     "init_app": "bcapp.web",
     "StoreClient": "bcapp.service.store_client",

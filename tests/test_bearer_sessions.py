@@ -155,3 +155,65 @@ def test_bcapp_sessions_chooses_the_credentials(
     assert call(made, token).status_code == bearer
     meta = 'name="bcapp-token"' in browser.get("/").get_data(as_text=True)
     assert meta is (mode != "cookie")
+
+
+FRAMED = {"Sec-Fetch-Dest": "iframe"}
+
+
+def opened_without_cookie(app: Flask, headers: dict[str, str]) -> Any:
+    """A load in a browser that keeps no cookie of the app: the redirect's page, requested
+    by a fresh client (no cookie) with `headers`; (page answer, its URL)."""
+    opened = app.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    assert opened.status_code == 302
+    return app.test_client().get(opened.headers["Location"], headers=headers), opened
+
+
+def test_the_first_page_opens_in_the_frame_without_its_cookie_and_calls_the_api(
+    make_app: Callable[..., Flask], sim: SimulatorState
+) -> None:
+    """A browser that blocks the app's cookie in the control panel: the load's page renders
+    there from its handoff (spent), with a bearer that opens `@app_api` and a new-tab link."""
+    app = make_app(example_pages=True)
+    assert install(app.test_client(), sim).status_code == 302
+    page, opened = opened_without_cookie(app, FRAMED)
+    assert page.status_code == 200
+    assert "Set-Cookie" not in page.headers, "no cookie offered where it is blocked"
+    html = page.get_data(as_text=True)
+    token = re.search(r'<meta name="bcapp-token" content="([^"]+)">', html)
+    assert token is not None and 'data-testid="without-cookie"' in html
+    assert "abc123" in html and "frame-ancestors" in page.headers["Content-Security-Policy"]
+    summary = call(app, token.group(1), path="/api/summary")
+    assert summary.status_code == 200
+    assert summary.json == {"store_hash": "abc123", "user": "owner@example.com",
+                            "products": summary.json["products"]}
+    again = app.test_client().get(opened.headers["Location"], headers=FRAMED)
+    assert again.status_code == 401, "the handoff was spent: a replayed link opens nothing"
+    new_tab = re.search(r'href="(/bigcommerce/handoff\?token=[^"]+)"', html)
+    assert new_tab is not None, "the page offers the app in a new tab"
+    tab = app.test_client()
+    assert tab.get(new_tab.group(1).replace("&amp;", "&"),
+                   headers={"Sec-Fetch-Site": "same-origin"}).status_code == 302
+    assert tab.get("/settings").status_code == 200, "first-party, every page works"
+
+
+@pytest.mark.parametrize(
+    ("headers", "mode"),
+    [({"Sec-Fetch-Dest": "document"}, "both"), ({}, "both"), (FRAMED, "cookie")],
+    ids=["top-level", "no-fetch-metadata", "cookie-mode"],
+)
+def test_outside_a_frame_or_in_cookie_mode_the_page_offers_a_new_tab_and_spends_nothing(
+    make_app: Callable[..., Flask], sim: SimulatorState, snapshot: Callable[[], Any],
+    headers: dict[str, str], mode: str,
+) -> None:
+    """A handoff link opened as a top-level page (login CSRF: somebody's link signing the
+    visitor in to their store) or by a browser without Fetch Metadata is never spent for a
+    cookie-less page; the page says the cookie was blocked and offers the one-time new tab."""
+    app = make_app(sessions_mode=mode)
+    assert install(app.test_client(), sim).status_code == 302
+    opened = app.test_client().get(f"/bigcommerce/load?signed_payload_jwt={signed()}")
+    before = snapshot()
+    page = app.test_client().get(opened.headers["Location"], headers=headers)
+    assert page.status_code == 401
+    html = page.get_data(as_text=True)
+    assert "kept the app from signing you in" in html and 'name="bcapp-token"' not in html
+    assert snapshot() == before, "the handoff is still there for the new tab"

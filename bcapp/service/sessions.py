@@ -8,7 +8,7 @@ import functools
 from bcapp.models import Installation, Opened, SessionRef
 from bcapp.service import access, handoff
 from bcapp.settings import Settings
-from bcapp.store import SessionReads, SessionTokens
+from bcapp.store import Handoff, SessionReads, SessionTokens
 from bcapp.validation import exact_origin
 
 
@@ -41,6 +41,14 @@ class Sessions:
         """The session a handoff token stands for, spent, and checked like any session."""
         ref = handoff.take(token, self._tokens)
         return ref, self.resume(ref)
+
+    def new_handoff(self, ref: SessionRef) -> str:
+        """Another one-time handoff of a live session (its idle timer restarted): the way to a
+        new tab from a page that opened without its cookie (docs/sessions.md)."""
+        token = handoff.new_token(ref.store_hash)
+        idle = self._settings.session_idle_seconds
+        self._tokens.start_session(ref, idle, Handoff(token, handoff.HANDOFF_SECONDS))
+        return token
 
     def frame_ancestors(self, installation: Installation | None) -> tuple[str, ...]:
         """Who may frame a page: the operator's list, else the store's own control panel (R11)."""

@@ -31,7 +31,7 @@ from bcapp.models import Opened, SessionRef
 from bcapp.service.bearer import TOKEN_SECONDS, Bearer
 from bcapp.web.context import service
 from bcapp.web.kit import AppContext, check_csrf, current_context
-from bcapp.web.sessions import bcapp_session
+from bcapp.web.sessions import bcapp_session, page_ref
 
 bp = Blueprint("bearer", __name__)
 TOKEN_PATH = "/bigcommerce/session-token"  # noqa: S105 - a path, not a password
@@ -57,7 +57,7 @@ def bcapp_token() -> str:
     """A bearer token for this page's session ("" without one, or in cookie mode)."""
     if sessions_mode() == "cookie":
         return ""
-    ref = _cookie_ref()
+    ref = _cookie_ref() or page_ref()
     return service().bearer.mint(ref)[0] if ref is not None else ""
 
 

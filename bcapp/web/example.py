@@ -11,6 +11,9 @@
 - `/storefront/badge.js` and `POST /storefront/badge`: the example's storefront script, which
   asks the storefront for the shopper's Current Customer JWT and greets them through
   `@storefront.customer` (docs/storefront.md).
+- `GET /api/summary`: JSON for the home page's "Latest from the store" card, which fetches it
+  with `bcapp.js`'s bearer token: it works in a browser that blocks the app's cookie inside the
+  control panel (`@app_api`, docs/sessions.md).
 - `/plans`: the example's Unified Billing plans (bcapp/example_events.py), the store's current
   one and, for the owner, a button per plan (to BigCommerce's checkout in the control panel)
   and one to cancel; `/reports`, a page only the Pro plan opens (docs/billing.md).
@@ -28,6 +31,7 @@ from bcapp import billing, storefront
 from bcapp.billing.web import PaidContext, requires_plan
 from bcapp.errors import BadRequest
 from bcapp.service.store_client import items_of, total_pages
+from bcapp.web.bearer import app_api
 from bcapp.web.context import service
 from bcapp.web.error_pages import friendly
 from bcapp.web.kit import AppContext, app_page
@@ -35,6 +39,7 @@ from bcapp.web.kit import AppContext, app_page
 bp = friendly(Blueprint("example", __name__))
 GREETING_CHARS = 100
 PAGE_SIZE = 10
+SUMMARY_PRODUCTS = 3
 MAX_PAGE = 10_000  # BigCommerce pages further than this are not browsed one by one
 
 
@@ -107,6 +112,19 @@ def products_page(ctx: AppContext) -> str:
         pages=pages,
         show_prices=ctx.app_data.get("show_prices", "1") == "1",
     )
+
+
+@bp.get("/api/summary")
+@app_api
+def summary(ctx: AppContext) -> dict[str, object]:
+    """Who is signed in and the store's first products, for a script of the page."""
+    answer = ctx.api.get("v3/catalog/products", limit=SUMMARY_PRODUCTS)
+    names = [item.get("name") for item in items_of(answer) if isinstance(item, dict)]
+    return {
+        "store_hash": ctx.store_hash,
+        "user": ctx.user.email,
+        "products": [name for name in names if isinstance(name, str)],
+    }
 
 
 def priced(product: object, money: dict[str, str]) -> object:

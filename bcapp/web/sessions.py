@@ -27,6 +27,7 @@ from bcapp.web.pages import for_store
 
 COOKIE = "bcapp.cookie"  # app.extensions key of the app's BcappCookie
 _OPENED = "bcapp.session"  # WSGI environ key: the request's session once opened
+_WITHOUT_COOKIE = "bcapp.page_ref"  # WSGI environ key: a page's session taken from its handoff
 HANDOFF_PARAM = "_bcs"
 
 
@@ -40,6 +41,7 @@ def configure(app: Flask, settings: Settings) -> None:
     )
     app.after_request(save)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["bcapp_new_tab_url"] = new_tab_url
 
 
 def own_app_session(app: Flask, settings: Settings) -> None:
@@ -136,7 +138,7 @@ def current_opened() -> Opened:
         and isinstance(session_id, str)
     ):
         if TOKEN.fullmatch(handoff):  # just opened, and the cookie did not come back
-            raise CookieBlocked(url_for("callbacks.handoff", token=handoff))
+            return _opened_without_cookie(handoff)
         raise Unauthorized("no_session")
     try:
         ref = SessionRef(store_hash, user_id, install_id, access_id, session_id)
@@ -147,3 +149,39 @@ def current_opened() -> Opened:
         raise
     for_store(opened.installation)
     return opened
+
+
+def _opened_without_cookie(handoff: str) -> Opened:
+    """The first page after an open whose cookie the browser blocked inside the iframe.
+
+    With bearer sessions (`BCAPP_SESSIONS` both or bearer) the page renders there: its handoff
+    is spent for the session and the page's bearer token stands for it (bcapp/web/bearer.py).
+    Only as a frame (`Sec-Fetch-Dest: iframe`), where the store's CSP `frame-ancestors` lets no
+    site but its control panel show it: a link to somebody's handoff opened as a top-level
+    page would sign the visitor in to that somebody's store (login CSRF). Otherwise, or in
+    cookie mode, the page offers the app in a new tab (docs/sessions.md).
+    """
+    new_tab = url_for("callbacks.handoff", token=handoff)
+    app_service = service()
+    framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
+    if not framed or app_service.settings.sessions_mode == "cookie":
+        raise CookieBlocked(new_tab)
+    ref, opened = app_service.sessions.redeem_handoff(handoff)
+    request.environ[_WITHOUT_COOKIE] = ref
+    for_store(opened.installation)
+    return opened
+
+
+def page_ref() -> SessionRef | None:
+    """The session of a page that opened without its cookie (None on any other request)."""
+    ref: SessionRef | None = request.environ.get(_WITHOUT_COOKIE)
+    return ref
+
+
+def new_tab_url() -> str:
+    """For a page that opened without its cookie: a fresh one-time link that opens the app in
+    a new tab, where the cookie is first-party and every page works ("" on other pages)."""
+    ref = page_ref()
+    if ref is None:
+        return ""
+    return url_for("callbacks.handoff", token=service().sessions.new_handoff(ref))
