@@ -256,7 +256,10 @@ class TaskQueue:
         held = getattr(self._held, "producer", None)
         if held is not None and self._held.pid == os.getpid():
             return cast(Producer, held)
-        connection = self.app.connection_for_write()
+        # One connection attempt: kombu's default retries for the length of the connect
+        # timeout (2 s), and while the broker is down every web thread would wait that long on
+        # each delivery, leaving none for loads (benchmarks/drills, docs/operations.md).
+        connection = self.app.connection_for_write(transport_options={"max_retries": 0})
         try:
             producer = self.app.amqp.Producer(connection)  # kombu's, as Celery's pool makes it
             producer.maybe_declare(self.app.amqp.queues[QUEUE])

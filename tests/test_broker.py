@@ -75,6 +75,25 @@ def test_a_broker_that_restarts_is_503_while_down_and_queues_again_once_back(
         assert redis.Redis.from_url(broker).llen(f"{prefix}:broker:bcapp") == 1
 
 
+def test_while_the_broker_is_down_each_delivery_is_refused_at_once(
+    make_app: Callable[..., Flask], sim: SimulatorState, tmp_path: Path
+) -> None:
+    """One connection attempt per publish: kombu's own retry made each refusal wait 2 s, and
+    a broker outage held every web thread, loads included (benchmarks/drills)."""
+
+    @webhooks.on("store/order/created")
+    def order_created(event: webhooks.Event) -> None:
+        pass
+
+    with redis_server(tmp_path) as broker:
+        client = make_app(broker_url=broker).test_client()
+        install(client, sim)
+    for _ in range(3):
+        started = time.monotonic()
+        assert deliver(client, *order_event()).status_code == 503
+        assert time.monotonic() - started < 1
+
+
 def test_a_broker_url_celery_cannot_reach_stops_start_up() -> None:
     with pytest.raises(ConfigurationError, match="BCAPP_BROKER_URL must be a broker URL"):
         Settings.from_env({"BCAPP_BROKER_URL": "kafka://127.0.0.1:9092"})

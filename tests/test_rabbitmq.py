@@ -156,7 +156,8 @@ def test_a_cut_broker_is_503_while_down_and_queues_again_once_back(
     make_app: Callable[..., Flask], sim: SimulatorState, proxied: tuple[TcpProxy, str]
 ) -> None:
     """Each web thread keeps its producer (bcapp/broker.py): cut, the delivery is refused
-    (BigCommerce retries) and fast; restored, the next one is queued on a new connection."""
+    (BigCommerce retries) at once, so a broker outage leaves web threads free for loads;
+    restored, the next one is queued on a new connection."""
     proxy, url = proxied
     runs: list[str] = []
     webhooks.on("store/order/created")(lambda event: runs.append(event.id))
@@ -165,11 +166,12 @@ def test_a_cut_broker_is_503_while_down_and_queues_again_once_back(
     install(client, sim)
     assert deliver(client, *order_event("msg_before")).json == {"status": "queued"}
     proxy.stop()
-    started = time.monotonic()
     body, headers = order_event("msg_during")
     assert deliver(client, body, headers).status_code == 503
-    assert deliver(client, *order_event()).status_code == 503
-    assert time.monotonic() - started < 6
+    for _ in range(3):  # each on a new connection, refused at once (kombu's retry took 2 s)
+        started = time.monotonic()
+        assert deliver(client, *order_event()).status_code == 503
+        assert time.monotonic() - started < 1
     proxy.start()
     assert deliver(client, body, headers).json == {"status": "queued"}, "BigCommerce's retry"
     with running_worker(service_of(app)):
