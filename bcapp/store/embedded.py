@@ -73,8 +73,12 @@ def is_running(instance_dir: Path) -> bool:
     path = socket_path(instance_dir)
     if not path.exists():
         return False
+    # No retries: a socket file a crashed server left behind refuses at once, and redis-py's
+    # default retries with backoff made each such answer take 3.5 s.
     try:
-        with redis.Redis(unix_socket_path=str(path), socket_timeout=1) as client:
+        with redis.Redis(
+            unix_socket_path=str(path), socket_timeout=1, retry=Retry(NoBackoff(), 0)
+        ) as client:
             return bool(client.ping())
     except redis.RedisError:
         return False
