@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the drills named (all by default); print the table; 1 on a failed drill."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.drills")
     parser.add_argument("--short", action="store_true", help="the CI form: seconds per fault")
+    parser.add_argument("--keep", type=Path, help="keep each drill's logs and ledger here")
     parser.add_argument("faults", nargs="*", choices=[*FAULTS, []], metavar="fault")
     arguments = parser.parse_args(argv)
     timing = SHORT if arguments.short else FULL
@@ -27,8 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     for name in arguments.faults or list(FAULTS):
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=f"bcapp-drill-{name}-") as folder:
-            row = FAULTS[name](Path(folder), timing)
+        if arguments.keep:
+            kept = arguments.keep / name
+            kept.mkdir(parents=True, exist_ok=True)
+            row = FAULTS[name](kept, timing)
+        else:
+            with tempfile.TemporaryDirectory(prefix=f"bcapp-drill-{name}-") as folder:
+                row = FAULTS[name](Path(folder), timing)
         if row is None:
             print(f"*** {name}: RabbitMQ does not answer at 127.0.0.1:5672: NOT RUN ***",
                   flush=True)

@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.load_throughput import install_store
@@ -21,14 +22,35 @@ WORKER_PROCESSES = 2
 WORKER_CONCURRENCY = 4  # `bcapp worker`'s default
 
 
+RESTART_SECONDS = 1.0  # a process manager's pause before it starts an exited worker again
+
+
 @dataclass
 class Deployment:
-    """The running deployment: its URL, environment and task worker processes."""
+    """The running deployment: its URL, environment and task worker processes, kept running
+    as a process manager keeps the Procfile's (an exited worker is started again)."""
 
     url: str
     env: dict[str, str]
     folder: Path
     workers: list[subprocess.Popen[bytes]]
+    restarts: list[str] = field(default_factory=list)  # why each restart was needed
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    def supervise(self) -> None:
+        """Start any worker that exited again after RESTART_SECONDS (in a thread)."""
+        threading.Thread(target=self._supervise, daemon=True).start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.1):
+            for number, process in enumerate(self.workers):
+                code = process.poll()
+                if code is None:
+                    continue
+                if self._stopping.wait(RESTART_SECONDS):
+                    return
+                self.restarts.append(f"worker {number} exited with {code}")
+                self.start_worker(number)
 
     @property
     def ledger(self) -> Path:
@@ -48,6 +70,7 @@ class Deployment:
 
     def stop(self) -> None:
         """Stop the task workers (warm shutdown: tasks in hand finish)."""
+        self._stopping.set()
         for process in self.workers:
             if process.poll() is None:
                 process.terminate()
@@ -97,4 +120,5 @@ def deployed(
         for number in range(WORKER_PROCESSES):
             deployment.workers.append(worker_process(env, folder / f"worker-{number}.log"))
         stack.callback(deployment.stop)
+        deployment.supervise()
         yield deployment

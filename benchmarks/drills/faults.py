@@ -59,6 +59,8 @@ def under_traffic(
     wait_for_runs(deployment.ledger, set(traffic.acked), timing.visibility + 30)
     if not settled:
         note += "; some deliveries were still refused after 60 s of retries"
+    if deployment.restarts:
+        note += f"; restarted by the process manager: {', '.join(deployment.restarts)}"
     row = measure(fault, traffic, deployment.ledger, began, ended, (began_note + note).strip("; "))
     sent = f"{traffic.sent_events} events and {row.loads} loads sent in {sent_for:.0f} s"
     return Row(**{**row.__dict__, "note": f"{row.note}; {sent}".strip("; ")})
@@ -146,8 +148,9 @@ def rabbitmq_broker_cut(folder: Path, timing: Timing) -> Row | None:
 
 
 def worker_killed(folder: Path, timing: Timing) -> Row:
-    """One of the two task workers SIGKILLed inside a handler; a supervisor starts it again
-    a second later. Its tasks in hand run again once the visibility timeout has passed."""
+    """One of the two task workers SIGKILLed inside a handler; the deployment's process
+    manager starts it again a second later (benchmarks/drills/deployment.py). Its tasks in
+    hand run again once the visibility timeout has passed."""
     with redis_server(folder / "redis") as app_redis, deployed(
         folder, app_redis.url, None, timing.visibility
     ) as deployment:
@@ -160,8 +163,6 @@ def worker_killed(folder: Path, timing: Timing) -> Row:
             _, started = read_ledger(deployment.ledger)
             runs, _ = read_ledger(deployment.ledger)
             in_hand = [n for n, pids in started.items() if pid in pids and n not in runs]
-            time.sleep(1)
-            deployment.start_worker(0)
             return killed, (f"{len(in_hand)} event(s) in hand when killed; "
                             f"BCAPP_TASK_VISIBILITY_TIMEOUT={timing.visibility}")
 

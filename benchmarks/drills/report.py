@@ -76,6 +76,9 @@ def measure(
     before = [n for n, at in traffic.acked.items() if at <= ended]
     caught_up = max((min(runs[n]) for n in before if n in runs), default=ended)
     recovered = None if lost else max(last_refusal, caught_up, ended) - ended
+    if lost:
+        when = ", ".join(f"{n} (acked {traffic.acked[n] - began:+.1f} s)" for n in sorted(lost)[:5])
+        note = f"{note}; never run: {when}".strip("; ")
     if refusals:
         refused = sum(1 for a in refusals if a.kind == "webhook")
         span = f"{min(a.at for a in refusals) - began:+.1f} s to {last_refusal - began:+.1f} s"
