@@ -12,8 +12,8 @@ lost worker held runs again once `BCAPP_TASK_VISIBILITY_TIMEOUT` has passed (on 
 soon as its connection closes). On RabbitMQ (`amqp://`) each publish waits for the broker's
 confirm: AMQP's publish is asynchronous, and a delivery answered 2xx on a publish the broker
 never received would be lost (tests/test_rabbitmq.py). How tasks are
-retried is Celery's own options, set per deployment here (`retry_policy`, as task annotations)
-for the tasks bcapp/worker.py defines once.
+retried is Celery's own options, set per deployment here (bcapp/task_retries.py `retry_policy`,
+as task annotations) for the tasks bcapp/worker.py defines once.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from urllib.parse import unquote, urlsplit
 
 from amqp.exceptions import ChannelError
 from celery import Celery
-from celery.utils.time import get_exponential_backoff_interval
 from kombu.exceptions import KombuError, OperationalError
 from kombu.messaging import Producer
 from kombu.utils.uuid import uuid
 
 from bcapp.errors import ConfigurationError, StoreUnavailable
 from bcapp.settings import Settings
+from bcapp.task_retries import retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,6 @@ def _sentinel_form(url: str) -> tuple[str, dict[str, Any]]:
     return joined, options
 
 
-def backoff_cap(settings: Settings) -> int:
-    """The longest wait before a retry: half the visibility timeout. Celery holds a retry's
-    countdown in the worker, unacknowledged, and the Redis transport redelivers a message held
-    past the visibility timeout: a longer wait would run the event twice
-    (BCAPP_TASK_VISIBILITY_TIMEOUT=600 with the default base would otherwise allow 2,560 s)."""
-    return max(settings.task_visibility_timeout // 2, 1)
-
-
 def beat_schedule(settings: Settings, reconcile_every: int) -> dict[str, dict[str, Any]]:
     """Celery beat's schedule: reconcile every `reconcile_every` seconds, and Unified
     Billing's sweep when billing is configured."""
@@ -101,27 +93,6 @@ def beat_schedule(settings: Settings, reconcile_every: int) -> dict[str, dict[st
         every = float(settings.billing.sweep_seconds)
         schedule["bcapp-billing-sweep"] = {"task": BILLING_SWEEP, "schedule": every}
     return schedule
-
-
-def retry_policy(settings: Settings) -> dict[str, Any]:
-    """Celery's retry options for bcapp's tasks: exponential backoff from
-    `BCAPP_TASK_RETRY_BASE` with full jitter, capped at `backoff_cap`, and
-    `BCAPP_TASK_MAX_ATTEMPTS` runs in all. Celery waits a uniform whole number of seconds in
-    [0, min(cap, base * 2^retries)] (AWS's "full jitter"); a base under 1 s counts as 1 s."""
-    return {
-        "max_retries": settings.task_max_attempts - 1,
-        "retry_backoff": settings.task_retry_base,
-        "retry_backoff_max": backoff_cap(settings),
-        "retry_jitter": True,
-    }
-
-
-def retry_wait(attempt: int, settings: Settings, most: float | None = None) -> int:
-    """How long before attempt `attempt + 1`, as Celery's `retry_backoff` computes it for
-    bcapp's tasks (`retry_policy`), and never more than `most`."""
-    cap = backoff_cap(settings) if most is None else min(backoff_cap(settings), int(most))
-    factor = int(max(1.0, settings.task_retry_base))  # as Celery's autoretry reads the option
-    return int(get_exponential_backoff_interval(factor, attempt - 1, cap, full_jitter=True))
 
 
 def celery_app(settings: Settings, redis_url: str) -> Celery:

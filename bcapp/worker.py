@@ -13,7 +13,7 @@ Tasks, each a `BcappTask` run on the tasks service (bcapp/service/tasks.py):
 - `bcapp.reconcile`, `bcapp.billing_sweep`: from Celery beat (`bcapp worker --beat`).
 
 Retries are Celery's: `autoretry_for` with `retry_backoff` (full jitter, capped at half the
-visibility timeout) and `max_retries` from the settings (bcapp/broker.py, `retry_policy`). A
+visibility timeout) and `max_retries` from the settings (bcapp/task_retries.py, `retry_policy`). A
 task that gives up is kept as a dead letter in its `on_failure` (`bcapp webhooks failed`,
 `show`, `replay`); each failure is logged with its traceback, and the letter keeps the last.
 A run that cannot reach Redis to check its handled marker waits for it however long it takes:
@@ -40,7 +40,6 @@ from bcapp.broker import (
     RUN_SIGNAL,
     SYNC_STORE,
     beat_schedule,
-    retry_wait,
 )
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
@@ -54,6 +53,7 @@ from bcapp.service.tasks import (
 )
 from bcapp.service.wiring import Bcapp
 from bcapp.settings import Settings
+from bcapp.task_retries import retry_wait
 
 __all__ = ["BcappTask", "application", "retry_wait"]
 
