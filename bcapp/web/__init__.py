@@ -13,7 +13,7 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, Request, current_app
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestURITooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -34,8 +34,8 @@ from bcapp.web import (
     pages,
     sessions,
 )
-from bcapp.web.context import EXTENSION, service
-from bcapp.web.routes import callback_route, callbacks_blueprint
+from bcapp.web.context import EXTENSION, service, this_globals, this_request
+from bcapp.web.routes import callbacks_blueprint
 
 __all__ = ["create_app", "init_app"]
 
@@ -133,13 +133,14 @@ def guard_request() -> None:
     """Before any view, in this order: start the request's timer (so refusals are measured),
     refuse foreign hosts, then, on a callback, other methods, oversized requests, and count the
     client address (429). One hook: each request looks up its callback once."""
-    pages.start_clock()
-    signals.set_publisher(service().tasks.publish_signal)  # queued, not run in the request
-    refuse_foreign_hosts()
-    route = callback_route()
+    pages.start_clock(this_globals())
+    current, app_service = this_request(), service()
+    signals.set_publisher(app_service.tasks.publish_signal)  # queued, not run in the request
+    refuse_foreign_hosts(current, app_service.settings.trusted_hosts)
+    route = pages.callback_of(current)
     if route is not None:
         callbacks.refuse_other_methods(route)
-    refuse_oversized(route)
+    refuse_oversized(current, route)
     if route is not None:
         callbacks.admit_client(route)
 
@@ -150,37 +151,46 @@ def stop_publishing(error: BaseException | None) -> None:
     signals.set_publisher(None)
 
 
-def refuse_foreign_hosts() -> None:
+def refuse_foreign_hosts(current: Request, trusted_hosts: frozenset[str]) -> None:
     """400 for a request addressed to a host other than APP_URL's (health checks excepted).
 
     bcapp builds no URL from the Host header, and this keeps it that way for code added later:
     a response is only ever produced for the host the app is registered under (R4).
     """
-    host = request.headers.get("Host", "").rsplit(":", 1)[0].strip("[]").lower()
-    if host in service().settings.trusted_hosts:
+    host = current.headers.get("Host", "").rsplit(":", 1)[0].strip("[]").lower()
+    if host in trusted_hosts:
         return
-    if request.endpoint in ("health.healthz", "health.readyz"):
+    if current.endpoint in ("health.healthz", "health.readyz"):
         return  # load balancers often probe by address
     log.warning("request for host %s refused; add it to BCAPP_TRUSTED_HOSTS", printable(host))
     raise BadRequest("Unknown host")
 
 
-def refuse_oversized(route: Callback | None) -> None:
+def refuse_oversized(current: Request, route: Callback | None) -> None:
     """413/414 for a request larger than any BigCommerce sends, before any work is done: a
     query over 16 KiB anywhere, a callback body over 64 KiB (other bodies: MAX_CONTENT_LENGTH)."""
-    if len(request.query_string) > MAX_QUERY_BYTES:
+    if len(current.environ.get("QUERY_STRING", "")) > MAX_QUERY_BYTES:
         raise RequestURITooLarge()
-    limit = MAX_REQUEST_BYTES if route is not None else current_app.config["MAX_CONTENT_LENGTH"]
-    if limit is not None and (request.content_length or 0) > limit:
+    environ = current.environ
+    # `content_length` looks both headers up, each absent one a KeyError raised and caught.
+    chunked_or_sized = "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ
+    length = current.content_length if chunked_or_sized else None
+    if route is None:
+        if length:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            if limit is not None and length > limit:
+                raise RequestEntityTooLarge()
+        return
+    if (length or 0) > MAX_REQUEST_BYTES:
         raise RequestEntityTooLarge()
-    if route is not None and request.content_length is None:
-        _read_chunked_body(limit or MAX_REQUEST_BYTES)
+    if length is None:
+        _read_chunked_body(current, MAX_REQUEST_BYTES)
 
 
-def _read_chunked_body(limit: int) -> None:
+def _read_chunked_body(current: Request, limit: int) -> None:
     """A callback's body sent without a length (chunked): read it whole, up to `limit`, so an
     oversized one is a 413 and never a body cut short at the limit without a word."""
-    environ = request.environ
+    environ = current.environ
     if not environ.get("wsgi.input_terminated"):
         return  # no length and no terminated stream: WSGI reads no body at all
     body = environ["wsgi.input"].read(limit + 1)

@@ -1,8 +1,12 @@
-"""bcapp's services as the current Flask app holds them (`init_app` put them there)."""
+"""bcapp's services as the current Flask app holds them (`init_app` put them there), and the
+request's own objects for code that reads them many times."""
 
 from __future__ import annotations
 
-from flask import current_app, has_app_context
+from typing import cast
+
+from flask import Request, current_app, g, has_app_context, request
+from flask.ctx import _AppCtxGlobals
 
 from bcapp.service.wiring import Bcapp
 
@@ -30,3 +34,15 @@ def current() -> Bcapp:
 
 # What bcapp's own views call: the same lookup.
 service = current
+
+
+# Each read through Flask's `request` or `g` proxy looks the object up in its context variable
+# again (about a microsecond each); the request hooks take the object once and read it plainly.
+def this_request() -> Request:
+    """The current request object itself (RuntimeError outside a request)."""
+    return cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+
+
+def this_globals() -> _AppCtxGlobals:
+    """The current app context's `g` itself (RuntimeError outside an app context)."""
+    return cast(_AppCtxGlobals, g._get_current_object())

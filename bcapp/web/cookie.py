@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request
+from flask import Flask, Request, Response
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
@@ -116,6 +116,18 @@ class LeanCookieSessions(SecureCookieSessionInterface):
         if self._cached is None or self._cached[0] != keys:
             self._cached = (keys, lean_serializer(keys, self))
         return self._cached[1]
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's, without building the serializer for a request that has no such cookie."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's; a session that is empty and was never read nor changed needs nothing (where
+        Flask's would read seven settings to do nothing)."""
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
 
 class BcappCookie(SecureCookieSessionInterface):
