@@ -43,6 +43,9 @@ _KEY_MATERIAL_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # A URL scheme (`javascript:`, `https:`) at the start of a path segment.
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# Refused in a deep link: a space or control character as sent, a control character decoded.
+_RAW_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_DECODED_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def verify_signed_payload_jwt(
@@ -173,9 +176,9 @@ def deep_link(value: object) -> str:
         return "/"
     if "\\" in decoded or _SCHEME.match(decoded.lstrip("/")):
         return "/"
-    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in value):
+    if _RAW_CONTROL.search(value):
         return "/"
-    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in decoded):
+    if _DECODED_CONTROL.search(decoded):
         return "/"  # an encoded space is a fine search term; an encoded line break is not
     if _into_callbacks(decoded):
         return "/"  # a deep link never re-enters bcapp's own callbacks (a handoff, a load)

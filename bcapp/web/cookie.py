@@ -119,7 +119,7 @@ class LeanCookieSessions(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         """Flask's, without building the serializer for a request that has no such cookie."""
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and not _cookie(request, self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
 
@@ -199,9 +199,39 @@ class BcappCookie(SecureCookieSessionInterface):
         """Only a changed session is written: a fresh /auth or /load; refusals send none."""
         return session.modified
 
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's `save_session` (the same Set-Cookie, deletion and `Vary: Cookie`), with the
+        Vary header added directly when the response has none (Flask parses and rebuilds it)."""
+        name = self.get_cookie_name(app)
+        partitioned = self.get_cookie_partitioned(app)
+        if session.accessed:
+            vary_on_cookie(response)
+        if not session:
+            if session.modified:
+                response.delete_cookie(
+                    name, domain=None, path="/", secure=True, partitioned=partitioned,
+                    samesite="None", httponly=True,
+                )
+                vary_on_cookie(response)
+            return
+        if not self.should_set_cookie(app, session):
+            return
+        response.set_cookie(
+            name,
+            self._serializer.dumps(dict(session)),
+            expires=self.get_expiration_time(app, session),
+            httponly=True,
+            domain=None,
+            path="/",
+            secure=True,
+            partitioned=partitioned,
+            samesite="None",
+        )
+        vary_on_cookie(response)
+
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession:
         """The request's session; empty without a cookie, with a bad one or an expired one."""
-        value = request.cookies.get(self.name)
+        value = _cookie(request, self.name)
         if not value:
             return self.session_class()
         try:
@@ -209,3 +239,19 @@ class BcappCookie(SecureCookieSessionInterface):
         except BadSignature:
             return self.session_class()
         return self.session_class(data)
+
+
+def vary_on_cookie(response: Response) -> None:
+    """`response.vary.add("Cookie")`: the header added as is when the response has no Vary yet,
+    else Werkzeug's set (which parses the header, adds "Cookie" once and writes it back)."""
+    if any(name.lower() == "vary" for name, _ in response.headers):
+        response.vary.add("Cookie")
+    else:
+        response.headers.add("Vary", "Cookie")
+
+
+def _cookie(request: Request, name: str) -> str | None:
+    """The request's cookie `name`, or None (`cookies.get` raises and catches a KeyError for a
+    cookie the request does not have, as most requests do not have one of the two)."""
+    cookies = request.cookies
+    return cookies[name] if name in cookies else None  # noqa: SIM401 (see above)

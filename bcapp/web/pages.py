@@ -115,6 +115,12 @@ def _request_timer(rule: str) -> Any:
     return metrics.REQUEST_SECONDS.labels(rule)
 
 
+@functools.lru_cache(maxsize=256)  # outcomes are refusal reasons: a bounded set, bounded here
+def _callback_counter(name: str, outcome: str) -> Any:
+    """The callback counter of one callback and outcome, looked up once per process."""
+    return metrics.CALLBACKS.labels(name, outcome)
+
+
 def install(app: Flask, settings: Settings) -> None:
     """Register security headers, metrics and template helpers on `app`."""
     app.jinja_env.globals["csp_nonce"] = csp_nonce
@@ -160,5 +166,5 @@ def install(app: Flask, settings: Settings) -> None:
         if route is not None:
             ok = response.status_code < 400
             outcome = "ok" if ok else data.get("bcapp_outcome", f"status_{response.status_code}")
-            metrics.CALLBACKS.labels(route.name, outcome).inc()
+            _callback_counter(route.name, outcome).inc()
         return response
