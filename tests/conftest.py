@@ -36,6 +36,28 @@ APP_URL = "http://127.0.0.1:8000"
 CALLBACK_URL = APP_URL + "/bigcommerce/auth"
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """No test module may declare at import: a handler, scope, App Extension, plan, script or
+    task receiver declared while the suite is collected is in every test of that process (the
+    per-test restore below keeps what was there before the test), so another test's event
+    queues a task for it. (tests/test_drill.py once imported the drill's handler this way.)"""
+    from bcapp import extensions, scopes, signals, webhooks
+    from bcapp.billing import plans
+    from bcapp.storefront import scripts as storefront_scripts
+
+    leaked = {
+        "webhook handlers": list(webhooks._declared),
+        "scopes": list(scopes._declared),
+        "App Extensions": list(extensions._declared),
+        "task receivers": [name for found in signals._task_receivers.values() for name in found],
+        "plans": list(plans._declared),
+        "storefront scripts": list(storefront_scripts._declared),
+    }
+    named = {kind: names for kind, names in leaked.items() if names}
+    if named:
+        raise pytest.UsageError(f"a test module declares at import (move it into a test): {named}")
+
+
 def pytest_report_header() -> list[str]:
     """Say up front which Redis and whether the browser tests run."""
     import shutil

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bcapp import webhooks
+from benchmarks.drills.ledger import read_ledger
 
 # A handler's work: long enough that a killed worker is inside one (a store API call's time).
 HANDLER_SECONDS = float(os.environ.get("DRILL_HANDLER_SECONDS", "0.02"))
@@ -35,18 +36,4 @@ def order_created(event: webhooks.Event) -> None:
     _write(f"D {number} {os.getpid()} {time.time():.3f}\n")
 
 
-def read_ledger(folder: Path) -> tuple[dict[int, list[float]], dict[int, list[int]]]:
-    """Each event's end times (a run each) and the processes that started it."""
-    ended: dict[int, list[float]] = {}
-    started: dict[int, list[int]] = {}
-    for path in folder.glob("ledger-*"):
-        for line in path.read_text().splitlines():
-            parts = line.split()
-            if len(parts) != 4:
-                continue  # a line cut short by a kill
-            kind, number, pid, at = parts
-            if kind == "D":
-                ended.setdefault(int(number), []).append(float(at))
-            else:
-                started.setdefault(int(number), []).append(int(pid))
-    return ended, started
+__all__ = ["order_created", "read_ledger"]

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.drills.handlers import read_ledger
+from benchmarks.drills.ledger import read_ledger
 from benchmarks.drills.traffic import LOAD_OK, Traffic
 
 COLUMNS = (
