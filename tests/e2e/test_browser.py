@@ -162,7 +162,9 @@ def test_install_and_open_app_inside_the_control_panel_iframe(
 def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
     settings: Settings, sim: SimulatorState, partitioned: bool
 ) -> None:
-    """The reason for `Partitioned`: without it Chromium drops the iframe's session cookie."""
+    """The reason for `Partitioned`: without it Chromium drops the iframe's session cookie, and
+    (in cookie mode: with bearer sessions the page opens in place, tests/e2e/
+    test_browser_bearer.py) the page offers the app in a new tab through the one-time handoff."""
     from playwright.sync_api import sync_playwright
 
     wsgi: dict[str, Any] = {}
@@ -179,6 +181,7 @@ def test_session_cookie_must_be_partitioned_inside_the_cross_site_iframe(
             # No BCAPP_FRAME_ANCESTORS: the app page allows the control panel the store API
             # reports; a page of no known store allows the simulator, as in development.
             simulator_url=panel_url,
+            sessions_mode="cookie",
         )
         sim.control_panel_url = panel_url
         app = create_app(app_settings)
