@@ -48,6 +48,9 @@ BILLING_SWEEP = "bcapp.billing_sweep"
 PUBLISH_TIMEOUT_SECONDS = 2.0
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 RETRIED = (HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE)  # the tasks retried by `retry_policy`
+MIN_REPLICAS = "bcapp_min_replicas"  # the Celery app's attribute: replicas a publish waits for
+REPLICATED_KEY = "replicated"  # written before a WAIT (`TaskQueue._replicated`)
+REPLICA_WAIT_MS = 1000  # as an install waits (bcapp/store/connection.py `wait_for_replicas`)
 
 
 class BrokerUnavailable(StoreUnavailable):
@@ -108,11 +111,21 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         # Look for abandoned tasks often enough to honour a short visibility timeout.
         "unacked_restore_interval": max(1, min(10, visibility // 4)),
         "unacked_restore_throttle": 1,
+        # The lock a worker holds while it gives abandoned tasks back: a worker killed holding it
+        # kept every other from doing so for kombu's 300 s, past the visibility timeout
+        # (benchmarks/drills). Each task's own give-back is a Redis transaction, so two workers
+        # that overlap still queue it once.
+        "unacked_mutex_expire": min(300, visibility),
         **extra,
     }
     if url.startswith(AMQP_SCHEMES):
         transport["confirm_publish"] = True  # a publish returns once RabbitMQ has it
     use_ssl = _broker_tls(settings, url)
+    # A Redis replicates asynchronously: a task on the app's Redis is acknowledged only once
+    # BCAPP_REDIS_MIN_REPLICAS replicas hold it, as an install is (a failover to a replica lost
+    # a task pushed at the instant the master died: benchmarks/drills, docs/operations.md).
+    shares_redis = not settings.broker_url and not url.startswith(AMQP_SCHEMES)
+    setattr(app, MIN_REPLICAS, settings.redis_min_replicas if shares_redis else 0)
     app.conf.update(
         broker_transport_options=transport,
         broker_connection_timeout=PUBLISH_TIMEOUT_SECONDS,
@@ -189,6 +202,7 @@ class TaskQueue:
         self.app = app
         self._held = threading.local()
         self._lock = threading.Lock()
+        self._replicas: int = getattr(app, MIN_REPLICAS, 0)
         # Every live thread's kombu Connection and the process that opened it, for `close`;
         # weakly held, so a thread that ends (a dev server's per-request thread) leaves its
         # connection to the collector, which closes its socket.
@@ -221,10 +235,28 @@ class TaskQueue:
                 producer, task, message, queue=QUEUE, declare=[], retry=False,
                 confirm_timeout=PUBLISH_TIMEOUT_SECONDS,
             )
+            if self._replicas:
+                held = self._replicated(producer)
+                if held < self._replicas:
+                    log.error("broker publish of %s: %s of %s replicas hold it",
+                              task, held, self._replicas)
+                    raise BrokerUnavailable("broker_not_replicated")
         except self._failures as exc:
             self._let_go(broken=True)  # the next publish starts from a fresh connection
             log.error("broker publish of %s failed: %s", task, type(exc).__name__)
             raise BrokerUnavailable("broker_unavailable") from exc
+
+    def _replicated(self, producer: Producer) -> int:
+        """How many replicas hold the task just pushed (Redis WAIT).
+
+        WAIT counts the writes of the connection it is sent on, and kombu's channel may push on
+        one pooled connection and answer on another (tests/test_sentinel.py): so a write of its
+        own goes first on WAIT's connection. Replication is one ordered stream, and that write
+        follows the push, so a replica that holds it holds the task."""
+        with producer.channel.client.pipeline(transaction=False) as pipe:
+            pipe.set(REPLICATED_KEY, "1")  # under the broker's key prefix (kombu's client)
+            pipe.wait(self._replicas, REPLICA_WAIT_MS)
+            return int(pipe.execute()[-1])
 
     def _producer(self) -> Producer:
         """This thread's producer (a new one after a fork: the parent's is not this process's)."""

@@ -4,6 +4,10 @@ named broker, and a Cluster refused; and webhook handlers running over a real Se
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +26,7 @@ from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import install
-from tests.servers import free_port, redis_server
+from tests.servers import REPO, environment_for, free_port, redis_server
 from tests.test_webhook_intake import deliver, order_event
 from tests.topologies import Topology
 from tests.workers import running_worker, wait_until
@@ -189,3 +193,43 @@ def test_a_thread_that_ends_leaves_no_broker_connection_open(
         wait_until(
             lambda: connected_clients(broker) <= before + 1, timeout=5, what="closed sockets"
         )
+
+
+# A `bcapp worker` killed at the wrong instant: it has taken the tasks queued (the install's
+# and the delivery's; kombu records them as unacknowledged) and holds kombu's lock for giving
+# abandoned tasks back (kombu/transport/redis.py `restore_visible`, `Mutex`), with the expiry
+# its configuration gives that lock.
+KILLED_HOLDING_THE_LOCK = """
+import os, signal
+from bcapp.broker import QUEUE, celery_app
+from bcapp.settings import Settings
+app = celery_app(Settings.from_env(dotenv=""), os.environ["REDIS_URL"])
+channel = app.connection_for_read().default_channel
+while channel.basic_get(QUEUE, no_ack=False) is not None:
+    pass
+lock = channel.client.lock(channel.unacked_mutex_key, timeout=channel.unacked_mutex_expire)
+assert lock.acquire(blocking=False)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_killed_holding_the_give_back_lock_delays_its_task_a_visibility_timeout(
+    make_app: Callable[..., Flask], sim: SimulatorState, declared_handler: list[Any]
+) -> None:
+    """The task a killed worker held runs once the visibility timeout has passed, even when it
+    died holding the lock every worker needs to give such tasks back: kombu's lock lasted
+    300 s, and the task waited that long (the worker drill, docs/operations.md)."""
+    app = make_app(task_visibility_timeout=1)
+    client = app.test_client()
+    install(client, sim)
+    assert deliver(client, *order_event()).json == {"status": "queued"}
+    service = service_of(app)
+    env = {**os.environ, **environment_for(service.settings), "BCAPP_TASK_VISIBILITY_TIMEOUT": "1"}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_HOLDING_THE_LOCK], env=env, cwd=REPO, timeout=30,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    with running_worker(service):
+        wait_until(lambda: declared_handler == [250], timeout=6, what="the abandoned task")

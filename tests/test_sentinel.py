@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from bcapp import webhooks
 from bcapp.simulator import SimulatorState
 from tests.conftest import service_of
 from tests.helpers import install, installation_of, signed
+from tests.test_webhook_intake import deliver, order_event
 from tests.topologies import Topology, sentinel_deployment
 
 pytestmark = pytest.mark.slow
@@ -62,6 +64,28 @@ def test_a_failover_mid_traffic_loses_no_acknowledged_install_and_never_500s(
     assert set(statuses) <= {302, 503}, f"503 pages in between, never a 500: {statuses}"
     survived = installation_of(app)
     assert survived is not None and survived.access_token == sim.stores["abc123"].access_token
+    service_of(app).close()
+
+
+def test_a_task_no_replica_holds_yet_is_refused_not_acknowledged(
+    make_app: Callable[..., Flask], sim: SimulatorState, own_topology: Topology
+) -> None:
+    """With BCAPP_REDIS_MIN_REPLICAS=1 a delivery is acknowledged once a replica holds its task
+    (Redis replicates asynchronously: a promoted replica would not have it). A replica that
+    does not answer makes it a 503, which BigCommerce retries; answered again, it is queued."""
+    topology = own_topology
+    webhooks.on("store/order/created")(lambda event: None)  # forgotten after the test
+    app = make_app(redis_url=topology.url, redis_min_replicas=1)
+    client = app.test_client()
+    assert install(client, sim).status_code == 302
+    topology.replica.send_signal(signal.SIGSTOP)
+    try:
+        refused = deliver(client, *order_event())
+    finally:
+        topology.replica.send_signal(signal.SIGCONT)
+    assert refused.status_code == 503
+    accepted = deliver(client, *order_event())
+    assert (accepted.status_code, accepted.json) == (200, {"status": "queued"})
     service_of(app).close()
 
 

@@ -27,6 +27,7 @@ class Topology:
     url: str
     master: subprocess.Popen[bytes]
     master_port: int
+    replica: subprocess.Popen[bytes]
 
 
 def start(folder: Path, *arguments: str) -> subprocess.Popen[bytes]:
@@ -85,7 +86,8 @@ def sentinel_deployment(tmp_path: Path) -> Iterator[Topology]:
     until(lambda: int(probe.sentinel_master(SERVICE)["num-other-sentinels"]) == 2)
     hosts = ",".join(f"127.0.0.1:{port}" for port in sentinel_ports)
     try:
-        yield Topology(f"redis+sentinel://{hosts}/{SERVICE}", processes[0], master_port)
+        url = f"redis+sentinel://{hosts}/{SERVICE}"
+        yield Topology(url, processes[0], master_port, processes[1])
     finally:
         for process in processes:
             if process.poll() is None:

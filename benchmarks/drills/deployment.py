@@ -14,6 +14,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+from kombu.exceptions import KombuError
+
+from bcapp.broker import AMQP_SCHEMES, TaskQueue, celery_app
+from bcapp.settings import Settings
 from benchmarks.load_throughput import install_store
 from benchmarks.serving import REPO, app_environment, free_port, gunicorn
 
@@ -64,6 +69,24 @@ class Deployment:
         process.wait(timeout=10)
         return process.pid
 
+    def queued(self) -> str:
+        """What the broker holds now: tasks waiting and, on Redis, tasks taken by a worker and
+        not yet acknowledged (kombu's `unacked` hash; what a lost worker held)."""
+        settings = Settings.from_env(self.env, dotenv="")
+        queue = TaskQueue(celery_app(settings, self.env["REDIS_URL"]))
+        try:
+            waiting = queue.depth()
+            said = f"{'?' if waiting is None else waiting} waiting"
+            if queue.app.conf.broker_url.startswith(AMQP_SCHEMES):
+                return said
+            with queue.app.connection_for_read() as connection:
+                channel = connection.default_channel
+                return f"{said}, {channel.client.hlen(channel.unacked_key)} unacknowledged"
+        except (OSError, KombuError, redis.RedisError) as exc:
+            return f"unknown ({type(exc).__name__})"
+        finally:
+            queue.close()
+
     def start_worker(self, number: int) -> None:
         """Start task worker `number` (again: a supervisor's restart)."""
         self.workers[number] = worker_process(self.env, self.folder / f"worker-{number}.log")
@@ -98,9 +121,14 @@ def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 @contextmanager
 def deployed(
-    folder: Path, redis_url: str, broker_url: str | None, visibility_timeout: int
+    folder: Path,
+    redis_url: str,
+    broker_url: str | None,
+    visibility_timeout: int,
+    extra: dict[str, str] | None = None,
 ) -> Iterator[Deployment]:
-    """Serve bcapp on `redis_url` (and `broker_url`, else the same Redis) until the block ends."""
+    """Serve bcapp on `redis_url` (and `broker_url`, else the same Redis), with `extra`
+    settings, until the block ends."""
     ledger = folder / "ledger"
     ledger.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -113,6 +141,7 @@ def deployed(
     }
     if broker_url:
         env["BCAPP_BROKER_URL"] = broker_url
+    env.update(extra or {})
     install_store(env)
     with ExitStack() as stack:
         url = stack.enter_context(gunicorn("wsgi:app", env, port, THREADS))

