@@ -2,8 +2,10 @@
 
 `make bench` measures whole requests under gunicorn and wrk; this calls each app's WSGI
 callable directly (no sockets, no gunicorn, no access log) on a real Redis, so what differs is
-only the apps' own work: the load callback against benchmarks/minimal_load.py's load view, and
-the app page `/hello` (benchmarks/own_page.py) against its minimal session-checking view. It
+only the apps' own work: the load callback against benchmarks/minimal_load.py's load view, the
+app page `/hello` (benchmarks/own_page.py) against its minimal session-checking view, and the
+webhook intake (one declared handler, distinct signed deliveries, tasks left in the Redis broker)
+against benchmarks/minimal_intake.py (for the intake a ratio above 1 is bcapp's lead). It
 prints CPU microseconds per request, the two apps taking turns round by round: each app's
 fastest round (noise only ever slows a round down) and the median of the paired rounds'
 ratios; with `--profile`, the functions the requests spend their time in (cProfile).
@@ -28,11 +30,15 @@ from werkzeug.test import EnvironBuilder
 from bcapp.process import configure_process
 from benchmarks.load_throughput import install_store, load_paths
 from benchmarks.serving import app_environment, free_port, redis_server
+from benchmarks.webhook_intake import SECRET, signed_deliveries
 
+# A request to send: a GET of a path, or a webhook delivery (its body and headers).
+Sent = str | tuple[bytes, dict[str, str]]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 REQUESTS = 250  # per round: short rounds, so a pair's two rounds meet the same machine
 ROUNDS = 40
 HOST = "127.0.0.1"
+HELLO: Sent = "/hello"
 PROFILE_LINES = 70
 
 
@@ -42,20 +48,24 @@ def main(profile: bool = False) -> None:
     with redis_server() as redis_url:
         env = app_environment(redis_url, free_port())
         env["BCAPP_BLUEPRINTS"] = "benchmarks.own_page:bp"
-        os.environ.update(env)  # both apps read their configuration from the environment
+        env["BCAPP_RECEIVERS"] = "benchmarks.bench_handlers"  # the intake queues one task
+        env["BC_CLIENT_SECRET"] = SECRET  # what the deliveries are signed with
+        os.environ.update(env)  # the apps read their configuration from the environment
         install_store(env)
         minimal: WsgiApp = importlib.import_module("benchmarks.minimal_load").app
+        minimal_intake: WsgiApp = importlib.import_module("benchmarks.minimal_intake").app
         from wsgi import app as bcapp_app
 
         count = REQUESTS * (ROUNDS + 2)  # the last round's payloads for the profile
-        bcapp_loads = load_paths(env, count, "inproc-")
-        minimal_loads = load_paths(env, count, "inproc-minimal-")
+        bcapp_loads: list[Sent] = list(load_paths(env, count, "inproc-"))
+        minimal_loads: list[Sent] = list(load_paths(env, count, "inproc-minimal-"))
         bcapp_cookie = _cookie(bcapp_app, load_paths(env, 1, "inproc-cookie-")[0])
         minimal_cookie = _cookie(minimal, load_paths(env, 1, "inproc-mcookie-")[0])
         pairs = (
             ("load", (minimal, minimal_loads, ""), (bcapp_app, bcapp_loads, "")),
-            ("/hello", (minimal, ["/hello"], minimal_cookie),
-             (bcapp_app, ["/hello"], bcapp_cookie)),
+            ("/hello", (minimal, [HELLO], minimal_cookie), (bcapp_app, [HELLO], bcapp_cookie)),
+            ("intake", (minimal_intake, _deliveries(count), ""),
+             (bcapp_app, _deliveries(count), "")),
         )
         for name, (m_app, m_paths, m_cookie), (b_app, b_paths, b_cookie) in pairs:
             m_costs, b_costs = _paired_costs((m_app, m_paths, m_cookie), (b_app, b_paths, b_cookie))
@@ -71,12 +81,25 @@ def main(profile: bool = False) -> None:
                 _profile(b_app, b_paths, b_cookie)
 
 
-def _environs(paths: list[str], cookie: str, first: int, count: int) -> Iterator[dict[str, Any]]:
+def _deliveries(count: int) -> list[Sent]:
+    """`count` distinct signed webhook deliveries (benchmarks/webhook_intake.py's)."""
+    return list(signed_deliveries(count))
+
+
+def _environs(paths: list[Sent], cookie: str, first: int, count: int) -> Iterator[dict[str, Any]]:
     """WSGI environs of `paths[first:first + count]` (cycling), with the cookie when given."""
     headers = [("Cookie", cookie)] if cookie else []
     for n in range(first, first + count):
-        path = paths[n % len(paths)]
-        builder = EnvironBuilder(path=path, base_url=f"http://{HOST}:8000", headers=headers)
+        sent = paths[n % len(paths)]
+        base_url = f"http://{HOST}:8000"
+        if isinstance(sent, str):
+            builder = EnvironBuilder(path=sent, base_url=base_url, headers=headers)
+        else:
+            body, signed = sent
+            builder = EnvironBuilder(
+                path="/bigcommerce/webhooks", base_url=base_url, method="POST", data=body,
+                headers=[*headers, *signed.items(), ("Content-Type", "application/json")],
+            )
         yield builder.get_environ()
 
 
@@ -99,7 +122,7 @@ def _run(app: WsgiApp, environs: list[dict[str, Any]]) -> float:
 
 
 def _paired_costs(
-    minimal: tuple[WsgiApp, list[str], str], ours: tuple[WsgiApp, list[str], str]
+    minimal: tuple[WsgiApp, list[Sent], str], ours: tuple[WsgiApp, list[Sent], str]
 ) -> tuple[list[float], list[float]]:
     """Microseconds per request of each, round by round, the two taking turns after a warm-up
     round each (a slow spell of a shared machine touches both of a round)."""
@@ -113,13 +136,13 @@ def _paired_costs(
     return costs
 
 
-def _batches(app: WsgiApp, paths: list[str], cookie: str) -> list[list[dict[str, Any]]]:
+def _batches(app: WsgiApp, paths: list[Sent], cookie: str) -> list[list[dict[str, Any]]]:
     """ROUNDS + 1 batches of REQUESTS environs (the first to warm up)."""
     environs = list(_environs(paths, cookie, 0, REQUESTS * (ROUNDS + 1)))
     return [environs[n * REQUESTS : (n + 1) * REQUESTS] for n in range(ROUNDS + 1)]
 
 
-def _profile(app: WsgiApp, paths: list[str], cookie: str) -> None:
+def _profile(app: WsgiApp, paths: list[Sent], cookie: str) -> None:
     """cProfile of one round of fresh requests, the costliest functions first."""
     environs = list(_environs(paths, cookie, REQUESTS * (ROUNDS + 1), REQUESTS))
     profiler = cProfile.Profile()
