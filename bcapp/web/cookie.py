@@ -253,5 +253,7 @@ def vary_on_cookie(response: Response) -> None:
 def _cookie(request: Request, name: str) -> str | None:
     """The request's cookie `name`, or None (`cookies.get` raises and catches a KeyError for a
     cookie the request does not have, as most requests do not have one of the two)."""
+    if "HTTP_COOKIE" not in request.environ:
+        return None  # no Cookie header: nothing to parse (a callback, a webhook delivery)
     cookies = request.cookies
     return cookies[name] if name in cookies else None  # noqa: SIM401 (see above)

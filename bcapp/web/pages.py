@@ -16,6 +16,7 @@ from flask.ctx import _AppCtxGlobals
 from bcapp import metrics
 from bcapp.endpoints import Callback
 from bcapp.models import Installation
+from bcapp.service.sessions import frame_ancestors as ancestors_of
 from bcapp.settings import Settings
 from bcapp.web.context import service, this_globals, this_request
 from bcapp.web.routes import ENDPOINT_PREFIX, callback_route
@@ -135,6 +136,8 @@ def install(app: Flask, settings: Settings) -> None:
     ]
     if settings.uses_https:
         fixed_headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    # What frames a response of no known store, from the settings alone: worked out once.
+    unknown_store = ancestors_of(settings, None)
     ours = frozenset(
         name.lower() for name in ("Content-Security-Policy", "X-Request-ID", *dict(fixed_headers))
     )
@@ -144,7 +147,8 @@ def install(app: Flask, settings: Settings) -> None:
         """Security headers on every response, then the request's metrics."""
         data, current = this_globals(), this_request()
         nonce = _fresh_randomness(data)[16:]
-        policy = content_security_policy(nonce, _frame_ancestors(data))
+        chosen: tuple[str, ...] | None = data.get("frame_ancestors")
+        policy = content_security_policy(nonce, chosen if chosen is not None else unknown_store)
         added = [
             ("Content-Security-Policy", policy),
             ("X-Request-ID", _request_id(data, current)),
