@@ -143,10 +143,6 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
-        # No remote-control queue: on RabbitMQ it is exclusive and named after the host, so two
-        # `bcapp worker` processes on one host fought over it after a reconnect, and the loser
-        # exited ("RESOURCE_LOCKED"), again at each restart (benchmarks/drills).
-        worker_enable_remote_control=False,
         # A publish fails fast: the intake answers 503 and BigCommerce retries the delivery.
         task_publish_retry_policy={
             "max_retries": 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import click
@@ -62,6 +63,11 @@ def worker(
             fail(f"cannot serve metrics at {metrics_address}: {exc.strerror}")
     argv = [
         "worker",
+        # A node name per process: on RabbitMQ the remote-control queue is exclusive and named
+        # after the node, so two workers on one host named `celery@host` fought over it after a
+        # reconnect and the loser exited ("RESOURCE_LOCKED"; benchmarks/drills). `celery
+        # inspect` still reaches each worker. `-- -n NAME` overrides it.
+        f"--hostname=bcapp-{os.getpid()}@%h",
         "--loglevel=INFO",
         "--pool=threads",
         f"--concurrency={concurrency}",
