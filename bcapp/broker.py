@@ -141,6 +141,13 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         # Read by each task as it is bound to this app (Celery's task annotations).
         task_annotations={name: retry_policy(settings) for name in RETRIED},
         worker_prefetch_multiplier=1,
+        # Celery 5.7 lowers the prefetch count when a connection is lost and raises it back from
+        # the thread that acknowledges each task: with the threads pool that is a synchronous
+        # `basic.qos` from several threads on the AMQP connection the event loop reads, and two
+        # threads waited for one reply: the worker consumed nothing more and held its tasks
+        # (benchmarks/drills, tests/test_rabbitmq.py). A worker that fetches up to its prefetch
+        # count right after a reconnect is the lesser cost.
+        worker_enable_prefetch_count_reduction=False,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         # A publish fails fast: the intake answers 503 and BigCommerce retries the delivery.

@@ -201,3 +201,46 @@ def test_a_publish_rabbitmq_never_confirms_is_refused_not_acknowledged(
     lost = deliver(client, *order_event(f"msg_{uuid.uuid4().hex}"))
     assert lost.status_code == 503, "acknowledged a publish RabbitMQ never received"
     assert time.monotonic() - started < 6
+
+
+def test_a_worker_busy_when_its_connection_is_cut_consumes_again_once_back(
+    make_app: Callable[..., Flask], sim: SimulatorState, proxied: tuple[TcpProxy, str]
+) -> None:
+    """A worker whose connection is cut while its threads run handlers reconnects and goes on
+    consuming. Celery 5.7 lowered the prefetch count on the reconnect and raised it back from
+    each acknowledging pool thread, with a synchronous `basic.qos` on the connection the
+    event loop reads: two threads waited for one reply, and the worker consumed nothing more,
+    its tasks held (the RabbitMQ drill, docs/operations.md). bcapp/broker.py turns that off."""
+    proxy, url = proxied
+    started: list[str] = []
+    done: list[str] = []
+
+    def slow(event: webhooks.Event) -> None:
+        started.append(event.id)
+        time.sleep(0.4)
+        done.append(event.id)
+
+    webhooks.on("store/order/created")(slow)
+    app = make_app(broker_url=url)
+    client = app.test_client()
+    install(client, sim)
+    sent: list[str] = []
+
+    def order() -> None:
+        sent.append(f"msg_{uuid.uuid4().hex}")
+        body, headers = order_event(sent[-1])
+        # The first publish after the cut is refused on the web thread's broken connection
+        # (bcapp/broker.py), and BigCommerce retries it.
+        answers = [deliver(client, body, headers).status_code for _ in range(2)]
+        assert 200 in answers[:2], answers
+
+    with running_worker(service_of(app), concurrency=4):
+        for _ in range(4):
+            order()
+        wait_until(lambda: len(started) == 4, what="four handlers running")
+        proxy.stop()
+        time.sleep(0.2)
+        proxy.start()
+        for _ in range(8):
+            order()
+        wait_until(lambda: set(done) >= set(sent), timeout=15, what="every handler")
