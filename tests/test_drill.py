@@ -69,3 +69,15 @@ def test_a_server_error_or_no_answer_fails_the_drill(tmp_path: Path) -> None:
         assert row.failed and row.other == {status: 1}
     row = measure("fault", traffic_with([Answer(BEGAN, "load", 429)], {}), tmp_path, BEGAN, BEGAN)
     assert not row.failed and row.other == {429: 1}, "reported, not a failure"
+
+
+def test_the_wait_for_handlers_ends_when_all_ran_or_none_ends_any_more(tmp_path: Path) -> None:
+    """The drill waits for a backlog the workers are still working through (late, not lost),
+    and stops once no handler has ended for the stall time (benchmarks/drills/faults.py)."""
+    from benchmarks.drills.faults import wait_for_runs
+
+    folder = ledger(tmp_path, f"D 1 11 {BEGAN}", f"D 2 12 {BEGAN}")
+    assert wait_for_runs(folder, {1, 2}, stall=5) < 1, "all ran: no wait"
+    waited = wait_for_runs(folder, {1, 2, 3}, stall=0.5, most=10)
+    assert 0.5 <= waited < 2, "no handler ends any more: the rest will not run"
+    assert wait_for_runs(folder, {1, 2, 3}, stall=5, most=0.6) < 1.5, "never past `most`"
