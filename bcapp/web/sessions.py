@@ -21,7 +21,7 @@ from bcapp.errors import CookieBlocked, Unauthorized
 from bcapp.models import Opened, SessionRef
 from bcapp.service.handoff import TOKEN
 from bcapp.settings import Settings
-from bcapp.web.context import service
+from bcapp.web.context import service, this_request
 from bcapp.web.cookie import BcappCookie, LeanCookieSessions
 from bcapp.web.pages import for_store
 
@@ -74,11 +74,13 @@ def bcapp_session() -> SecureCookieSession:
     Kept in the request's WSGI environ rather than `g`, which a test's outer app context
     would share between requests.
     """
-    opened: SecureCookieSession | None = request.environ.get(_OPENED)
+    this = this_request()
+    opened: SecureCookieSession | None = this.environ.get(_OPENED)
     if opened is None:
-        opened = cookie_of(current_app).open_session(current_app, request)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        opened = cookie_of(app).open_session(app, this)
         opened.accessed = True  # the response varies by Cookie
-        request.environ[_OPENED] = opened
+        this.environ[_OPENED] = opened
     return opened
 
 
@@ -129,7 +131,10 @@ def current_opened() -> Opened:
     store_hash, user_id = session.get("store"), session.get("user")
     install_id, access_id = session.get("install"), session.get("access")
     session_id = session.get("sid")
-    handoff = request.args.get(HANDOFF_PARAM, "")
+    # A membership test first: a missing key's `get` raises and catches Werkzeug's
+    # BadRequestKeyError, several microseconds on every app page.
+    query = this_request().args
+    handoff = query[HANDOFF_PARAM] if HANDOFF_PARAM in query else ""  # noqa: SIM401
     if not (
         isinstance(store_hash, str)
         and isinstance(user_id, int)
