@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 import threading
 import time
 import weakref
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
 
 from amqp.exceptions import ChannelError
 from celery import Celery
@@ -33,7 +31,8 @@ from kombu.exceptions import KombuError, OperationalError
 from kombu.messaging import Producer
 from kombu.utils.uuid import uuid
 
-from bcapp.errors import ConfigurationError, StoreUnavailable
+from bcapp.broker_urls import broker_tls, broker_url
+from bcapp.errors import StoreUnavailable
 from bcapp.settings import Settings
 from bcapp.task_retries import retry_policy
 
@@ -55,37 +54,6 @@ REPLICA_WAIT_MS = 1000  # as an install waits (bcapp/store/connection.py `wait_f
 
 class BrokerUnavailable(StoreUnavailable):
     """The broker refused or did not answer: the caller answers 503 (BigCommerce retries)."""
-
-
-def broker_url(settings: Settings, redis_url: str) -> tuple[str, dict[str, Any]]:
-    """The broker URL and its extra transport options for `settings` (`redis_url`: the app's
-    Redis as reached, the embedded one's socket included)."""
-    url = settings.broker_url or redis_url
-    if url.startswith(("redis+cluster://", "rediss+cluster://")):
-        raise ConfigurationError("BCAPP_BROKER_URL must name a broker for a Redis Cluster")
-    if url.startswith("unix://"):  # bcapp's spelling of a Redis socket; Celery's is this one
-        return "redis+socket://" + url.removeprefix("unix://"), {}
-    if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
-        return _sentinel_form(url)
-    return url, {}
-
-
-def _sentinel_form(url: str) -> tuple[str, dict[str, Any]]:
-    """`redis+sentinel://[user:pw@]h1:p1,h2:p2/service[/db]` as Celery writes it:
-    `sentinel://[user:pw@]h1:p1/db;sentinel://…` with the service as `master_name`."""
-    parts = urlsplit(url)
-    credentials, _, hosts = parts.netloc.rpartition("@")
-    path = [segment for segment in parts.path.split("/") if segment]
-    service, db = path[0], (path[1] if len(path) > 1 else "0")
-    auth = credentials + "@" if credentials else ""
-    scheme = "sentinel"
-    joined = ";".join(f"{scheme}://{auth}{host}/{db}" for host in hosts.split(","))
-    options: dict[str, Any] = {"master_name": service}
-    if parts.password:
-        options["sentinel_kwargs"] = {"password": unquote(parts.password)}
-    if parts.scheme.startswith("rediss"):
-        options["ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-    return joined, options
 
 
 def beat_schedule(settings: Settings, reconcile_every: int) -> dict[str, dict[str, Any]]:
@@ -120,7 +88,7 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
     }
     if url.startswith(AMQP_SCHEMES):
         transport["confirm_publish"] = True  # a publish returns once RabbitMQ has it
-    use_ssl = _broker_tls(settings, url)
+    use_ssl = broker_tls(settings, url)
     # A Redis replicates asynchronously: a task on the app's Redis is acknowledged only once
     # BCAPP_REDIS_MIN_REPLICAS replicas hold it, as an install is (a failover to a replica lost
     # a task pushed at the instant the master died: benchmarks/drills, docs/operations.md).
@@ -159,28 +127,6 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         },
     )
     return app
-
-
-def _broker_tls(settings: Settings, url: str) -> dict[str, Any] | None:
-    """TLS options for a `rediss://` broker: the server's certificate is verified, against
-    BCAPP_REDIS_TLS_CA_FILE when given, with the client certificate when given."""
-    if not url.startswith("rediss://"):
-        return None
-    options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
-    tls = settings.redis_tls
-    if tls is not None:
-        options.update(
-            {
-                name: value
-                for name, value in (
-                    ("ssl_ca_certs", tls.ca_file),
-                    ("ssl_certfile", tls.cert_file),
-                    ("ssl_keyfile", tls.key_file),
-                )
-                if value
-            }
-        )
-    return options
 
 
 class TaskQueue:

@@ -20,7 +20,7 @@ import redis
 from flask import Flask
 
 from bcapp import webhooks
-from bcapp.broker import broker_url
+from bcapp.broker_urls import broker_url
 from bcapp.errors import ConfigurationError
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
