@@ -149,7 +149,7 @@ def eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
 
 def ready_workers(log: Path) -> int:
     """How many times the task worker said it was ready (it restarts on code change)."""
-    return len(re.findall(r"celery@\S+ ready\.", log.read_text()))
+    return len(re.findall(r"\S+@\S+ ready\.", log.read_text()))
 
 
 def pings(url: str, count: int) -> list[str]:
