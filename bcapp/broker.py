@@ -116,6 +116,10 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         # (benchmarks/drills, tests/test_rabbitmq.py). A worker that fetches up to its prefetch
         # count right after a reconnect is the lesser cost.
         worker_enable_prefetch_count_reduction=False,
+        # On a lost connection a task still running goes on (Celery's default today, said out
+        # loud: Celery 6 will cancel it): its message comes back to another worker, whose copy
+        # waits for this one's run lease (bcapp/service/tasks.py `run_once`), never beside it.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         # A publish fails fast: the intake answers 503 and BigCommerce retries the delivery.
