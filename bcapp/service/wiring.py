@@ -11,8 +11,7 @@ uses `tasks`, `stores` and `operations`) never builds the load path (its script)
 - `tasks`: background work the intake, the worker and the CLI share (queueing, handled
   markers, the duplicate check, dead letters; bcapp/service/tasks.py);
 - `dead_letters`: runs that gave up, for `bcapp webhooks failed|show|replay`;
-- `billing` (None when not configured), `storefront`, `bearer`: bcapp/billing/,
-  bcapp/storefront/, bcapp/service/bearer.py;
+- `billing` (None when not configured), `storefront`, `bearer`;
 
 with `queue` (the broker's publisher) and `task_records` (what workers keep) beneath them.
 `bcapp.connect()` and `bcapp.init_app()` both build one (docs/architecture.md).
@@ -148,7 +147,8 @@ class Bcapp:
             bigcommerce=self._bigcommerce,
             limits=limits,
             loader=loader,
-            acknowledge=lambda: wait_for_replicas(self._redis, settings.redis_min_replicas),
+            acknowledge=lambda: wait_for_replicas(
+                self._redis, self._keys, settings.redis_min_replicas),
             tasks=self.tasks,
         )
 

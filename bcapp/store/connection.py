@@ -152,6 +152,11 @@ class Keyspace:
             raise ValueError("not a store hash")
         return f"{self.prefix}:{{{store_hash}}}:{kind}"
 
+    @property
+    def replicated(self) -> str:
+        """The deployment's key written before a WAIT (`wait_for_replicas`)."""
+        return f"{self.prefix}:replicated"
+
     def pattern(self, kind: str) -> str:
         """A SCAN pattern matching `kind` records of every store."""
         return f"{self.prefix}:{{*}}:{kind}"
@@ -181,15 +186,29 @@ def server_policy(client: redis.Redis) -> dict[str, str]:
     return {str(key): str(value) for key, value in found.items()}
 
 
-def wait_for_replicas(client: redis.Redis, replicas: int, timeout_ms: int = 1000) -> None:
+def wait_for_replicas(
+    client: redis.Redis, keys: Keyspace, replicas: int, timeout_ms: int = 1000
+) -> None:
     """Return once `replicas` replicas hold every write so far; StoreUnavailable otherwise.
 
-    After an install, so that an acknowledged install survives a failover to a replica.
+    After an install, so that an acknowledged install survives a failover to a replica. WAIT
+    counts the writes of the connection it is sent on, and a pooled client may send it on
+    another connection than the install's (gunicorn's threads share the pool): one with no
+    write counts nothing and answers at once. So a write of its own (`Keyspace.replicated`)
+    goes first on WAIT's connection, in one pipeline: replication is one ordered
+    stream, and a replica that holds the marker holds the install written before it. A Redis
+    Cluster routes a keyless WAIT to any node: there it is sent alone, as before.
     """
     if replicas <= 0:
         return
     with unavailable_on_redis_error("wait_for_replicas"):
-        acknowledged = int(client.wait(replicas, timeout_ms))
+        if isinstance(client, RedisCluster):
+            acknowledged = int(client.wait(replicas, timeout_ms))
+        else:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.set(keys.replicated, "1", ex=60)
+                pipe.wait(replicas, timeout_ms)
+                acknowledged = int(pipe.execute()[-1])
     if acknowledged < replicas:
         log.error("redis: %s of %s replicas acknowledged the install", acknowledged, replicas)
         REDIS_ERRORS.labels("wait_for_replicas").inc()
