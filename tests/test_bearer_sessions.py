@@ -181,6 +181,7 @@ def test_the_first_page_opens_in_the_frame_without_its_cookie_and_calls_the_api(
     html = page.get_data(as_text=True)
     token = re.search(r'<meta name="bcapp-token" content="([^"]+)">', html)
     assert token is not None and 'data-testid="without-cookie"' in html
+    assert "<title>bcapp · abc123</title>" in html, "the card is in the page, not its title"
     assert "abc123" in html and "frame-ancestors" in page.headers["Content-Security-Policy"]
     summary = call(app, token.group(1), path="/api/summary")
     assert summary.status_code == 200
