@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 
-import pytest
 from prometheus_client import REGISTRY
 
-from bcapp.service.install import InstallRequest
 from bcapp.service.wiring import Bcapp
 from bcapp.simulator import SimulatorState
-from tests.helpers import DEFAULT_SCOPE
 from tests.servers import REPO
+from tests.test_store_client import service  # noqa: F401 - abc123 installed
 
 # Prometheus's own series, written by the server for each scrape target (not bcapp's).
 PROMETHEUS_OWN = {"up"}
@@ -130,17 +127,8 @@ def test_every_alert_rule_is_complete_and_names_real_metrics() -> None:
     assert by_name["BcappDown"] == {"up"}
 
 
-@pytest.fixture
-def service(make_service: Callable[..., Bcapp], sim: SimulatorState) -> Bcapp:
-    """Services with abc123 installed."""
-    made = make_service()
-    code = sim.issue_code("abc123", 1, DEFAULT_SCOPE)
-    made.callbacks.install(InstallRequest.parse(code, DEFAULT_SCOPE, "stores/abc123"))
-    return made
-
-
 def test_each_429_of_a_store_api_is_counted_for_the_alert(
-    service: Bcapp, sim: SimulatorState
+    service: Bcapp, sim: SimulatorState  # noqa: F811 - the imported fixture
 ) -> None:
     """BcappStoreApiRateLimited's metric: two 429s (waited out and retried) count two."""
     before = REGISTRY.get_sample_value("bcapp_store_api_rate_limited_total") or 0.0
