@@ -85,8 +85,14 @@ test_a_second_change_with_the_same_hash_at_another_time_is_another_event = (
     intake.test_a_second_change_with_the_same_hash_at_another_time_is_another_event
 )
 test_a_slow_handler_never_holds_the_answer = intake.test_a_slow_handler_never_holds_the_answer
-test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_once = (
-    intake.test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_once
+test_a_process_lost_between_claiming_and_queueing_loses_nothing = (
+    intake.test_a_process_lost_between_claiming_and_queueing_loses_nothing
+)
+test_a_process_lost_after_queueing_runs_the_event_once = (
+    intake.test_a_process_lost_after_queueing_runs_the_event_once
+)
+test_a_retry_arriving_while_the_first_run_goes_on_waits_its_turn_and_runs_nothing = (
+    intake.test_a_retry_arriving_while_the_first_run_goes_on_waits_its_turn_and_runs_nothing
 )
 test_a_handler_that_fails_twice_runs_three_times = (
     intake.test_a_handler_that_fails_twice_runs_three_times

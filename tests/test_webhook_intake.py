@@ -19,16 +19,21 @@ from typing import Any
 
 import pytest
 import redis
+from celery.signals import task_postrun
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 from bcapp import webhooks
+from bcapp.broker import HANDLE_EVENT
 from bcapp.cli import main
+from bcapp.clock import SystemClock
 from bcapp.errors import ConfigurationError
 from bcapp.settings import Settings
 from bcapp.simulator import SimulatorState
 from bcapp.simulator.signing import standard_webhook_headers
+from bcapp.store.connection import Keyspace
+from bcapp.store.ephemeral import RedisShortLivedRecords
 from tests.conftest import CLIENT_SECRET, service_of
 from tests.helpers import install
 from tests.servers import environment_for, free_port, redis_server
@@ -40,9 +45,11 @@ def order_event(
     event_hash: str | None = None,
     scope: str = "store/order/created",
     created_at: int | None = None,
+    signed_at: int | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """A signed delivery of an order event (a fresh id and hash unless given), signed now and
-    made at `created_at` (now unless given: BigCommerce's retry of an event keeps its time)."""
+    """A signed delivery of an order event (a fresh id and hash unless given), signed at
+    `signed_at` and made at `created_at` (both now unless given: BigCommerce's retry of an
+    event keeps its time and is signed at its own)."""
     now = int(time.time())
     body = json.dumps(
         {
@@ -55,7 +62,7 @@ def order_event(
         }
     )
     headers = standard_webhook_headers(
-        CLIENT_SECRET, webhook_id or f"msg_{uuid.uuid4().hex}", now, body
+        CLIENT_SECRET, webhook_id or f"msg_{uuid.uuid4().hex}", signed_at or now, body
     )
     return body.encode(), headers
 
@@ -84,10 +91,12 @@ def test_a_handler_runs_once_per_event_whatever_the_duplicates(
     with running_worker(service_of(app)):
         first = deliver(installed, body, headers)
         assert first.status_code == 200 and first.json == {"status": "queued"}
-        assert deliver(installed, body, headers).json == {"status": "duplicate"}  # same id
-        # BigCommerce's retry: a new id, the same event (same hash and time).
+        # The same attempt again (its id and timestamp): a replay, nothing queued.
+        assert deliver(installed, body, headers).json == {"status": "duplicate"}
+        # BigCommerce's retry: a new id, the same event (same hash and time): another
+        # attempt, queued; the event still runs once.
         retried = order_event(webhook_id="msg_2", event_hash="h" * 40, created_at=made)
-        assert deliver(installed, *retried).json == {"status": "duplicate"}
+        assert deliver(installed, *retried).json == {"status": "queued"}
         wait_until(lambda: runs, what="the handler")
         other = order_event()
         assert deliver(installed, *other).json == {"status": "queued"}
@@ -117,10 +126,11 @@ def test_a_second_change_with_the_same_hash_at_another_time_is_another_event(
     with running_worker(service_of(app)):
         assert deliver(installed, *first).json == {"status": "queued"}
         assert deliver(installed, *second).json == {"status": "queued"}, "another change"
-        assert deliver(installed, *retry).json == {"status": "duplicate"}, "its retry"
+        assert deliver(installed, *retry).json == {"status": "queued"}, "its retry"
         wait_until(lambda: len(runs) == 2, what="both changes handled")
         time.sleep(0.3)  # room for a wrong third run
-    assert runs == ["msg_update_1", "msg_update_2"] or runs == ["msg_update_2", "msg_update_1"]
+    assert "msg_update_1" in runs and len(runs) == 2, runs  # the second change ran once
+    assert {"msg_update_2", "msg_update_3"} & set(runs), runs
 
 
 def test_a_slow_handler_never_holds_the_answer(
@@ -142,17 +152,21 @@ def test_a_slow_handler_never_holds_the_answer(
         release.set()
 
 
-def test_a_duplicate_arriving_while_the_first_run_goes_on_runs_nothing(
-    installed: FlaskClient, app: Flask, redis_client: redis.Redis, prefix: str
+def test_a_retry_arriving_while_the_first_run_goes_on_waits_its_turn_and_runs_nothing(
+    make_app: Callable[..., Flask], sim: SimulatorState
 ) -> None:
-    """A duplicate that raced the first delivery (both read no claim, both queued: the intake
-    queues first) has its task queued; a second worker thread takes it while the first run is
-    still inside the handler, and drops it: the claim names the other delivery. A duplicate
-    arriving after the claim queues nothing."""
+    """BigCommerce's retry of an event (a new id, the same hash and time) arriving while the
+    first run is still inside the handler is queued; a second worker thread takes it, finds
+    the run's lease held and waits its turn, then finds the run handled. A task queued under
+    a receipt whose claim was taken over (outrun) runs nothing either."""
     from bcapp.service.webhooks import verify_delivery
 
+    app = make_app(task_retry_base=0.01)
+    client = app.test_client()
+    install(client, sim)
     started, release = threading.Event(), threading.Event()
     runs: list[str] = []
+    ended: list[tuple[str, str | None, object]] = []
 
     @webhooks.on("store/order/created")
     def slow(event: webhooks.Event) -> None:
@@ -160,29 +174,46 @@ def test_a_duplicate_arriving_while_the_first_run_goes_on_runs_nothing(
         started.set()
         release.wait(10)
 
+    def record(task: Any = None, kwargs: Any = None, retval: Any = None,
+               state: str | None = None, **_: Any) -> None:
+        if task is not None and task.name == HANDLE_EVENT:
+            ended.append((kwargs["event"]["id"], state, retval))
+
+    def finished(webhook_id: str) -> list[object]:
+        return [retval for (one, state, retval) in ended if one == webhook_id
+                and state == "SUCCESS"]
+
     service = service_of(app)
-    with running_worker(service, concurrency=2):
-        made = int(time.time())
-        first = order_event("msg_a", "e" * 40, created_at=made)
-        assert deliver(installed, *first).json == {"status": "queued"}
-        assert started.wait(10), "the first run started"
-        # BigCommerce's duplicate: a new id, the same event (hash and time).
-        retried = order_event("msg_b", "e" * 40, created_at=made)
-        racing = verify_delivery(*retried, [CLIENT_SECRET], time.time()).as_event()
-        assert service.tasks.queue_handlers(racing, "receipt-of-the-racing-duplicate") == 1
-        assert deliver(installed, *retried).json == {"status": "duplicate"}
-        wait_until(lambda: queued(redis_client, prefix) == 0, what="the duplicate's task taken")
-        time.sleep(0.3)  # room for a wrong second run to start
-        release.set()
+    task_postrun.connect(record, weak=False)
+    try:
+        with running_worker(service, concurrency=2):
+            made = int(time.time())
+            first = order_event("msg_a", "e" * 40, created_at=made)
+            assert deliver(client, *first).json == {"status": "queued"}
+            assert started.wait(10), "the first run started"
+            retried = order_event("msg_b", "e" * 40, created_at=made)
+            assert deliver(client, *retried).json == {"status": "queued"}
+            outrun = verify_delivery(*first, [CLIENT_SECRET], time.time()).as_event()
+            assert service.tasks.queue_handlers(outrun, "receipt-taken-over") == 1
+            wait_until(lambda: any(one == "msg_b" and state == "RETRY"
+                                   for (one, state, _) in ended), what="the retry waiting")
+            release.set()
+            wait_until(lambda: finished("msg_b") and len(finished("msg_a")) == 2,
+                       what="every task ended")
+    finally:
+        task_postrun.disconnect(record)
     assert runs == ["msg_a"]
+    assert finished("msg_b") == ["already handled"]
+    assert sorted(map(str, finished("msg_a"))) == ["already handled", "handled"]
 
 
 def test_replays_of_a_claimed_delivery_queue_nothing(
     installed: FlaskClient, redis_client: redis.Redis, prefix: str
 ) -> None:
     """A captured delivery replayed within its 5 minutes (L8 of the fourth review): each copy
-    is a duplicate and puts no task in the broker; nor does BigCommerce's retry of the event
-    under a new id. Before, each replay queued a task first (3,800 in 10 s)."""
+    is the same attempt (its id and timestamp), a duplicate, and puts no task in the broker.
+    Before, each replay queued a task first (3,800 in 10 s). BigCommerce's retry of the event
+    is signed anew: another attempt, queued (its run finds the event's run handled)."""
 
     @webhooks.on("store/order/created")
     def handled(event: webhooks.Event) -> None:
@@ -195,18 +226,19 @@ def test_replays_of_a_claimed_delivery_queue_nothing(
     assert queued(redis_client, prefix) == before + 1
     for _ in range(25):
         assert deliver(installed, body, headers).json == {"status": "duplicate"}
-    retried = order_event("msg_retry", "c" * 40, created_at=made)
-    assert deliver(installed, *retried).json == {"status": "duplicate"}
     assert queued(redis_client, prefix) == before + 1, "the replays queued tasks"
+    retried = order_event("msg_captured", "c" * 40, created_at=made, signed_at=made + 1)
+    assert deliver(installed, *retried).json == {"status": "queued"}
+    assert queued(redis_client, prefix) == before + 2
 
 
-def test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_once(
-    installed: FlaskClient, app: Flask
+def test_a_process_lost_between_claiming_and_queueing_loses_nothing(
+    installed: FlaskClient, app: Flask, redis_client: redis.Redis, prefix: str
 ) -> None:
-    """A process that queued the handler's task and died before its claim: the task runs (no
-    claim says otherwise), and BigCommerce's retry of the unanswered delivery is claimed
-    and queued anew, and runs nothing more (the run was marked handled)."""
-    from bcapp.service.webhooks import verify_delivery
+    """A process that claimed a delivery and died before queueing its tasks (no answer, so
+    BigCommerce retries): the retry, signed anew, takes the claim over, is queued and runs."""
+    from bcapp.service.task_event import claim_nonces
+    from bcapp.service.webhooks import ATTEMPT_SECONDS, DEDUPLICATE_SECONDS, verify_delivery
 
     runs: list[str] = []
 
@@ -215,21 +247,52 @@ def test_a_process_lost_between_queueing_and_claiming_loses_nothing_and_runs_onc
         runs.append(event.id)
 
     service = service_of(app)
-    body, headers = order_event("msg_lost", "l" * 40)
-    delivery = verify_delivery(body, headers, [CLIENT_SECRET], time.time())
-    assert service.tasks.queue_handlers(delivery.as_event(), "receipt-of-the-lost-process") == 1
+    made = int(time.time())
+    body, headers = order_event("msg_lost", "l" * 40, created_at=made, signed_at=made - 5)
+    lost = verify_delivery(body, headers, [CLIENT_SECRET], time.time())
+    attempt = f"webhook-attempt:msg_lost.{made - 5}"
+    claims = RedisShortLivedRecords(redis_client, Keyspace(prefix), SystemClock())
+    assert claims.claim(
+        "abc123", attempt, claim_nonces(lost.as_event()), DEDUPLICATE_SECONDS,
+        "receipt-of-the-lost-process", ATTEMPT_SECONDS,
+    )
+    retried = order_event("msg_lost", "l" * 40, created_at=made)
+    assert deliver(installed, *retried).json == {"status": "queued"}
     with running_worker(service):
-        wait_until(lambda: runs, what="the lost process's task")
-        assert deliver(installed, body, headers).json == {"status": "queued"}  # the retry
+        wait_until(lambda: runs, what="the retry's task")
         time.sleep(0.5)  # room for a wrong second run
     assert runs == ["msg_lost"]
 
 
-def test_redis_down_after_queueing_is_503_and_the_retry_runs_the_event_once(
-    make_app: Callable[..., Flask], installed: FlaskClient, app: Flask, redis_url: str
+def test_a_process_lost_after_queueing_runs_the_event_once(
+    installed: FlaskClient, app: Flask
 ) -> None:
-    """The task is queued, the claim fails (503): BigCommerce's retry is accepted, and of
-    the two tasks queued the event runs once."""
+    """A process that claimed and queued, then died before answering: its task runs (the
+    claim is its own), and BigCommerce's retry, signed anew, is queued and runs nothing more
+    (the run was marked handled)."""
+    runs: list[str] = []
+
+    @webhooks.on("store/order/created")
+    def remember(event: webhooks.Event) -> None:
+        runs.append(event.id)
+
+    made = int(time.time())
+    first = order_event("msg_unanswered", "q" * 40, created_at=made, signed_at=made - 5)
+    assert deliver(installed, *first).json == {"status": "queued"}  # the answer never arrived
+    with running_worker(service_of(app)):
+        wait_until(lambda: runs, what="the first task")
+        retried = order_event("msg_unanswered", "q" * 40, created_at=made)
+        assert deliver(installed, *retried).json == {"status": "queued"}
+        time.sleep(0.5)  # room for a wrong second run
+    assert runs == ["msg_unanswered"]
+
+
+def test_redis_down_is_503_before_anything_is_queued_and_the_retry_runs_once(
+    make_app: Callable[..., Flask], installed: FlaskClient, app: Flask, redis_url: str,
+    redis_client: redis.Redis, prefix: str,
+) -> None:
+    """The claim fails (503) before any task is queued: the broker holds nothing for it, and
+    BigCommerce's retry (even the same attempt: it was never claimed) is queued and runs once."""
     runs: list[str] = []
 
     @webhooks.on("store/order/created")
@@ -238,9 +301,11 @@ def test_redis_down_after_queueing_is_503_and_the_retry_runs_the_event_once(
 
     no_redis = make_app(redis_url="redis://127.0.0.1:9/0", broker_url=redis_url)
     body, headers = order_event("msg_503", "r" * 40)
+    before = queued(redis_client, prefix)
     refused = deliver(no_redis.test_client(), body, headers)
     assert refused.status_code == 503
     assert "temporarily unavailable" in refused.get_data(as_text=True)
+    assert queued(redis_client, prefix) == before, "a refused delivery queued a task"
     assert deliver(installed, body, headers).json == {"status": "queued"}
     with running_worker(service_of(app)):
         wait_until(lambda: runs, what="the handler")

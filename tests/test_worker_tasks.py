@@ -53,8 +53,9 @@ def test_a_worker_runs_webhooks_and_drops_duplicates_without_the_callbacks_servi
     prefix: str,
 ) -> None:
     """The worker's deployment, apart from the web one, runs the handler once for an event
-    delivered twice (a racing duplicate's task checks the delivery's claim) and builds
-    nothing of the callbacks: no load path, no abuse limits, no sessions."""
+    delivered twice (the retry took the event's claim over: the first delivery's task and a
+    task under a receipt nobody claims drop) and builds nothing of the callbacks: no load
+    path, no abuse limits, no sessions."""
     runs: list[str] = []
 
     @webhooks.on("store/order/created")
@@ -66,16 +67,16 @@ def test_a_worker_runs_webhooks_and_drops_duplicates_without_the_callbacks_servi
     # BigCommerce's retry: a new id, the same event (hash and time).
     again = order_event("msg_again", "f" * 40, created_at=made)
     assert deliver(installed, *first).json == {"status": "queued"}
-    assert deliver(installed, *again).json == {"status": "duplicate"}  # queues nothing
+    assert deliver(installed, *again).json == {"status": "queued"}  # another attempt
     worker = make_service()
-    # A duplicate that raced the first (both read no claim) had its task queued too.
+    # A task queued under a receipt that holds no claim (its delivery's claim was taken over).
     racing = verify_delivery(*again, [CLIENT_SECRET], time.time()).as_event()
-    assert worker.tasks.queue_handlers(racing, "receipt-of-a-racing-duplicate") == 1
-    assert queued(redis_client, prefix) == 3, "the install's sync, the first's, the racer's"
+    assert worker.tasks.queue_handlers(racing, "receipt-of-an-outrun-delivery") == 1
+    assert queued(redis_client, prefix) == 4, "the install's sync, the first's, the retry's, one"
     with running_worker(worker):
-        wait_until(lambda: runs and queued(redis_client, prefix) == 0, what="both tasks taken")
+        wait_until(lambda: runs and queued(redis_client, prefix) == 0, what="the tasks taken")
         time.sleep(0.3)  # room for a wrong second run
-    assert runs == ["msg_first"]
+    assert runs == ["msg_again"], "the claim's own delivery runs the event"
     built = set(vars(worker))
     assert "tasks" in built, "the runs went through the tasks service"
     assert {"callbacks", "sessions", "operations"}.isdisjoint(built), built

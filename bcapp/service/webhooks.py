@@ -8,22 +8,25 @@ it to the library, which decodes it, so the HMAC key is the secret's raw bytes
 `standardwebhooks` library's own `sign`; the timestamp is checked here, against bcapp's clock,
 so tests can move time.
 
-A verified delivery queues one task per declared handler of its scope (bcapp/webhooks.py),
-then claims the event, in one step, by its `webhook-id` and by its key (its `hash` with its
-scope and `created_at`, `TaskEvent.key`: a retry of one event may come with a new id) for
-`DEDUPLICATE_SECONDS`; `store/app/uninstalled` then ends the
+A verified delivery claims its event, then queues one task per declared handler of its scope
+(bcapp/webhooks.py), in one Redis script and one publish; `store/app/uninstalled` then ends the
 installation like an uninstall (docs/security.md R13). The answer waits for no handler.
 
-Queue first, claim second: no moment exists where the event is claimed and not queued, so a
-process lost mid-request, a broker outage (503) or a Redis outage (503) leaves BigCommerce's
-retry free to do it all again, and the claim needs no second write once the tasks are queued.
-A delivery whose event is already claimed is a duplicate before anything is queued (one read),
-so a captured delivery replayed for its 5 minutes puts nothing in the broker. Only a duplicate
-racing the first delivery (both read no claim) queues tasks; the worker drops them, as the
-claim names the receipt it belongs to (`receipt`, random per delivery received) and theirs is
-another (`Tasks.outrun`, bcapp/service/tasks.py). A receipt whose claim never happened (the
-process was lost in between) is run; its handler's handled marker stops a second run of the
-event (bcapp/worker.py).
+The claim (`ReplayGuards.claim`) does two things at once. It refuses an attempt seen before
+(its `webhook-id` with its `webhook-timestamp`, remembered for `ATTEMPT_SECONDS`, as long as
+the timestamp passes): a captured delivery replayed for its 5 minutes is a duplicate and puts
+nothing in the broker (L8 of the fourth review). BigCommerce signs each retry anew, so a retry
+is another attempt: it takes the event's claim (its id and its key: its `hash` with its scope
+and `created_at`, `TaskEvent.key`; a retry may come with a new id) over, in the name of its
+`receipt` (random per delivery received), and queues the tasks again. Tasks queued for an
+earlier attempt then find the claim is another's and drop (`Tasks.outrun`, bcapp/service/
+tasks.py); a run that ended before is marked handled and runs nothing again (bcapp/worker.py).
+
+Claim first, queue second, nothing written after: a broker outage (503) or a failed uninstall
+gives the attempt back (`release`), so even an identical retry does it all again; a process
+lost between the two leaves the event to BigCommerce's retry, which is another attempt. Only
+a retry repeating the lost attempt's timestamp within `ATTEMPT_SECONDS` would be taken for a
+replay (BigCommerce signs retries at their own time; docs/webhooks.md).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from standardwebhooks.webhooks import Webhook
 
 from bcapp import webhook_scopes
 from bcapp.clock import Clock
-from bcapp.errors import BadRequest, Unauthorized
+from bcapp.errors import BadRequest, StoreUnavailable, Unauthorized
 from bcapp.metrics import WEBHOOKS
 from bcapp.models import UninstallEvent
 from bcapp.service.tasks import TaskEvent, claim_nonces
@@ -55,6 +58,8 @@ log = logging.getLogger(__name__)
 TOLERANCE_SECONDS = 300  # the Standard Webhooks default
 # BigCommerce retries a failed delivery for about 48 h; ids are remembered a day longer.
 DEDUPLICATE_SECONDS = 3 * 86400
+# An attempt passes the timestamp check from 300 s before its time to 300 s after it.
+ATTEMPT_SECONDS = 2 * TOLERANCE_SECONDS + 60
 MAX_ID_CHARS = 256
 MAX_HASH_CHARS = 128
 MAX_SIGNATURE_CHARS = 4096
@@ -207,37 +212,44 @@ def receive(
     queue_handlers: Callable[[TaskEvent, str], int],
     store_secrets: Callable[[str], list[str]] = lambda _store_hash: [],
 ) -> str:
-    """Verify a delivery, queue its handlers, claim it, act on it: "ended", "queued",
-    "ignored" or "duplicate".
+    """Verify a delivery, claim it, queue its handlers, act on it: "ended", "queued",
+    "ignored" or "duplicate" (an attempt seen before).
 
     `queue_handlers(event, receipt)` queues the handlers' tasks (`Tasks.queue_handlers`); its
-    failure (BrokerUnavailable, 503) happens before the claim, so BigCommerce's retry is not
-    taken for a duplicate.
+    failure (BrokerUnavailable, 503) gives the claim back, so BigCommerce's retry is not taken
+    for a duplicate.
     """
     delivery = verify_delivery(body, headers, secrets, clock.now(), store_secrets)
     store_hash = delivery.store_hash
     event = delivery.as_event()
     nonces = claim_nonces(event)
-    # A claim already made means the claiming delivery's tasks are queued: a replay (or
-    # BigCommerce's retry) queues nothing (L8 of the fourth review).
-    if any(owner is not None for owner in short_lived.claimants(store_hash, nonces)):
+    attempt = f"webhook-attempt:{delivery.webhook_id}.{delivery.timestamp}"
+    receipt = token_hex(8)
+    if not short_lived.claim(
+        store_hash, attempt, nonces, DEDUPLICATE_SECONDS, receipt, ATTEMPT_SECONDS
+    ):
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
         return "duplicate"
-    receipt = token_hex(8)
-    queued = queue_handlers(event, receipt)
-    if not short_lived.claim(store_hash, nonces, DEDUPLICATE_SECONDS, receipt):
-        WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
-        return "duplicate"  # raced the claimant: its tasks find the claim is another's (`outrun`)
-    outcome = "queued" if queued else "ignored"
-    if delivery.scope == UNINSTALLED_SCOPE:
+    try:
+        outcome = "queued" if queue_handlers(event, receipt) else "ignored"
         # The event's own time, not the attempt's: a retry delivered after a re-install
         # must not end the newer installation (L2 of the third review).
-        uninstall = UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
-        try:
-            if end(store_hash, uninstall):
-                outcome = "ended"
-        except BaseException:
-            short_lived.release(store_hash, nonces)  # BigCommerce's retry ends it
-            raise
+        if delivery.scope == UNINSTALLED_SCOPE and end(
+            store_hash, UninstallEvent(delivery.created_at, "webhook", int(clock.now()))
+        ):
+            outcome = "ended"
+    except BaseException:
+        _give_back(short_lived, store_hash, [attempt, *nonces])
+        raise
     WEBHOOKS.labels(delivery.scope_label, "received").inc()
     return outcome
+
+
+def _give_back(short_lived: ReplayGuards, store_hash: str, nonces: list[str]) -> None:
+    """Release a claim whose work failed, so BigCommerce's retry, even one repeating this
+    attempt, does it again; tasks queued before the failure run (a claim nobody holds is
+    nobody's to outrun)."""
+    try:
+        short_lived.release(store_hash, nonces)
+    except StoreUnavailable as exc:
+        log.warning("a failed delivery's claim for store=%s stays (%s)", store_hash, exc.reason)

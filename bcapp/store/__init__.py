@@ -218,9 +218,12 @@ class ReplayGuards(Protocol):
     def seen(self, store_hash: str, nonce: str) -> bool:
         """True when `nonce` was burned and has not expired."""
 
-    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int, owner: str) -> bool:
-        """Burn all `nonces` for `ttl_seconds` in `owner`'s name, or none (False) when one was
-        burned before."""
+    def claim(
+        self, store_hash: str, attempt: str, nonces: list[str], ttl_seconds: int, owner: str,
+        attempt_seconds: int,
+    ) -> bool:
+        """Refuse an `attempt` seen before (False); else remember it for `attempt_seconds` and
+        name `owner` in every nonce's claim for `ttl_seconds`, over an earlier claimant."""
 
     def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
         """Who claimed each nonce (None when nobody did, or the claim expired)."""

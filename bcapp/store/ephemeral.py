@@ -31,12 +31,13 @@ LOCK_POLL_SECONDS = 0.05
 # Redis started the lock's TTL before SET answered: count its expiry this much earlier.
 LOCK_CLOCK_MARGIN_SECONDS = 0.5
 FOREVER = 2**62
-# SET NX EX for every key, or for none when one exists (keys of one store: one Cluster slot).
+# A delivery's claim (bcapp/service/webhooks.py): KEYS[1] is its attempt, refused when seen
+# before (an exact replay: 0); otherwise the attempt is remembered for ARGV[2] s and every
+# other key names ARGV[3] for ARGV[1] s, over any earlier claimant (a retry takes the event's
+# claim over). Keys of one store: one Cluster slot.
 _CLAIM = """
-for _, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then return 0 end
-end
-for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'EX', ARGV[1]) end
+if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2]) then return 0 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[1]) end
 return 1
 """
 
@@ -100,12 +101,17 @@ class RedisShortLivedRecords:
         with unavailable_on_redis_error("burn_once"):
             return bool(self._redis.set(key, "1", nx=True, ex=max(ttl_seconds, 1)))
 
-    def claim(self, store_hash: str, nonces: list[str], ttl_seconds: int, owner: str) -> bool:
-        """Burn every nonce for `ttl_seconds` in one step, in `owner`'s name, or none when any
-        was burned before (False): a delivery is claimed by its id and its event's hash at once."""
-        keys = [nonce_key(self._keys, store_hash, nonce) for nonce in nonces]
+    def claim(
+        self, store_hash: str, attempt: str, nonces: list[str], ttl_seconds: int, owner: str,
+        attempt_seconds: int,
+    ) -> bool:
+        """In one step: refuse an `attempt` seen in the last `attempt_seconds` (False), or
+        remember it and name `owner` in every nonce's claim for `ttl_seconds`, over an earlier
+        claimant."""
+        keys = [nonce_key(self._keys, store_hash, nonce) for nonce in [attempt, *nonces]]
+        arguments: list[int | str] = [max(ttl_seconds, 1), max(attempt_seconds, 1), owner]
         with unavailable_on_redis_error("claim"):
-            return bool(self._claim(keys=keys, args=[max(ttl_seconds, 1), owner]))
+            return bool(self._claim(keys=keys, args=arguments))
 
     def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
         """The owner named by each nonce's claim (None when unclaimed or expired)."""
