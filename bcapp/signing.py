@@ -169,7 +169,9 @@ def deep_link(value: object) -> str:
     The path is judged as every layer after bcapp may read it: percent-decoded (repeatedly, so
     ``%252F`` counts as ``/``), a backslash counted as a slash, and any scheme refused.
     """
-    if not isinstance(value, str) or not value.startswith("/") or len(value) > _MAX_URL_CHARS:
+    if value == "/" or not isinstance(value, str) or not value.startswith("/"):
+        return "/"  # "/" itself is what most loads carry: nothing to judge
+    if len(value) > _MAX_URL_CHARS:
         return "/"
     decoded = _fully_unquoted(value)
     if decoded is None or not decoded.startswith("/") or decoded.startswith(("//", "/\\")):

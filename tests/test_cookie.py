@@ -160,3 +160,33 @@ def test_bcapps_cookie_reads_former_keys_and_never_the_apps_own_session() -> Non
     with pytest.raises(BadSignature):
         bcapp_cookie().get_signing_serializer(app).loads(flasks.dumps(PLAIN))
 
+
+
+@pytest.mark.parametrize("accessed", [True, False])
+@pytest.mark.parametrize("change", ["none", "write", "empty"])
+@pytest.mark.parametrize("vary_before", [None, "Accept-Encoding"])
+def test_vary_is_what_flasks_own_interface_sends_and_never_repeated(
+    accessed: bool, change: str, vary_before: str | None
+) -> None:
+    """A session read, written or emptied varies its response by Cookie exactly as Flask's
+    `save_session` says, with "Cookie" named once, beside a Vary the view set."""
+    app, cookie, stock = flask_app(), bcapp_cookie(), SecureCookieSessionInterface()
+    value = cookie.get_signing_serializer(app).dumps(PLAIN)
+    answers = []
+    for interface in (cookie, stock):
+        with app.test_request_context(headers={"Cookie": f"bcapp_session={value}"}):
+            opened = interface.open_session(app, request)
+        assert opened is not None
+        opened.accessed = accessed
+        if change == "write":
+            opened["csrf"] = "d" * 43
+        elif change == "empty":
+            opened.clear()
+        response = Response()
+        if vary_before is not None:
+            response.headers["Vary"] = vary_before
+        interface.save_session(app, opened, response)
+        answers.append(sorted(response.vary))
+    ours, flasks = answers
+    assert ours == flasks
+    assert ours.count("Cookie") == (1 if accessed or change != "none" else 0)

@@ -201,20 +201,22 @@ class BcappCookie(SecureCookieSessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Flask's `save_session` (the same Set-Cookie, deletion and `Vary: Cookie`), with the
-        Vary header added directly when the response has none (Flask parses and rebuilds it)."""
+        Vary header added once, directly when the response has none (Flask adds it twice to
+        a session it read and wrote, parsing and rebuilding the header the second time)."""
         name = self.get_cookie_name(app)
         partitioned = self.get_cookie_partitioned(app)
-        if session.accessed:
-            vary_on_cookie(response)
         if not session:
             if session.modified:
                 response.delete_cookie(
                     name, domain=None, path="/", secure=True, partitioned=partitioned,
                     samesite="None", httponly=True,
                 )
+            if session.accessed or session.modified:
                 vary_on_cookie(response)
             return
         if not self.should_set_cookie(app, session):
+            if session.accessed:
+                vary_on_cookie(response)
             return
         response.set_cookie(
             name,
