@@ -93,10 +93,9 @@ def test_a_handler_runs_once_per_event_whatever_the_duplicates(
         assert first.status_code == 200 and first.json == {"status": "queued"}
         # The same attempt again (its id and timestamp): a replay, nothing queued.
         assert deliver(installed, body, headers).json == {"status": "duplicate"}
-        # BigCommerce's retry: a new id, the same event (same hash and time): another
-        # attempt, queued; the event still runs once.
+        # BigCommerce's retry: a new id, the same event (same hash and time).
         retried = order_event(webhook_id="msg_2", event_hash="h" * 40, created_at=made)
-        assert deliver(installed, *retried).json == {"status": "queued"}
+        assert deliver(installed, *retried).json == {"status": "duplicate"}
         wait_until(lambda: runs, what="the handler")
         other = order_event()
         assert deliver(installed, *other).json == {"status": "queued"}
@@ -126,7 +125,7 @@ def test_a_second_change_with_the_same_hash_at_another_time_is_another_event(
     with running_worker(service_of(app)):
         assert deliver(installed, *first).json == {"status": "queued"}
         assert deliver(installed, *second).json == {"status": "queued"}, "another change"
-        assert deliver(installed, *retry).json == {"status": "queued"}, "its retry"
+        assert deliver(installed, *retry).json == {"status": "duplicate"}, "its retry"
         wait_until(lambda: len(runs) == 2, what="both changes handled")
         time.sleep(0.3)  # room for a wrong third run
     assert "msg_update_1" in runs and len(runs) == 2, runs  # the second change ran once
@@ -192,7 +191,7 @@ def test_a_retry_arriving_while_the_first_run_goes_on_waits_its_turn_and_runs_no
             assert deliver(client, *first).json == {"status": "queued"}
             assert started.wait(10), "the first run started"
             retried = order_event("msg_b", "e" * 40, created_at=made)
-            assert deliver(client, *retried).json == {"status": "queued"}
+            assert deliver(client, *retried).json == {"status": "duplicate"}
             outrun = verify_delivery(*first, [CLIENT_SECRET], time.time()).as_event()
             assert service.tasks.queue_handlers(outrun, "receipt-taken-over") == 1
             wait_until(lambda: any(one == "msg_b" and state == "RETRY"
@@ -213,7 +212,8 @@ def test_replays_of_a_claimed_delivery_queue_nothing(
     """A captured delivery replayed within its 5 minutes (L8 of the fourth review): each copy
     is the same attempt (its id and timestamp), a duplicate, and puts no task in the broker.
     Before, each replay queued a task first (3,800 in 10 s). BigCommerce's retry of the event
-    is signed anew: another attempt, queued (its run finds the event's run handled)."""
+    is signed anew: also a duplicate, but its task is queued (in case the first attempt's never
+    was; it runs nothing when it was)."""
 
     @webhooks.on("store/order/created")
     def handled(event: webhooks.Event) -> None:
@@ -228,7 +228,7 @@ def test_replays_of_a_claimed_delivery_queue_nothing(
         assert deliver(installed, body, headers).json == {"status": "duplicate"}
     assert queued(redis_client, prefix) == before + 1, "the replays queued tasks"
     retried = order_event("msg_captured", "c" * 40, created_at=made, signed_at=made + 1)
-    assert deliver(installed, *retried).json == {"status": "queued"}
+    assert deliver(installed, *retried).json == {"status": "duplicate"}
     assert queued(redis_client, prefix) == before + 2
 
 
@@ -236,7 +236,8 @@ def test_a_process_lost_between_claiming_and_queueing_loses_nothing(
     installed: FlaskClient, app: Flask, redis_client: redis.Redis, prefix: str
 ) -> None:
     """A process that claimed a delivery and died before queueing its tasks (no answer, so
-    BigCommerce retries): the retry, signed anew, takes the claim over, is queued and runs."""
+    BigCommerce retries): the retry, signed anew, takes the claim over and is queued (a
+    duplicate: the event was received before) and runs."""
     from bcapp.service.task_event import claim_nonces
     from bcapp.service.webhooks import ATTEMPT_SECONDS, DEDUPLICATE_SECONDS, verify_delivery
 
@@ -257,7 +258,7 @@ def test_a_process_lost_between_claiming_and_queueing_loses_nothing(
         "receipt-of-the-lost-process", ATTEMPT_SECONDS,
     )
     retried = order_event("msg_lost", "l" * 40, created_at=made)
-    assert deliver(installed, *retried).json == {"status": "queued"}
+    assert deliver(installed, *retried).json == {"status": "duplicate"}
     with running_worker(service):
         wait_until(lambda: runs, what="the retry's task")
         time.sleep(0.5)  # room for a wrong second run
@@ -282,7 +283,7 @@ def test_a_process_lost_after_queueing_runs_the_event_once(
     with running_worker(service_of(app)):
         wait_until(lambda: runs, what="the first task")
         retried = order_event("msg_unanswered", "q" * 40, created_at=made)
-        assert deliver(installed, *retried).json == {"status": "queued"}
+        assert deliver(installed, *retried).json == {"status": "duplicate"}
         time.sleep(0.5)  # room for a wrong second run
     assert runs == ["msg_unanswered"]
 

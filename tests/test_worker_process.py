@@ -152,10 +152,9 @@ def test_each_event_runs_once_through_gunicorn_and_a_worker_process(
         first = delivery("store/order/created", 7, "msg_a", "a" * 40)
         started = time.monotonic()
         assert post(url, first).json() == {"status": "queued"}
-        assert post(url, first).json() == {"status": "duplicate"}  # the same attempt again
-        # BigCommerce's retry under a new id: queued again, and its run is the event's one.
+        assert post(url, first).json() == {"status": "duplicate"}
         assert post(url, delivery("store/order/created", 7, "msg_b", "a" * 40)).json() == {
-            "status": "queued"
+            "status": "duplicate"
         }
         assert post(url, delivery("store/order/created", 8, "msg_c", "c" * 40)).status_code == 200
         wait_until(

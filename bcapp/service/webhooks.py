@@ -18,9 +18,11 @@ the timestamp passes): a captured delivery replayed for its 5 minutes is a dupli
 nothing in the broker (L8 of the fourth review). BigCommerce signs each retry anew, so a retry
 is another attempt: it takes the event's claim (its id and its key: its `hash` with its scope
 and `created_at`, `TaskEvent.key`; a retry may come with a new id) over, in the name of its
-`receipt` (random per delivery received), and queues the tasks again. Tasks queued for an
-earlier attempt then find the claim is another's and drop (`Tasks.outrun`, bcapp/service/
-tasks.py); a run that ended before is marked handled and runs nothing again (bcapp/worker.py).
+`receipt` (random per delivery received), and queues the tasks again (answered "duplicate":
+the event was received before, but whether the earlier attempt's tasks were ever queued only
+a write after queueing could tell). Tasks queued for an earlier attempt then find the claim
+is another's and drop (`Tasks.outrun`, bcapp/service/tasks.py); a run that ended before is
+marked handled and runs nothing again (bcapp/worker.py).
 
 Claim first, queue second, nothing written after: a broker outage (503) or a failed uninstall
 gives the attempt back (`release`), so even an identical retry does it all again; a process
@@ -213,7 +215,9 @@ def receive(
     store_secrets: Callable[[str], list[str]] = lambda _store_hash: [],
 ) -> str:
     """Verify a delivery, claim it, queue its handlers, act on it: "ended", "queued",
-    "ignored" or "duplicate" (an attempt seen before).
+    "ignored" or "duplicate" (the event was received before: an attempt seen before queues
+    nothing; a retry's tasks are queued again, in case the earlier attempt's never were, and
+    run nothing when they were).
 
     `queue_handlers(event, receipt)` queues the handlers' tasks (`Tasks.queue_handlers`); its
     failure (BrokerUnavailable, 503) gives the claim back, so BigCommerce's retry is not taken
@@ -225,13 +229,15 @@ def receive(
     nonces = claim_nonces(event)
     attempt = f"webhook-attempt:{delivery.webhook_id}.{delivery.timestamp}"
     receipt = token_hex(8)
-    if not short_lived.claim(
+    found = short_lived.claim(
         store_hash, attempt, nonces, DEDUPLICATE_SECONDS, receipt, ATTEMPT_SECONDS
-    ):
+    )
+    if found == "replay":
         WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
         return "duplicate"
     try:
-        outcome = "queued" if queue_handlers(event, receipt) else "ignored"
+        queued = queue_handlers(event, receipt)
+        outcome = "duplicate" if found == "retry" else "queued" if queued else "ignored"
         # The event's own time, not the attempt's: a retry delivered after a re-install
         # must not end the newer installation (L2 of the third review).
         if delivery.scope == UNINSTALLED_SCOPE and end(
@@ -241,7 +247,7 @@ def receive(
     except BaseException:
         _give_back(short_lived, store_hash, [attempt, *nonces])
         raise
-    WEBHOOKS.labels(delivery.scope_label, "received").inc()
+    WEBHOOKS.labels(delivery.scope_label, "duplicate" if found == "retry" else "received").inc()
     return outcome
 
 

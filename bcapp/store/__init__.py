@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from bcapp.models import Installation, SessionRef, StoreUser, UninstallEvent
 from bcapp.validation import Person
@@ -209,6 +209,11 @@ class LoadPath(Protocol):
 # Short-lived records (TTL, bcapp/store/ephemeral.py: one Redis class implements them all).
 
 
+# What claiming a webhook delivery found: its attempt seen before ("replay"), the event
+# unclaimed ("new"), or claimed by an earlier attempt, now taken over ("retry").
+ClaimFound = Literal["replay", "new", "retry"]
+
+
 class ReplayGuards(Protocol):
     """Nonces burned once: signed payloads spent, webhook deliveries claimed."""
 
@@ -221,9 +226,10 @@ class ReplayGuards(Protocol):
     def claim(
         self, store_hash: str, attempt: str, nonces: list[str], ttl_seconds: int, owner: str,
         attempt_seconds: int,
-    ) -> bool:
-        """Refuse an `attempt` seen before (False); else remember it for `attempt_seconds` and
-        name `owner` in every nonce's claim for `ttl_seconds`, over an earlier claimant."""
+    ) -> ClaimFound:
+        """Refuse an `attempt` seen before ("replay"); else remember it for `attempt_seconds`
+        and name `owner` in every nonce's claim for `ttl_seconds`, over an earlier claimant
+        ("retry" when there was one)."""
 
     def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
         """Who claimed each nonce (None when nobody did, or the claim expired)."""

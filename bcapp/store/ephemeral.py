@@ -20,7 +20,7 @@ from redis.client import Pipeline
 from bcapp.clock import Clock
 from bcapp.errors import InstallInProgress
 from bcapp.models import SessionRef
-from bcapp.store import Handoff, LockHold
+from bcapp.store import ClaimFound, Handoff, LockHold
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.keys import CACHE, HANDOFF, INSTALL_LOCK, LEASE, REMOVED, SEEN, SESSION
 from bcapp.store.records import CorruptRecord, report_corrupt
@@ -32,13 +32,16 @@ LOCK_POLL_SECONDS = 0.05
 LOCK_CLOCK_MARGIN_SECONDS = 0.5
 FOREVER = 2**62
 # A delivery's claim (bcapp/service/webhooks.py): KEYS[1] is its attempt, refused when seen
-# before (an exact replay: 0); otherwise the attempt is remembered for ARGV[2] s and every
-# other key names ARGV[3] for ARGV[1] s, over any earlier claimant (a retry takes the event's
-# claim over). Keys of one store: one Cluster slot.
+# before (an exact replay: 'replay'); otherwise the attempt is remembered for ARGV[2] s and
+# every other key names ARGV[3] for ARGV[1] s, over any earlier claimant ('retry' when one
+# existed: a retry takes the event's claim over; else 'new'). Keys of one store: one slot.
 _CLAIM = """
-if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2]) then return 0 end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[1]) end
-return 1
+if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2]) then return 'replay' end
+local found = 'new'
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[1], 'GET') then found = 'retry' end
+end
+return found
 """
 
 
@@ -104,14 +107,16 @@ class RedisShortLivedRecords:
     def claim(
         self, store_hash: str, attempt: str, nonces: list[str], ttl_seconds: int, owner: str,
         attempt_seconds: int,
-    ) -> bool:
-        """In one step: refuse an `attempt` seen in the last `attempt_seconds` (False), or
+    ) -> ClaimFound:
+        """In one step: refuse an `attempt` seen in the last `attempt_seconds` ("replay"), or
         remember it and name `owner` in every nonce's claim for `ttl_seconds`, over an earlier
-        claimant."""
+        claimant ("retry" when there was one, else "new")."""
         keys = [nonce_key(self._keys, store_hash, nonce) for nonce in [attempt, *nonces]]
         arguments: list[int | str] = [max(ttl_seconds, 1), max(attempt_seconds, 1), owner]
         with unavailable_on_redis_error("claim"):
-            return bool(self._claim(keys=keys, args=arguments))
+            found = self._claim(keys=keys, args=arguments)
+        text = found if isinstance(found, str) else found.decode()
+        return "replay" if text == "replay" else "retry" if text == "retry" else "new"
 
     def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
         """The owner named by each nonce's claim (None when unclaimed or expired)."""
