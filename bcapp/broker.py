@@ -33,6 +33,7 @@ from kombu.utils.uuid import uuid
 
 from bcapp.broker_urls import broker_tls, broker_url
 from bcapp.errors import StoreUnavailable
+from bcapp.redis_transport import celery_settings
 from bcapp.settings import Settings
 from bcapp.task_retries import retry_policy
 
@@ -70,6 +71,9 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
     """The Celery application of one deployment (the worker binds bcapp's tasks to it)."""
     url, extra = broker_url(settings, redis_url)
     app = Celery("bcapp", broker=url, set_as_current=False)
+    # A Redis broker's worker takes a message and records it in one step (no event is lost to
+    # a broker stopped in between: bcapp/redis_transport.py).
+    redis_settings, redis_options = celery_settings(url)
     visibility = settings.task_visibility_timeout
     transport: dict[str, Any] = {
         "visibility_timeout": visibility,
@@ -84,6 +88,7 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
         # (benchmarks/drills). Each task's own give-back is a Redis transaction, so two workers
         # that overlap still queue it once.
         "unacked_mutex_expire": min(300, visibility),
+        **redis_options,
         **extra,
     }
     if url.startswith(AMQP_SCHEMES):
@@ -95,6 +100,7 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
     shares_redis = not settings.broker_url and not url.startswith(AMQP_SCHEMES)
     setattr(app, MIN_REPLICAS, settings.redis_min_replicas if shares_redis else 0)
     app.conf.update(
+        **redis_settings,
         broker_transport_options=transport,
         broker_connection_timeout=PUBLISH_TIMEOUT_SECONDS,
         broker_connection_retry_on_startup=True,
@@ -133,6 +139,17 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
     return app
 
 
+class _ThreadLife:
+    """Held by one thread's locals only: it goes when the thread ends."""
+
+
+def _drop(connection: Any, pid: int) -> None:
+    """Close `connection` without a word to the broker, unless this is a fork of the process
+    that opened it (a parent's connection is the parent's to close)."""
+    if os.getpid() == pid:
+        connection.collect()
+
+
 class TaskQueue:
     """Publishes bcapp's tasks by name (the web side never imports their bodies).
 
@@ -157,8 +174,8 @@ class TaskQueue:
         self._lock = threading.Lock()
         self._replicas: int = getattr(app, MIN_REPLICAS, 0)
         # Every live thread's kombu Connection and the process that opened it, for `close`;
-        # weakly held, so a thread that ends (a dev server's per-request thread) leaves its
-        # connection to the collector, which closes its socket.
+        # weakly held: a thread that ends (a dev server's per-request thread) closes its own
+        # as its locals go (`_producer`).
         self._connections: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         # What the transport raises, as kombu names it (no connection is made to learn it).
         with app.connection_for_write() as transport:
@@ -229,6 +246,11 @@ class TaskQueue:
         with self._lock:
             self._connections[connection] = os.getpid()
         self._held.producer, self._held.pid = producer, os.getpid()
+        # Dropped when the thread ends, with its locals. Left to the collector, the connection's
+        # sockets were closed as the last of a reference cycle, some with a ResourceWarning.
+        self._held.life = _ThreadLife()
+        self._held.ending = weakref.finalize(self._held.life, _drop, connection, os.getpid())
+        self._held.ending.atexit = False  # the process's end closes them
         return cast(Producer, producer)
 
     def _let_go(self, broken: bool = False) -> None:
@@ -238,6 +260,7 @@ class TaskQueue:
         self._held.producer = None
         if held is None or self._held.pid != os.getpid():
             return
+        self._held.ending.detach()
         connection = held.connection
         with self._lock:
             self._connections.pop(connection, None)

@@ -4,6 +4,8 @@ Stopping it closes every connection it carries and refuses new ones, as a broker
 does for its clients; started again on the same port, clients reconnect through it. Used where
 the broker itself is shared and cannot be stopped (the machine's RabbitMQ).
 `swallow()` keeps connections open but drops what clients send: a link that died silently.
+A subclass sees each answer of the server in `answered` (tests/test_redis_broker_take.py cuts
+every connection at the answer that hands a worker a message).
 """
 
 from __future__ import annotations
@@ -85,12 +87,19 @@ class TcpProxy:
                     target=self._pump, args=(source, target, outgoing), daemon=True
                 ).start()
 
+    def answered(self, data: bytes, client: socket.socket) -> bool:
+        """Pass `data`, from the server, on to `client`; False ends the connection."""
+        client.sendall(data)
+        return True
+
     def _pump(self, source: socket.socket, target: socket.socket, outgoing: bool) -> None:
         try:
             while data := source.recv(CHUNK):
-                if outgoing and self._swallowing.is_set():
-                    continue
-                target.sendall(data)
+                if not outgoing:
+                    if not self.answered(data, target):
+                        break
+                elif not self._swallowing.is_set():
+                    target.sendall(data)
         except OSError:
             pass
         _close(source)
