@@ -63,7 +63,7 @@ bench: $(STAMP)
 
 # Failure drills under steady load (docs/operations.md): the Sentinel master killed, the broker
 # stopped (Redis, then RabbitMQ when 127.0.0.1:5672 answers), a task worker killed mid-handler.
-# `drill` prints the table (a few minutes); `drill-short` is CI's form, seconds per fault.
+# `drill` prints the table (a few minutes); `drill-short` is CI's form (.ci/run), seconds per fault.
 drill: $(STAMP)
 	$(BIN)/python -m benchmarks.drills
 
