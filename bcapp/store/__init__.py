@@ -209,8 +209,7 @@ class LoadPath(Protocol):
 # Short-lived records (TTL, bcapp/store/ephemeral.py: one Redis class implements them all).
 
 
-# What claiming a webhook delivery found: its attempt seen before ("replay"), the event
-# unclaimed ("new"), or claimed by an earlier attempt, now taken over ("retry").
+# A delivery's claim found: its attempt seen ("replay"), its event new, or claimed ("retry").
 ClaimFound = Literal["replay", "new", "retry"]
 
 
