@@ -10,6 +10,10 @@ RabbitMQ). Here the worker waits with BLMOVE from the queue's tail to its tail (
 message stays where it was; the answer only says one is there), then one script takes the
 tail and records it: at every instant the message is in the queue or recorded, and a recorded
 message its worker never acknowledges comes back after the visibility timeout, as kombu does.
+The cost: a message left in place wakes every worker process waiting on the queue (BRPOP wakes
+one); all but one find the tail taken and wait again, a BLMOVE and a script each, so a
+deployment of many worker processes on one Redis broker pays that per message
+(docs/operations.md, "Choosing the broker").
 
 What stays as kombu has it: a channel that consumes several queues or priorities, or whose
 server refuses BLMOVE (before Redis 6.2), waits with BRPOP; a broker over a unix socket
