@@ -135,21 +135,23 @@ class Storefront:
         settings = self._settings
         require_scope(settings.required_scopes.names)
         api = self._client_of(store_hash)
-        issued = int(self._clock.now()) + self._store_clock_offset(api)
+        now = int(self._clock.now())  # read once: two reads could straddle a second
+        issued = now + self._store_clock_offset(api, now)
         claims = login_claims(settings.client_id, store_hash, customer_id, issued,
                               redirect_to=redirect_to, channel_id=channel_id,
                               request_ip=request_ip)
         return signed_login_url(self._storefront_url(api, channel_id), claims,
                                 settings.client_secret)
 
-    def _store_clock_offset(self, api: StoreClient) -> int:
-        """The store's clock minus bcapp's, in seconds (`v2/time`), remembered for an hour."""
+    def _store_clock_offset(self, api: StoreClient, now: int) -> int:
+        """The store's clock minus bcapp's at `now`, in seconds (`v2/time`), remembered for an
+        hour."""
         remembered = self._cache.recall(api.store_hash, CLOCK_OFFSET)
         if remembered is not None and remembered.lstrip("-").isdigit():
             return int(remembered)
         answer = api.get("v2/time")
         store_time = answer.get("time") if isinstance(answer, dict) else None
-        offset = int(store_time) - int(self._clock.now()) if type(store_time) is int else 0
+        offset = int(store_time) - now if type(store_time) is int else 0
         self._cache.remember(api.store_hash, CLOCK_OFFSET, str(offset), 3600)
         return offset
 
