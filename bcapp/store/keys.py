@@ -72,8 +72,9 @@ INSTALL_LOCK = KeyKind(
     "plus 10 s", Lifetime.SHORT
 )
 SEEN = KeyKind(
-    "seen", "a spent payload nonce or webhook id (its SHA-256)", "the payload's remaining life "
-    "(webhook ids: 3 days)", Lifetime.SHORT, per_id=True
+    "seen", "a spent payload nonce, a webhook delivery's claim (its id, its event) or attempt "
+    "(id and timestamp), as SHA-256", "the payload's remaining life (webhook claims: 3 days; "
+    "attempts: 11 minutes)", Lifetime.SHORT, per_id=True
 )
 HANDOFF = KeyKind(
     "handoff", "a session reference for a new tab (key: the token's SHA-256)", "120 s, spent once",
