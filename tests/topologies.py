@@ -15,7 +15,8 @@ from pathlib import Path
 
 import redis
 
-from benchmarks.drills.servers import start, until  # the drills start the same servers
+# The drills start the same servers.
+from benchmarks.drills.servers import sentinel_url, start, start_sentinels, until
 from tests.servers import free_port
 
 SERVICE = "bcappmaster"
@@ -49,22 +50,10 @@ def sentinel_deployment(tmp_path: Path) -> Iterator[Topology]:
     )
     master = redis.Redis(port=master_port)
     until(lambda: master.info("replication")["connected_slaves"] == 1)
-    sentinel_ports = [free_port() for _ in range(3)]
-    for number, port in enumerate(sentinel_ports):
-        folder = tmp_path / f"sentinel{number}"
-        folder.mkdir()
-        (folder / "sentinel.conf").write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 2\n"
-            f"sentinel down-after-milliseconds {SERVICE} 500\n"
-            f"sentinel failover-timeout {SERVICE} 3000\n"
-        )
-        processes.append(start(folder, str(folder / "sentinel.conf"), "--sentinel"))
-    probe = redis.Redis(port=sentinel_ports[0])
-    until(lambda: int(probe.sentinel_master(SERVICE)["num-other-sentinels"]) == 2)
-    hosts = ",".join(f"127.0.0.1:{port}" for port in sentinel_ports)
+    sentinels, sentinel_ports = start_sentinels(tmp_path, master_port, SERVICE)
+    processes.extend(sentinels)
     try:
-        url = f"redis+sentinel://{hosts}/{SERVICE}"
+        url = sentinel_url(sentinel_ports, SERVICE)
         yield Topology(url, processes[0], master_port, processes[1])
     finally:
         for process in processes:

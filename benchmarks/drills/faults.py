@@ -131,15 +131,23 @@ def redis_broker_stopped(folder: Path, timing: Timing) -> Row:
             deployed(folder, app_redis.url, broker.url, timing.visibility)
         )
 
-        def outage(_: Deployment) -> tuple[float, str]:
-            broker.stop()
-            time.sleep(timing.down)
-            broker.start()
-            return time.time(), f"stopped (SIGTERM) for {timing.down:.0f} s"
-
+        outage = away(broker.stop, broker.start, timing.down, "stopped (SIGTERM)")
         return under_traffic(
             f"broker stopped {timing.down:.0f} s (Redis)", deployment, timing, outage
         )
+
+
+def away(stop: Callable[[], object], start: Callable[[], object], seconds: float,
+         what: str) -> Inject:
+    """The fault of a broker gone for `seconds`: `stop`, wait, `start`; it ends on the return."""
+
+    def outage(_: Deployment) -> tuple[float, str]:
+        stop()
+        time.sleep(seconds)
+        start()
+        return time.time(), f"{what} for {seconds:.0f} s"
+
+    return outage
 
 
 def rabbitmq_broker_cut(folder: Path, timing: Timing) -> Row | None:
@@ -158,12 +166,8 @@ def rabbitmq_broker_cut(folder: Path, timing: Timing) -> Row | None:
                 deployed(folder, app_redis.url, url, timing.visibility)
             )
 
-            def outage(_: Deployment) -> tuple[float, str]:
-                proxy.stop()
-                time.sleep(timing.down)
-                proxy.start()
-                return time.time(), f"every connection cut for {timing.down:.0f} s (TCP proxy)"
-
+            cut = "every connection cut at the TCP proxy"
+            outage = away(proxy.stop, proxy.start, timing.down, cut)
             return under_traffic(
                 f"broker stopped {timing.down:.0f} s (RabbitMQ)", deployment, timing, outage
             )

@@ -87,9 +87,38 @@ def redis_server(folder: Path) -> Iterator[Server]:
         server.stop()
 
 
-def _watched(sentinel: redis.Redis) -> dict[str, Any]:
-    """What `sentinel` knows of the master it watches."""
-    return cast(dict[str, Any], sentinel.sentinel_master(SERVICE))
+def start_sentinels(
+    folder: Path, master_port: int, service: str = SERVICE
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """Three sentinels watching the master at `master_port` as `service` (failover after 0.5 s
+    without it), each in a folder of its own under `folder`, returned once each knows the other
+    two: their processes and ports."""
+    ports = [free_port() for _ in range(3)]
+    processes = []
+    for number, port in enumerate(ports):
+        own = folder / f"sentinel{number}"
+        own.mkdir(parents=True)
+        (own / "sentinel.conf").write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {own}\n"
+            f"sentinel monitor {service} 127.0.0.1 {master_port} 2\n"
+            f"sentinel down-after-milliseconds {service} 500\n"
+            f"sentinel failover-timeout {service} 3000\n"
+        )
+        processes.append(start(own, str(own / "sentinel.conf"), "--sentinel"))
+    with redis.Redis(port=ports[0]) as probe:
+        until(lambda: int(_watched(probe, service)["num-other-sentinels"]) == 2)
+    return processes, ports
+
+
+def sentinel_url(ports: list[int], service: str = SERVICE) -> str:
+    """REDIS_URL of a Sentinel deployment whose sentinels listen on `ports`."""
+    hosts = ",".join(f"127.0.0.1:{port}" for port in ports)
+    return f"redis+sentinel://{hosts}/{service}"
+
+
+def _watched(sentinel: redis.Redis, service: str = SERVICE) -> dict[str, Any]:
+    """What `sentinel` knows of the master it watches as `service`."""
+    return cast(dict[str, Any], sentinel.sentinel_master(service))
 
 
 @dataclass
@@ -120,22 +149,11 @@ def sentinel_deployment(folder: Path) -> Iterator[Sentinels]:
                                "--replicaof", "127.0.0.1", str(master_port)))
     master = redis.Redis(port=master_port)
     until(lambda: master.info("replication")["connected_slaves"] == REPLICAS)
-    ports = [free_port() for _ in range(3)]
-    for number, port in enumerate(ports):
-        own = folder / f"sentinel{number}"
-        own.mkdir(parents=True)
-        (own / "sentinel.conf").write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {own}\n"
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 2\n"
-            f"sentinel down-after-milliseconds {SERVICE} 500\n"
-            f"sentinel failover-timeout {SERVICE} 3000\n"
-        )
-        processes.append(start(own, str(own / "sentinel.conf"), "--sentinel"))
+    sentinels, ports = start_sentinels(folder, master_port)
+    processes.extend(sentinels)
     probe = redis.Redis(port=ports[0])
-    until(lambda: int(_watched(probe)["num-other-sentinels"]) == 2)
-    hosts = ",".join(f"127.0.0.1:{port}" for port in ports)
     try:
-        yield Sentinels(f"redis+sentinel://{hosts}/{SERVICE}", processes[0], probe)
+        yield Sentinels(sentinel_url(ports), processes[0], probe)
     finally:
         for process in processes:
             if process.poll() is None:
