@@ -23,6 +23,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any, cast
 
 from amqp.exceptions import ChannelError
@@ -31,9 +32,10 @@ from kombu.exceptions import KombuError, OperationalError
 from kombu.messaging import Producer
 from kombu.utils.uuid import uuid
 
+from bcapp import redis_transport
 from bcapp.broker_urls import broker_tls, broker_url
 from bcapp.errors import StoreUnavailable
-from bcapp.redis_transport import celery_settings
+from bcapp.redis_transport import Carried
 from bcapp.settings import Settings
 from bcapp.task_retries import retry_policy
 
@@ -49,22 +51,11 @@ PUBLISH_TIMEOUT_SECONDS = 2.0
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 RETRIED = (HANDLE_EVENT, RUN_SIGNAL, SYNC_STORE)  # the tasks retried by `retry_policy`
 MIN_REPLICAS = "bcapp_min_replicas"  # the Celery app's attribute: replicas a publish waits for
-REPLICATED_KEY = "replicated"  # written before a WAIT (`TaskQueue._replicated`)
-REPLICA_WAIT_MS = 1000  # as an install waits (bcapp/store/connection.py `wait_for_replicas`)
+SHARES_REDIS = "bcapp_shares_redis"  # the Celery app's attribute: the broker is the app's Redis
 
 
 class BrokerUnavailable(StoreUnavailable):
     """The broker refused or did not answer: the caller answers 503 (BigCommerce retries)."""
-
-
-def beat_schedule(settings: Settings, reconcile_every: int) -> dict[str, dict[str, Any]]:
-    """Celery beat's schedule: reconcile every `reconcile_every` seconds, and Unified
-    Billing's sweep when billing is configured."""
-    schedule = {"bcapp-reconcile": {"task": RECONCILE, "schedule": float(reconcile_every)}}
-    if settings.billing is not None:
-        every = float(settings.billing.sweep_seconds)
-        schedule["bcapp-billing-sweep"] = {"task": BILLING_SWEEP, "schedule": every}
-    return schedule
 
 
 def celery_app(settings: Settings, redis_url: str) -> Celery:
@@ -73,7 +64,7 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
     app = Celery("bcapp", broker=url, set_as_current=False)
     # A Redis broker's worker takes a message and records it in one step (no event is lost to
     # a broker stopped in between: bcapp/redis_transport.py).
-    redis_settings, redis_options = celery_settings(url)
+    redis_settings, redis_options = redis_transport.celery_settings(url)
     visibility = settings.task_visibility_timeout
     transport: dict[str, Any] = {
         "visibility_timeout": visibility,
@@ -99,6 +90,7 @@ def celery_app(settings: Settings, redis_url: str) -> Celery:
     # a task pushed at the instant the master died: benchmarks/drills, docs/operations.md).
     shares_redis = not settings.broker_url and not url.startswith(AMQP_SCHEMES)
     setattr(app, MIN_REPLICAS, settings.redis_min_replicas if shares_redis else 0)
+    setattr(app, SHARES_REDIS, shares_redis)
     app.conf.update(
         **redis_settings,
         broker_transport_options=transport,
@@ -163,9 +155,8 @@ class TaskQueue:
     thread waited forever for one.
 
     Nor with kombu's publish retry: a failed publish is a 503 that BigCommerce retries, and the
-    failing producer's connection is dropped (`_let_go`), so the next publish connects afresh;
-    the Redis client already reconnects a connection the server closed. The retry's wrapper
-    cost about a tenth of the served intake's throughput.
+    failing producer's connection is dropped (`_let_go`), so the next publish connects afresh
+    (the retry's wrapper cost about a tenth of the served intake's throughput).
     """
 
     def __init__(self, app: Celery) -> None:
@@ -187,10 +178,34 @@ class TaskQueue:
                 *transport.connection_errors,
                 *transport.channel_errors,
             )
+            self._carries = getattr(app, SHARES_REDIS, False) and redis_transport.carries_scripts(
+                transport.transport
+            )
 
-    def publish(self, task: str, kwargs: dict[str, Any], task_id: str | None = None) -> None:
-        """Queue `task` with JSON `kwargs` (and `queued_at`, for the wait metric);
-        BrokerUnavailable (503) when the broker fails."""
+    def carrier(
+        self, task: str, kwargs: dict[str, Any], task_id: str
+    ) -> Callable[[str, list[str], list[int | str]], str] | None:
+        """A function queueing `task` in a push that runs a script (text, KEYS, ARGV; it pushes
+        or not: bcapp/redis_transport.py `Carried`) and gives its answer. None unless the
+        broker is the app's Redis (not another server, RabbitMQ, or kombu's unix socket)."""
+        if not self._carries:
+            return None
+
+        def carry(script: str, keys: list[str], args: list[int | str]) -> str:
+            carried = Carried(script, keys, args)
+            self.publish(task, kwargs, task_id, carried)
+            if carried.answer is None:
+                raise RuntimeError("the broker's push did not run the script it carried")
+            return carried.answer
+
+        return carry
+
+    def publish(
+        self, task: str, kwargs: dict[str, Any], task_id: str | None = None,
+        carrying: Carried | None = None,
+    ) -> None:
+        """Queue `task` with JSON `kwargs` (and `queued_at`, for the wait metric), in a push
+        that runs `carrying` (`carrier`); BrokerUnavailable (503) when the broker fails."""
         sent = {**kwargs, "queued_at": time.time()}
         amqp = self.app.amqp
         # No repr of the arguments in the message: Celery's events and monitors (Flower)
@@ -200,13 +215,17 @@ class TaskQueue:
         )
         try:
             producer = self._producer()
-            # The confirm's wait is bounded as a connection is (RabbitMQ only; Redis ignores it).
-            amqp.send_task_message(
-                producer, task, message, queue=QUEUE, declare=[], retry=False,
-                confirm_timeout=PUBLISH_TIMEOUT_SECONDS,
-            )
+            carried = redis_transport.CARRIED.set(carrying)
+            try:
+                # The confirm's wait is bounded as a connection is (RabbitMQ only).
+                amqp.send_task_message(
+                    producer, task, message, queue=QUEUE, declare=[], retry=False,
+                    confirm_timeout=PUBLISH_TIMEOUT_SECONDS,
+                )
+            finally:
+                redis_transport.CARRIED.reset(carried)
             if self._replicas:
-                held = self._replicated(producer)
+                held = redis_transport.replicas_holding(producer.channel.client, self._replicas)
                 if held < self._replicas:
                     log.error("broker publish of %s: %s of %s replicas hold it",
                               task, held, self._replicas)
@@ -215,18 +234,6 @@ class TaskQueue:
             self._let_go(broken=True)  # the next publish starts from a fresh connection
             log.error("broker publish of %s failed: %s", task, type(exc).__name__)
             raise BrokerUnavailable("broker_unavailable") from exc
-
-    def _replicated(self, producer: Producer) -> int:
-        """How many replicas hold the task just pushed (Redis WAIT).
-
-        WAIT counts the writes of the connection it is sent on, and kombu's channel may push on
-        one pooled connection and answer on another (tests/test_sentinel.py): so a write of its
-        own goes first on WAIT's connection. Replication is one ordered stream, and that write
-        follows the push, so a replica that holds it holds the task."""
-        with producer.channel.client.pipeline(transaction=False) as pipe:
-            pipe.set(REPLICATED_KEY, "1")  # under the broker's key prefix (kombu's client)
-            pipe.wait(self._replicas, REPLICA_WAIT_MS)
-            return int(pipe.execute()[-1])
 
     def _producer(self) -> Producer:
         """This thread's producer (a new one after a fork: the parent's is not this process's)."""

@@ -19,6 +19,12 @@ What stays as kombu has it: a channel that consumes several queues or priorities
 server refuses BLMOVE (before Redis 6.2), waits with BRPOP; a broker over a unix socket
 (`redis+socket://`, the embedded development Redis) gets kombu's own transport, whose URL
 form names it. A message recorded and never run waits out the visibility timeout.
+
+A publish may carry a script (`Carried`, set by bcapp/broker.py `TaskQueue.publish`): the
+channel runs it in place of its LPUSH, the queue first in its KEYS and the message last in its
+ARGV, and the script pushes or not. The webhook intake's claim rides on its first task's push
+so (bcapp/store/ephemeral.py `CLAIM`): one round trip, and claimed and queued together or not
+at all, when the broker is the app's own Redis.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cached_property
 from queue import Empty
 from time import monotonic, time
@@ -39,6 +47,7 @@ from kombu.utils import json as kombu_json
 # kombu's classes and functions carry no types: subclassed and called as Any.
 kombu_redis: Any = typed_redis
 loads: Any = kombu_json.loads
+dumps: Any = kombu_json.dumps
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,20 @@ redis.call('HSET', KEYS[3], tag, '[' .. message .. ', ' .. cjson.encode(delivery
   .. ', ' .. cjson.encode(delivery['routing_key']) .. ']')
 return {message, 1}
 """
+
+
+@dataclass
+class Carried:
+    """A script a publish carries (see above), and its answer once the push ran it."""
+
+    script: str
+    keys: list[str]
+    args: list[int | str]
+    answer: str | None = None
+
+
+# The script the publish in progress on this thread (or task) carries.
+CARRIED: ContextVar[Carried | None] = ContextVar("bcapp_carried_script", default=None)
 
 
 class QoS(kombu_redis.QoS):  # type: ignore[misc]
@@ -172,6 +195,27 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
     def _take_script(self) -> Any:
         return self._create_client().register_script(TAKE)
 
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        carried = CARRIED.get()
+        if carried is None or carried.answer is not None:
+            super()._put(queue, message, **kwargs)  # kombu's LPUSH
+            return
+        priority = self._get_message_priority(message, reverse=False)
+        # The queue first: kombu's client prefixes the first key of an EVALSHA only.
+        keys = [self._q_for_pri(queue, priority), *carried.keys]
+        with self.conn_or_acquire() as client:
+            script = self._carried_scripts.get(carried.script)
+            if script is None:
+                script = self._carried_scripts[carried.script] = client.register_script(
+                    carried.script
+                )
+            answer = script(keys=keys, args=[*carried.args, dumps(message)], client=client)
+        carried.answer = answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    @cached_property
+    def _carried_scripts(self) -> dict[str, Any]:
+        return {}
+
     def _poll_error(self, type: str, **options: Any) -> Any:
         if type == "BRPOP" and self._waits_on is not None:
             return self.client.parse_response(self.client.connection, WAIT)
@@ -212,6 +256,29 @@ def celery_settings(url: str) -> tuple[dict[str, Any], dict[str, Any]]:
         settings["broker_failover_strategy"] = same_sentinels
     # One key per queue, so a worker waits with BLMOVE (bcapp sets no priorities).
     return settings, {"priority_steps": [0]}
+
+
+REPLICATED_KEY = "replicated"  # written before a WAIT (`replicas_holding`)
+REPLICA_WAIT_MS = 1000  # as an install waits (bcapp/store/connection.py `wait_for_replicas`)
+
+
+def replicas_holding(client: Any, replicas: int) -> int:
+    """How many replicas hold the task just pushed on kombu's `client` (Redis WAIT, for at
+    most REPLICA_WAIT_MS for `replicas` of them).
+
+    WAIT counts the writes of the connection it is sent on, and kombu's channel may push on
+    one pooled connection and answer on another (tests/test_sentinel.py): so a write of its
+    own goes first on WAIT's connection. Replication is one ordered stream, and that write
+    follows the push, so a replica that holds it holds the task."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(REPLICATED_KEY, "1")  # under the broker's key prefix (kombu's client)
+        pipe.wait(replicas, REPLICA_WAIT_MS)
+        return int(pipe.execute()[-1])
+
+
+def carries_scripts(transport: object) -> bool:
+    """Whether a publish on kombu's `transport` runs a `Carried` script (these transports)."""
+    return isinstance(transport, Transport | SentinelTransport)
 
 
 def same_sentinels(alternates: list[str]) -> Iterator[str]:

@@ -39,7 +39,6 @@ from bcapp.broker import (
     RECONCILE,
     RUN_SIGNAL,
     SYNC_STORE,
-    beat_schedule,
 )
 from bcapp.errors import ApiError, NotInstalled, StoreUnavailable, TokenRejected
 from bcapp.logs import redact
@@ -253,6 +252,16 @@ task_metrics.connect()  # each run timed and counted from Celery's task signals
 # Traces when OTEL_* asks (bcapp/tracing): in the worker's process, and in each prefork child.
 signals.worker_init.connect(lambda **_: tracing.start("worker"), weak=False)
 signals.worker_process_init.connect(lambda **_: tracing.start("worker"), weak=False)
+
+
+def beat_schedule(settings: Settings, reconcile_every: int) -> dict[str, dict[str, Any]]:
+    """Celery beat's schedule: reconcile every `reconcile_every` seconds, and Unified
+    Billing's sweep when billing is configured."""
+    schedule = {"bcapp-reconcile": {"task": RECONCILE, "schedule": float(reconcile_every)}}
+    if settings.billing is not None:
+        every = float(settings.billing.sweep_seconds)
+        schedule["bcapp-billing-sweep"] = {"task": BILLING_SWEEP, "schedule": every}
+    return schedule
 
 
 def application(bcapp: Bcapp, reconcile_every: int | None = None) -> Celery:

@@ -148,7 +148,7 @@ class AppCallbacks:
         try:
             return webhooks.receive(
                 body, headers, secrets, self._clock, self._guards, self._end,
-                self._tasks.queue_handlers, self._account_secrets,
+                self._tasks.queue_claimed, self._account_secrets,
             )
         except (BadRequest, Unauthorized) as exc:
             if exc.reason == "webhook_signature" and not self._settings.is_production:

@@ -34,7 +34,7 @@ from bcapp.service.access import REINSTATABLE_SOURCES
 from bcapp.service.dead_letters import DeadLetter, DeadLetters
 from bcapp.service.stores import Stores
 from bcapp.service.task_event import TaskEvent, claim_nonces, run_id_of
-from bcapp.store import InstallationStore, ReplayGuards
+from bcapp.store import ClaimFound, InstallationStore, ReplayGuards, ScriptCarrier
 from bcapp.store.task_records import RedisTaskRecords
 
 log = logging.getLogger(__name__)
@@ -112,14 +112,38 @@ class Tasks:
     def queue_handlers(self, event: TaskEvent, receipt: str) -> int:
         """Queue one task per declared handler that receives the event's scope; how many.
         BrokerUnavailable (503) when the broker fails."""
-        handlers = webhooks.handlers_for(event.scope)
-        carried = event.as_json()
-        for handler in handlers:
-            run_id = run_id_of(event.key, handler.name)
-            kwargs = {"run_id": run_id, "handler": handler.name, "event": carried,
-                      "receipt": receipt}
+        tasks = self._handler_tasks(event, receipt)
+        for run_id, kwargs in tasks:
             self._queue.publish(HANDLE_EVENT, kwargs, run_id)
-        return len(handlers)
+        return len(tasks)
+
+    def queue_claimed(
+        self, event: TaskEvent, receipt: str, claim: Callable[[ScriptCarrier | None], ClaimFound]
+    ) -> tuple[ClaimFound, int]:
+        """Take the delivery's `claim`, then, unless it found a replay, queue one task per
+        declared handler of the event's scope: what the claim found, and how many were queued.
+
+        When the broker is the app's Redis, the claim rides on the first task's push
+        (`TaskQueue.carrier`): one round trip, and the claim and that task are both written or
+        neither. BrokerUnavailable (503) when the broker fails."""
+        tasks = self._handler_tasks(event, receipt)
+        carry = self._queue.carrier(HANDLE_EVENT, tasks[0][1], tasks[0][0]) if tasks else None
+        found = claim(carry)
+        if found == "replay":
+            return found, 0
+        for run_id, kwargs in tasks[1:] if carry is not None else tasks:
+            self._queue.publish(HANDLE_EVENT, kwargs, run_id)
+        return found, len(tasks)
+
+    @staticmethod
+    def _handler_tasks(event: TaskEvent, receipt: str) -> list[tuple[str, dict[str, Any]]]:
+        """The run id and arguments of each declared handler's task for the event."""
+        carried = event.as_json()
+        return [
+            (run_id, {"run_id": run_id, "handler": name, "event": carried, "receipt": receipt})
+            for name in (handler.name for handler in webhooks.handlers_for(event.scope))
+            for run_id in (run_id_of(event.key, name),)
+        ]
 
     def queue_sync(self, store_hash: str) -> None:
         """Queue the store's webhook subscriptions and App Extensions sync (BrokerUnavailable

@@ -53,7 +53,7 @@ from bcapp.errors import BadRequest, StoreUnavailable, Unauthorized
 from bcapp.metrics import WEBHOOKS
 from bcapp.models import UninstallEvent
 from bcapp.service.tasks import TaskEvent, claim_nonces
-from bcapp.store import ReplayGuards
+from bcapp.store import ClaimFound, ReplayGuards, ScriptCarrier
 from bcapp.validation import store_hash_from_context
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ def receive(
     clock: Clock,
     short_lived: ReplayGuards,
     end: Callable[[str, UninstallEvent], bool],
-    queue_handlers: Callable[[TaskEvent, str], int],
+    queue_claimed: Callable[[TaskEvent, str, DeliveryClaim], tuple[ClaimFound, int]],
     store_secrets: Callable[[str], list[str]] = lambda _store_hash: [],
 ) -> str:
     """Verify a delivery, claim it, queue its handlers, act on it: "ended", "queued",
@@ -233,24 +233,21 @@ def receive(
     nothing; a retry's tasks are queued again, in case the earlier attempt's never were, and
     run nothing when they were).
 
-    `queue_handlers(event, receipt)` queues the handlers' tasks (`Tasks.queue_handlers`); its
-    failure (BrokerUnavailable, 503) gives the claim back, so BigCommerce's retry is not taken
-    for a duplicate.
+    `queue_claimed(event, receipt, claim)` takes the claim and queues the handlers' tasks
+    (`Tasks.queue_claimed`); a failure after the claim may have been taken (BrokerUnavailable,
+    503) gives it back, so BigCommerce's retry is not taken for a duplicate.
     """
     delivery = verify_delivery(body, headers, secrets, clock.now(), store_secrets)
     store_hash = delivery.store_hash
     event = delivery.as_event()
-    nonces = claim_nonces(event)
     attempt = f"webhook-attempt:{delivery.webhook_id}.{delivery.timestamp}"
     receipt = token_hex(8)
-    found = short_lived.claim(
-        store_hash, attempt, nonces, DEDUPLICATE_SECONDS, receipt, ATTEMPT_SECONDS
-    )
-    if found == "replay":
-        WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
-        return "duplicate"
+    claim = DeliveryClaim(short_lived, store_hash, [attempt, *claim_nonces(event)], receipt)
     try:
-        queued = queue_handlers(event, receipt)
+        found, queued = queue_claimed(event, receipt, claim)
+        if found == "replay":
+            WEBHOOKS.labels(delivery.scope_label, "duplicate").inc()
+            return "duplicate"
         outcome = "duplicate" if found == "retry" else "queued" if queued else "ignored"
         # The event's own time, not the attempt's: a retry delivered after a re-install
         # must not end the newer installation (L2 of the third review).
@@ -259,10 +256,35 @@ def receive(
         ):
             outcome = "ended"
     except BaseException:
-        _give_back(short_lived, store_hash, [attempt, *nonces])
+        if claim.may_be_taken:
+            _give_back(short_lived, store_hash, claim.keys)
         raise
     WEBHOOKS.labels(delivery.scope_label, "duplicate" if found == "retry" else "received").inc()
     return outcome
+
+
+class DeliveryClaim:
+    """A delivery's claim (`ReplayGuards.claim`: its attempt, then its event's keys), taken by
+    calling it, in a task's push when given one (`carry`), and whether it may have been taken:
+    once it answered other than "replay", or from the moment a push carrying it was sent (a
+    push that failed to answer may have run it)."""
+
+    def __init__(
+        self, guards: ReplayGuards, store_hash: str, keys: list[str], receipt: str
+    ) -> None:
+        self._guards, self._store_hash, self._receipt = guards, store_hash, receipt
+        self.keys = keys
+        self.may_be_taken = False
+
+    def __call__(self, carry: ScriptCarrier | None) -> ClaimFound:
+        attempt, *nonces = self.keys
+        self.may_be_taken = carry is not None
+        found = self._guards.claim(
+            self._store_hash, attempt, nonces, DEDUPLICATE_SECONDS, self._receipt,
+            ATTEMPT_SECONDS, carry,
+        )
+        self.may_be_taken = found != "replay"
+        return found
 
 
 def _give_back(short_lived: ReplayGuards, store_hash: str, nonces: list[str]) -> None:

@@ -23,6 +23,7 @@ test_store_interfaces.py), so a service names each collaborator it uses and noth
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -79,10 +80,7 @@ class InstallationStore(Protocol):
     """Installation records: each store's grant, written and read whole."""
 
     def save_installation(
-        self,
-        installation: Installation,
-        installer: StoreUser,
-        race: InstallRace | None = None,
+        self, installation: Installation, installer: StoreUser, race: InstallRace | None = None
     ) -> Installation:
         """Upsert an installation and its installer; an uninstall recorded meanwhile wins."""
 
@@ -208,9 +206,11 @@ class LoadPath(Protocol):
 
 # Short-lived records (TTL, bcapp/store/ephemeral.py: one Redis class implements them all).
 
-
 # A delivery's claim found: its attempt seen ("replay"), its event new, or claimed ("retry").
 ClaimFound = Literal["replay", "new", "retry"]
+# Runs a script (its text, KEYS, ARGV) in the broker's push of a task, the queue added first
+# to KEYS and the message last to ARGV, and gives its answer (bcapp/broker.py `TaskQueue`).
+ScriptCarrier = Callable[[str, list[str], list[int | str]], str]
 
 
 class ReplayGuards(Protocol):
@@ -224,11 +224,11 @@ class ReplayGuards(Protocol):
 
     def claim(
         self, store_hash: str, attempt: str, nonces: list[str], ttl_seconds: int, owner: str,
-        attempt_seconds: int,
+        attempt_seconds: int, carry: ScriptCarrier | None = None,
     ) -> ClaimFound:
         """Refuse an `attempt` seen before ("replay"); else remember it for `attempt_seconds`
         and name `owner` in every nonce's claim for `ttl_seconds`, over an earlier claimant
-        ("retry" when there was one)."""
+        ("retry" when there was one); with `carry`, in a task's push, pushed once claimed."""
 
     def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
         """Who claimed each nonce (None when nobody did, or the claim expired)."""

@@ -20,7 +20,7 @@ from redis.client import Pipeline
 from bcapp.clock import Clock
 from bcapp.errors import InstallInProgress
 from bcapp.models import SessionRef
-from bcapp.store import ClaimFound, Handoff, LockHold
+from bcapp.store import ClaimFound, Handoff, LockHold, ScriptCarrier
 from bcapp.store.connection import Keyspace, transaction, unavailable_on_redis_error
 from bcapp.store.keys import CACHE, HANDOFF, INSTALL_LOCK, LEASE, REMOVED, SEEN, SESSION
 from bcapp.store.records import CorruptRecord, report_corrupt
@@ -31,16 +31,22 @@ LOCK_POLL_SECONDS = 0.05
 # Redis started the lock's TTL before SET answered: count its expiry this much earlier.
 LOCK_CLOCK_MARGIN_SECONDS = 0.5
 FOREVER = 2**62
-# A delivery's claim (bcapp/service/webhooks.py): KEYS[1] is its attempt, refused when seen
-# before (an exact replay: 'replay'); otherwise the attempt is remembered for ARGV[2] s and
-# every other key names ARGV[3] for ARGV[1] s, over any earlier claimant ('retry' when one
-# existed: a retry takes the event's claim over; else 'new'). Keys of one store: one slot.
-_CLAIM = """
-if not redis.call('SET', KEYS[1], ARGV[3], 'NX', 'EX', ARGV[2]) then return 'replay' end
+# A delivery's claim (bcapp/service/webhooks.py): its attempt's key is refused when seen before
+# (an exact replay: 'replay'); otherwise the attempt is remembered for ARGV[2] s and every
+# other key names ARGV[3] for ARGV[1] s, over any earlier claimant ('retry' when one existed:
+# a retry takes the event's claim over; else 'new'). Keys of one store: one slot. KEYS are the
+# attempt's and the event's; carried by the push of the delivery's first task (a broker on
+# this Redis: bcapp/redis_transport.py), the queue comes first and the message is ARGV[4],
+# pushed once the claim is taken: both happen or neither (Redis refuses a script at
+# `maxmemory` at its first write, never a later one).
+CLAIM = """
+local first = ARGV[4] and 2 or 1
+if not redis.call('SET', KEYS[first], ARGV[3], 'NX', 'EX', ARGV[2]) then return 'replay' end
 local found = 'new'
-for i = 2, #KEYS do
+for i = first + 1, #KEYS do
   if redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[1], 'GET') then found = 'retry' end
 end
+if ARGV[4] then redis.call('LPUSH', KEYS[1], ARGV[4]) end
 return found
 """
 
@@ -54,7 +60,7 @@ class RedisShortLivedRecords:
         self._redis = client
         self._keys = keys
         self._clock = clock
-        self._claim = client.register_script(_CLAIM)
+        self._claim = client.register_script(CLAIM)
 
     @contextmanager
     def install_lock(
@@ -106,15 +112,18 @@ class RedisShortLivedRecords:
 
     def claim(
         self, store_hash: str, attempt: str, nonces: list[str], ttl_seconds: int, owner: str,
-        attempt_seconds: int,
+        attempt_seconds: int, carry: ScriptCarrier | None = None,
     ) -> ClaimFound:
         """In one step: refuse an `attempt` seen in the last `attempt_seconds` ("replay"), or
         remember it and name `owner` in every nonce's claim for `ttl_seconds`, over an earlier
-        claimant ("retry" when there was one, else "new")."""
+        claimant ("retry" when there was one, else "new"). With `carry` (a task's push to a
+        broker on this Redis), the script runs in the push, and pushes once it claimed."""
         keys = [nonce_key(self._keys, store_hash, nonce) for nonce in [attempt, *nonces]]
         arguments: list[int | str] = [max(ttl_seconds, 1), max(attempt_seconds, 1), owner]
         with unavailable_on_redis_error("claim"):
-            found = self._claim(keys=keys, args=arguments)
+            found = self._claim(keys=keys, args=arguments) if carry is None else carry(
+                CLAIM, keys, arguments
+            )
         text = found if isinstance(found, str) else found.decode()
         return "replay" if text == "replay" else "retry" if text == "retry" else "new"
 
