@@ -8,8 +8,9 @@ it to the library, which decodes it, so the HMAC key is the secret's raw bytes
 `standardwebhooks` library's own `sign`; the timestamp is checked here, against bcapp's clock,
 so tests can move time.
 
-A verified delivery claims its event, then queues one task per declared handler of its scope
-(bcapp/webhooks.py), in one Redis script and one publish; `store/app/uninstalled` then ends the
+A verified delivery claims its event and queues one task per declared handler of its scope
+(bcapp/webhooks.py); when the broker is the app's own Redis the claim rides on the first task's
+push, one round trip (`Tasks.queue_claimed`); `store/app/uninstalled` then ends the
 installation like an uninstall (docs/security.md R13). The answer waits for no handler.
 
 The claim (`ReplayGuards.claim`) does two things at once. It refuses an attempt seen before
@@ -24,11 +25,12 @@ a write after queueing could tell). Tasks queued for an earlier attempt then fin
 is another's and drop (`Tasks.outrun`, bcapp/service/tasks.py); a run that ended before is
 marked handled and runs nothing again (bcapp/worker.py).
 
-Claim first, queue second, nothing written after: a broker outage (503) or a failed uninstall
-gives the attempt back (`release`), so even an identical retry does it all again; a process
-lost between the two leaves the event to BigCommerce's retry, which is another attempt. Only
-a retry repeating the lost attempt's timestamp within `ATTEMPT_SECONDS` would be taken for a
-replay (BigCommerce signs retries at their own time; docs/webhooks.md).
+Claim first (with the first task, or alone), queue the rest second, nothing written after: a
+broker outage (503) or a failed uninstall gives the attempt back (`release`), so even an
+identical retry does it all again; a process lost between the two leaves the event to
+BigCommerce's retry, which is another attempt. Only a retry repeating the lost attempt's
+timestamp within `ATTEMPT_SECONDS` would be taken for a replay (BigCommerce signs retries at
+their own time; docs/webhooks.md).
 """
 
 from __future__ import annotations
