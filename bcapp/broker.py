@@ -149,10 +149,9 @@ class TaskQueue:
     (as a gunicorn or worker thread does), with bcapp's queue declared once on it, and
     publishes through Celery's message layer (`create_task_message`, `send_task_message`): the
     same messages and signals as `send_task`, without its per-call routing, pool round trip
-    and declaration, which cost more than the broker's own LPUSH
-    (benchmarks/webhook_intake.py). The connection is not taken from Celery's pool: held for
-    a thread's life, pooled ones ran out past `broker_pool_limit` (10) threads, and the next
-    thread waited forever for one.
+    and declaration (benchmarks/webhook_intake.py). The connection is not taken from Celery's
+    pool: held for a thread's life, pooled ones ran out past `broker_pool_limit` (10) threads,
+    and the next thread waited forever for one.
 
     Nor with kombu's publish retry: a failed publish is a 503 that BigCommerce retries, and the
     failing producer's connection is dropped (`_let_go`), so the next publish connects afresh
@@ -186,16 +185,17 @@ class TaskQueue:
         self, task: str, kwargs: dict[str, Any], task_id: str
     ) -> Callable[[str, list[str], list[int | str]], str] | None:
         """A function queueing `task` in a push that runs a script (text, KEYS, ARGV; it pushes
-        or not: bcapp/redis_transport.py `Carried`) and gives its answer. None unless the
-        broker is the app's Redis (not another server, RabbitMQ, or kombu's unix socket)."""
+        or not, "replay" saying not: bcapp/redis_transport.py `Carried`) and gives its answer.
+        None unless the broker is the app's Redis (not another server, RabbitMQ, a socket)."""
         if not self._carries:
             return None
 
         def carry(script: str, keys: list[str], args: list[int | str]) -> str:
             carried = Carried(script, keys, args)
             self.publish(task, kwargs, task_id, carried)
-            if carried.answer is None:
-                raise RuntimeError("the broker's push did not run the script it carried")
+            if carried.answer is None:  # kombu's own push ran: the task is queued unclaimed
+                log.error("broker publish of %s carried no script (not bcapp's transport)", task)
+                raise BrokerUnavailable("broker_carried_nothing")
             return carried.answer
 
         return carry
@@ -224,7 +224,7 @@ class TaskQueue:
                 )
             finally:
                 redis_transport.CARRIED.reset(carried)
-            if self._replicas:
+            if self._replicas and (carrying is None or carrying.answer != "replay"):
                 held = redis_transport.replicas_holding(producer.channel.client, self._replicas)
                 if held < self._replicas:
                     log.error("broker publish of %s: %s of %s replicas hold it",

@@ -160,3 +160,72 @@ def test_a_delivery_redis_refuses_at_maxmemory_claims_and_queues_nothing(
         wait_until(lambda: runs, what="the handler")
         time.sleep(0.3)  # room for a wrong second run
     assert runs == ["msg_full"]
+
+
+def test_a_replay_waits_for_no_replica_and_leaves_the_claim_it_met(
+    installed: FlaskClient, make_app: Callable[..., Flask], redis_client: redis.Redis,
+    prefix: str, snapshot: Callable[[], dict[str, object]],
+) -> None:
+    """With BCAPP_REDIS_MIN_REPLICAS and no replica answering, a replay pushed nothing and waits
+    for none: a duplicate, the original's claim intact. Before, the WAIT after its push found no
+    replica, the 503 gave the original's claim back, and the next replay was queued (found in
+    review). A new delivery there is a 503 that gives back its own claim only: its task was
+    pushed before the WAIT (it runs: a claim nobody holds is nobody's to outrun), and
+    BigCommerce's retry of the attempt is taken."""
+
+    @webhooks.on("store/order/created")
+    def handled(event: webhooks.Event) -> None:
+        pass
+
+    body, headers = order_event("msg_replayed", "p" * 40)
+    assert deliver(installed, body, headers).json == {"status": "queued"}
+    waiting, before = queued(redis_client, prefix), snapshot()
+    strict = make_app(redis_min_replicas=1).test_client()
+    for _ in range(3):
+        assert deliver(strict, body, headers).json == {"status": "duplicate"}
+    assert snapshot() == before and queued(redis_client, prefix) == waiting
+    other = order_event("msg_unreplicated", "u" * 40)
+    assert deliver(strict, *other).status_code == 503
+    assert queued(redis_client, prefix) == waiting + 1
+    assert deliver(installed, *other).json == {"status": "queued"}
+
+
+def test_a_claim_given_back_is_only_the_failed_deliverys_own(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    """A failed delivery gives back the keys it claimed; a key another delivery claims (the
+    original of a replay, or a retry that took the event over meanwhile) stays."""
+    from bcapp.clock import SystemClock
+    from bcapp.store.connection import Keyspace
+    from bcapp.store.ephemeral import RedisShortLivedRecords
+
+    claims = RedisShortLivedRecords(redis_client, Keyspace(prefix), SystemClock())
+    keys = ["webhook-attempt:msg_x.1", "msg_x", "event-x"]
+    assert claims.claim("abc123", keys[0], keys[1:], 60, "receipt-first", 60) == "new"
+    claims.release("abc123", keys, "receipt-of-a-replay")
+    assert claims.claimants("abc123", keys) == ["receipt-first"] * 3
+    assert claims.claim("abc123", "webhook-attempt:msg_x.2", keys[1:], 60, "later", 60) == "retry"
+    claims.release("abc123", keys, "receipt-first")
+    assert claims.claimants("abc123", keys) == [None, "later", "later"]
+
+
+def test_redis_gone_is_a_503_and_the_retry_is_taken(
+    installed: FlaskClient, make_app: Callable[..., Flask], redis_client: redis.Redis, prefix: str
+) -> None:
+    """The app's Redis (so its broker) unreachable: the push carrying the claim fails, a 503
+    with nothing queued; BigCommerce's retry, Redis back, is queued."""
+    from tests.servers import free_port
+
+    @webhooks.on("store/order/created")
+    def handled(event: webhooks.Event) -> None:
+        pass
+
+    gone = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert service_of(gone).queue.carrier("t", {}, "id") is not None  # the carried path
+    body, headers = order_event("msg_gone", "g" * 40)
+    waiting = queued(redis_client, prefix)
+    refused = deliver(gone.test_client(), body, headers)
+    assert refused.status_code == 503
+    assert "temporarily unavailable" in refused.get_data(as_text=True)
+    assert queued(redis_client, prefix) == waiting
+    assert deliver(installed, body, headers).json == {"status": "queued"}

@@ -1,7 +1,8 @@
 """Background work's one home: what the webhook intake, the worker and the CLI share.
 
 - `TaskEvent` (bcapp/service/task_event.py): the one event a task carries;
-- queueing: one task per declared handler of a delivery (`queue_handlers`), a store's sync
+- queueing: one task per declared handler of a delivery, its claim carried by the first
+  (`queue_claimed`; `queue_handlers` without a claim), a store's sync
   after an install (`queue_sync`), a signal's task receiver (`publish_signal`, the publisher a
   web request sets in bcapp/signals.py);
 - the duplicate check a run makes before it runs (`skip_reason`): its handled marker, and for

@@ -259,7 +259,7 @@ def receive(
             outcome = "ended"
     except BaseException:
         if claim.may_be_taken:
-            _give_back(short_lived, store_hash, claim.keys)
+            _give_back(short_lived, store_hash, claim.keys, receipt)
         raise
     WEBHOOKS.labels(delivery.scope_label, "duplicate" if found == "retry" else "received").inc()
     return outcome
@@ -289,11 +289,11 @@ class DeliveryClaim:
         return found
 
 
-def _give_back(short_lived: ReplayGuards, store_hash: str, nonces: list[str]) -> None:
-    """Release a claim whose work failed, so BigCommerce's retry, even one repeating this
-    attempt, does it again; tasks queued before the failure run (a claim nobody holds is
-    nobody's to outrun)."""
+def _give_back(short_lived: ReplayGuards, store_hash: str, nonces: list[str], owner: str) -> None:
+    """Release the claim `owner` took, whose work failed, so BigCommerce's retry, even one
+    repeating this attempt, does it again; tasks queued before the failure run (a claim nobody
+    holds is nobody's to outrun). Keys another delivery claimed stay its own."""
     try:
-        short_lived.release(store_hash, nonces)
+        short_lived.release(store_hash, nonces, owner)
     except StoreUnavailable as exc:
         log.warning("a failed delivery's claim for store=%s stays (%s)", store_hash, exc.reason)

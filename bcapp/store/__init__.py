@@ -233,8 +233,8 @@ class ReplayGuards(Protocol):
     def claimants(self, store_hash: str, nonces: list[str]) -> list[str | None]:
         """Who claimed each nonce (None when nobody did, or the claim expired)."""
 
-    def release(self, store_hash: str, nonces: list[str]) -> None:
-        """Unburn claimed nonces."""
+    def release(self, store_hash: str, nonces: list[str], owner: str) -> None:
+        """Unburn the nonces `owner` claimed (another's claim stays)."""
 
 
 class InstallLocks(Protocol):

@@ -49,6 +49,12 @@ end
 if ARGV[4] then redis.call('LPUSH', KEYS[1], ARGV[4]) end
 return found
 """
+# A claim given back: each key is deleted only while it names ARGV[1], the delivery that failed.
+RELEASE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+"""
 
 
 class RedisShortLivedRecords:
@@ -61,6 +67,7 @@ class RedisShortLivedRecords:
         self._keys = keys
         self._clock = clock
         self._claim = client.register_script(CLAIM)
+        self._release_owned = client.register_script(RELEASE)
 
     @contextmanager
     def install_lock(
@@ -134,11 +141,12 @@ class RedisShortLivedRecords:
             owners = self._redis.mget(keys)
         return [None if owner is None else str(owner) for owner in owners]
 
-    def release(self, store_hash: str, nonces: list[str]) -> None:
-        """Unburn claimed nonces (their work failed: a retry must be able to do it)."""
+    def release(self, store_hash: str, nonces: list[str], owner: str) -> None:
+        """Unburn the nonces `owner` claimed (its work failed: a retry must be able to do it);
+        a claim another delivery holds stays, whoever asks."""
         keys = [nonce_key(self._keys, store_hash, nonce) for nonce in nonces]
         with unavailable_on_redis_error("release"):
-            self._redis.delete(*keys)
+            self._release_owned(keys=keys, args=[owner])
 
     def take_handoff(self, store_hash: str, token: str) -> SessionRef | None:
         """The session a handoff stands for, deleted in the same command (usable once)."""
