@@ -35,6 +35,7 @@ from tests.test_webhook_intake import (  # run again here, on a broker that carr
     test_a_process_lost_between_claiming_and_queueing_loses_nothing,
     test_a_retry_arriving_while_the_first_run_goes_on_waits_its_turn_and_runs_nothing,
     test_replays_of_a_claimed_delivery_queue_nothing,
+    the_retry_runs_once,
 )
 
 __all__ = [
@@ -137,8 +138,6 @@ def test_a_delivery_redis_refuses_at_maxmemory_claims_and_queues_nothing(
     """Redis at `maxmemory` refuses the script at its first write: 503, no claim and no task
     (the give-back finds nothing to undo), and the same attempt, sent again once Redis has
     room, is a new delivery that runs."""
-    from tests.workers import running_worker, wait_until
-
     runs: list[str] = []
 
     @webhooks.on("store/order/created")
@@ -155,10 +154,7 @@ def test_a_delivery_redis_refuses_at_maxmemory_claims_and_queues_nothing(
     assert refused.status_code == 503
     assert "temporarily unavailable" in refused.get_data(as_text=True)
     assert snapshot() == before, "a refused delivery left a claim or a task"
-    assert deliver(installed, body, headers).json == {"status": "queued"}
-    with running_worker(service_of(app)):
-        wait_until(lambda: runs, what="the handler")
-        time.sleep(0.3)  # room for a wrong second run
+    the_retry_runs_once(installed, app, (body, headers), runs)
     assert runs == ["msg_full"]
 
 
