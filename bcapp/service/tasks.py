@@ -111,8 +111,9 @@ class Tasks:
         self._lease_seconds = lease_seconds
 
     def queue_handlers(self, event: TaskEvent, receipt: str) -> int:
-        """Queue one task per declared handler that receives the event's scope; how many.
-        BrokerUnavailable (503) when the broker fails."""
+        """Queue one task per declared handler that receives the event's scope, without a
+        claim (the intake's is `queue_claimed`); how many. BrokerUnavailable (503) when the
+        broker fails."""
         tasks = self._handler_tasks(event, receipt)
         for run_id, kwargs in tasks:
             self._queue.publish(HANDLE_EVENT, kwargs, run_id)
@@ -140,11 +141,13 @@ class Tasks:
     def _handler_tasks(event: TaskEvent, receipt: str) -> list[tuple[str, dict[str, Any]]]:
         """The run id and arguments of each declared handler's task for the event."""
         carried = event.as_json()
-        return [
-            (run_id, {"run_id": run_id, "handler": name, "event": carried, "receipt": receipt})
-            for name in (handler.name for handler in webhooks.handlers_for(event.scope))
-            for run_id in (run_id_of(event.key, name),)
-        ]
+        tasks = []
+        for handler in webhooks.handlers_for(event.scope):
+            run_id = run_id_of(event.key, handler.name)
+            kwargs = {"run_id": run_id, "handler": handler.name, "event": carried,
+                      "receipt": receipt}
+            tasks.append((run_id, kwargs))
+        return tasks
 
     def queue_sync(self, store_hash: str) -> None:
         """Queue the store's webhook subscriptions and App Extensions sync (BrokerUnavailable
