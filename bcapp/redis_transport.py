@@ -137,6 +137,7 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.recorded: set[str] = set()  # delivery tags the take recorded, for QoS.append
+        self._carried_scripts: dict[str, Any] = {}  # a carried script's text: redis-py's Script
         super().__init__(*args, **kwargs)
 
     def _brpop_start(self, timeout: float | None = None) -> None:
@@ -211,10 +212,6 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
                 )
             answer = script(keys=keys, args=[*carried.args, dumps(message)], client=client)
         carried.answer = answer.decode() if isinstance(answer, bytes) else str(answer)
-
-    @cached_property
-    def _carried_scripts(self) -> dict[str, Any]:
-        return {}
 
     def _poll_error(self, type: str, **options: Any) -> Any:
         if type == "BRPOP" and self._waits_on is not None:
